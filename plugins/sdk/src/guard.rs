@@ -1,0 +1,113 @@
+//! Feedback guards: screen feedback records in input order, keeping state.
+
+use std::cell::RefCell;
+use std::thread::LocalKey;
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "guard-plugin",
+        pub_export_macro: true,
+        export_macro_name: "__export_guard_bindings",
+        default_bindings_module: "assay_sdk::guard::bindings",
+        // One `PluginInfo` and `Setting` type for both plugin kinds.
+        with: { "assay:plugin/types@0.1.0": crate::evaluator::bindings::assay::plugin::types },
+    });
+}
+
+pub use bindings::exports::assay::plugin::guard::{Decision, Feedback, Instant, Rating, Verdict};
+
+use crate::{PluginInfo, Setting};
+
+/// A feedback guard: implement this and call [`export_guard!`](crate::export_guard).
+///
+/// One instance sees every record of a run in input order, so `screen` may
+/// keep state in `self`.
+pub trait Guard: Sized + 'static {
+    /// The configuration, deserialized from the JSON the host passes.
+    type Config: serde::de::DeserializeOwned;
+
+    /// Who this guard is; see [`plugin_info!`](crate::plugin_info).
+    fn describe() -> PluginInfo;
+
+    /// Build a configured guard, or say what is wrong with the configuration.
+    fn new(config: Self::Config) -> Result<Self, String>;
+
+    /// The settings that change the decisions, recorded in the summary.
+    fn settings(&self) -> Vec<Setting> {
+        Vec::new()
+    }
+
+    /// Decide on one record.
+    fn screen(&mut self, record: &Feedback) -> Result<Decision, String>;
+}
+
+impl Decision {
+    pub fn accept() -> Self {
+        Decision { verdict: Verdict::Accept, reason: String::new(), risk: None }
+    }
+
+    pub fn quarantine(reason: impl Into<String>) -> Self {
+        Decision { verdict: Verdict::Quarantine, reason: reason.into(), risk: None }
+    }
+
+    pub fn reject(reason: impl Into<String>) -> Self {
+        Decision { verdict: Verdict::Reject, reason: reason.into(), risk: None }
+    }
+
+    /// Attaches a risk score in [0, 1].
+    pub fn with_risk(mut self, risk: f64) -> Self {
+        self.risk = Some(risk);
+        self
+    }
+}
+
+#[doc(hidden)]
+pub type State<T> = LocalKey<RefCell<Option<T>>>;
+
+#[doc(hidden)]
+pub fn configure<T: Guard>(state: &'static State<T>, config: String) -> Result<Vec<Setting>, String> {
+    let guard = T::new(crate::parse_config(&config)?)?;
+    let settings = guard.settings();
+    state.with(|cell| *cell.borrow_mut() = Some(guard));
+    Ok(settings)
+}
+
+#[doc(hidden)]
+pub fn screen<T: Guard>(state: &'static State<T>, batch: Vec<Feedback>) -> Vec<Result<Decision, String>> {
+    state.with(|cell| match cell.borrow_mut().as_mut() {
+        Some(guard) => batch.iter().map(|record| guard.screen(record)).collect(),
+        None => batch.iter().map(|_| Err("the host called the guard before `configure`".to_string())).collect(),
+    })
+}
+
+/// Exports a type implementing [`Guard`] as the component's guard.
+#[macro_export]
+macro_rules! export_guard {
+    ($ty:ty) => {
+        const _: () = {
+            use $crate::guard::bindings::exports::assay::plugin::guard as wit;
+            ::std::thread_local! {
+                static STATE: ::std::cell::RefCell<::std::option::Option<$ty>> =
+                    const { ::std::cell::RefCell::new(None) };
+            }
+            struct Export;
+            impl wit::Guest for Export {
+                fn describe() -> $crate::PluginInfo {
+                    <$ty as $crate::guard::Guard>::describe()
+                }
+                fn configure(config: ::std::string::String) -> ::std::result::Result<::std::vec::Vec<$crate::Setting>, ::std::string::String> {
+                    $crate::guard::configure(&STATE, config)
+                }
+                fn screen(batch: ::std::vec::Vec<wit::Feedback>) -> ::std::vec::Vec<::std::result::Result<wit::Decision, ::std::string::String>> {
+                    $crate::guard::screen(&STATE, batch)
+                }
+            }
+            // Native builds (unit tests of a plugin's logic) must not carry
+            // the component export symbols: their names do not link there.
+            #[cfg(target_arch = "wasm32")]
+            $crate::guard::bindings::__export_guard_bindings!(Export with_types_in $crate::guard::bindings);
+        };
+    };
+}

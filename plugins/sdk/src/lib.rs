@@ -1,0 +1,66 @@
+//! The Rust guest SDK for Assay plugins.
+//!
+//! A plugin is a `cdylib` crate built for `wasm32-wasip2`. It implements one
+//! trait and calls one macro; the SDK turns that into the component exports
+//! that `wit/assay.wit` defines, so plugin authors never touch generated
+//! bindings.
+//!
+//! ```ignore
+//! use assay_sdk::evaluator::{Evaluator, Metric, Sample, Scores};
+//! use assay_sdk::{NoConfig, PluginInfo};
+//!
+//! struct Length;
+//!
+//! impl Evaluator for Length {
+//!     type Config = NoConfig;
+//!     fn describe() -> PluginInfo { assay_sdk::plugin_info!("length", "Output length in characters") }
+//!     fn metrics() -> Vec<Metric> { vec![Metric::sample("chars", "characters in the output", false)] }
+//!     fn new(_: NoConfig) -> Result<Self, String> { Ok(Length) }
+//!     fn score(&mut self, sample: &Sample) -> Result<Scores, String> {
+//!         Ok(Scores::new(vec![sample.output.chars().count() as f64]))
+//!     }
+//! }
+//!
+//! assay_sdk::export_evaluator!(Length);
+//! ```
+
+pub mod evaluator;
+pub mod guard;
+pub mod text;
+
+pub use evaluator::bindings::assay::plugin::types::{PluginInfo, Setting};
+#[doc(hidden)]
+pub use serde_json;
+
+/// The configuration of a plugin that takes none: it accepts only `{}`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoConfig {}
+
+/// Parse the JSON configuration the host passes to `configure`.
+///
+/// Plugins declare their configuration as a serde type, typically with
+/// `#[serde(default, deny_unknown_fields)]`, so a typo in a key is an error
+/// that names the key instead of a silently ignored setting.
+fn parse_config<C: serde::de::DeserializeOwned>(text: &str) -> Result<C, String> {
+    serde_json::from_str(text).map_err(|e| format!("invalid configuration: {e}"))
+}
+
+impl Setting {
+    /// A setting for the signature, such as `Setting::new("tok", "13a")`.
+    pub fn new(key: impl Into<String>, value: impl ToString) -> Self {
+        Setting { key: key.into(), value: value.to_string() }
+    }
+}
+
+/// Builds a [`PluginInfo`] whose version is the plugin crate's own version.
+#[macro_export]
+macro_rules! plugin_info {
+    ($name:expr, $description:expr) => {
+        $crate::PluginInfo {
+            name: ::std::string::String::from($name),
+            version: ::std::string::String::from(env!("CARGO_PKG_VERSION")),
+            description: ::std::string::String::from($description),
+        }
+    };
+}
