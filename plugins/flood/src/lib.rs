@@ -1,0 +1,379 @@
+//! `flood`: quarantines feedback floods from one user and coordinated
+//! campaigns across users.
+//!
+//! Rules, applied to each record in input order:
+//!
+//! - Rate limit: when a user has more than `max_per_user` records less than
+//!   `window_seconds` apart from this one (this one included), it is
+//!   quarantined. Every record counts, quarantined ones too, so a user who
+//!   keeps flooding stays quarantined.
+//! - Campaign: when the same correction, after [`normalize`] (case,
+//!   punctuation, spacing and look-alike characters ignored), has come from
+//!   at least `campaign_users` distinct users less than
+//!   `campaign_window_seconds` apart from this record (its own user
+//!   included), it is quarantined. Decisions are final and made in order,
+//!   so the records of the first `campaign_users - 1` users were accepted
+//!   before the campaign was visible; the reason lists their ids for the
+//!   reviewer.
+//!
+//! "Apart" is measured from this record's timestamp in both directions, so
+//! with chronological input it is the usual trailing window, and input that
+//! is out of order is still judged by time. A record without a timestamp
+//! takes the latest timestamp seen so far in the run (the Unix epoch before
+//! any): input is normally chronological, so that is the best estimate of
+//! "now", and leaving timestamps out cannot dodge either limit. A record
+//! with no user (`""`) cannot be attributed: it is exempt from the rate
+//! limit and is not counted as a distinct user of a campaign.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use assay_guard_text::normalize;
+use assay_sdk::guard::{Decision, Feedback, Guard};
+use assay_sdk::{PluginInfo, Setting};
+
+#[derive(serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The most records one user may send within `window_seconds`.
+    /// Default `20`.
+    max_per_user: usize,
+    /// The rate limit's window. Default `3600` (an hour).
+    window_seconds: u64,
+    /// How many distinct users sending the same correction make a campaign.
+    /// Default `5`.
+    campaign_users: usize,
+    /// The campaign's window. Default `86400` (a day).
+    campaign_window_seconds: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { max_per_user: 20, window_seconds: 3600, campaign_users: 5, campaign_window_seconds: 86400 }
+    }
+}
+
+/// Nanoseconds since the Unix epoch.
+type Nanos = i128;
+
+const NANOS_PER_SECOND: Nanos = 1_000_000_000;
+
+/// Earlier records of the campaign named in a reason, at most.
+const IDS_SHOWN: usize = 10;
+
+pub struct Flood {
+    config: Config,
+    /// The latest timestamp seen, for records without one.
+    now: Nanos,
+    /// Per user: how many records at each instant.
+    per_user: BTreeMap<String, BTreeMap<Nanos, usize>>,
+    /// Per normalized correction: the (user, record id) pairs at each instant.
+    campaigns: BTreeMap<String, BTreeMap<Nanos, Vec<(String, String)>>>,
+}
+
+impl Guard for Flood {
+    type Config = Config;
+
+    fn describe() -> PluginInfo {
+        assay_sdk::plugin_info!(
+            "flood",
+            "Quarantines floods of feedback from one user and coordinated campaigns across users"
+        )
+    }
+
+    fn new(config: Config) -> Result<Self, String> {
+        if config.max_per_user == 0 {
+            return Err("`max_per_user` must be at least 1".into());
+        }
+        if config.campaign_users < 2 {
+            return Err("`campaign_users` must be at least 2: one user alone is not a campaign".into());
+        }
+        if config.window_seconds == 0 || config.campaign_window_seconds == 0 {
+            return Err("`window_seconds` and `campaign_window_seconds` must be at least 1".into());
+        }
+        Ok(Flood { config, now: 0, per_user: BTreeMap::new(), campaigns: BTreeMap::new() })
+    }
+
+    fn settings(&self) -> Vec<Setting> {
+        let c = &self.config;
+        vec![
+            Setting::new("max_per_user", c.max_per_user),
+            Setting::new("window_seconds", c.window_seconds),
+            Setting::new("campaign_users", c.campaign_users),
+            Setting::new("campaign_window_seconds", c.campaign_window_seconds),
+        ]
+    }
+
+    fn screen(&mut self, record: &Feedback) -> Result<Decision, String> {
+        let at = match &record.timestamp {
+            Some(t) => Nanos::from(t.seconds) * NANOS_PER_SECOND + Nanos::from(t.nanoseconds),
+            None => self.now,
+        };
+        self.now = self.now.max(at);
+        let reasons: Vec<String> =
+            [self.rate_limit(record, at), self.campaign(record, at)].into_iter().flatten().collect();
+        Ok(if reasons.is_empty() { Decision::accept() } else { Decision::quarantine(reasons.join("; ")) })
+    }
+}
+
+assay_sdk::export_guard!(Flood);
+
+/// The instants less than `seconds` away from `at`, either side.
+fn around(at: Nanos, seconds: u64) -> std::ops::RangeInclusive<Nanos> {
+    let width = Nanos::from(seconds) * NANOS_PER_SECOND - 1;
+    at - width..=at + width
+}
+
+impl Flood {
+    fn rate_limit(&mut self, record: &Feedback, at: Nanos) -> Option<String> {
+        if record.user.is_empty() {
+            return None;
+        }
+        let times = self.per_user.entry(record.user.clone()).or_default();
+        *times.entry(at).or_default() += 1;
+        let limit = self.config.max_per_user;
+        // Counting stops past the limit: a flood's size does not change the verdict.
+        let mut count = 0;
+        for (_, n) in times.range(around(at, self.config.window_seconds)) {
+            count += n;
+            if count > limit {
+                return Some(format!(
+                    "flood: user \"{}\" sent more than {limit} records within {} s",
+                    record.user, self.config.window_seconds
+                ));
+            }
+        }
+        None
+    }
+
+    fn campaign(&mut self, record: &Feedback, at: Nanos) -> Option<String> {
+        let text = normalize(record.correction.as_deref()?);
+        if text.is_empty() {
+            return None;
+        }
+        let sent = self.campaigns.entry(text.clone()).or_default();
+        if !record.user.is_empty() {
+            sent.entry(at).or_default().push((record.user.clone(), record.id.clone()));
+        }
+        let mut first_of_user: Vec<(&str, &str)> = Vec::new();
+        let mut users = BTreeSet::new();
+        for (user, id) in sent.range(around(at, self.config.campaign_window_seconds)).flat_map(|(_, v)| v) {
+            if users.insert(user.as_str()) {
+                first_of_user.push((user, id));
+            }
+        }
+        let needed = self.config.campaign_users;
+        if users.len() < needed {
+            return None;
+        }
+        // The earliest users' first records went through before the campaign
+        // showed; later users were (or are now) quarantined themselves.
+        let accepted: Vec<&str> = first_of_user.iter().take(needed - 1).map(|(_, id)| *id).take(IDS_SHOWN).collect();
+        Some(format!(
+            "campaign: {} distinct users sent the correction \"{text}\" within {} s; the first {} users' records ({}) \
+             came before the campaign showed and were not held",
+            users.len(),
+            self.config.campaign_window_seconds,
+            needed - 1,
+            accepted.join(", ")
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use assay_sdk::guard::{Instant, Verdict};
+
+    fn record(id: usize, user: &str, seconds: Option<i64>, correction: Option<&str>) -> Feedback {
+        Feedback {
+            id: id.to_string(),
+            user: user.into(),
+            timestamp: seconds.map(|seconds| Instant { seconds, nanoseconds: 0 }),
+            prompt: "What is the capital of Australia?".into(),
+            output: "Canberra".into(),
+            rating: None,
+            correction: correction.map(Into::into),
+            comment: None,
+            metadata: "{}".into(),
+        }
+    }
+
+    fn flood(config: Config) -> Flood {
+        Flood::new(config).unwrap()
+    }
+
+    fn verdicts(guard: &mut Flood, records: &[Feedback]) -> Vec<Verdict> {
+        records.iter().map(|r| guard.screen(r).unwrap().verdict).collect()
+    }
+
+    const T0: i64 = 1_714_550_400; // 2024-05-01T08:00:00Z
+
+    #[test]
+    fn quarantines_records_beyond_the_rate_limit() {
+        let mut g = flood(Config::default());
+        let records: Vec<Feedback> = (0..25).map(|i| record(i, "spammer", Some(T0 + 60 * i as i64), None)).collect();
+        let got = verdicts(&mut g, &records);
+        assert!(got[..20].iter().all(|v| *v == Verdict::Accept));
+        assert!(got[20..].iter().all(|v| *v == Verdict::Quarantine));
+        let reason = g.screen(&record(99, "spammer", Some(T0 + 1500), None)).unwrap().reason;
+        assert_eq!(reason, "flood: user \"spammer\" sent more than 20 records within 3600 s");
+    }
+
+    #[test]
+    fn the_window_slides() {
+        let mut g = flood(Config { max_per_user: 2, window_seconds: 100, ..Config::default() });
+        let records = [
+            record(1, "u", Some(T0), None),
+            record(2, "u", Some(T0 + 50), None),
+            record(3, "u", Some(T0 + 99), None),  // 3 within 100 s
+            record(4, "u", Some(T0 + 150), None), // T0 and T0+50 are 100 s or more away: 2 left
+            record(5, "u", Some(T0 + 160), None), // T0+99, T0+150 and this one
+            record(6, "v", Some(T0 + 160), None), // another user
+        ];
+        let got = verdicts(&mut g, &records);
+        assert_eq!(
+            got,
+            [
+                Verdict::Accept,
+                Verdict::Accept,
+                Verdict::Quarantine,
+                Verdict::Accept,
+                Verdict::Quarantine,
+                Verdict::Accept
+            ]
+        );
+        let mut h = flood(Config { max_per_user: 2, window_seconds: 100, ..Config::default() });
+        let spaced = [
+            record(1, "u", Some(T0), None),
+            record(2, "u", Some(T0 + 100), None),
+            record(3, "u", Some(T0 + 200), None),
+        ];
+        assert_eq!(verdicts(&mut h, &spaced), [Verdict::Accept; 3]);
+    }
+
+    #[test]
+    fn out_of_order_records_are_judged_by_time() {
+        let mut g = flood(Config { max_per_user: 2, window_seconds: 100, ..Config::default() });
+        let records = [
+            record(1, "u", Some(T0 + 500), None),
+            record(2, "u", Some(T0), None),
+            record(3, "u", Some(T0 + 450), None),
+        ];
+        assert_eq!(verdicts(&mut g, &records), [Verdict::Accept, Verdict::Accept, Verdict::Accept]);
+        assert_eq!(g.screen(&record(4, "u", Some(T0 + 520), None)).unwrap().verdict, Verdict::Quarantine);
+    }
+
+    #[test]
+    fn records_without_timestamps_take_the_latest_time() {
+        let mut g = flood(Config { max_per_user: 2, window_seconds: 100, ..Config::default() });
+        let records = [
+            record(1, "other", Some(T0 + 1000), None),
+            record(2, "u", None, None),
+            record(3, "u", None, None),
+            record(4, "u", Some(T0 + 1050), None), // with 2 and 3 at T0+1000: 3 within 100 s
+            record(5, "u", Some(T0 + 5000), None),
+        ];
+        assert_eq!(
+            verdicts(&mut g, &records),
+            [Verdict::Accept, Verdict::Accept, Verdict::Accept, Verdict::Quarantine, Verdict::Accept]
+        );
+        // Without any timestamps, a run is one instant.
+        let mut h = flood(Config { max_per_user: 3, ..Config::default() });
+        let untimed: Vec<Feedback> = (0..5).map(|i| record(i, "u", None, None)).collect();
+        assert_eq!(verdicts(&mut h, &untimed)[2..], [Verdict::Accept, Verdict::Quarantine, Verdict::Quarantine]);
+    }
+
+    #[test]
+    fn anonymous_records_are_not_rate_limited() {
+        let mut g = flood(Config { max_per_user: 1, ..Config::default() });
+        let records: Vec<Feedback> = (0..5).map(|i| record(i, "", Some(T0), None)).collect();
+        assert!(verdicts(&mut g, &records).iter().all(|v| *v == Verdict::Accept));
+    }
+
+    #[test]
+    fn quarantines_a_campaign_from_its_nth_user_on() {
+        let mut g = flood(Config::default());
+        let texts = [
+            "The capital is Sydney.",
+            "the capital is sydney",
+            "THE CAPITAL IS SYDNEY!!",
+            "The  capital is Sydney",
+            "The capital is Sydney",
+            "the capital is Sydney.",
+        ];
+        let records: Vec<Feedback> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| record(i, &format!("user{i}"), Some(T0 + 600 * i as i64), Some(t)))
+            .collect();
+        let decisions: Vec<Decision> = records.iter().map(|r| g.screen(r).unwrap()).collect();
+        let got: Vec<Verdict> = decisions.iter().map(|d| d.verdict).collect();
+        assert_eq!(
+            got,
+            [
+                Verdict::Accept,
+                Verdict::Accept,
+                Verdict::Accept,
+                Verdict::Accept,
+                Verdict::Quarantine,
+                Verdict::Quarantine
+            ]
+        );
+        assert_eq!(
+            decisions[4].reason,
+            "campaign: 5 distinct users sent the correction \"the capital is sydney\" within 86400 s; the first 4 users' \
+             records (0, 1, 2, 3) came before the campaign showed and were not held"
+        );
+        // A later resubmission by an early user is caught too.
+        assert_eq!(
+            g.screen(&record(9, "user0", Some(T0 + 4000), Some("the capital is sydney"))).unwrap().verdict,
+            Verdict::Quarantine
+        );
+    }
+
+    #[test]
+    fn a_campaign_needs_distinct_users_in_the_window() {
+        let mut g = flood(Config { campaign_users: 3, campaign_window_seconds: 1000, ..Config::default() });
+        let records = [
+            record(1, "a", Some(T0), Some("Sydney")),
+            record(2, "a", Some(T0 + 1), Some("Sydney")),
+            record(3, "a", Some(T0 + 2), Some("Sydney")), // one user, three times
+            record(4, "b", Some(T0 + 3), Some("Canberra")),
+            record(5, "", Some(T0 + 4), Some("Sydney")), // anonymous users do not count
+            record(6, "c", Some(T0 + 2000), Some("Sydney")), // too late for a's records
+            record(7, "d", Some(T0 + 2500), Some("sydney")), // c and d: two users
+            record(8, "e", Some(T0 + 2600), Some("Sydney!")), // c, d and e
+        ];
+        let got = verdicts(&mut g, &records);
+        assert_eq!(got[..7], [Verdict::Accept; 7]);
+        assert_eq!(got[7], Verdict::Quarantine);
+    }
+
+    #[test]
+    fn honest_users_pass() {
+        let mut g = flood(Config::default());
+        let mut verdicts = Vec::new();
+        for user in 0..30 {
+            for k in 0..3 {
+                let correction = format!("Correction number {k} from user {user}");
+                let r =
+                    record(user * 3 + k, &format!("u{user}"), Some(T0 + 60 * (user * 3 + k) as i64), Some(&correction));
+                verdicts.push(g.screen(&r).unwrap().verdict);
+            }
+        }
+        assert!(verdicts.iter().all(|v| *v == Verdict::Accept));
+        // Spread over a day and a half, 20 records an hour per user is fine.
+        let mut h = flood(Config::default());
+        let steady: Vec<Feedback> = (0..720).map(|i| record(i, "busy", Some(T0 + 180 * i as i64 + 1), None)).collect();
+        assert!(steady.iter().all(|r| h.screen(r).unwrap().verdict == Verdict::Accept));
+    }
+
+    #[test]
+    fn rejects_bad_configuration() {
+        assert!(Flood::new(Config { max_per_user: 0, ..Config::default() }).is_err());
+        assert!(Flood::new(Config { campaign_users: 1, ..Config::default() }).is_err());
+        assert!(Flood::new(Config { window_seconds: 0, ..Config::default() }).is_err());
+        let settings = flood(Config::default()).settings();
+        assert_eq!(settings.iter().map(|s| s.value.as_str()).collect::<Vec<_>>(), ["20", "3600", "5", "86400"]);
+    }
+}
