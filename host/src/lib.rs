@@ -1,0 +1,19 @@
+//! Assay: run sandboxed WebAssembly evaluators and feedback guards over eval
+//! sets.
+//!
+//! Plugins are WebAssembly components that implement the WIT contract in
+//! `wit/assay.wit`. This crate is the host: it loads and checks components
+//! ([`plugin`]), runs them with no ambient authority and under fuel, time and
+//! memory limits ([`sandbox`]), reads eval sets ([`dataset`]), drives runs
+//! over many threads with results identical for any thread count ([`run`]),
+//! and writes the results ([`report`]). The `assay` binary is a thin command
+//! line over this library, so other Rust programs can embed the same engine.
+
+pub mod builtin;
+pub mod cache;
+pub mod config;
+pub mod dataset;
+pub mod plugin;
+pub mod report;
+pub mod run;
+pub mod sandbox;

@@ -1,0 +1,229 @@
+//! `assay run`, `assay plugins` and `assay inspect`, driven through the real binary.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+#[test]
+fn runs_the_bundled_example_and_scores_it_correctly() {
+    let out = tempfile::tempdir().unwrap();
+    let eval_set = root().join("examples/eval/qa.jsonl");
+    let output = run(assay().args(["run", "--config", "examples/eval/assay.toml", "-o"]).arg(out.path()).arg(&eval_set).current_dir(root()));
+    expect_code(&output, 0);
+
+    let records = read_jsonl(&eval_set);
+    let samples = read_jsonl(&out.path().join("samples.jsonl"));
+    assert_eq!(samples.len(), records.len(), "one line per record");
+    let summary = read_json(&out.path().join("summary.json"));
+
+    // Recompute raw exact match independently of the plugin.
+    let mut matches = 0;
+    for (record, sample) in records.iter().zip(&samples) {
+        assert_eq!(sample["id"], record["id"], "samples keep input order and ids");
+        let references: Vec<&str> = match &record["reference"] {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a.iter().map(|v| v.as_str().unwrap()).collect(),
+            other => panic!("unexpected reference {other}"),
+        };
+        let hit = references.contains(&record["output"].as_str().unwrap());
+        assert_eq!(sample["scores"]["exact/exact_match"], json!(if hit { 1.0 } else { 0.0 }), "{record}");
+        matches += hit as usize;
+        assert_eq!(sample["errors"], json!({}));
+    }
+    let mean = summary["metrics"]["exact/exact_match"].as_f64().unwrap();
+    assert!((mean - matches as f64 / records.len() as f64).abs() < 1e-12);
+    // SQuAD normalization can only add matches ("Mars." = "Mars", "The yen" = "yen").
+    assert!(summary["metrics"]["exact_squad/exact_match"].as_f64().unwrap() > mean);
+    // One sample apologizes.
+    let refusals = samples.iter().filter(|s| s["scores"]["no_refusal/pass"] == json!(0.0)).count();
+    assert_eq!(refusals, 1);
+
+    assert_eq!(summary["counts"], json!({"records": 40, "samples": 40, "errors": 0, "skipped": 0}));
+    let plugins = summary["plugins"].as_array().unwrap();
+    assert_eq!(plugins.iter().map(|p| p["name"].as_str().unwrap()).collect::<Vec<_>>(), ["exact", "exact_squad", "no_refusal"]);
+    for plugin in plugins {
+        assert_eq!(plugin["sha256"].as_str().unwrap().len(), 64);
+        assert_eq!(plugin["contract"], "assay:plugin/evaluator@0.1.0");
+    }
+    assert_eq!(plugins[1]["config"], json!({"normalize": true}));
+    assert_eq!(plugins[1]["settings"], json!({"norm": "squad"}));
+    assert!(summary["details"]["exact_squad/exact_match"]["signature"].as_str().unwrap().contains("|norm:squad"));
+    let digest = sha256_hex(&std::fs::read(&eval_set).unwrap());
+    assert_eq!(summary["input"]["sha256"], json!(digest));
+    assert!(stdout(&output).contains("exact_squad/exact_match"), "the table names each metric");
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let out = std::process::Command::new("sha256sum").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn();
+    let mut child = out.expect("sha256sum is available");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()[..64].to_string()
+}
+
+/// A mixed eval set large enough to spread over several chunks and workers.
+fn mixed_set(dir: &std::path::Path) -> std::path::PathBuf {
+    let lines: Vec<Value> = (0..5000)
+        .map(|i| {
+            let output = match i % 7 {
+                0 => "panic".to_string(),
+                1 => "fail".to_string(),
+                2 => "random".to_string(),
+                _ => "ok".to_string(),
+            };
+            json!({"id": format!("s{i}"), "input": "q", "output": output, "reference": if i % 3 == 0 { "ok" } else { "no" }})
+        })
+        .collect();
+    jsonl(dir, "mixed.jsonl", &lines)
+}
+
+#[test]
+fn samples_are_identical_for_any_number_of_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let eval_set = mixed_set(dir.path());
+    let mut results = Vec::new();
+    for jobs in ["1", "2", "3"] {
+        let out = dir.path().join(format!("out-j{jobs}"));
+        let output = run(assay()
+            .args(["run", "-e", "exact_match", "-e", artifacts::HOSTILE, "--batch-size", "16", "-j", jobs, "-o"])
+            .arg(&out)
+            .arg(&eval_set));
+        expect_code(&output, 3);
+        results.push((std::fs::read(out.join("samples.jsonl")).unwrap(), read_json(&out.join("summary.json"))));
+    }
+    for (samples, summary) in &results[1..] {
+        assert!(samples == &results[0].0, "samples.jsonl differs between -j values");
+        assert_eq!(summary["metrics"], results[0].1["metrics"]);
+        assert_eq!(summary["errors"], results[0].1["errors"]);
+    }
+}
+
+#[test]
+fn a_trapping_plugin_fails_only_the_samples_of_its_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: Vec<Value> = ["ok", "ok", "panic", "ok", "fail", "ok", "ok", "ok"]
+        .iter()
+        .enumerate()
+        .map(|(i, o)| json!({"id": i, "output": o, "reference": "ok"}))
+        .collect();
+    let eval_set = jsonl(dir.path(), "trap.jsonl", &lines);
+    let out = dir.path().join("out");
+    // Batches of 2: the panic in the second batch fails samples 2 and 3.
+    let output = run(assay()
+        .args(["run", "-e", artifacts::HOSTILE, "-e", "exact_match", "--batch-size", "2", "-j", "1", "-o"])
+        .arg(&out)
+        .arg(&eval_set));
+    expect_code(&output, 3);
+    let samples = read_jsonl(&out.join("samples.jsonl"));
+    let kinds: Vec<Value> = samples.iter().map(|s| s["errors"]["hostile"]["kind"].clone()).collect();
+    assert_eq!(kinds, [json!(null), json!(null), json!("trap"), json!("trap"), json!("plugin-error"), json!(null), json!(null), json!(null)]);
+    assert!(samples[2]["errors"]["hostile"]["message"].as_str().unwrap().contains("panicked on purpose"), "stderr is attached: {}", samples[2]);
+    for i in [0, 1, 5, 6, 7] {
+        assert_eq!(samples[i]["scores"]["hostile/value"], json!(1.0), "sample {i} is scored by a fresh instance");
+    }
+    // The other plugin scored every sample, the trapped ones included.
+    assert!(samples.iter().all(|s| s["scores"]["exact_match/exact_match"].is_number()));
+    let summary = read_json(&out.join("summary.json"));
+    assert_eq!(summary["counts"]["errors"], 3);
+    assert_eq!(summary["errors"]["hostile"], json!({"plugin-error": 1, "trap": 2}));
+    assert!(stdout(&output).contains("hostile: 1 plugin-error, 2 trap"));
+}
+
+#[test]
+fn a_malformed_line_stops_the_run_before_any_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.jsonl");
+    std::fs::write(&path, "{\"output\":\"a\",\"reference\":\"a\"}\n\n{\"output\": \"b\", \"reference\": }\n{\"output\":\"c\"}\n").unwrap();
+    let out = dir.path().join("out");
+    let output = run(assay().args(["run", "-e", "exact_match", "-o"]).arg(&out).arg(&path));
+    expect_code(&output, 1);
+    let expected = format!("{}:3: invalid JSON at column", path.display());
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+    assert!(!out.join("samples.jsonl").exists() && !out.join("summary.json").exists());
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0, "no temporary file is left behind");
+
+    // With skipping, the line is listed and every other record is scored.
+    let output = run(assay().args(["run", "-e", "exact_match", "--on-bad-record", "skip", "-o"]).arg(&out).arg(&path));
+    expect_code(&output, 3);
+    let summary = read_json(&out.join("summary.json"));
+    assert_eq!(summary["counts"], json!({"records": 3, "samples": 2, "errors": 1, "skipped": 1}));
+    assert_eq!(summary["skipped"][0]["line"], 3);
+    // Sample 2 has no reference: exact_match says so for that sample only.
+    let samples = read_jsonl(&out.join("samples.jsonl"));
+    assert_eq!(samples.len(), 2);
+    assert_eq!(samples[1]["id"], 4);
+    assert_eq!(samples[1]["errors"]["exact_match"]["message"], "the sample has no reference");
+}
+
+#[test]
+fn csv_eval_sets_and_field_mapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("set.csv");
+    std::fs::write(&path, "id,prediction,reference\n1,Paris,Paris\n2,\"Lyon, France\",Paris\n").unwrap();
+    let out = dir.path().join("out");
+    let output = run(assay().args(["run", "-e", "exact_match", "--field", "output=prediction", "-o"]).arg(&out).arg(&path));
+    expect_code(&output, 0);
+    let samples = read_jsonl(&out.join("samples.jsonl"));
+    assert_eq!(samples[0], json!({"id": "1", "scores": {"exact_match/exact_match": 1.0}, "errors": {}}));
+    assert_eq!(samples[1]["scores"]["exact_match/exact_match"], 0.0);
+}
+
+#[test]
+fn set_overrides_plugin_configuration_and_bad_configuration_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let eval_set = jsonl(dir.path(), "s.jsonl", &[json!({"output": "The Paris!", "reference": "paris"})]);
+    let out = dir.path().join("out");
+    let output = run(assay().args(["run", "-e", "exact_match", "--set", "exact_match.normalize=true", "-o"]).arg(&out).arg(&eval_set));
+    expect_code(&output, 0);
+    assert_eq!(read_jsonl(&out.join("samples.jsonl"))[0]["scores"]["exact_match/exact_match"], 1.0);
+
+    let output = run(assay().args(["run", "-e", "exact_match", "--set", "exact_match.normalise=true", "-o"]).arg(&out).arg(&eval_set));
+    expect_code(&output, 1);
+    assert!(stderr(&output).contains("plugin \"exact_match\": rejected its configuration: invalid configuration: unknown field `normalise`"), "{}", stderr(&output));
+
+    let output = run(assay().args(["run", "-e", "rogue", "-o"]).arg(&out).arg(&eval_set));
+    expect_code(&output, 1);
+    assert!(stderr(&output).contains("no built-in plugin named \"rogue\""), "{}", stderr(&output));
+}
+
+#[test]
+fn components_of_another_contract_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let eval_set = jsonl(dir.path(), "s.jsonl", &[json!({"output": "a", "reference": "a"})]);
+    let output = run(assay().args(["run", "-e", artifacts::FUTURE_VERSION, "-o"]).arg(dir.path().join("out")).arg(&eval_set));
+    expect_code(&output, 1);
+    let message = stderr(&output);
+    assert!(message.contains("targets `assay:plugin/evaluator@0.2.0`"), "{message}");
+    assert!(message.contains("accepts assay:plugin 0.1.x"), "{message}");
+
+    // A core module is not a component at all.
+    let module = dir.path().join("core.wasm");
+    std::fs::write(&module, b"\0asm\x01\0\0\0").unwrap();
+    let output = run(assay().args(["inspect"]).arg(&module));
+    expect_code(&output, 1);
+    assert!(stderr(&output).contains("not a WebAssembly component"), "{}", stderr(&output));
+}
+
+#[test]
+fn plugins_and_inspect_describe_components() {
+    let output = run(assay().arg("plugins"));
+    expect_code(&output, 0);
+    let listing = stdout(&output);
+    for name in ["exact_match", "regex"] {
+        assert!(listing.contains(name), "{listing}");
+    }
+
+    let output = run(assay().args(["inspect", "--json", "exact_match"]));
+    expect_code(&output, 0);
+    let info: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(info["name"], "exact_match");
+    assert_eq!(info["kind"], "evaluator");
+    assert_eq!(info["contract"], "assay:plugin/evaluator@0.1.0");
+    assert_eq!(info["metrics"][0]["name"], "exact_match");
+    assert_eq!(info["metrics"][0]["level"], "sample");
+    assert_eq!(info["sha256"].as_str().unwrap().len(), 64);
+    let imports = info["imports"].as_array().unwrap();
+    assert!(imports.iter().any(|i| i == "assay:plugin/types@0.1.0"), "{imports:?}");
+    assert!(imports.iter().all(|i| i.as_str().unwrap().starts_with("wasi:") || i == "assay:plugin/types@0.1.0"), "{imports:?}");
+}
