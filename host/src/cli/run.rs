@@ -1,0 +1,178 @@
+//! `assay run`, and how the command line names plugins and their sources.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Result, anyhow, bail};
+use clap::Args;
+
+use assay::cache::ComponentCache;
+use assay::config::{BadRecordPolicy, ConfigFile, PluginEntry, set_value};
+use assay::dataset::Format;
+use assay::plugin::Kind;
+use assay::run::{Host, Options, PluginSpec, Source};
+use assay::sandbox::Limits;
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The eval set: JSON Lines (.jsonl) or CSV (.csv, .tsv).
+    eval_set: PathBuf,
+    /// A plugin to run: a built-in name, a name from the config, or a path to
+    /// a .wasm component. Repeat for several. Default: every plugin in the config.
+    #[arg(short = 'e', long = "evaluator", value_name = "NAME_OR_PATH")]
+    evaluators: Vec<String>,
+    /// A configuration file (assay.toml).
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where to write samples.jsonl and summary.json.
+    #[arg(short, long, value_name = "DIR", default_value = "assay-out")]
+    out: PathBuf,
+    /// Worker threads. Default: all cores. Results are identical for every value.
+    #[arg(short, long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Set one plugin configuration value, such as rouge.stemmer=true.
+    #[arg(long = "set", value_name = "PLUGIN.KEY=VALUE")]
+    sets: Vec<String>,
+    /// Read a canonical field from another field name, such as output=prediction.
+    #[arg(long = "field", value_name = "FIELD=NAME")]
+    fields: Vec<String>,
+    /// Input format, when the file name does not tell.
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// What to do with a record that cannot be read.
+    #[arg(long, value_enum)]
+    on_bad_record: Option<BadRecordPolicy>,
+    /// Samples per plugin call.
+    #[arg(long, value_name = "N")]
+    batch_size: Option<usize>,
+    /// Seed of the plugins' virtual randomness.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Compile every plugin afresh instead of using the compiled-component cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let config = match &args.config {
+        Some(path) => ConfigFile::load(path)?,
+        None => ConfigFile::default(),
+    };
+    let mut specs = select_plugins(&args.evaluators, &config)?;
+    for set in &args.sets {
+        let (target, value) = set.split_once('=').ok_or_else(|| anyhow!("--set {set:?}: expected PLUGIN.KEY=VALUE"))?;
+        let (plugin, key) = target.split_once('.').ok_or_else(|| anyhow!("--set {set:?}: expected PLUGIN.KEY=VALUE"))?;
+        let spec = specs
+            .iter_mut()
+            .find(|s| s.name == plugin)
+            .ok_or_else(|| anyhow!("--set {set:?}: no plugin named {plugin:?} in this run"))?;
+        set_value(&mut spec.config, key, value).map_err(|e| anyhow!("--set {set:?}: {e}"))?;
+    }
+    let mut fields = config.dataset.fields.clone();
+    for field in &args.fields {
+        let (canonical, source) = field.split_once('=').ok_or_else(|| anyhow!("--field {field:?}: expected FIELD=NAME"))?;
+        fields.set(canonical, source).map_err(|e| anyhow!("--field {field:?}: {e}"))?;
+    }
+    let jobs = args.jobs.or(config.run.jobs).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let mut determinism = config.run.determinism();
+    if let Some(seed) = args.seed {
+        determinism.seed = seed;
+    }
+    let options = Options {
+        jobs,
+        batch_size: args.batch_size.unwrap_or(config.run.batch_size).max(1),
+        on_bad_record: args.on_bad_record.unwrap_or(config.run.on_bad_record),
+        determinism,
+        progress: !args.quiet,
+    };
+    let cache = cache(args.no_cache, config.run.cache_dir.as_deref().map(|d| config.base_dir.join(d)));
+
+    let host = Host::new(&specs, jobs, cache)?;
+    let plugins = host.prepare(&specs, Kind::Evaluator, &options.determinism)?;
+    let format = args.format.or(config.dataset.format);
+    let summary = assay::run::evaluate(&host, &plugins, &args.eval_set, format, &fields, &options, &args.out)?;
+
+    if !args.quiet {
+        println!("{}", assay::report::metrics_table(&summary));
+        let counts = &summary.counts;
+        println!(
+            "{} samples, {} with errors, {} skipped; results in {}",
+            counts.samples,
+            counts.errors,
+            counts.skipped,
+            args.out.display()
+        );
+        for (plugin, kinds) in &summary.errors {
+            let kinds: Vec<String> = kinds.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+            println!("  {plugin}: {}", kinds.join(", "));
+        }
+        for (plugin, error) in &summary.corpus_errors {
+            println!("  {plugin}: corpus metrics failed: {}", error.message);
+        }
+    }
+    Ok(if summary.has_errors() { ExitCode::from(3) } else { ExitCode::SUCCESS })
+}
+
+/// The plugins of a run: those named with `-e`, or every configured one.
+pub fn select_plugins(names: &[String], config: &ConfigFile) -> Result<Vec<PluginSpec>> {
+    let from_config = |name: &str, entry: &PluginEntry| -> Result<PluginSpec> {
+        let source = entry.source.as_deref().unwrap_or(name);
+        Ok(PluginSpec {
+            name: name.to_string(),
+            source: resolve_source(source, &config.base_dir)?,
+            config: entry.config.clone(),
+            limits: entry.limits,
+        })
+    };
+    if names.is_empty() {
+        if config.plugins.is_empty() {
+            bail!("no plugins to run: pass -e NAME (see `assay plugins`) or list [plugins.NAME] in a --config file");
+        }
+        return config.plugins.iter().map(|(name, entry)| from_config(name, entry)).collect();
+    }
+    let mut specs: Vec<PluginSpec> = Vec::new();
+    for name in names {
+        let spec = match config.plugins.get(name) {
+            Some(entry) => from_config(name, entry)?,
+            None => {
+                let source = resolve_source(name, Path::new(""))?;
+                // A component given by path takes the name it gives itself.
+                let name = match &source {
+                    Source::Builtin(name) => name.clone(),
+                    Source::Path(_) => String::new(),
+                };
+                PluginSpec { name, source, config: toml::Table::new(), limits: Limits::default() }
+            }
+        };
+        specs.push(spec);
+    }
+    Ok(specs)
+}
+
+/// A built-in name, or a path (relative to `base`) to a component.
+pub fn resolve_source(text: &str, base: &Path) -> Result<Source> {
+    let looks_like_path = text.contains('/') || text.ends_with(".wasm");
+    if !looks_like_path {
+        if assay::builtin::get(text).is_some() {
+            return Ok(Source::Builtin(text.to_string()));
+        }
+        let names: Vec<&str> = assay::builtin::names().collect();
+        bail!("no built-in plugin named {text:?} (built-ins: {}); a component path must end in .wasm", names.join(", "));
+    }
+    let path = base.join(text);
+    if !path.is_file() {
+        bail!("{}: no such plugin file", path.display());
+    }
+    Ok(Source::Path(path))
+}
+
+pub fn cache(disabled: bool, dir: Option<PathBuf>) -> ComponentCache {
+    match (disabled, dir.or_else(ComponentCache::default_dir)) {
+        (false, Some(dir)) => ComponentCache::new(dir),
+        _ => ComponentCache::disabled(),
+    }
+}
+
