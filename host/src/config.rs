@@ -17,6 +17,10 @@
 //!
 //! [plugins.rouge_plain]     # the same plugin again, other settings
 //! source = "rouge"
+//!
+//! [gates]                   # checked after the run; exit code 4 if one fails
+//! "rouge/rougeL" = ">= 0.3"
+//! "errors" = "== 0"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -35,6 +39,8 @@ pub struct ConfigFile {
     pub dataset: DatasetSettings,
     /// Plugin instances by name, in the order written.
     pub plugins: IndexMap<String, PluginEntry>,
+    /// CI gates: a metric or count name and its condition, such as `">= 0.5"`.
+    pub gates: crate::gate::Gates,
     /// Folder the file is in: relative paths in it are relative to this.
     #[serde(skip)]
     pub base_dir: PathBuf,

@@ -11,8 +11,10 @@
 
 pub mod builtin;
 pub mod cache;
+pub mod ci;
 pub mod config;
 pub mod dataset;
+pub mod gate;
 pub mod plugin;
 pub mod report;
 pub mod run;

@@ -1,4 +1,5 @@
 //! The subcommands of the `assay` binary, one module each.
 
+pub mod gates;
 pub mod inspect;
 pub mod run;

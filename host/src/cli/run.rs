@@ -10,8 +10,10 @@ use assay::cache::ComponentCache;
 use assay::config::{BadRecordPolicy, ConfigFile, PluginEntry, set_value};
 use assay::dataset::Format;
 use assay::plugin::Kind;
-use assay::run::{Host, Options, PluginSpec, Source};
+use assay::run::{Host, LoadedPlugin, Options, PluginSpec, Source};
 use assay::sandbox::Limits;
+
+use super::gates::{CiArgs, GATE_FAILED, OutputFormat};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -54,9 +56,12 @@ pub struct RunArgs {
     /// Print nothing but errors.
     #[arg(short, long)]
     quiet: bool,
+    #[command(flatten)]
+    ci: CiArgs,
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
     let config = match &args.config {
         Some(path) => ConfigFile::load(path)?,
         None => ConfigFile::default(),
@@ -92,10 +97,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 
     let host = Host::new(&specs, jobs, cache)?;
     let plugins = host.prepare(&specs, Kind::Evaluator, &options.determinism)?;
+    check_gate_names(&config, &plugins).map_err(|e| anyhow!("{}: {e}", args.config.as_deref().unwrap_or(Path::new("config")).display()))?;
     let format = args.format.or(config.dataset.format);
     let summary = assay::run::evaluate(&host, &plugins, &args.eval_set, format, &fields, &options, &args.out)?;
 
-    if !args.quiet {
+    if !args.quiet && args.ci.output_format == OutputFormat::Table {
         println!("{}", assay::report::metrics_table(&summary));
         let counts = &summary.counts;
         println!(
@@ -113,8 +119,31 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             println!("  {plugin}: corpus metrics failed: {}", error.message);
         }
     }
-    Ok(if summary.has_errors() { ExitCode::from(3) } else { ExitCode::SUCCESS })
+    let gates_passed = super::gates::finish(&args.ci, &config.gates, &summary, &args.out, started)?;
+    // A missed gate is what CI acts on, so it wins over sample errors.
+    Ok(if !gates_passed {
+        ExitCode::from(GATE_FAILED)
+    } else if summary.has_errors() {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
+
+/// Fails before the run when a gate names no count and no metric of the
+/// plugins being run.
+fn check_gate_names(config: &ConfigFile, plugins: &[LoadedPlugin]) -> Result<(), assay::gate::UnknownGate> {
+    let metrics: Vec<String> = plugins.iter().flat_map(|p| p.plugin.metrics.iter().map(move |m| format!("{}/{}", p.spec.name, m.name))).collect();
+    let is_metric = |name: &str| {
+        name.split_once('/').is_some_and(|(plugin, metric)| {
+            plugins.iter().any(|p| p.spec.name == plugin && p.plugin.metrics.iter().any(|m| m.matches(metric)))
+        })
+    };
+    assay::gate::check_names(&config.gates, &EVALUATION_COUNTS, &metrics, is_metric)
+}
+
+/// The `counts` of an evaluation summary, which gates may name.
+const EVALUATION_COUNTS: [&str; 4] = ["records", "samples", "errors", "skipped"];
 
 /// The plugins of a run: those named with `-e`, or every configured one.
 pub fn select_plugins(names: &[String], config: &ConfigFile) -> Result<Vec<PluginSpec>> {
