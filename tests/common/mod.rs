@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: they drive the real `assay`
 //! binary, as a user or a CI job would.
 
-#![allow(dead_code)] // each test binary uses its own subset
+#![allow(dead_code, unused_imports)] // each test binary uses its own subset
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
