@@ -31,7 +31,7 @@ fn main() {
         ("noop (host overhead)", Source::Path(assay_test_artifacts::NOOP.into())),
     ];
     for (label, source) in cases {
-        let spec = PluginSpec { name: "p".into(), source, config: toml::Table::new(), limits: Limits::default() };
+        let spec = PluginSpec { name: "p".into(), source, config: toml::Table::new(), limits: Limits::default(), grants: Vec::new() };
         let options = Options {
             jobs,
             batch_size: 64,

@@ -18,6 +18,10 @@
 //! [plugins.rouge_plain]     # the same plugin again, other settings
 //! source = "rouge"
 //!
+//! [plugins.facts]           # a feedback guard (`assay guard`)
+//! grants = ["./facts:/data"]  # read-only: HOST_DIR (relative to this file):GUEST_PATH
+//! on_failure = "accept"     # when the guard fails on a record; default "quarantine"
+//!
 //! [gates]                   # checked after the run; exit code 4 if one fails
 //! "rouge/rougeL" = ">= 0.3"
 //! "errors" = "== 0"
@@ -105,6 +109,22 @@ pub struct PluginEntry {
     /// The plugin's own configuration, passed to it as JSON.
     pub config: toml::Table,
     pub limits: Limits,
+    /// Directories the plugin may read, as `HOST_DIR:GUEST_PATH`.
+    pub grants: Vec<String>,
+    /// Guards only: what a record gets when the guard fails on it.
+    pub on_failure: Option<FailurePolicy>,
+}
+
+/// Where a record goes when a guard fails on it (traps, times out, breaches
+/// a limit, returns an error or an invalid decision).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailurePolicy {
+    /// Fail closed: hold the record for review.
+    #[default]
+    Quarantine,
+    /// Fail open: count the guard as accepting it.
+    Accept,
 }
 
 /// Why a configuration file could not be used.

@@ -493,6 +493,136 @@ pub fn eval_record(record: &RawRecord, map: &FieldMap) -> Result<EvalRecord, Bad
     Ok(EvalRecord { sample: crate::plugin::Sample { id, input, output, references, label, metadata }, id_json })
 }
 
+/// Where the canonical fields of a feedback record are found.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeedbackFieldMap {
+    pub id: String,
+    pub user: String,
+    pub timestamp: String,
+    pub prompt: String,
+    pub output: String,
+    pub rating: String,
+    pub correction: String,
+    pub comment: String,
+}
+
+impl Default for FeedbackFieldMap {
+    fn default() -> Self {
+        FeedbackFieldMap {
+            id: "id".into(),
+            user: "user".into(),
+            timestamp: "timestamp".into(),
+            prompt: "prompt".into(),
+            output: "output".into(),
+            rating: "rating".into(),
+            correction: "correction".into(),
+            comment: "comment".into(),
+        }
+    }
+}
+
+impl FeedbackFieldMap {
+    /// Applies `canonical=source` overrides, as given to `--field`.
+    pub fn set(&mut self, canonical: &str, source: &str) -> Result<(), String> {
+        let slot = match canonical {
+            "id" => &mut self.id,
+            "user" => &mut self.user,
+            "timestamp" => &mut self.timestamp,
+            "prompt" => &mut self.prompt,
+            "output" => &mut self.output,
+            "rating" => &mut self.rating,
+            "correction" => &mut self.correction,
+            "comment" => &mut self.comment,
+            other => {
+                return Err(format!(
+                    "unknown field {other:?}: the fields are id, user, timestamp, prompt, output, rating, correction, comment"
+                ));
+            }
+        };
+        *slot = source.to_string();
+        Ok(())
+    }
+}
+
+/// A feedback record ready for guards, and the JSON text of its id.
+#[derive(Debug)]
+pub struct FeedbackRecord {
+    pub feedback: crate::plugin::Feedback,
+    pub id_json: String,
+}
+
+/// Interprets a raw record as a feedback record.
+pub fn feedback_record(record: &RawRecord, map: &FeedbackFieldMap) -> Result<FeedbackRecord, BadRecord> {
+    let fields = record.fields()?;
+    let bad = |message: String| BadRecord { line: record.line, message };
+    let (id, id_json) = fields.id_json(&map.id, record.line).map_err(bad)?;
+    // A CSV file cannot leave a column out of one row, so an empty optional
+    // field means "not given", in JSON too, for the same record to mean the
+    // same thing in both formats.
+    let optional = |name: &str| fields.text(name).map(|t| t.filter(|t| !t.is_empty()));
+    let timestamp = match fields.get(&map.timestamp) {
+        None => None,
+        Some(value) => instant(value).map_err(|e| bad(format!("field \"{}\": {e}", map.timestamp)))?,
+    };
+    let rating = match fields.get(&map.rating) {
+        None => None,
+        Some(value) => rating(value).map_err(|e| bad(format!("field \"{}\": {e}", map.rating)))?,
+    };
+    let feedback = crate::plugin::Feedback {
+        id,
+        user: fields.text(&map.user).map_err(bad)?.unwrap_or_default(),
+        timestamp,
+        prompt: fields.text(&map.prompt).map_err(bad)?.unwrap_or_default(),
+        output: fields.text(&map.output).map_err(bad)?.unwrap_or_default(),
+        rating,
+        correction: optional(&map.correction).map_err(bad)?,
+        comment: optional(&map.comment).map_err(bad)?,
+        metadata: fields.others_json(&[&map.id, &map.user, &map.timestamp, &map.prompt, &map.output, &map.rating, &map.correction, &map.comment]),
+    };
+    Ok(FeedbackRecord { feedback, id_json })
+}
+
+/// A scalar field as text; `None` for null and empty text.
+fn scalar(value: Value<'_>) -> Result<Option<String>, String> {
+    let text = match value {
+        Value::Text(text) => text.to_string(),
+        Value::Json(raw) => match json_scalar_text(raw).map_err(|found| format!("expected a string or a number, found {found}"))? {
+            None => return Ok(None),
+            Some(text) => text,
+        },
+    };
+    Ok((!text.is_empty()).then_some(text))
+}
+
+/// An RFC 3339 timestamp, or Unix seconds (fractions allowed).
+fn instant(value: Value<'_>) -> Result<Option<crate::plugin::Instant>, String> {
+    let Some(text) = scalar(value)? else { return Ok(None) };
+    let timestamp = match text.parse::<f64>() {
+        Ok(seconds) => jiff::Timestamp::from_nanosecond((seconds * 1e9).round() as i128).map_err(|e| format!("{text}: {e}"))?,
+        Err(_) => text
+            .parse::<jiff::Timestamp>()
+            .map_err(|e| format!("expected an RFC 3339 timestamp or Unix seconds, found {text:?} ({e})"))?,
+    };
+    // The WIT instant counts whole seconds down, so its nanoseconds are never negative.
+    let nanos = timestamp.as_nanosecond();
+    Ok(Some(crate::plugin::Instant { seconds: nanos.div_euclid(1_000_000_000) as i64, nanoseconds: nanos.rem_euclid(1_000_000_000) as u32 }))
+}
+
+/// `up`/`thumbs_up`/`true`, `down`/`thumbs_down`/`false`, or a number.
+fn rating(value: Value<'_>) -> Result<Option<crate::plugin::Rating>, String> {
+    use crate::plugin::Rating;
+    let Some(text) = scalar(value)? else { return Ok(None) };
+    Ok(Some(match text.to_ascii_lowercase().as_str() {
+        "up" | "thumbs_up" | "true" => Rating::Up,
+        "down" | "thumbs_down" | "false" => Rating::Down,
+        other => match other.parse::<f64>() {
+            Ok(score) if score.is_finite() => Rating::Score(score),
+            _ => return Err(format!("expected \"up\", \"down\", true, false or a number, found {text:?}")),
+        },
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

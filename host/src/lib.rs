@@ -15,6 +15,7 @@ pub mod ci;
 pub mod config;
 pub mod dataset;
 pub mod gate;
+pub mod guard;
 pub mod plugin;
 pub mod report;
 pub mod run;

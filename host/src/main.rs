@@ -26,6 +26,8 @@ enum Command {
     Plugins,
     /// Show what a plugin component is: its contract, metrics, imports, digest.
     Inspect(cli::inspect::InspectArgs),
+    /// Screen user feedback with guard plugins: accept, quarantine or reject each record.
+    Guard(cli::guard::GuardArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cli::run::run(args),
         Command::Plugins => cli::inspect::plugins().map(|()| ExitCode::SUCCESS),
         Command::Inspect(args) => cli::inspect::inspect(args).map(|()| ExitCode::SUCCESS),
+        Command::Guard(args) => cli::guard::guard(args),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");

@@ -15,7 +15,7 @@ use wasmtime::component::{Component, Linker, types::ComponentItem};
 use wasmtime::{Engine, Store};
 
 use crate::cache::ComponentCache;
-use crate::sandbox::{Determinism, Failure, Limits, Sandbox, StoreState, classify, deadline_ticks};
+use crate::sandbox::{Determinism, Failure, Grant, Limits, Sandbox, StoreState, classify, deadline_ticks};
 
 /// The WIT package this host implements.
 pub const WIT_PACKAGE: &str = "assay:plugin";
@@ -261,7 +261,7 @@ impl Plugin {
             move |failure: Failure| LoadError::Setup { source_name, call, failure }
         };
         let runtime = call_runtime();
-        let mut instance = runtime.block_on(Instance::new(self, sandbox, limits, &Determinism::default())).map_err(setup("instantiation"))?;
+        let mut instance = runtime.block_on(Instance::new(self, sandbox, limits, &Determinism::default(), &[])).map_err(setup("instantiation"))?;
         let (info, metrics) = runtime.block_on(instance.describe()).map_err(setup("describe"))?;
         let invalid = |message: String| LoadError::Invalid { source_name: self.source.clone(), message };
         if info.name.is_empty() || !info.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
@@ -384,9 +384,9 @@ async fn guarded<R>(
 pub type PerRecord<T> = Vec<Result<T, String>>;
 
 impl Instance {
-    /// Instantiates a plugin in a fresh store.
-    pub async fn new(plugin: &Plugin, sandbox: &Sandbox, limits: &Limits, determinism: &Determinism) -> Result<Instance, Failure> {
-        let mut store = sandbox.store(limits, determinism);
+    /// Instantiates a plugin in a fresh store that can read the `grants` directories.
+    pub async fn new(plugin: &Plugin, sandbox: &Sandbox, limits: &Limits, determinism: &Determinism, grants: &[Grant]) -> Result<Instance, Failure> {
+        let mut store = sandbox.store(limits, determinism, grants)?;
         let bindings = match &plugin.pre {
             Pre::Evaluator(pre) => {
                 Bindings::Evaluator(guarded(&mut store, limits, SETUP_FUEL, 0, async |s| pre.instantiate_async(s).await).await?)
@@ -402,9 +402,10 @@ impl Instance {
         sandbox: &Sandbox,
         limits: &Limits,
         determinism: &Determinism,
+        grants: &[Grant],
         config: &str,
     ) -> Result<(Instance, Vec<(String, String)>), Failure> {
-        let mut instance = Instance::new(plugin, sandbox, limits, determinism).await?;
+        let mut instance = Instance::new(plugin, sandbox, limits, determinism, grants).await?;
         let settings = instance.configure(config).await?;
         Ok((instance, settings))
     }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::dataset::{BadRecord, Format};
 use crate::plugin::{Kind, Level, MetricInfo};
-use crate::sandbox::{Failure, Limits};
+use crate::sandbox::{Failure, Grant, Limits};
 
 /// `summary.json` of an evaluation run.
 #[derive(Debug, Serialize)]
@@ -142,6 +142,8 @@ pub struct PluginSummary {
     pub settings: BTreeMap<String, String>,
     pub signature: String,
     pub limits: Limits,
+    /// Directories the plugin could read, as `HOST_DIR:GUEST_PATH`.
+    pub grants: Vec<Grant>,
     pub fuel: FuelSummary,
 }
 

@@ -19,10 +19,10 @@ use crate::config::{BadRecordPolicy, config_json};
 use crate::dataset::{BadRecord, Chunk, DatasetError, FieldMap, Format, Reader, eval_record};
 use crate::plugin::{Instance, Kind, Level, LoadError, Plugin, Sample, Scores, Statistic, call_runtime};
 use crate::report::{self, FuelSummary, MetricSummary, PluginSummary, Summary};
-use crate::sandbox::{Determinism, EngineOptions, Failure, Limits, Sandbox, StoreState};
+use crate::sandbox::{Determinism, EngineOptions, Failure, Grant, Limits, Sandbox, StoreState};
 
 /// Plugin calls per chunk: chunks are the unit of work handed to a worker.
-const BATCHES_PER_CHUNK: usize = 16;
+pub(crate) const BATCHES_PER_CHUNK: usize = 16;
 
 /// Where a plugin's component comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,6 +62,8 @@ pub struct PluginSpec {
     pub source: Source,
     pub config: toml::Table,
     pub limits: Limits,
+    /// Directories the plugin may read.
+    pub grants: Vec<Grant>,
 }
 
 /// How a run goes, beyond what it runs.
@@ -112,7 +114,7 @@ impl LoadedPlugin {
         signature
     }
 
-    fn summary(&self, fuel: FuelSummary) -> PluginSummary {
+    pub(crate) fn summary(&self, fuel: FuelSummary) -> PluginSummary {
         PluginSummary {
             name: self.spec.name.clone(),
             plugin: self.plugin.info.name.clone(),
@@ -126,6 +128,7 @@ impl LoadedPlugin {
             settings: self.settings.iter().cloned().collect(),
             signature: self.signature(),
             limits: self.spec.limits,
+            grants: self.spec.grants.clone(),
             fuel,
         }
     }
@@ -183,7 +186,7 @@ impl Host {
             }
             let config_json = config_json(&spec.config);
             let (_, settings) = runtime
-                .block_on(Instance::configured(&plugin, &self.sandbox, &spec.limits, determinism, &config_json))
+                .block_on(Instance::configured(&plugin, &self.sandbox, &spec.limits, determinism, &spec.grants, &config_json))
                 .map_err(|failure| RunError::Plugin { name: spec.name.clone(), message: failure.to_string() })?;
             loaded.push(LoadedPlugin { spec, plugin, config_json, settings });
         }
@@ -319,7 +322,7 @@ pub fn evaluate(
 
 /// Corpus-level metrics of one plugin, from its summed statistics.
 async fn finalize(host: &Host, loaded: &LoadedPlugin, statistics: &BTreeMap<String, f64>, determinism: &Determinism) -> Result<Vec<(String, f64)>, Failure> {
-    let (mut instance, _) = Instance::configured(&loaded.plugin, &host.sandbox, &loaded.spec.limits, determinism, &loaded.config_json).await?;
+    let (mut instance, _) = Instance::configured(&loaded.plugin, &host.sandbox, &loaded.spec.limits, determinism, &loaded.spec.grants, &loaded.config_json).await?;
     let statistics: Vec<Statistic> = statistics.iter().map(|(name, value)| Statistic { name: name.clone(), value: *value }).collect();
     let values = instance.finalize(&statistics).await?.map_err(Failure::PluginError)?;
     let mut seen = std::collections::BTreeSet::new();
@@ -440,7 +443,7 @@ impl Totals {
 
 /// Fuel a plugin used: a cost figure that does not depend on machine load.
 #[derive(Debug, Default, Clone)]
-struct FuelTally {
+pub(crate) struct FuelTally {
     total: u64,
     samples: u64,
     /// The largest per-sample average of any one call.
@@ -448,19 +451,19 @@ struct FuelTally {
 }
 
 impl FuelTally {
-    fn record(&mut self, fuel: u64, samples: usize) {
+    pub(crate) fn record(&mut self, fuel: u64, samples: usize) {
         self.total += fuel;
         self.samples += samples as u64;
         self.max_per_sample = self.max_per_sample.max(fuel / samples.max(1) as u64);
     }
 
-    fn merge(&mut self, other: &FuelTally) {
+    pub(crate) fn merge(&mut self, other: &FuelTally) {
         self.total += other.total;
         self.samples += other.samples;
         self.max_per_sample = self.max_per_sample.max(other.max_per_sample);
     }
 
-    fn summary(&self) -> FuelSummary {
+    pub(crate) fn summary(&self) -> FuelSummary {
         FuelSummary {
             total: self.total,
             mean_per_sample: if self.samples == 0 { 0.0 } else { self.total as f64 / self.samples as f64 },
@@ -586,7 +589,7 @@ impl Worker {
         let limits = &loaded.spec.limits;
         if slot.is_none() {
             let (instance, _) =
-                runtime.block_on(Instance::configured(&loaded.plugin, &host.sandbox, limits, &options.determinism, &loaded.config_json))?;
+                runtime.block_on(Instance::configured(&loaded.plugin, &host.sandbox, limits, &options.determinism, &loaded.spec.grants, &loaded.config_json))?;
             *slot = Some(instance);
         }
         let instance = slot.as_mut().expect("just created");

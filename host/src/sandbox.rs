@@ -24,6 +24,7 @@
 //! batch's position, so its output depends only on its input, whatever the
 //! number of threads or the order in which workers take batches.
 
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
@@ -36,7 +37,7 @@ use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 /// How often the epoch advances: the resolution of call deadlines.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -96,6 +97,8 @@ pub enum Failure {
     PluginError(String),
     #[error("invalid output: {0}")]
     InvalidOutput(String),
+    #[error("{0}")]
+    Grant(String),
 }
 
 impl Failure {
@@ -109,6 +112,7 @@ impl Failure {
             Failure::Trap(_) => "trap",
             Failure::PluginError(_) => "plugin-error",
             Failure::InvalidOutput(_) => "invalid-output",
+            Failure::Grant(_) => "grant",
         }
     }
 
@@ -186,8 +190,8 @@ impl Sandbox {
     }
 
     /// A store for one plugin instance, with the plugin's limits and no
-    /// ambient authority.
-    pub fn store(&self, limits: &Limits, determinism: &Determinism) -> Store<StoreState> {
+    /// ambient authority beyond the directories `grants` name.
+    pub fn store(&self, limits: &Limits, determinism: &Determinism, grants: &[Grant]) -> Result<Store<StoreState>, Failure> {
         let log = LogPipe::new(limits.max_log_bytes as usize);
         let rng = SeededRng::new(determinism.seed);
         let mut wasi = WasiCtx::builder();
@@ -199,6 +203,11 @@ impl Sandbox {
         if !determinism.real_clock {
             wasi.wall_clock(VirtualWallClock).monotonic_clock(VirtualMonotonicClock);
         }
+        for grant in grants {
+            wasi.preopened_dir(&grant.host, &grant.guest, FsPerms::ReadOnly).map_err(|e| {
+                Failure::Grant(format!("cannot open the granted directory {}: {e:#}", grant.host.display()))
+            })?;
+        }
         let memory_bytes = (limits.memory_mib as usize) << 20;
         let state = StoreState {
             wasi: wasi.build(),
@@ -209,7 +218,38 @@ impl Sandbox {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
-        store
+        Ok(store)
+    }
+}
+
+/// A host directory a plugin may read (and never write), and the path it
+/// sees it at. Without one, a plugin sees no files at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub host: PathBuf,
+    pub guest: String,
+}
+
+impl Grant {
+    /// Reads `HOST_DIR:GUEST_PATH`, with `HOST_DIR` relative to `base` (the
+    /// folder of the config file that names it).
+    pub fn parse(text: &str, base: &Path) -> Result<Grant, String> {
+        let (host, guest) = text
+            .rsplit_once(':')
+            .filter(|(host, guest)| !host.is_empty() && guest.starts_with('/'))
+            .ok_or_else(|| format!("grant {text:?}: expected HOST_DIR:GUEST_PATH, such as \"./facts:/data\""))?;
+        let host = base.join(host);
+        if !host.is_dir() {
+            return Err(format!("grant {text:?}: {} is not a directory", host.display()));
+        }
+        Ok(Grant { host, guest: guest.to_string() })
+    }
+}
+
+impl Serialize for Grant {
+    /// As written in configs, `HOST_DIR:GUEST_PATH`, so a summary reads like the config that made it.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}:{}", self.host.display(), self.guest))
     }
 }
 

@@ -1,5 +1,6 @@
 //! The subcommands of the `assay` binary, one module each.
 
 pub mod gates;
+pub mod guard;
 pub mod inspect;
 pub mod run;

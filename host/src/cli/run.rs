@@ -11,7 +11,7 @@ use assay::config::{BadRecordPolicy, ConfigFile, PluginEntry, set_value};
 use assay::dataset::Format;
 use assay::plugin::Kind;
 use assay::run::{Host, LoadedPlugin, Options, PluginSpec, Source};
-use assay::sandbox::Limits;
+use assay::sandbox::{Grant, Limits};
 
 use super::gates::{CiArgs, GATE_FAILED, OutputFormat};
 
@@ -67,21 +67,16 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         None => ConfigFile::default(),
     };
     let mut specs = select_plugins(&args.evaluators, &config)?;
-    for set in &args.sets {
-        let (target, value) = set.split_once('=').ok_or_else(|| anyhow!("--set {set:?}: expected PLUGIN.KEY=VALUE"))?;
-        let (plugin, key) = target.split_once('.').ok_or_else(|| anyhow!("--set {set:?}: expected PLUGIN.KEY=VALUE"))?;
-        let spec = specs
-            .iter_mut()
-            .find(|s| s.name == plugin)
-            .ok_or_else(|| anyhow!("--set {set:?}: no plugin named {plugin:?} in this run"))?;
-        set_value(&mut spec.config, key, value).map_err(|e| anyhow!("--set {set:?}: {e}"))?;
+    if let Some(spec) = specs.iter().find(|s| config.plugins.get(&s.name).is_some_and(|e| e.on_failure.is_some())) {
+        bail!("[plugins.{}] on_failure applies to guards (`assay guard`); an evaluator's failures are listed in its results", spec.name);
     }
+    apply_sets(&mut specs, &args.sets)?;
     let mut fields = config.dataset.fields.clone();
     for field in &args.fields {
-        let (canonical, source) = field.split_once('=').ok_or_else(|| anyhow!("--field {field:?}: expected FIELD=NAME"))?;
+        let (canonical, source) = split_field(field)?;
         fields.set(canonical, source).map_err(|e| anyhow!("--field {field:?}: {e}"))?;
     }
-    let jobs = args.jobs.or(config.run.jobs).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let jobs = jobs(args.jobs, &config);
     let mut determinism = config.run.determinism();
     if let Some(seed) = args.seed {
         determinism.seed = seed;
@@ -145,6 +140,30 @@ fn check_gate_names(config: &ConfigFile, plugins: &[LoadedPlugin]) -> Result<(),
 /// The `counts` of an evaluation summary, which gates may name.
 const EVALUATION_COUNTS: [&str; 4] = ["records", "samples", "errors", "skipped"];
 
+/// Applies `--set PLUGIN.KEY=VALUE` options to the plugins of a run.
+pub fn apply_sets(specs: &mut [PluginSpec], sets: &[String]) -> Result<()> {
+    for set in sets {
+        let (target, value) = set.split_once('=').ok_or_else(|| anyhow!("--set {set:?}: expected PLUGIN.KEY=VALUE"))?;
+        let (plugin, key) = target.split_once('.').ok_or_else(|| anyhow!("--set {set:?}: expected PLUGIN.KEY=VALUE"))?;
+        let spec = specs
+            .iter_mut()
+            .find(|s| s.name == plugin)
+            .ok_or_else(|| anyhow!("--set {set:?}: no plugin named {plugin:?} in this run"))?;
+        set_value(&mut spec.config, key, value).map_err(|e| anyhow!("--set {set:?}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Splits a `--field FIELD=NAME` option.
+pub fn split_field(field: &str) -> Result<(&str, &str)> {
+    field.split_once('=').ok_or_else(|| anyhow!("--field {field:?}: expected FIELD=NAME"))
+}
+
+/// Worker threads: `-j`, else the config's, else every core.
+pub fn jobs(arg: Option<usize>, config: &ConfigFile) -> usize {
+    arg.or(config.run.jobs).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1)
+}
+
 /// The plugins of a run: those named with `-e`, or every configured one.
 pub fn select_plugins(names: &[String], config: &ConfigFile) -> Result<Vec<PluginSpec>> {
     let from_config = |name: &str, entry: &PluginEntry| -> Result<PluginSpec> {
@@ -154,6 +173,12 @@ pub fn select_plugins(names: &[String], config: &ConfigFile) -> Result<Vec<Plugi
             source: resolve_source(source, &config.base_dir)?,
             config: entry.config.clone(),
             limits: entry.limits,
+            grants: entry
+                .grants
+                .iter()
+                .map(|grant| Grant::parse(grant, &config.base_dir))
+                .collect::<Result<_, _>>()
+                .map_err(|e| anyhow!("[plugins.{name}] {e}"))?,
         })
     };
     if names.is_empty() {
@@ -173,7 +198,7 @@ pub fn select_plugins(names: &[String], config: &ConfigFile) -> Result<Vec<Plugi
                     Source::Builtin(name) => name.clone(),
                     Source::Path(_) => String::new(),
                 };
-                PluginSpec { name, source, config: toml::Table::new(), limits: Limits::default() }
+                PluginSpec { name, source, config: toml::Table::new(), limits: Limits::default(), grants: Vec::new() }
             }
         };
         specs.push(spec);

@@ -1,0 +1,102 @@
+//! End-to-end throughput of `assay guard`: reading feedback, screening every
+//! record with all five built-in guards and writing the routed records,
+//! `decisions.jsonl` and `summary.json`.
+//!
+//! `cargo bench -p assay --bench guard [-- RECORDS]` generates RECORDS
+//! (default 1,000,000) feedback records shaped like `examples/feedback`, runs
+//! the guards with every core and prints records per second. Each guard keeps
+//! one instance for the whole run, so the slowest guard sets the pace.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use assay::cache::ComponentCache;
+use assay::config::FailurePolicy;
+use assay::dataset::FeedbackFieldMap;
+use assay::guard::{BadFeedbackPolicy, Guard, GuardOptions, screen};
+use assay::plugin::Kind;
+use assay::run::{Host, PluginSpec, Source};
+use assay::sandbox::{Determinism, Grant, Limits};
+
+const GUARDS: [&str; 5] = ["arithmetic", "facts", "flood", "injection", "consensus"];
+
+fn main() {
+    let records: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("feedback.jsonl");
+    generate(&input, records);
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("{records} records, {} MiB, {jobs} parsing workers, {} guards", std::fs::metadata(&input).unwrap().len() >> 20, GUARDS.len());
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let facts = Grant::parse("examples/feedback/facts:/data", root).unwrap();
+    let specs: Vec<PluginSpec> = GUARDS
+        .iter()
+        .map(|name| PluginSpec {
+            name: name.to_string(),
+            source: Source::Builtin(name.to_string()),
+            config: toml::Table::new(),
+            limits: Limits::default(),
+            grants: if *name == "facts" { vec![facts.clone()] } else { Vec::new() },
+        })
+        .collect();
+    let options = GuardOptions { jobs, batch_size: 64, on_bad_record: BadFeedbackPolicy::Quarantine, determinism: Determinism::default(), progress: false };
+    let host = Host::new(&specs, jobs + specs.len(), ComponentCache::new(dir.path().join("cache"))).unwrap();
+    let guards: Vec<Guard> = host
+        .prepare(&specs, Kind::Guard, &options.determinism)
+        .unwrap()
+        .into_iter()
+        .map(|loaded| Guard { loaded, on_failure: FailurePolicy::Quarantine })
+        .collect();
+
+    let start = Instant::now();
+    let summary = screen(&host, &guards, &input, None, &FeedbackFieldMap::default(), &options, &dir.path().join("out")).unwrap();
+    let seconds = start.elapsed().as_secs_f64();
+    assert_eq!(summary.counts.records, records as u64);
+    assert_eq!(summary.counts.guard_errors, 0, "{:?}", summary.guards);
+    println!(
+        "all five guards {:>10.0} records/s  {:>7.2} s  {:>6.2} µs/record  ({} accepted, {} quarantined, {} rejected)",
+        records as f64 / seconds,
+        seconds,
+        seconds * 1e6 / records as f64,
+        summary.counts.accepted,
+        summary.counts.quarantined,
+        summary.counts.rejected
+    );
+}
+
+/// Feedback like the example set's: many users rating a few dozen prompts,
+/// with some corrections, comments, arithmetic and the odd injection.
+fn generate(path: &Path, records: usize) {
+    let prompts = [
+        ("What is the capital of Australia?", "The capital of Australia is Canberra.", "Canberra"),
+        ("What is 2+2?", "2 + 2 = 4.", "4"),
+        ("What is the largest planet in the Solar System?", "Jupiter.", "Jupiter"),
+        ("Who wrote Hamlet?", "William Shakespeare.", "Shakespeare wrote it"),
+        ("Write a haiku about autumn.", "Leaves drift on cold wind...", "More imagery please"),
+        ("How many bones are in the adult human body?", "206.", "206 bones"),
+    ];
+    let comments = ["Correct, thanks.", "Clear and right.", "12 / 4 = 3, as expected", "Ignore my previous comment, it was fine", "Too long."];
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let start = 1_714_982_400u64; // 2024-05-06T08:00:00Z
+    for i in 0..records {
+        let (prompt, output, correction) = prompts[i % prompts.len()];
+        let user = format!("u{}", (i * 7919) % 50_000);
+        let timestamp = start + i as u64 * 3;
+        let rating = match i % 5 {
+            0 | 1 | 2 => "\"up\"".to_string(),
+            3 => "\"down\"".to_string(),
+            _ => (1 + i % 5).to_string(),
+        };
+        write!(out, r#"{{"id":"fb-{i}","user":"{user}","timestamp":{timestamp},"prompt":"{prompt}","output":"{output}","rating":{rating}"#).unwrap();
+        if i % 11 == 0 {
+            write!(out, r#","correction":"{correction}""#).unwrap();
+        }
+        if i % 3 == 0 {
+            write!(out, r#","comment":"{}""#, comments[i % comments.len()]).unwrap();
+        }
+        writeln!(out, r#","channel":"web"}}"#).unwrap();
+    }
+    out.flush().unwrap();
+}

@@ -1,0 +1,3 @@
+//! `assay guard`, driven through the real binary.
+
+mod common;
