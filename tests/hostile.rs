@@ -1,0 +1,223 @@
+//! The hostile corpus: a plugin that misbehaves on command, run through the
+//! real binary to prove that the host survives every misbehavior, types each
+//! failure, stops it in bounded time, keeps scoring the other samples and
+//! plugins, and always writes complete, valid output files.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+
+/// A safety bound on any one run, not a benchmark.
+const BOUND: Duration = Duration::from_secs(30);
+
+/// One run of the hostile plugin beside `exact_match`, with the given
+/// `limits` and extra `[run]` settings.
+struct Run {
+    output: std::process::Output,
+    samples: Vec<Value>,
+    summary: Value,
+    elapsed: Duration,
+}
+
+/// Writes `commands` as an eval set (each sample's reference equals its
+/// output, so `exact_match` scores 1 everywhere) and runs it.
+fn run_commands(dir: &Path, commands: &[&str], limits: &str, run_settings: &str, args: &[&str]) -> Run {
+    let lines: Vec<Value> = commands.iter().enumerate().map(|(i, c)| json!({"id": i, "output": c, "reference": c})).collect();
+    let eval_set = jsonl(dir, "hostile.jsonl", &lines);
+    let config = dir.join("assay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[run]\nbatch_size = 1\n{run_settings}\n\n[plugins.hostile]\nsource = {:?}\nlimits = {{ {limits} }}\n\n[plugins.exact_match]\n",
+            artifacts::HOSTILE
+        ),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let started = Instant::now();
+    let output = run(assay().arg("run").arg("--config").arg(&config).args(args).arg("-o").arg(&out).arg(&eval_set));
+    let elapsed = started.elapsed();
+    assert!(elapsed < BOUND, "the run took {elapsed:?}");
+    let run = Run { samples: read_jsonl(&out.join("samples.jsonl")), summary: read_json(&out.join("summary.json")), output, elapsed };
+    assert_eq!(run.samples.len(), commands.len(), "one complete line per sample");
+    for (i, sample) in run.samples.iter().enumerate() {
+        assert_eq!(sample["id"], json!(i), "samples keep input order");
+        assert_eq!(sample["scores"]["exact_match/exact_match"], json!(1.0), "the other plugin scores sample {i}: {sample}");
+    }
+    run
+}
+
+/// What the hostile plugin got for each sample: its error kind, or its value.
+fn outcomes(run: &Run) -> Vec<Value> {
+    run.samples
+        .iter()
+        .map(|s| match s["errors"].get("hostile") {
+            Some(error) => error["kind"].clone(),
+            None => s["scores"]["hostile/value"].clone(),
+        })
+        .collect()
+}
+
+/// Generous fuel, so that wall-clock deadlines decide.
+const TIMEOUT_DECIDES: &str = "timeout_ms = 1000, memory_mib = 64, fuel_per_sample = 1000000000000";
+
+#[test]
+fn every_misbehavior_fails_only_its_own_sample_with_its_own_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&str, Value)] = &[
+        ("ok", json!(1.0)),
+        ("loop", json!("timeout")),
+        ("ok", json!(1.0)),
+        ("recurse", json!("stack-overflow")),
+        ("ok", json!(1.0)),
+        ("grow", json!("memory-limit")),
+        ("ok", json!(1.0)),
+        ("huge", json!("invalid-output")),
+        ("panic", json!("trap")),
+        ("sleep", json!("timeout")),
+        ("nan", json!("invalid-output")),
+        ("inf", json!("invalid-output")),
+        ("few", json!("invalid-output")),
+        ("many", json!("invalid-output")),
+        ("fail", json!("plugin-error")),
+        ("ok", json!(1.0)),
+    ];
+    let commands: Vec<&str> = cases.iter().map(|(c, _)| *c).collect();
+    let run = run_commands(dir.path(), &commands, TIMEOUT_DECIDES, "jobs = 1", &[]);
+    expect_code(&run.output, 3);
+    let expected: Vec<Value> = cases.iter().map(|(_, e)| e.clone()).collect();
+    assert_eq!(outcomes(&run), expected);
+
+    let errors = &run.summary["errors"]["hostile"];
+    assert_eq!(
+        errors,
+        &json!({"timeout": 2, "stack-overflow": 1, "memory-limit": 1, "invalid-output": 5, "trap": 1, "plugin-error": 1})
+    );
+    assert_eq!(run.summary["counts"], json!({"records": 16, "samples": 16, "errors": 11, "skipped": 0}));
+    assert_eq!(run.summary["metrics"]["hostile/value"], json!(1.0), "the mean is over the scored samples only");
+    assert!(run.summary["errors"].get("exact_match").is_none());
+    let message = |i: usize| run.samples[i]["errors"]["hostile"]["message"].as_str().unwrap().to_string();
+    assert!(message(1).contains("1000 ms deadline"), "{}", message(1));
+    assert!(message(5).contains("64 MiB cap"), "{}", message(5));
+    assert!(message(7).contains("limits.max_output_bytes"), "{}", message(7));
+    assert!(message(8).contains("panicked on purpose"), "{}", message(8));
+    // Two one-second deadlines and some fast failures.
+    assert!(run.elapsed < Duration::from_secs(20), "{:?}", run.elapsed);
+}
+
+#[test]
+fn a_loop_is_a_timeout_or_out_of_fuel_depending_on_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_commands(dir.path(), &["loop", "ok"], "timeout_ms = 500, fuel_per_sample = 1000000000000", "", &[]);
+    assert_eq!(outcomes(&run), [json!("timeout"), json!(1.0)]);
+    assert!(run.elapsed >= Duration::from_millis(500));
+
+    let run = run_commands(dir.path(), &["loop", "ok"], "timeout_ms = 60000, fuel_per_sample = 20000000", "", &[]);
+    assert_eq!(outcomes(&run), [json!("out-of-fuel"), json!(1.0)]);
+    assert!(run.samples[0]["errors"]["hostile"]["message"].as_str().unwrap().contains("20000000 units"));
+}
+
+#[test]
+fn a_plugin_sleeping_in_a_host_call_is_stopped_by_its_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_commands(dir.path(), &["sleep", "ok"], "timeout_ms = 300", "", &[]);
+    assert_eq!(outcomes(&run), [json!("timeout"), json!(1.0)]);
+    assert!(run.elapsed < Duration::from_secs(10), "an hour-long sleep took {:?}", run.elapsed);
+}
+
+#[test]
+fn a_plugin_that_misbehaves_after_its_first_call_fails_only_later_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    // One worker, one sample per call: the first instance behaves on its
+    // first call, breaks on its third, and its replacement starts afresh.
+    let commands = ["later:panic", "ok", "later:panic", "ok", "later:nan", "later:grow"];
+    let run = run_commands(dir.path(), &commands, TIMEOUT_DECIDES, "jobs = 1", &[]);
+    assert_eq!(outcomes(&run), [json!(1.0), json!(1.0), json!("trap"), json!(1.0), json!("invalid-output"), json!("memory-limit")]);
+}
+
+#[test]
+fn the_plugin_sees_no_files_environment_or_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let address = listener.local_addr().unwrap();
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let cwd = std::env::current_dir().unwrap();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "secret").unwrap();
+    let target = dir.path().join("planted.txt");
+    let commands = [
+        "read:/etc/passwd".to_string(),
+        "list:/".to_string(),
+        format!("list:{home}"),
+        format!("read:{}", victim.display()),
+        "list:.".to_string(),
+        format!("list:{}", cwd.display()),
+        "read:Cargo.toml".to_string(),
+        format!("write:{}", target.display()),
+        "write:planted.txt".to_string(),
+        "env".to_string(),
+        format!("tcp:{address}"),
+        "tcp:localhost:1".to_string(),
+    ];
+    let commands: Vec<&str> = commands.iter().map(String::as_str).collect();
+    let run = run_commands(dir.path(), &commands, "", "", &[]);
+    expect_code(&run.output, 0);
+    assert_eq!(outcomes(&run), vec![json!(0.0); commands.len()], "every attempt failed inside the plugin");
+    assert!(!target.exists() && !dir.path().join("planted.txt").exists(), "nothing was written");
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the listener received a connection: {other:?}"),
+    }
+}
+
+#[test]
+fn a_secret_in_the_hosts_environment_stays_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [json!({"output": "env", "reference": "env"})];
+    let eval_set = jsonl(dir.path(), "env.jsonl", &lines);
+    let output = run(assay().env("ASSAY_TEST_SECRET", "hunter2").args(["run", "-e", artifacts::HOSTILE, "-o"]).arg(dir.path().join("out")).arg(&eval_set));
+    expect_code(&output, 0);
+    assert_eq!(read_jsonl(&dir.path().join("out/samples.jsonl"))[0]["scores"]["hostile/value"], json!(0.0));
+}
+
+/// Samples that try to depend on the clock and on randomness.
+const NONDETERMINISTIC: &[&str] = &["time", "random", "ok", "random", "time", "random", "later:random", "random"];
+
+#[test]
+fn time_and_randomness_do_not_make_scores_nondeterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands: Vec<&str> = NONDETERMINISTIC.iter().cycle().take(200).copied().collect();
+    let mut runs = Vec::new();
+    for jobs in ["1", "1", "2", "3"] {
+        let run = run_commands(dir.path(), &commands, "", "", &["-j", jobs, "--batch-size", "4"]);
+        expect_code(&run.output, 0);
+        runs.push((std::fs::read(dir.path().join("out/samples.jsonl")).unwrap(), run));
+    }
+    let (first, run) = &runs[0];
+    for (samples, other) in &runs[1..] {
+        assert!(samples == first, "samples.jsonl differs between runs or -j values");
+        assert_eq!(other.summary["plugins"][0]["fuel"], run.summary["plugins"][0]["fuel"], "fuel is deterministic");
+    }
+    assert_eq!(run.summary["run"]["reproducible"], json!(true));
+    // The clock is stopped at 2000-01-01; random numbers differ between calls.
+    assert_eq!(run.samples[0]["scores"]["hostile/value"], json!(946_684_800.0));
+    let randoms: std::collections::BTreeSet<String> = run.samples.iter().filter(|s| s["id"].as_u64().unwrap() % 8 == 1).map(|s| s["scores"]["hostile/value"].to_string()).collect();
+    assert!(randoms.len() > 10, "random numbers vary between calls: {randoms:?}");
+    assert!(run.summary["plugins"][0]["fuel"]["mean_per_sample"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn a_real_clock_makes_the_run_not_reproducible() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_commands(dir.path(), &["time"], "", "real_clock = true", &[]);
+    expect_code(&run.output, 0);
+    assert_eq!(run.summary["run"]["reproducible"], json!(false));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let seen = run.samples[0]["scores"]["hostile/value"].as_f64().unwrap();
+    assert!((now - seen).abs() < 600.0, "the plugin saw {seen}, the host {now}");
+}
