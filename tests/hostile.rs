@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 /// A safety bound on any one run, not a benchmark.
 const BOUND: Duration = Duration::from_secs(30);
 
-/// One run of the hostile plugin beside `exact_match`, with the given
-/// `limits` and extra `[run]` settings.
+/// One run of the hostile plugin beside `exact_match`, with extra lines for
+/// its `[plugins.hostile]` table (limits, grants) and for `[run]`.
 struct Run {
     output: std::process::Output,
     samples: Vec<Value>,
@@ -25,14 +25,14 @@ struct Run {
 
 /// Writes `commands` as an eval set (each sample's reference equals its
 /// output, so `exact_match` scores 1 everywhere) and runs it.
-fn run_commands(dir: &Path, commands: &[&str], limits: &str, run_settings: &str, args: &[&str]) -> Run {
+fn run_commands(dir: &Path, commands: &[&str], plugin_settings: &str, run_settings: &str, args: &[&str]) -> Run {
     let lines: Vec<Value> = commands.iter().enumerate().map(|(i, c)| json!({"id": i, "output": c, "reference": c})).collect();
     let eval_set = jsonl(dir, "hostile.jsonl", &lines);
     let config = dir.join("assay.toml");
     std::fs::write(
         &config,
         format!(
-            "[run]\nbatch_size = 1\n{run_settings}\n\n[plugins.hostile]\nsource = {:?}\nlimits = {{ {limits} }}\n\n[plugins.exact_match]\n",
+            "[run]\nbatch_size = 1\n{run_settings}\n\n[plugins.hostile]\nsource = {:?}\n{plugin_settings}\n\n[plugins.exact_match]\n",
             artifacts::HOSTILE
         ),
     )
@@ -63,7 +63,7 @@ fn outcomes(run: &Run) -> Vec<Value> {
 }
 
 /// Generous fuel, so that wall-clock deadlines decide.
-const TIMEOUT_DECIDES: &str = "timeout_ms = 1000, memory_mib = 64, fuel_per_sample = 1000000000000";
+const TIMEOUT_DECIDES: &str = "limits = { timeout_ms = 1000, memory_mib = 64, fuel_per_sample = 1000000000000 }";
 
 #[test]
 fn every_misbehavior_fails_only_its_own_sample_with_its_own_kind() {
@@ -112,11 +112,11 @@ fn every_misbehavior_fails_only_its_own_sample_with_its_own_kind() {
 #[test]
 fn a_loop_is_a_timeout_or_out_of_fuel_depending_on_limits() {
     let dir = tempfile::tempdir().unwrap();
-    let run = run_commands(dir.path(), &["loop", "ok"], "timeout_ms = 500, fuel_per_sample = 1000000000000", "", &[]);
+    let run = run_commands(dir.path(), &["loop", "ok"], "limits = { timeout_ms = 500, fuel_per_sample = 1000000000000 }", "", &[]);
     assert_eq!(outcomes(&run), [json!("timeout"), json!(1.0)]);
     assert!(run.elapsed >= Duration::from_millis(500));
 
-    let run = run_commands(dir.path(), &["loop", "ok"], "timeout_ms = 60000, fuel_per_sample = 20000000", "", &[]);
+    let run = run_commands(dir.path(), &["loop", "ok"], "limits = { timeout_ms = 60000, fuel_per_sample = 20000000 }", "", &[]);
     assert_eq!(outcomes(&run), [json!("out-of-fuel"), json!(1.0)]);
     assert!(run.samples[0]["errors"]["hostile"]["message"].as_str().unwrap().contains("20000000 units"));
 }
@@ -124,7 +124,7 @@ fn a_loop_is_a_timeout_or_out_of_fuel_depending_on_limits() {
 #[test]
 fn a_plugin_sleeping_in_a_host_call_is_stopped_by_its_deadline() {
     let dir = tempfile::tempdir().unwrap();
-    let run = run_commands(dir.path(), &["sleep", "ok"], "timeout_ms = 300", "", &[]);
+    let run = run_commands(dir.path(), &["sleep", "ok"], "limits = { timeout_ms = 300 }", "", &[]);
     assert_eq!(outcomes(&run), [json!("timeout"), json!(1.0)]);
     assert!(run.elapsed < Duration::from_secs(10), "an hour-long sleep took {:?}", run.elapsed);
 }
@@ -169,6 +169,7 @@ fn the_plugin_sees_no_files_environment_or_network() {
     expect_code(&run.output, 0);
     assert_eq!(outcomes(&run), vec![json!(0.0); commands.len()], "every attempt failed inside the plugin");
     assert!(!target.exists() && !dir.path().join("planted.txt").exists(), "nothing was written");
+    assert_eq!(run.summary["plugins"][0]["grants"], json!([]), "nothing was granted");
     match listener.accept() {
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
         other => panic!("the listener received a connection: {other:?}"),
@@ -220,4 +221,41 @@ fn a_real_clock_makes_the_run_not_reproducible() {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
     let seen = run.samples[0]["scores"]["hostile/value"].as_f64().unwrap();
     assert!((now - seen).abs() < 600.0, "the plugin saw {seen}, the host {now}");
+}
+
+
+#[test]
+fn a_granted_directory_is_readable_and_nothing_beyond_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("allowed.txt"), "public").unwrap();
+    std::fs::write(dir.path().join("secret.txt"), "secret").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("secret.txt"), data.join("link")).unwrap();
+    std::os::unix::fs::symlink(dir.path(), data.join("up")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", data.join("passwd")).unwrap();
+    let cases: &[(&str, f64)] = &[
+        ("read:/data/allowed.txt", 1.0),
+        ("list:/data", 1.0),
+        ("read:/data/../secret.txt", 0.0),
+        ("read:/secret.txt", 0.0),
+        ("list:/data/..", 0.0),
+        ("read:/data/link", 0.0),
+        ("read:/data/up/secret.txt", 0.0),
+        ("read:/data/passwd", 0.0),
+        ("write:/data/allowed.txt", 0.0),
+        ("write:/data/new.txt", 0.0),
+        ("read:/etc/passwd", 0.0),
+    ];
+    let commands: Vec<&str> = cases.iter().map(|(c, _)| *c).collect();
+    let run = run_commands(dir.path(), &commands, r#"grants = ["./data:/data"]"#, "", &[]);
+    expect_code(&run.output, 0);
+    let expected: Vec<Value> = cases.iter().map(|(_, v)| json!(v)).collect();
+    assert_eq!(outcomes(&run), expected, "{:?}", commands);
+    assert_eq!(std::fs::read_to_string(data.join("allowed.txt")).unwrap(), "public", "the read-only grant was not written");
+    assert!(!data.join("new.txt").exists());
+    let grants = run.summary["plugins"][0]["grants"].as_array().unwrap();
+    assert_eq!(grants.len(), 1);
+    assert!(grants[0].as_str().unwrap().ends_with("data:/data"), "{grants:?}");
+    assert_eq!(run.summary["plugins"][1]["grants"], json!([]), "a grant is per plugin");
 }
