@@ -16,6 +16,7 @@ pub mod config;
 pub mod dataset;
 pub mod gate;
 pub mod guard;
+pub mod html;
 pub mod plugin;
 pub mod report;
 pub mod run;

@@ -2,7 +2,8 @@
 //!
 //! Exit codes: 0 success; 1 the run could not be done (bad input, bad
 //! configuration, a plugin that cannot load); 2 usage error; 3 the run
-//! finished but some samples or corpus metrics failed.
+//! finished but some samples or corpus metrics failed; 4 the run finished
+//! but missed a gate (`[gates]` in the configuration).
 
 use std::process::ExitCode;
 
@@ -28,6 +29,8 @@ enum Command {
     Inspect(cli::inspect::InspectArgs),
     /// Screen user feedback with guard plugins: accept, quarantine or reject each record.
     Guard(cli::guard::GuardArgs),
+    /// Write one self-contained HTML report over run folders.
+    Report(cli::report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Command::Plugins => cli::inspect::plugins().map(|()| ExitCode::SUCCESS),
         Command::Inspect(args) => cli::inspect::inspect(args).map(|()| ExitCode::SUCCESS),
         Command::Guard(args) => cli::guard::guard(args),
+        Command::Report(args) => cli::report::report(args).map(|()| ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");

@@ -3,4 +3,5 @@
 pub mod gates;
 pub mod guard;
 pub mod inspect;
+pub mod report;
 pub mod run;

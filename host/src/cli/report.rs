@@ -1,0 +1,43 @@
+//! `assay report`: an HTML report over run folders.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use assay::dataset::FieldMap;
+use assay::html::RunData;
+
+use super::run::split_field;
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Folders written by `assay run -o` or `assay guard -o`; several
+    /// evaluation runs of one eval set are compared side by side.
+    #[arg(required = true, value_name = "RUN_DIR")]
+    runs: Vec<PathBuf>,
+    /// The HTML file to write.
+    #[arg(short, long, value_name = "FILE", default_value = "report.html")]
+    out: PathBuf,
+    /// Read a canonical field from another field name, as given to `assay run`.
+    #[arg(long = "field", value_name = "FIELD=NAME")]
+    fields: Vec<String>,
+}
+
+pub fn report(args: ReportArgs) -> Result<()> {
+    let mut fields = FieldMap::default();
+    for field in &args.fields {
+        let (canonical, source) = split_field(field)?;
+        fields.set(canonical, source).map_err(|e| anyhow::anyhow!("--field {field:?}: {e}"))?;
+    }
+    let runs = args.runs.iter().map(|dir| RunData::load(dir, &fields)).collect::<Result<Vec<_>, _>>()?;
+    for run in &runs {
+        if let Some(note) = &run.records_note {
+            eprintln!("note: {}: {note}", run.dir);
+        }
+    }
+    let mut file = assay::report::AtomicFile::create(&args.out).with_context(|| format!("writing {}", args.out.display()))?;
+    std::io::Write::write_all(&mut file, assay::html::render(&runs).as_bytes())?;
+    file.commit().with_context(|| format!("writing {}", args.out.display()))?;
+    Ok(())
+}
