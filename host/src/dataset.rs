@@ -706,6 +706,39 @@ mod tests {
     }
 
     #[test]
+    fn feedback_fields_timestamps_ratings_and_metadata() {
+        let (_dir, path) = write(
+            "f.jsonl",
+            concat!(
+                "{\"id\":\"a\",\"user\":\"u1\",\"timestamp\":\"2024-05-06T08:00:00.25Z\",\"rating\":\"thumbs_up\",\"correction\":\"\",\"channel\":\"web\"}\n",
+                "{\"timestamp\":-1.5,\"rating\":false,\"comment\":\"hi\"}\n",
+                "{\"rating\":4.5}\n",
+                "{\"rating\":\"meh\"}\n",
+                "{\"timestamp\":\"yesterday\"}\n",
+            ),
+        );
+        let records = all(&mut Reader::open(&path, None).unwrap());
+        let map = FeedbackFieldMap::default();
+        let first = feedback_record(&records[0], &map).unwrap();
+        assert_eq!(first.id_json, "\"a\"");
+        let at = first.feedback.timestamp.unwrap();
+        assert_eq!((at.seconds, at.nanoseconds), (1_714_982_400, 250_000_000));
+        assert!(matches!(first.feedback.rating, Some(crate::plugin::Rating::Up)));
+        assert_eq!(first.feedback.correction, None, "an empty field is absent");
+        assert_eq!(first.feedback.metadata, "{\"channel\":\"web\"}");
+        let second = feedback_record(&records[1], &map).unwrap();
+        let at = second.feedback.timestamp.unwrap();
+        assert_eq!((at.seconds, at.nanoseconds), (-2, 500_000_000), "nanoseconds count up from the second below");
+        assert!(matches!(second.feedback.rating, Some(crate::plugin::Rating::Down)));
+        assert_eq!((second.id_json.as_str(), second.feedback.comment.as_deref()), ("2", Some("hi")));
+        assert!(matches!(feedback_record(&records[2], &map).unwrap().feedback.rating, Some(crate::plugin::Rating::Score(4.5))));
+        assert!(feedback_record(&records[3], &map).unwrap_err().message.starts_with("field \"rating\": expected \"up\""));
+        assert!(feedback_record(&records[4], &map).unwrap_err().message.contains("RFC 3339"));
+        let mut map = FeedbackFieldMap::default();
+        assert!(map.set("author", "x").is_err());
+    }
+
+    #[test]
     fn unknown_extension_is_an_error() {
         let (_dir, path) = write("e.txt", "{}");
         assert!(matches!(Reader::open(&path, None), Err(DatasetError::UnknownFormat { .. })));
