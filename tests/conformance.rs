@@ -211,3 +211,84 @@ fn every_conformance_vector_holds_through_the_sandbox() {
     assert_eq!(checked, expected, "every expected value was compared");
     println!("{} cases in {} runs: {checked} values match", cases.len(), runs.len());
 }
+
+/// Every configuration key of the built-in evaluators that changes numbers,
+/// each set away from its default, as `(instance, source, config)`.
+const SETTINGS: &[(&str, &str, &str)] = &[
+    ("rouge", "rouge", "{}"),
+    ("rouge_stem", "rouge", "{ stemmer = true }"),
+    ("rouge_unicode", "rouge", "{ tokenizer = \"unicode\" }"),
+    ("bleu", "bleu", "{}"),
+    ("bleu_none", "bleu", "{ tokenize = \"none\" }"),
+    ("bleu_lc", "bleu", "{ lowercase = true }"),
+    ("bleu_floor", "bleu", "{ smooth_method = \"floor\" }"),
+    ("bleu_floor_2", "bleu", "{ smooth_method = \"floor\", smooth_value = 0.2 }"),
+    ("bleu_order", "bleu", "{ max_ngram_order = 2 }"),
+    ("chrf", "chrf", "{}"),
+    ("chrf_nc", "chrf", "{ char_order = 4 }"),
+    ("chrf_nw", "chrf", "{ word_order = 2 }"),
+    ("chrf_beta", "chrf", "{ beta = 1 }"),
+    ("chrf_lc", "chrf", "{ lowercase = true }"),
+    ("chrf_space", "chrf", "{ whitespace = true }"),
+    ("chrf_eps", "chrf", "{ eps_smoothing = true }"),
+    ("classification", "classification", "{}"),
+    ("classification_raw", "classification", "{ trim = false }"),
+    ("json", "json", "{}"),
+    ("json_schema", "json", "{ schema = { type = \"object\" } }"),
+    ("json_fence", "json", "{ strip_code_fence = true }"),
+    ("exact_match", "exact_match", "{}"),
+    ("exact_match_squad", "exact_match", "{ normalize = true }"),
+    ("regex", "regex", "{ pattern = \"a\" }"),
+    ("regex_other", "regex", "{ pattern = \"b\" }"),
+    ("regex_invert", "regex", "{ pattern = \"a\", invert = true }"),
+];
+
+/// Runs every instance of SETTINGS over `lines` and returns each instance's
+/// signature, checking that all its metrics carry it.
+fn signatures(dir: &Path, lines: &[Value]) -> BTreeMap<String, String> {
+    let config: String = SETTINGS.iter().map(|(name, source, config)| format!("[plugins.{name}]\nsource = \"{source}\"\nconfig = {config}\n")).collect();
+    std::fs::write(dir.join("assay.toml"), config).unwrap();
+    let eval_set = jsonl(dir, "eval.jsonl", lines);
+    let out = dir.join("out");
+    let output = run(assay().arg("run").arg(&eval_set).arg("--config").arg(dir.join("assay.toml")).arg("-o").arg(&out).arg("--quiet"));
+    expect_code(&output, 0);
+    let summary = read_json(&out.join("summary.json"));
+    let mut signatures = BTreeMap::new();
+    for plugin in summary["plugins"].as_array().unwrap() {
+        signatures.insert(plugin["name"].as_str().unwrap().to_string(), plugin["signature"].as_str().unwrap().to_string());
+    }
+    for (key, detail) in summary["details"].as_object().unwrap() {
+        let instance = key.split_once('/').unwrap().0;
+        assert_eq!(detail["signature"].as_str(), Some(signatures[instance].as_str()), "{key}");
+    }
+    signatures
+}
+
+#[test]
+fn signatures_tell_settings_and_reference_counts_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = |references: &[&str]| json!({"output": "The cat sat on the mat.", "reference": references, "label": "cat"});
+    let one = [sample(&["A cat sat on the mat."]), sample(&["The cat is on a mat."])];
+    let first = signatures(dir.path(), &one);
+    assert_eq!(signatures(dir.path(), &one), first, "identical settings and data give identical signatures");
+
+    for (i, (a, _, _)) in SETTINGS.iter().enumerate() {
+        for (b, _, _) in &SETTINGS[i + 1..] {
+            assert_ne!(first[*a], first[*b], "{a} and {b} score differently but sign alike");
+        }
+    }
+    // sacreBLEU's signature, with the plugin's name, version and digest first.
+    let bleu = &first["bleu"];
+    assert!(bleu.starts_with("bleu|v:") && bleu.contains("|sha256:"), "{bleu}");
+    assert!(bleu.ends_with("|nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|order:4"), "{bleu}");
+    assert!(first["chrf_nw"].ends_with("|nrefs:1|case:mixed|eff:yes|nc:6|nw:2|space:no|beta:2"), "{}", first["chrf_nw"]);
+    assert!(first["rouge_stem"].ends_with("|nrefs:1|tok:default|stem:true"), "{}", first["rouge_stem"]);
+
+    // More references raise scores: the count is part of every signature.
+    let two = signatures(dir.path(), &vec![sample(&["A cat sat on the mat.", "The cat is on a mat."]); 2]);
+    let varying = signatures(dir.path(), &[sample(&["A cat sat on the mat."]), sample(&["A cat sat.", "The cat is on a mat."])]);
+    for (name, signature) in &first {
+        assert_eq!(two[name], signature.replace("|nrefs:1", "|nrefs:2"), "{name}");
+        assert_eq!(varying[name], signature.replace("|nrefs:1", "|nrefs:var"), "{name}");
+    }
+}

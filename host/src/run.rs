@@ -107,8 +107,15 @@ impl LoadedPlugin {
     /// `name|v:VERSION|sha256:DIGEST|key:value|...`, in the style of
     /// sacreBLEU's signatures: equal signatures mean comparable numbers.
     pub fn signature(&self) -> String {
+        self.signature_with(&[])
+    }
+
+    /// The signature with settings that come from the data rather than the
+    /// plugin, such as `nrefs`, put first as sacreBLEU does.
+    pub fn signature_with(&self, data: &[(&str, &str)]) -> String {
         let mut signature = format!("{}|v:{}|sha256:{}", self.plugin.info.name, self.plugin.info.version, &self.plugin.sha256[..12]);
-        for (key, value) in &self.settings {
+        let settings = self.settings.iter().map(|(key, value)| (key.as_str(), value.as_str()));
+        for (key, value) in data.iter().copied().chain(settings) {
             signature.push_str(&format!("|{key}:{value}"));
         }
         signature
@@ -271,19 +278,24 @@ pub fn evaluate(
     }
 
     samples_file.commit().map_err(output_error(&out_dir.join("samples.jsonl")))?;
+    // The host cannot tell which plugins read references, and more
+    // references raise reference-based scores: every signature says how many.
+    let nrefs = totals.references.setting();
+    let signatures: Vec<String> = plugins.iter().map(|p| p.signature_with(&[("nrefs", &nrefs)])).collect();
     let mut metrics = BTreeMap::new();
     let mut details = BTreeMap::new();
     for (slot, key) in slots.keys.iter().enumerate() {
-        let summary = MetricSummary::of_samples(&slots.metric_info(plugins, slot), slots.signature(plugins, slot), &mut totals.values[slot]);
+        let signature = signatures[slots.owner(slot)].clone();
+        let summary = MetricSummary::of_samples(&slots.metric_info(plugins, slot), signature, &mut totals.values[slot]);
         metrics.insert(key.clone(), summary.mean);
         details.insert(key.clone(), summary);
     }
     for (key, value) in &corpus {
         let (plugin_name, metric) = key.split_once('/').expect("corpus keys are plugin/metric");
-        let loaded = plugins.iter().find(|p| p.spec.name == plugin_name).expect("a run plugin");
-        let info = loaded.plugin.metrics.iter().find(|m| m.matches(metric)).expect("finalize output was validated");
+        let owner = plugins.iter().position(|p| p.spec.name == plugin_name).expect("a run plugin");
+        let info = plugins[owner].plugin.metrics.iter().find(|m| m.matches(metric)).expect("finalize output was validated");
         metrics.insert(key.clone(), Some(*value));
-        details.insert(key.clone(), MetricSummary::corpus(info, loaded.signature(), *value));
+        details.insert(key.clone(), MetricSummary::corpus(info, signatures[owner].clone(), *value));
     }
 
     let summary = Summary {
@@ -305,7 +317,12 @@ pub fn evaluate(
             .collect(),
         corpus_errors,
         skipped: totals.bad,
-        plugins: plugins.iter().zip(&totals.fuel).map(|(p, fuel)| p.summary(fuel.summary())).collect(),
+        plugins: plugins
+            .iter()
+            .zip(&totals.fuel)
+            .zip(signatures)
+            .map(|((p, fuel), signature)| PluginSummary { signature, ..p.summary(fuel.summary()) })
+            .collect(),
         input: report::InputSummary { path: input.display().to_string(), sha256: eval_sha256, format },
         run: report::RunInfo {
             started_at: started_at.to_string(),
@@ -321,7 +338,7 @@ pub fn evaluate(
 }
 
 /// Corpus-level metrics of one plugin, from its summed statistics.
-async fn finalize(host: &Host, loaded: &LoadedPlugin, statistics: &BTreeMap<String, f64>, determinism: &Determinism) -> Result<Vec<(String, f64)>, Failure> {
+pub async fn finalize(host: &Host, loaded: &LoadedPlugin, statistics: &BTreeMap<String, f64>, determinism: &Determinism) -> Result<Vec<(String, f64)>, Failure> {
     let (mut instance, _) = Instance::configured(&loaded.plugin, &host.sandbox, &loaded.spec.limits, determinism, &loaded.spec.grants, &loaded.config_json).await?;
     let statistics: Vec<Statistic> = statistics.iter().map(|(name, value)| Statistic { name: name.clone(), value: *value }).collect();
     let values = instance.finalize(&statistics).await?.map_err(Failure::PluginError)?;
@@ -371,10 +388,6 @@ impl MetricSlots {
         let owner = self.owner(slot);
         plugins[owner].plugin.sample_metrics().nth(slot - self.first[owner]).expect("a sample metric").clone()
     }
-
-    fn signature(&self, plugins: &[LoadedPlugin], slot: usize) -> String {
-        plugins[self.owner(slot)].signature()
-    }
 }
 
 /// What a worker returns for a chunk.
@@ -392,12 +405,14 @@ struct ChunkResult {
     /// Failures per plugin, by kind.
     failures: Vec<BTreeMap<String, u64>>,
     fuel: Vec<FuelTally>,
+    references: ReferenceCounts,
 }
 
 /// Everything summed over the chunks, in input order.
 struct Totals {
     samples: u64,
     samples_with_errors: u64,
+    references: ReferenceCounts,
     bad: Vec<BadRecord>,
     values: Vec<Vec<f64>>,
     statistics: Vec<BTreeMap<String, f64>>,
@@ -410,6 +425,7 @@ impl Totals {
         Totals {
             samples: 0,
             samples_with_errors: 0,
+            references: ReferenceCounts::default(),
             bad: Vec::new(),
             values: vec![Vec::new(); slots],
             statistics: vec![BTreeMap::new(); plugins],
@@ -421,6 +437,7 @@ impl Totals {
     fn add(&mut self, chunk: ChunkResult) {
         self.samples += chunk.samples;
         self.samples_with_errors += chunk.samples_with_errors;
+        self.references.merge(chunk.references);
         self.bad.extend(chunk.bad);
         for (total, values) in self.values.iter_mut().zip(chunk.values) {
             total.extend(values);
@@ -438,6 +455,38 @@ impl Totals {
         for (total, fuel) in self.fuel.iter_mut().zip(chunk.fuel) {
             total.merge(&fuel);
         }
+    }
+}
+
+/// The fewest and most references of a run's samples.
+#[derive(Debug, Default, Clone, Copy)]
+struct ReferenceCounts(Option<(usize, usize)>);
+
+impl ReferenceCounts {
+    fn merge(&mut self, other: ReferenceCounts) {
+        self.0 = match (self.0, other.0) {
+            (Some((low, high)), Some((other_low, other_high))) => Some((low.min(other_low), high.max(other_high))),
+            (one, other) => one.or(other),
+        };
+    }
+
+    /// sacreBLEU's `nrefs`: the number every sample has, or `var`.
+    fn setting(&self) -> String {
+        match self.0 {
+            Some((low, high)) if low != high => "var".into(),
+            Some((n, _)) => n.to_string(),
+            None => "0".into(),
+        }
+    }
+}
+
+impl FromIterator<usize> for ReferenceCounts {
+    fn from_iter<I: IntoIterator<Item = usize>>(counts: I) -> Self {
+        let mut all = ReferenceCounts::default();
+        for n in counts {
+            all.merge(ReferenceCounts(Some((n, n))));
+        }
+        all
     }
 }
 
@@ -502,6 +551,7 @@ impl Worker {
             statistics: vec![BTreeMap::new(); plugins.len()],
             failures: vec![BTreeMap::new(); plugins.len()],
             fuel: vec![FuelTally::default(); plugins.len()],
+            references: samples.iter().map(|s| s.references.len()).collect(),
         };
         if !result.bad.is_empty() && options.on_bad_record == BadRecordPolicy::Fail {
             return result;
@@ -621,12 +671,7 @@ fn validate_scores(results: Vec<Result<Scores, String>>, batch: usize, metrics: 
             Err(message) => message.len(),
         })
         .sum();
-    if text_bytes as u64 > limits.max_output_bytes {
-        return Err(Failure::InvalidOutput(format!(
-            "returned {text_bytes} bytes of text for one batch, over the {} byte limit (limits.max_output_bytes)",
-            limits.max_output_bytes
-        )));
-    }
+    check_output_bytes(text_bytes, limits)?;
     Ok(results
         .into_iter()
         .map(|result| {
@@ -643,6 +688,17 @@ fn validate_scores(results: Vec<Result<Scores, String>>, batch: usize, metrics: 
             Ok(scores)
         })
         .collect())
+}
+
+/// Fails a batch whose answers hold more text than the plugin may return.
+pub(crate) fn check_output_bytes(text_bytes: usize, limits: &Limits) -> Result<(), Failure> {
+    if text_bytes as u64 > limits.max_output_bytes {
+        return Err(Failure::InvalidOutput(format!(
+            "returned {text_bytes} bytes of text for one batch, over the {} byte limit (limits.max_output_bytes)",
+            limits.max_output_bytes
+        )));
+    }
+    Ok(())
 }
 
 /// Feeds chunks of `reader` to `jobs` workers and hands their results to
