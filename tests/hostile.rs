@@ -259,3 +259,41 @@ fn a_granted_directory_is_readable_and_nothing_beyond_it() {
     assert!(grants[0].as_str().unwrap().ends_with("data:/data"), "{grants:?}");
     assert_eq!(run.summary["plugins"][1]["grants"], json!([]), "a grant is per plugin");
 }
+
+#[test]
+fn an_interface_the_sandbox_does_not_provide_is_refused_by_name_at_load_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let eval_set = jsonl(dir.path(), "s.jsonl", &[json!({"output": "a", "reference": "a"})]);
+    let out = dir.path().join("out");
+    let output = run(assay().args(["run", "-e", artifacts::SECRET_IMPORT, "-e", "exact_match", "-o"]).arg(&out).arg(&eval_set));
+    expect_code(&output, 1);
+    let message = stderr(&output);
+    assert!(message.contains("imports `acme:secrets/vault`, which the sandbox does not provide; no setting grants it"), "{message}");
+    assert!(!out.join("samples.jsonl").exists(), "nothing ran");
+
+    let output = run(assay().arg("inspect").arg(artifacts::SECRET_IMPORT));
+    expect_code(&output, 1);
+    assert!(stderr(&output).contains("`acme:secrets/vault`"), "{}", stderr(&output));
+}
+
+#[test]
+fn inspect_says_what_each_import_gives_and_which_need_a_grant() {
+    let output = run(assay().args(["inspect", "--json", artifacts::HOSTILE]));
+    expect_code(&output, 0);
+    let info: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let capabilities = info["capabilities"].as_array().unwrap();
+    assert_eq!(capabilities.len(), info["imports"].as_array().unwrap().len(), "one entry per import");
+    let of = |prefix: &str| capabilities.iter().find(|c| c["import"].as_str().unwrap().starts_with(prefix)).unwrap_or_else(|| panic!("{prefix}"));
+    // Rust's std links sockets for TcpStream: linked, never usable.
+    assert!(of("wasi:sockets/tcp@").get("default").unwrap().as_str().unwrap().contains("every operation denied"));
+    assert_eq!(of("wasi:sockets/tcp@")["grant"], Value::Null);
+    assert!(of("wasi:filesystem/preopens@")["grant"].as_str().unwrap().contains("grants = "));
+    assert!(of("wasi:clocks/wall-clock@")["grant"].as_str().unwrap().contains("real_clock"));
+    assert_eq!(of("wasi:cli/environment@")["grant"], Value::Null);
+
+    let output = run(assay().arg("inspect").arg(artifacts::HOSTILE));
+    expect_code(&output, 0);
+    let text = stdout(&output);
+    let line = text.lines().find(|l| l.trim_start().starts_with("wasi:filesystem/types@")).unwrap();
+    assert!(line.contains("no files at all; needs a grant for more: [plugins.NAME] grants ="), "{line}");
+}

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use assay::plugin::{Level, Plugin};
+use assay::plugin::{Capability, Level, Plugin, capability};
 use assay::run::{Host, Source};
 use assay::sandbox::Limits;
 
@@ -62,9 +62,13 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
             println!("  {:<22} {level}, {direction}: {}", metric.name, metric.description);
         }
     }
-    println!("imports");
-    for import in &plugin.imports {
-        println!("  {import}");
+    // Every import is one the sandbox provides (loading refused the rest),
+    // so each line says what the plugin gets and what would give it more.
+    println!("imports (what the sandbox gives; nothing is granted by default)");
+    let width = plugin.imports.iter().map(String::len).max().unwrap_or(0);
+    for (import, capability) in capabilities(&plugin) {
+        let grant = capability.grant.map(|key| format!("; needs a grant for more: {key}")).unwrap_or_default();
+        println!("  {import:<width$}  {}{grant}", capability.default);
     }
     Ok(())
 }
@@ -81,5 +85,12 @@ fn inspection(plugin: &Plugin) -> serde_json::Value {
         "sha256": plugin.sha256,
         "metrics": plugin.metrics,
         "imports": plugin.imports,
+        "capabilities": capabilities(plugin)
+            .map(|(import, c)| serde_json::json!({"import": import, "default": c.default, "grant": c.grant}))
+            .collect::<Vec<_>>(),
     })
+}
+
+fn capabilities(plugin: &Plugin) -> impl Iterator<Item = (&str, Capability)> {
+    plugin.imports.iter().filter_map(|import| capability(import).map(|c| (import.as_str(), c)))
 }
