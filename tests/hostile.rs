@@ -26,6 +26,19 @@ struct Run {
 /// Writes `commands` as an eval set (each sample's reference equals its
 /// output, so `exact_match` scores 1 everywhere) and runs it.
 fn run_commands(dir: &Path, commands: &[&str], plugin_settings: &str, run_settings: &str, args: &[&str]) -> Run {
+    let (output, elapsed) = invoke(dir, commands, plugin_settings, run_settings, args);
+    let out = dir.join("out");
+    let run = Run { samples: read_jsonl(&out.join("samples.jsonl")), summary: read_json(&out.join("summary.json")), output, elapsed };
+    assert_eq!(run.samples.len(), commands.len(), "one complete line per sample");
+    for (i, sample) in run.samples.iter().enumerate() {
+        assert_eq!(sample["id"], json!(i), "samples keep input order");
+        assert_eq!(sample["scores"]["exact_match/exact_match"], json!(1.0), "the other plugin scores sample {i}: {sample}");
+    }
+    run
+}
+
+/// Runs the binary as [`run_commands`] does, into `dir/out`, without reading the results.
+fn invoke(dir: &Path, commands: &[&str], plugin_settings: &str, run_settings: &str, args: &[&str]) -> (std::process::Output, Duration) {
     let lines: Vec<Value> = commands.iter().enumerate().map(|(i, c)| json!({"id": i, "output": c, "reference": c})).collect();
     let eval_set = jsonl(dir, "hostile.jsonl", &lines);
     let config = dir.join("assay.toml");
@@ -42,13 +55,7 @@ fn run_commands(dir: &Path, commands: &[&str], plugin_settings: &str, run_settin
     let output = run(assay().arg("run").arg("--config").arg(&config).args(args).arg("-o").arg(&out).arg(&eval_set));
     let elapsed = started.elapsed();
     assert!(elapsed < BOUND, "the run took {elapsed:?}");
-    let run = Run { samples: read_jsonl(&out.join("samples.jsonl")), summary: read_json(&out.join("summary.json")), output, elapsed };
-    assert_eq!(run.samples.len(), commands.len(), "one complete line per sample");
-    for (i, sample) in run.samples.iter().enumerate() {
-        assert_eq!(sample["id"], json!(i), "samples keep input order");
-        assert_eq!(sample["scores"]["exact_match/exact_match"], json!(1.0), "the other plugin scores sample {i}: {sample}");
-    }
-    run
+    (output, elapsed)
 }
 
 /// What the hostile plugin got for each sample: its error kind, or its value.
@@ -296,4 +303,29 @@ fn inspect_says_what_each_import_gives_and_which_need_a_grant() {
     let text = stdout(&output);
     let line = text.lines().find(|l| l.trim_start().starts_with("wasi:filesystem/types@")).unwrap();
     assert!(line.contains("no files at all; needs a grant for more: [plugins.NAME] grants ="), "{line}");
+}
+
+#[test]
+fn a_plugin_failing_on_most_samples_stops_the_run_early_at_the_same_point_for_any_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands: Vec<&str> = (0..2000).map(|i| if i % 10 == 0 { "ok" } else { "panic" }).collect();
+    let settings = "max_failure_rate = 0.5\nmin_samples = 50";
+    let mut messages = Vec::new();
+    for jobs in ["1", "2"] {
+        let (output, _) = invoke(dir.path(), &commands, "", settings, &["-j", jobs]);
+        expect_code(&output, 1);
+        assert!(!dir.path().join("out/samples.jsonl").exists() && !dir.path().join("out/summary.json").exists());
+        messages.push(stderr(&output));
+    }
+    // Calls of one sample make chunks of 16: the rate is first checked after 64.
+    let expected = "plugin \"hostile\" failed on 57 of the first 64 samples (57 trap), over [run] max_failure_rate = 0.5; \
+                    the run stopped early and wrote no results";
+    assert!(messages[0].contains(expected), "{}", messages[0]);
+    assert_eq!(messages[0], messages[1]);
+
+    // Under the rate, every sample is tried.
+    let commands: Vec<&str> = (0..200).map(|i| if i % 3 == 0 { "panic" } else { "ok" }).collect();
+    let run = run_commands(dir.path(), &commands, "", settings, &[]);
+    expect_code(&run.output, 3);
+    assert_eq!(run.summary["errors"]["hostile"]["trap"], 67);
 }

@@ -38,6 +38,7 @@ fn main() {
             on_bad_record: BadRecordPolicy::Fail,
             determinism: Determinism::default(),
             progress: false,
+            early_stop: None,
         };
         let cache = ComponentCache::new(dir.path().join("cache"));
         let host = Host::new(std::slice::from_ref(&spec), jobs, cache).unwrap();

@@ -6,6 +6,8 @@
 //! batch_size = 64           # samples per plugin call
 //! on_bad_record = "fail"    # or "skip"
 //! seed = 0                  # seed of the plugins' virtual randomness
+//! max_failure_rate = 0.5    # stop once a plugin fails on over half the samples
+//! min_samples = 100         # ... checked after this many (default: no early stop)
 //!
 //! [dataset]
 //! fields = { output = "prediction" }
@@ -33,6 +35,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use crate::dataset::{FieldMap, Format};
+use crate::run::EarlyStop;
 use crate::sandbox::{Determinism, Limits};
 
 /// A parsed configuration file.
@@ -61,6 +64,11 @@ pub struct RunSettings {
     /// Give plugins the real clocks (the run is then not reproducible).
     pub real_clock: bool,
     pub cache_dir: Option<PathBuf>,
+    /// Stop the run when a plugin fails on more than this fraction of the
+    /// samples scored so far. Off by default: every sample is tried.
+    pub max_failure_rate: Option<f64>,
+    /// Samples scored before `max_failure_rate` is checked.
+    pub min_samples: u64,
 }
 
 impl Default for RunSettings {
@@ -72,6 +80,8 @@ impl Default for RunSettings {
             seed: 0,
             real_clock: false,
             cache_dir: None,
+            max_failure_rate: None,
+            min_samples: 100,
         }
     }
 }
@@ -79,6 +89,10 @@ impl Default for RunSettings {
 impl RunSettings {
     pub fn determinism(&self) -> Determinism {
         Determinism { seed: self.seed, real_clock: self.real_clock }
+    }
+
+    pub fn early_stop(&self) -> Option<EarlyStop> {
+        self.max_failure_rate.map(|max_failure_rate| EarlyStop { max_failure_rate, min_samples: self.min_samples })
     }
 }
 
@@ -143,6 +157,9 @@ impl ConfigFile {
         config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         if config.run.batch_size == 0 {
             return Err(ConfigError::Parse { path: path.into(), message: "run.batch_size must be at least 1".into() });
+        }
+        if config.run.max_failure_rate.is_some_and(|rate| !(0.0..=1.0).contains(&rate)) {
+            return Err(ConfigError::Parse { path: path.into(), message: "run.max_failure_rate must be between 0 and 1".into() });
         }
         Ok(config)
     }

@@ -75,6 +75,41 @@ pub struct Options {
     pub determinism: Determinism,
     /// Draw a progress bar on stderr when it is a terminal.
     pub progress: bool,
+    pub early_stop: Option<EarlyStop>,
+}
+
+/// When to give up on a plugin that fails on most samples rather than spend
+/// the whole run on it: a plugin that times out on every sample would
+/// otherwise cost its deadline times the size of the eval set.
+///
+/// The rate is checked after each chunk, in input order, so whether and
+/// where a run stops depends only on the input, never on `-j`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EarlyStop {
+    /// The largest fraction of the samples scored so far a plugin may fail.
+    pub max_failure_rate: f64,
+    /// Samples scored before the rate is checked, so that a few early
+    /// failures do not stop a run.
+    pub min_samples: u64,
+}
+
+impl EarlyStop {
+    /// The first plugin over the rate, as the error that stops the run.
+    fn check(&self, plugins: &[LoadedPlugin], totals: &Totals) -> Option<RunError> {
+        if totals.samples < self.min_samples {
+            return None;
+        }
+        plugins.iter().zip(&totals.failures).find_map(|(loaded, kinds)| {
+            let failed: u64 = kinds.values().sum();
+            (failed as f64 > self.max_failure_rate * totals.samples as f64).then(|| RunError::TooManyFailures {
+                name: loaded.spec.name.clone(),
+                failed,
+                samples: totals.samples,
+                kinds: kinds.iter().map(|(kind, n)| format!("{n} {kind}")).collect::<Vec<_>>().join(", "),
+                max_failure_rate: self.max_failure_rate,
+            })
+        })
+    }
 }
 
 /// Why a run stopped before producing results.
@@ -88,6 +123,11 @@ pub enum RunError {
     Load(#[from] LoadError),
     #[error("plugin {name:?}: {message}")]
     Plugin { name: String, message: String },
+    #[error(
+        "plugin {name:?} failed on {failed} of the first {samples} samples ({kinds}), over [run] max_failure_rate = \
+         {max_failure_rate}; the run stopped early and wrote no results"
+    )]
+    TooManyFailures { name: String, failed: u64, samples: u64, kinds: String, max_failure_rate: f64 },
     #[error("{path}: {error}")]
     Output { path: PathBuf, error: std::io::Error },
     #[error("{0}")]
@@ -248,6 +288,10 @@ pub fn evaluate(
                 return false;
             }
             totals.add(result);
+            if let Some(error) = options.early_stop.and_then(|stop| stop.check(plugins, &totals)) {
+                failure = Some(error);
+                return false;
+            }
             true
         },
     );

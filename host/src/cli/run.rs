@@ -87,6 +87,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         on_bad_record: args.on_bad_record.unwrap_or(config.run.on_bad_record),
         determinism,
         progress: !args.quiet,
+        early_stop: config.run.early_stop(),
     };
     let cache = cache(args.no_cache, config.run.cache_dir.as_deref().map(|d| config.base_dir.join(d)));
 
