@@ -171,3 +171,205 @@ fn output_format_json_prints_the_summary_and_gates_only() {
     assert_eq!(printed["gates"][0]["value"], 0.575);
     assert_eq!(printed["summary"], read_json(&dir.path().join("out/summary.json")));
 }
+
+#[test]
+fn guard_runs_are_gated_on_decision_counts_shares_and_per_guard_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("assay.toml");
+    let gates = "\"rejected\" = \"<= 20\"\n\"quarantined_share\" = \"<= 0.01\"\n\"arithmetic/reject\" = \"== 0\"\n";
+    std::fs::write(&config, format!("[plugins.arithmetic]\n\n[plugins.flood]\n\n[gates]\n{gates}")).unwrap();
+    let junit = dir.path().join("junit.xml");
+    let feedback = root().join("examples/feedback/feedback.jsonl");
+    let output = run(assay().arg("guard").arg(&feedback).arg("-c").arg(&config).arg("-o").arg(dir.path().join("out")).arg("--junit").arg(&junit).arg("--junit-samples"));
+    expect_code(&output, 4);
+    let err = stderr(&output);
+    assert!(err.contains("2 of 3 gates failed"), "{err}");
+    assert!(err.contains("FAIL arithmetic/reject = 12, expected == 0"), "{err}");
+    assert!(err.contains("FAIL quarantined_share = "), "{err}");
+
+    let summary = read_json(&dir.path().join("out/summary.json"));
+    let held = summary["counts"]["quarantined"].as_u64().unwrap() + summary["counts"]["rejected"].as_u64().unwrap();
+    let root = Element::parse(&std::fs::read_to_string(&junit).unwrap());
+    let records = root.children.iter().find(|s| s.attr("name") == "samples").unwrap();
+    assert_eq!(records.children.len() as u64, held, "one failed case per record not accepted");
+
+    std::fs::write(&config, "[plugins.arithmetic]\n\n[gates]\n\"arithmetic/rejected\" = \"== 0\"\n").unwrap();
+    let output = run(assay().arg("guard").arg(&feedback).arg("-c").arg(&config).arg("-o").arg(dir.path().join("out2")));
+    expect_code(&output, 1);
+    assert!(stderr(&output).contains("gate \"arithmetic/rejected\": no such metric or count"), "{}", stderr(&output));
+}
+
+// ---- assay report ----------------------------------------------------------
+
+/// Runs the bundled example's evaluators over `eval_set` into `out`.
+fn example_run(eval_set: &Path, out: &Path) {
+    let output = run(assay().arg("run").arg(eval_set).args(["-c", "examples/eval/assay.toml", "-q", "-o"]).arg(out).current_dir(root()));
+    expect_code(&output, 0);
+}
+
+fn report(dirs: &[&Path], html: &Path) -> std::process::Output {
+    let output = run(assay().arg("report").args(dirs).arg("-o").arg(html));
+    expect_code(&output, 0);
+    output
+}
+
+#[test]
+fn a_report_without_its_eval_set_shows_scores_only_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let eval_set = dir.path().join("qa.jsonl");
+    std::fs::copy(example(), &eval_set).unwrap();
+    example_run(&eval_set, &dir.path().join("run"));
+    let html = dir.path().join("report.html");
+
+    let page = |output: &std::process::Output| (stderr(output), std::fs::read_to_string(&html).unwrap());
+    let (err, text) = page(&report(&[&dir.path().join("run")], &html));
+    assert!(err.is_empty(), "{err}");
+    assert!(text.contains("What is the capital of France?"), "the texts come from the eval set");
+
+    std::fs::write(&eval_set, std::fs::read_to_string(example()).unwrap().replace("Paris", "Lyon")).unwrap();
+    let (err, text) = page(&report(&[&dir.path().join("run")], &html));
+    assert!(err.contains("changed since the run (its sha256 differs); showing scores only"), "{err}");
+    assert!(!text.contains("What is the capital of France?") && text.contains("showing scores only"));
+
+    std::fs::remove_file(&eval_set).unwrap();
+    let (err, _) = page(&report(&[&dir.path().join("run")], &html));
+    assert!(err.contains("is not there any more; showing scores only"), "{err}");
+
+    let output = run(assay().arg("report").arg(dir.path()).arg("-o").arg(&html));
+    expect_code(&output, 1);
+    assert!(stderr(&output).contains("not a run folder: no summary.json"), "{}", stderr(&output));
+}
+
+/// Headless Chromium, or None when it is missing outside CI (in CI a
+/// missing browser fails the test).
+fn chromium() -> Option<PathBuf> {
+    let found = ["chromium", "chromium-browser"].iter().find_map(|name| {
+        std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join(name)).find(|p| p.is_file()))
+    });
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "chromium is missing, and CI must run the browser tests: apt-get install chromium");
+        eprintln!("SKIPPED: chromium is not installed (apt-get install chromium); the browser test runs only where it is, and always in CI");
+    }
+    found
+}
+
+/// Opens `html#selftest` in headless Chromium and returns what the page's
+/// self-test wrote, plus the DOM.
+fn selftest(browser: &Path, html: &Path) -> (Value, String) {
+    let profile = tempfile::tempdir().unwrap();
+    let output = run(std::process::Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"])
+        .args(["--disable-component-update", "--disable-sync", "--virtual-time-budget=10000", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}#selftest", html.display())));
+    assert!(output.status.success(), "chromium failed: {}", stderr(&output));
+    let dom = stdout(&output);
+    assert!(!dom.contains("id=\"script-error\""), "the page's script failed: {dom}");
+    let start = dom.find("<pre id=\"selftest-result\">").unwrap_or_else(|| panic!("no self-test result in the DOM: {dom}")) + "<pre id=\"selftest-result\">".len();
+    let text = &dom[start..start + dom[start..].find("</pre>").unwrap()];
+    let text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", " ").replace("&amp;", "&");
+    let result: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(result["errors"], serde_json::json!([]), "the self-test ran through");
+    // Nothing was fetched, and nothing in the page points anywhere.
+    assert_eq!(result["resources"], serde_json::json!([]), "network requests");
+    assert_eq!(result["external"], serde_json::json!([]), "elements with addresses");
+    (result, dom)
+}
+
+fn assert_charts_drawn(result: &Value, expected: usize) {
+    let charts = result["charts"].as_array().unwrap();
+    assert_eq!(charts.len(), expected, "{charts:?}");
+    for chart in charts {
+        assert!(chart["width"].as_f64().unwrap() > 0.0 && chart["height"].as_f64().unwrap() > 0.0, "{chart}");
+        assert!(chart["marks"].as_u64().unwrap() > 0, "{chart}");
+    }
+}
+
+fn assert_offline_page(html: &Path) {
+    let text = std::fs::read_to_string(html).unwrap();
+    assert!(text.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'sha256-"), "a CSP blocks every fetch");
+    assert!(!text.contains("http://") && !text.contains("https://"), "no address in the file");
+}
+
+#[test]
+fn browser_the_report_of_one_run_draws_charts_sorts_and_filters() {
+    let Some(browser) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    example_run(&example(), &dir.path().join("run"));
+    let html = dir.path().join("report.html");
+    report(&[&dir.path().join("run")], &html);
+    assert_offline_page(&html);
+    let (result, dom) = selftest(&browser, &html);
+
+    assert_charts_drawn(&result, 3); // one histogram per sample-level metric
+    assert_eq!(result["rows"]["total"], 40);
+    // Worst first: the refusal fails every metric.
+    assert_eq!(result["rows"]["first"][0], "qa-036");
+    let sort = &result["sort"];
+    assert_eq!(sort["metric"], "exact/exact_match");
+    let values = |v: &Value| v["values"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect::<Vec<_>>();
+    let (ascending, descending) = (values(&sort["first"]), values(&sort["second"]));
+    assert_eq!((sort["first"]["dir"].as_str(), sort["second"]["dir"].as_str()), (Some("asc"), Some("desc")));
+    assert!(ascending.windows(2).all(|w| w[0] <= w[1]) && ascending[0] < *ascending.last().unwrap(), "{ascending:?}");
+    assert!(descending.windows(2).all(|w| w[0] >= w[1]), "{descending:?}");
+    assert_eq!(result["search"]["matching"], 1);
+    assert_eq!(result["search"]["ids"], serde_json::json!([result["search"]["query"]]));
+    assert_eq!(result["with_errors"], 0);
+    assert_eq!(result["score_filter"]["matching"], 23, "23 of 40 outputs match exactly");
+    assert!(dom.contains("What is the capital of France?") && dom.contains("exact_match|v:"), "texts and signatures are shown");
+}
+
+#[test]
+fn browser_the_report_of_two_runs_compares_them() {
+    let Some(browser) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // A worse model: every third answer is wrong.
+    let worse: Vec<Value> = read_jsonl(&example())
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut record)| {
+            if i % 3 == 0 {
+                record["output"] = "I do not know".into();
+            }
+            record
+        })
+        .collect();
+    let worse = jsonl(dir.path(), "worse.jsonl", &worse);
+    let (a, b) = (dir.path().join("model-a"), dir.path().join("model-b"));
+    example_run(&example(), &a);
+    example_run(&worse, &b);
+    let html = dir.path().join("report.html");
+    report(&[&a, &b], &html);
+    assert_offline_page(&html);
+    let (result, _) = selftest(&browser, &html);
+
+    // Bars per metric, histograms per metric per run, then each run's own.
+    assert_charts_drawn(&result, 3 + 3 * 2 + 3 * 2);
+    let rows = result["comparison"].as_array().unwrap();
+    let exact = rows.iter().find(|r| r[0].as_str().unwrap().starts_with("exact/exact_match")).unwrap();
+    let (value_a, value_b): (f64, f64) = (exact[1].as_str().unwrap().parse().unwrap(), exact[2].as_str().unwrap().parse().unwrap());
+    assert_eq!(value_a, 0.575);
+    assert!(value_b < value_a);
+    assert_eq!(exact[3], "model-a", "the run ahead");
+    assert!(exact[4].as_str().unwrap().starts_with(&format!("{:.4}", value_a - value_b)), "by how much: {exact:?}");
+    assert!(result["disagreements"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn browser_the_report_of_a_guard_run_lists_held_records() {
+    let Some(browser) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("screened");
+    let feedback = root().join("examples/feedback/feedback.jsonl");
+    let output = run(assay().arg("guard").arg(&feedback).args(["-c", "examples/feedback/assay.toml", "-q", "-o"]).arg(&out).current_dir(root()));
+    expect_code(&output, 0);
+    let html = dir.path().join("report.html");
+    report(&[&out], &html);
+    assert_offline_page(&html);
+    let (result, dom) = selftest(&browser, &html);
+
+    assert_charts_drawn(&result, 1);
+    let summary = read_json(&out.join("summary.json"));
+    assert_eq!(result["held_rejected"], summary["counts"]["rejected"]);
+    assert!(dom.contains("correction claims 2+2=5"), "reasons are shown");
+}

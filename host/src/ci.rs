@@ -51,6 +51,35 @@ pub fn failing_samples(samples_jsonl: &Path, gates: &Gates) -> std::io::Result<V
     Ok(failing)
 }
 
+/// The records of a guard run's `decisions.jsonl` that were not accepted,
+/// with each guard's reason for holding them.
+pub fn held_records(decisions_jsonl: &Path) -> std::io::Result<Vec<FailingSample>> {
+    let file = std::io::BufReader::new(std::fs::File::open(decisions_jsonl)?);
+    let mut held = Vec::new();
+    for line in file.lines() {
+        let decision: Value = serde_json::from_str(&line?).map_err(std::io::Error::other)?;
+        if decision["decision"] == "accept" {
+            continue;
+        }
+        let mut reasons = Vec::new();
+        if let Some(error) = decision.get("error") {
+            reasons.push(format!("unreadable record: {}", error["message"].as_str().unwrap_or("")));
+        }
+        for (guard, entry) in decision["guards"].as_object().into_iter().flatten() {
+            if entry["decision"] != "accept" {
+                reasons.push(format!("{guard}: {}: {}", entry["decision"].as_str().unwrap_or("?"), entry["reason"].as_str().unwrap_or("")));
+            }
+        }
+        let id = match &decision["id"] {
+            Value::String(s) => s.clone(),
+            Value::Null => format!("line {}", decision["line"]),
+            other => other.to_string(),
+        };
+        held.push(FailingSample { id, reasons });
+    }
+    Ok(held)
+}
+
 /// JUnit XML: a `gates` suite with one test case per gate and, when given,
 /// a `samples` suite with one failed test case per failing sample. Uses only
 /// the elements and attributes that Jenkins, GitLab and GitHub reporters read.
@@ -204,6 +233,26 @@ mod tests {
         assert!(md.contains("| `errors` | 0 | `== 0` | ✅ pass |"), "{md}");
         assert!(md.contains("| `exact/exact_match` | 0.2500 | 0.0000 | 1.0000 | 0.0000 | 1.0000 |"), "{md}");
         assert!(md.contains("0 errors · 4 samples"), "{md}");
+    }
+
+    #[test]
+    fn held_records_are_the_ones_not_accepted_with_their_guards_reasons() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("decisions.jsonl");
+        std::fs::write(
+            &path,
+            "{\"id\":\"a\",\"line\":1,\"decision\":\"accept\",\"guards\":{\"g\":{\"decision\":\"accept\",\"reason\":\"\",\"risk\":0.0}}}\n\
+             {\"id\":\"b\",\"line\":2,\"decision\":\"reject\",\"guards\":{\"g\":{\"decision\":\"reject\",\"reason\":\"2+2=5\",\"risk\":1.0},\"h\":{\"decision\":\"accept\",\"reason\":\"\",\"risk\":null}}}\n\
+             {\"id\":null,\"line\":3,\"decision\":\"quarantine\",\"error\":{\"kind\":\"bad-record\",\"message\":\"invalid JSON\"},\"guards\":{}}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            held_records(&path).unwrap(),
+            [
+                FailingSample { id: "b".into(), reasons: vec!["g: reject: 2+2=5".into()] },
+                FailingSample { id: "line 3".into(), reasons: vec!["unreadable record: invalid JSON".into()] },
+            ]
+        );
     }
 
     #[test]

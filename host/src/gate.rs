@@ -5,6 +5,7 @@
 //! "exact/exact_match" = ">= 0.5"   # a metric's headline value
 //! "errors" = "== 0"                # a count of the summary
 //! "rejected_share" = "<= 0.1"      # a count divided by the records read
+//! "facts/reject" = "<= 5"          # a guard run: records one guard rejected
 //! ```
 //!
 //! Gates read the summary as JSON, so the same code checks every kind of
@@ -156,6 +157,10 @@ pub fn value_of(summary: &Value, name: &str) -> Option<f64> {
     if let Some(count) = counts.get(name) {
         return count.as_f64();
     }
+    // A guard run's records by the route one guard chose: `facts/reject`.
+    if let Some(count) = name.split_once('/').and_then(|(guard, route)| summary["guards"].get(guard)?.get(route)) {
+        return count.as_f64();
+    }
     let count = counts.get(name.strip_suffix("_share")?)?.as_f64()?;
     let total = ["records", "total", "samples"].iter().find_map(|t| counts.get(*t)?.as_f64())?;
     Some(if total == 0.0 { 0.0 } else { count / total })
@@ -195,13 +200,14 @@ mod tests {
         let summary = json!({
             "metrics": {"exact/exact_match": 0.4, "empty/score": null},
             "counts": {"records": 40, "errors": 0, "rejected": 4},
+            "guards": {"facts": {"reject": 3}},
         });
         let outcomes = check(
-            &gates(&[("exact/exact_match", ">= 0.5"), ("errors", "== 0"), ("rejected_share", "<= 0.1"), ("empty/score", ">= 0")]),
+            &gates(&[("exact/exact_match", ">= 0.5"), ("errors", "== 0"), ("rejected_share", "<= 0.1"), ("empty/score", ">= 0"), ("facts/reject", "< 3")]),
             &summary,
         );
         let seen: Vec<(Option<f64>, bool)> = outcomes.iter().map(|o| (o.value, o.passed)).collect();
-        assert_eq!(seen, [(Some(0.4), false), (Some(0.0), true), (Some(0.1), true), (None, false)]);
+        assert_eq!(seen, [(Some(0.4), false), (Some(0.0), true), (Some(0.1), true), (None, false), (Some(3.0), false)]);
         assert_eq!(outcomes[0].describe(), "exact/exact_match = 0.4, expected >= 0.5");
         assert_eq!(outcomes[3].describe(), "empty/score = no value, expected >= 0");
     }

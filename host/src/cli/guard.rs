@@ -1,6 +1,6 @@
 //! `assay guard`: screen user feedback with guard plugins.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Result, anyhow};
@@ -12,6 +12,7 @@ use assay::guard::{BadFeedbackPolicy, Guard, GuardOptions};
 use assay::plugin::Kind;
 use assay::run::Host;
 
+use super::gates::{CiArgs, OutputFormat};
 use super::run::{apply_sets, cache, jobs, select_plugins, split_field};
 
 #[derive(Args)]
@@ -57,9 +58,12 @@ pub struct GuardArgs {
     /// Print nothing but errors.
     #[arg(short, long)]
     quiet: bool,
+    #[command(flatten)]
+    ci: CiArgs,
 }
 
 pub fn guard(args: GuardArgs) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
     let config = match &args.config {
         Some(path) => ConfigFile::load(path)?,
         None => ConfigFile::default(),
@@ -95,10 +99,11 @@ pub fn guard(args: GuardArgs) -> Result<ExitCode> {
             Guard { loaded, on_failure }
         })
         .collect();
+    check_gate_names(args.config.as_deref(), &config, &guards)?;
     let format = args.format.or(config.dataset.format);
     let summary = assay::guard::screen(&host, &guards, &args.feedback, format, &fields, &options, &args.out)?;
 
-    if !args.quiet {
+    if !args.quiet && args.ci.output_format == OutputFormat::Table {
         println!("{}", assay::guard::table(&summary));
         let counts = &summary.counts;
         println!(
@@ -112,5 +117,17 @@ pub fn guard(args: GuardArgs) -> Result<ExitCode> {
             args.out.display()
         );
     }
-    Ok(if summary.has_errors() { ExitCode::from(3) } else { ExitCode::SUCCESS })
+    super::gates::finish(&args.ci, &config.gates, &summary, summary.has_errors(), &args.out, started)
 }
+
+/// Fails before screening when a gate names no count of a guard run and no
+/// `GUARD/accept|quarantine|reject` of the guards being run.
+fn check_gate_names(config_path: Option<&Path>, config: &ConfigFile, guards: &[Guard]) -> Result<()> {
+    const ROUTES: [&str; 3] = ["accept", "quarantine", "reject"];
+    let per_guard: Vec<String> = guards.iter().flat_map(|g| ROUTES.iter().map(move |r| format!("{}/{r}", g.loaded.spec.name))).collect();
+    let is_per_guard = |name: &str| per_guard.iter().any(|p| p == name);
+    super::gates::check_names(config_path, &config.gates, &GUARD_COUNTS, &per_guard, is_per_guard)
+}
+
+/// The `counts` of a guard summary, which gates may name.
+const GUARD_COUNTS: [&str; 6] = ["records", "accepted", "quarantined", "rejected", "bad_records", "guard_errors"];
