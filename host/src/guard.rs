@@ -33,7 +33,7 @@ use crate::config::FailurePolicy;
 use crate::dataset::{BadRecord, Chunk, FeedbackFieldMap, Format, Reader, feedback_record};
 use crate::plugin::{Decision, Feedback, Instance, PerRecord, Verdict, call_runtime};
 use crate::report::{self, ErrorEntry, InputSummary, PluginSummary, RunInfo};
-use crate::run::{BATCHES_PER_CHUNK, FuelTally, Host, LoadedPlugin, RunError, ordered_pipeline};
+use crate::run::{BATCHES_PER_CHUNK, FuelTally, Host, LoadedPlugin, RunError, check_output_bytes, ordered_pipeline, output_error};
 use crate::sandbox::{Determinism, Failure, Limits};
 
 /// What to do with a feedback record that cannot be read.
@@ -286,10 +286,6 @@ pub fn screen(
     if let Some(failure) = failure {
         return Err(failure);
     }
-    let output_error = |path: &Path| {
-        let path = path.to_path_buf();
-        move |error| RunError::Output { path, error }
-    };
     let totals = totals.map_err(output_error(dir.path()))?;
     let input_sha256 = reader.finish()?;
 
@@ -423,12 +419,7 @@ fn validate_decisions(results: PerRecord<Decision>, batch: usize, limits: &Limit
         return Err(Failure::InvalidOutput(format!("returned {} decisions for a batch of {batch}", results.len())));
     }
     let text_bytes: usize = results.iter().map(|r| r.as_ref().map_or_else(String::len, |d| d.reason.len())).sum();
-    if text_bytes as u64 > limits.max_output_bytes {
-        return Err(Failure::InvalidOutput(format!(
-            "returned {text_bytes} bytes of text for one batch, over the {} byte limit (limits.max_output_bytes)",
-            limits.max_output_bytes
-        )));
-    }
+    check_output_bytes(text_bytes, limits)?;
     Ok(results
         .into_iter()
         .map(|result| {
@@ -584,10 +575,6 @@ struct Staging {
 
 impl Staging {
     fn new(out_dir: &Path, format: Format, headers: Option<&[String]>) -> Result<Staging, RunError> {
-        let output_error = |path: &Path| {
-            let path = path.to_path_buf();
-            move |error| RunError::Output { path, error }
-        };
         check_out_dir(out_dir)?;
         let parent = out_dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(output_error(parent))?;
@@ -705,11 +692,7 @@ pub fn table(summary: &GuardSummary) -> comfy_table::Table {
     let c = &summary.counts;
     let bad = if c.bad_records > 0 { format!("{} bad-record", c.bad_records) } else { "-".into() };
     table.add_row(["all guards".to_string(), c.accepted.to_string(), c.quarantined.to_string(), c.rejected.to_string(), bad]);
-    for column in 1..4 {
-        if let Some(c) = table.column_mut(column) {
-            c.set_cell_alignment(comfy_table::CellAlignment::Right);
-        }
-    }
+    report::align_right(&mut table, 1..4);
     table
 }
 

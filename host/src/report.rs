@@ -263,12 +263,17 @@ pub fn metrics_table(summary: &Summary) -> comfy_table::Table {
             detail.count.map_or_else(|| "corpus".to_string(), |n| n.to_string()),
         ]);
     }
-    for column in 1..7 {
+    align_right(&mut table, 1..7);
+    table
+}
+
+/// Right-aligns the number columns of a table.
+pub fn align_right(table: &mut comfy_table::Table, columns: std::ops::Range<usize>) {
+    for column in columns {
         if let Some(c) = table.column_mut(column) {
             c.set_cell_alignment(comfy_table::CellAlignment::Right);
         }
     }
-    table
 }
 
 #[cfg(test)]

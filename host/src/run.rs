@@ -134,6 +134,12 @@ pub enum RunError {
     Engine(String),
 }
 
+/// Turns an I/O error on `path` into a [`RunError::Output`].
+pub(crate) fn output_error(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + use<> {
+    let path = path.to_path_buf();
+    move |error| RunError::Output { path, error }
+}
+
 /// A plugin, loaded, checked and configured once.
 pub struct LoadedPlugin {
     pub spec: PluginSpec,
@@ -253,10 +259,6 @@ pub fn evaluate(
     out_dir: &Path,
 ) -> Result<Summary, RunError> {
     let started_at = jiff::Timestamp::now();
-    let output_error = |path: &Path| {
-        let path = path.to_path_buf();
-        move |error| RunError::Output { path, error }
-    };
     std::fs::create_dir_all(out_dir).map_err(output_error(out_dir))?;
     let mut reader = Reader::open(input, format)?;
     let format = reader.format();

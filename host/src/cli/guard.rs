@@ -3,17 +3,17 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use clap::Args;
 
 use assay::config::ConfigFile;
-use assay::dataset::{FeedbackFieldMap, Format};
+use assay::dataset::FeedbackFieldMap;
 use assay::guard::{BadFeedbackPolicy, Guard, GuardOptions};
 use assay::plugin::Kind;
 use assay::run::Host;
 
 use super::gates::{CiArgs, OutputFormat};
-use super::run::{apply_sets, cache, jobs, select_plugins, split_field};
+use super::run::{CommonArgs, Setup};
 
 #[derive(Args)]
 pub struct GuardArgs {
@@ -23,71 +23,27 @@ pub struct GuardArgs {
     /// a .wasm component. Repeat for several. Default: every plugin in the config.
     #[arg(short = 'g', long = "guard", value_name = "NAME_OR_PATH")]
     guards: Vec<String>,
-    /// A configuration file (assay.toml).
-    #[arg(short, long, value_name = "FILE")]
-    config: Option<PathBuf>,
     /// The folder for accepted/quarantined/rejected records, decisions.jsonl
     /// and summary.json. It is replaced as a whole.
     #[arg(short, long, value_name = "DIR")]
     out: PathBuf,
-    /// Parsing threads; each guard runs on a thread of its own besides.
-    /// Default: all cores. Results are identical for every value.
-    #[arg(short, long, value_name = "N")]
-    jobs: Option<usize>,
-    /// Set one guard configuration value, such as flood.max_per_user=10.
-    #[arg(long = "set", value_name = "GUARD.KEY=VALUE")]
-    sets: Vec<String>,
-    /// Read a canonical field from another field name, such as user=author.
-    #[arg(long = "field", value_name = "FIELD=NAME")]
-    fields: Vec<String>,
-    /// Input format, when the file name does not tell.
-    #[arg(long, value_enum)]
-    format: Option<Format>,
     /// What to do with a record that cannot be read.
     #[arg(long, value_enum, default_value = "quarantine")]
     on_bad_record: BadFeedbackPolicy,
-    /// Records per guard call.
-    #[arg(long, value_name = "N")]
-    batch_size: Option<usize>,
-    /// Seed of the guards' virtual randomness.
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Compile every plugin afresh instead of using the compiled-component cache.
-    #[arg(long)]
-    no_cache: bool,
-    /// Print nothing but errors.
-    #[arg(short, long)]
-    quiet: bool,
+    /// Options shared with `assay run`; `-j` sets the parsing threads, and
+    /// each guard runs on a thread of its own besides.
+    #[command(flatten)]
+    common: CommonArgs,
     #[command(flatten)]
     ci: CiArgs,
 }
 
 pub fn guard(args: GuardArgs) -> Result<ExitCode> {
     let started = std::time::Instant::now();
-    let config = match &args.config {
-        Some(path) => ConfigFile::load(path)?,
-        None => ConfigFile::default(),
-    };
-    let mut specs = select_plugins(&args.guards, &config)?;
-    apply_sets(&mut specs, &args.sets)?;
+    let Setup { config, specs, jobs, batch_size, determinism, cache } = args.common.setup(&args.guards)?;
     let mut fields = FeedbackFieldMap::default();
-    for field in &args.fields {
-        let (canonical, source) = split_field(field)?;
-        fields.set(canonical, source).map_err(|e| anyhow!("--field {field:?}: {e}"))?;
-    }
-    let jobs = jobs(args.jobs, &config);
-    let mut determinism = config.run.determinism();
-    if let Some(seed) = args.seed {
-        determinism.seed = seed;
-    }
-    let options = GuardOptions {
-        jobs,
-        batch_size: args.batch_size.unwrap_or(config.run.batch_size).max(1),
-        on_bad_record: args.on_bad_record,
-        determinism,
-        progress: !args.quiet,
-    };
-    let cache = cache(args.no_cache, config.run.cache_dir.as_deref().map(|d| config.base_dir.join(d)));
+    args.common.apply_fields(|canonical, source| fields.set(canonical, source))?;
+    let options = GuardOptions { jobs, batch_size, on_bad_record: args.on_bad_record, determinism, progress: !args.common.quiet };
 
     // Each guard holds one instance on a thread of its own, beside the parsers.
     let host = Host::new(&specs, jobs + specs.len(), cache)?;
@@ -99,11 +55,11 @@ pub fn guard(args: GuardArgs) -> Result<ExitCode> {
             Guard { loaded, on_failure }
         })
         .collect();
-    check_gate_names(args.config.as_deref(), &config, &guards)?;
-    let format = args.format.or(config.dataset.format);
+    check_gate_names(args.common.config.as_deref(), &config, &guards)?;
+    let format = args.common.format.or(config.dataset.format);
     let summary = assay::guard::screen(&host, &guards, &args.feedback, format, &fields, &options, &args.out)?;
 
-    if !args.quiet && args.ci.output_format == OutputFormat::Table {
+    if !args.common.quiet && args.ci.output_format == OutputFormat::Table {
         println!("{}", assay::guard::table(&summary));
         let counts = &summary.counts;
         println!(

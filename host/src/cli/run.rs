@@ -11,7 +11,7 @@ use assay::config::{BadRecordPolicy, ConfigFile, PluginEntry, set_value};
 use assay::dataset::Format;
 use assay::plugin::Kind;
 use assay::run::{Host, LoadedPlugin, Options, PluginSpec, Source};
-use assay::sandbox::{Grant, Limits};
+use assay::sandbox::{Determinism, Grant, Limits};
 
 use super::gates::{CiArgs, OutputFormat};
 
@@ -23,81 +23,42 @@ pub struct RunArgs {
     /// a .wasm component. Repeat for several. Default: every plugin in the config.
     #[arg(short = 'e', long = "evaluator", value_name = "NAME_OR_PATH")]
     evaluators: Vec<String>,
-    /// A configuration file (assay.toml).
-    #[arg(short, long, value_name = "FILE")]
-    config: Option<PathBuf>,
     /// Where to write samples.jsonl and summary.json.
     #[arg(short, long, value_name = "DIR", default_value = "assay-out")]
     out: PathBuf,
-    /// Worker threads. Default: all cores. Results are identical for every value.
-    #[arg(short, long, value_name = "N")]
-    jobs: Option<usize>,
-    /// Set one plugin configuration value, such as rouge.stemmer=true.
-    #[arg(long = "set", value_name = "PLUGIN.KEY=VALUE")]
-    sets: Vec<String>,
-    /// Read a canonical field from another field name, such as output=prediction.
-    #[arg(long = "field", value_name = "FIELD=NAME")]
-    fields: Vec<String>,
-    /// Input format, when the file name does not tell.
-    #[arg(long, value_enum)]
-    format: Option<Format>,
     /// What to do with a record that cannot be read.
     #[arg(long, value_enum)]
     on_bad_record: Option<BadRecordPolicy>,
-    /// Samples per plugin call.
-    #[arg(long, value_name = "N")]
-    batch_size: Option<usize>,
-    /// Seed of the plugins' virtual randomness.
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Compile every plugin afresh instead of using the compiled-component cache.
-    #[arg(long)]
-    no_cache: bool,
-    /// Print nothing but errors.
-    #[arg(short, long)]
-    quiet: bool,
+    #[command(flatten)]
+    common: CommonArgs,
     #[command(flatten)]
     ci: CiArgs,
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let started = std::time::Instant::now();
-    let config = match &args.config {
-        Some(path) => ConfigFile::load(path)?,
-        None => ConfigFile::default(),
-    };
-    let mut specs = select_plugins(&args.evaluators, &config)?;
+    let Setup { config, specs, jobs, batch_size, determinism, cache } = args.common.setup(&args.evaluators)?;
     if let Some(spec) = specs.iter().find(|s| config.plugins.get(&s.name).is_some_and(|e| e.on_failure.is_some())) {
         bail!("[plugins.{}] on_failure applies to guards (`assay guard`); an evaluator's failures are listed in its results", spec.name);
     }
-    apply_sets(&mut specs, &args.sets)?;
     let mut fields = config.dataset.fields.clone();
-    for field in &args.fields {
-        let (canonical, source) = split_field(field)?;
-        fields.set(canonical, source).map_err(|e| anyhow!("--field {field:?}: {e}"))?;
-    }
-    let jobs = jobs(args.jobs, &config);
-    let mut determinism = config.run.determinism();
-    if let Some(seed) = args.seed {
-        determinism.seed = seed;
-    }
+    args.common.apply_fields(|canonical, source| fields.set(canonical, source))?;
     let options = Options {
         jobs,
-        batch_size: args.batch_size.unwrap_or(config.run.batch_size).max(1),
+        batch_size,
         on_bad_record: args.on_bad_record.unwrap_or(config.run.on_bad_record),
         determinism,
-        progress: !args.quiet,
+        progress: !args.common.quiet,
         early_stop: config.run.early_stop(),
     };
-    let cache = cache(args.no_cache, config.run.cache_dir.as_deref().map(|d| config.base_dir.join(d)));
 
     let host = Host::new(&specs, jobs, cache)?;
     let plugins = host.prepare(&specs, Kind::Evaluator, &options.determinism)?;
-    check_gate_names(args.config.as_deref(), &config, &plugins)?;
-    let format = args.format.or(config.dataset.format);
+    check_gate_names(args.common.config.as_deref(), &config, &plugins)?;
+    let format = args.common.format.or(config.dataset.format);
     let summary = assay::run::evaluate(&host, &plugins, &args.eval_set, format, &fields, &options, &args.out)?;
 
-    if !args.quiet && args.ci.output_format == OutputFormat::Table {
+    if !args.common.quiet && args.ci.output_format == OutputFormat::Table {
         println!("{}", assay::report::metrics_table(&summary));
         let counts = &summary.counts;
         println!(
@@ -133,28 +94,90 @@ fn check_gate_names(config_path: Option<&Path>, config: &ConfigFile, plugins: &[
 /// The `counts` of an evaluation summary, which gates may name.
 const EVALUATION_COUNTS: [&str; 4] = ["records", "samples", "errors", "skipped"];
 
-/// Applies `--set PLUGIN.KEY=VALUE` options to the plugins of a run.
-pub fn apply_sets(specs: &mut [PluginSpec], sets: &[String]) -> Result<()> {
-    for set in sets {
-        let (target, value) = set.split_once('=').ok_or_else(|| anyhow!("--set {set:?}: expected PLUGIN.KEY=VALUE"))?;
-        let (plugin, key) = target.split_once('.').ok_or_else(|| anyhow!("--set {set:?}: expected PLUGIN.KEY=VALUE"))?;
-        let spec = specs
-            .iter_mut()
-            .find(|s| s.name == plugin)
-            .ok_or_else(|| anyhow!("--set {set:?}: no plugin named {plugin:?} in this run"))?;
-        set_value(&mut spec.config, key, value).map_err(|e| anyhow!("--set {set:?}: {e}"))?;
-    }
-    Ok(())
-}
-
 /// Splits a `--field FIELD=NAME` option.
 pub fn split_field(field: &str) -> Result<(&str, &str)> {
     field.split_once('=').ok_or_else(|| anyhow!("--field {field:?}: expected FIELD=NAME"))
 }
 
-/// Worker threads: `-j`, else the config's, else every core.
-pub fn jobs(arg: Option<usize>, config: &ConfigFile) -> usize {
-    arg.or(config.run.jobs).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1)
+/// The options `assay run` and `assay guard` share: the config, how plugins
+/// are set up and run, and how the input is read.
+#[derive(Args)]
+pub struct CommonArgs {
+    /// A configuration file (assay.toml).
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Worker threads. Default: all cores. Results are identical for every value.
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Set one plugin configuration value, such as rouge.stemmer=true.
+    #[arg(long = "set", value_name = "PLUGIN.KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Read a canonical field from another field name, such as output=prediction.
+    #[arg(long = "field", value_name = "FIELD=NAME")]
+    pub fields: Vec<String>,
+    /// Input format, when the file name does not tell.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Records per plugin call.
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
+    /// Seed of the plugins' virtual randomness.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Compile every plugin afresh instead of using the compiled-component cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// What the shared options come to, before any plugin is loaded.
+pub struct Setup {
+    pub config: ConfigFile,
+    pub specs: Vec<PluginSpec>,
+    pub jobs: usize,
+    pub batch_size: usize,
+    pub determinism: Determinism,
+    pub cache: ComponentCache,
+}
+
+impl CommonArgs {
+    /// Reads the config and settles the plugins `names` select (every
+    /// configured one when empty), with `--set` applied.
+    pub fn setup(&self, names: &[String]) -> Result<Setup> {
+        let config = match &self.config {
+            Some(path) => ConfigFile::load(path)?,
+            None => ConfigFile::default(),
+        };
+        let mut specs = select_plugins(names, &config)?;
+        for set in &self.sets {
+            let (target, value) = set.split_once('=').ok_or_else(|| anyhow!("--set {set:?}: expected PLUGIN.KEY=VALUE"))?;
+            let (plugin, key) = target.split_once('.').ok_or_else(|| anyhow!("--set {set:?}: expected PLUGIN.KEY=VALUE"))?;
+            let spec = specs
+                .iter_mut()
+                .find(|s| s.name == plugin)
+                .ok_or_else(|| anyhow!("--set {set:?}: no plugin named {plugin:?} in this run"))?;
+            set_value(&mut spec.config, key, value).map_err(|e| anyhow!("--set {set:?}: {e}"))?;
+        }
+        let jobs = self.jobs.or(config.run.jobs).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+        let mut determinism = config.run.determinism();
+        if let Some(seed) = self.seed {
+            determinism.seed = seed;
+        }
+        let batch_size = self.batch_size.unwrap_or(config.run.batch_size).max(1);
+        let cache = cache(self.no_cache, config.run.cache_dir.as_deref().map(|d| config.base_dir.join(d)));
+        Ok(Setup { config, specs, jobs, batch_size, determinism, cache })
+    }
+
+    /// Passes each `--field FIELD=NAME` to `set`, the field map of the command.
+    pub fn apply_fields(&self, mut set: impl FnMut(&str, &str) -> Result<(), String>) -> Result<()> {
+        for field in &self.fields {
+            let (canonical, source) = split_field(field)?;
+            set(canonical, source).map_err(|e| anyhow!("--field {field:?}: {e}"))?;
+        }
+        Ok(())
+    }
 }
 
 /// The plugins of a run: those named with `-e`, or every configured one.
