@@ -23,10 +23,9 @@ pub struct FailingSample {
 
 /// The failing samples of a `samples.jsonl`, in input order.
 pub fn failing_samples(samples_jsonl: &Path, gates: &Gates) -> std::io::Result<Vec<FailingSample>> {
-    let file = std::io::BufReader::new(std::fs::File::open(samples_jsonl)?);
     let mut failing = Vec::new();
-    for line in file.lines() {
-        let sample: Value = serde_json::from_str(&line?).map_err(std::io::Error::other)?;
+    for sample in json_lines(samples_jsonl)? {
+        let sample = sample?;
         let mut reasons = Vec::new();
         if let Some(errors) = sample["errors"].as_object() {
             for (plugin, error) in errors {
@@ -41,23 +40,33 @@ pub fn failing_samples(samples_jsonl: &Path, gates: &Gates) -> std::io::Result<V
             }
         }
         if !reasons.is_empty() {
-            let id = match &sample["id"] {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            failing.push(FailingSample { id, reasons });
+            failing.push(FailingSample { id: id_text(&sample), reasons });
         }
     }
     Ok(failing)
 }
 
+fn json_lines(path: &Path) -> std::io::Result<impl Iterator<Item = std::io::Result<Value>>> {
+    let file = std::io::BufReader::new(std::fs::File::open(path)?);
+    Ok(file.lines().map(|line| serde_json::from_str(&line?).map_err(std::io::Error::other)))
+}
+
+/// A record's id as a test case name: strings as they are, an unreadable
+/// record (no id) by its line.
+fn id_text(record: &Value) -> String {
+    match &record["id"] {
+        Value::String(s) => s.clone(),
+        Value::Null => format!("line {}", record["line"]),
+        other => other.to_string(),
+    }
+}
+
 /// The records of a guard run's `decisions.jsonl` that were not accepted,
 /// with each guard's reason for holding them.
 pub fn held_records(decisions_jsonl: &Path) -> std::io::Result<Vec<FailingSample>> {
-    let file = std::io::BufReader::new(std::fs::File::open(decisions_jsonl)?);
     let mut held = Vec::new();
-    for line in file.lines() {
-        let decision: Value = serde_json::from_str(&line?).map_err(std::io::Error::other)?;
+    for decision in json_lines(decisions_jsonl)? {
+        let decision = decision?;
         if decision["decision"] == "accept" {
             continue;
         }
@@ -70,12 +79,7 @@ pub fn held_records(decisions_jsonl: &Path) -> std::io::Result<Vec<FailingSample
                 reasons.push(format!("{guard}: {}: {}", entry["decision"].as_str().unwrap_or("?"), entry["reason"].as_str().unwrap_or("")));
             }
         }
-        let id = match &decision["id"] {
-            Value::String(s) => s.clone(),
-            Value::Null => format!("line {}", decision["line"]),
-            other => other.to_string(),
-        };
-        held.push(FailingSample { id, reasons });
+        held.push(FailingSample { id: id_text(&decision), reasons });
     }
     Ok(held)
 }
@@ -235,17 +239,20 @@ mod tests {
         assert!(md.contains("0 errors · 4 samples"), "{md}");
     }
 
+    fn file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lines.jsonl");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
     #[test]
     fn held_records_are_the_ones_not_accepted_with_their_guards_reasons() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("decisions.jsonl");
-        std::fs::write(
-            &path,
+        let (_dir, path) = file(
             "{\"id\":\"a\",\"line\":1,\"decision\":\"accept\",\"guards\":{\"g\":{\"decision\":\"accept\",\"reason\":\"\",\"risk\":0.0}}}\n\
              {\"id\":\"b\",\"line\":2,\"decision\":\"reject\",\"guards\":{\"g\":{\"decision\":\"reject\",\"reason\":\"2+2=5\",\"risk\":1.0},\"h\":{\"decision\":\"accept\",\"reason\":\"\",\"risk\":null}}}\n\
              {\"id\":null,\"line\":3,\"decision\":\"quarantine\",\"error\":{\"kind\":\"bad-record\",\"message\":\"invalid JSON\"},\"guards\":{}}\n",
-        )
-        .unwrap();
+        );
         assert_eq!(
             held_records(&path).unwrap(),
             [
@@ -257,15 +264,11 @@ mod tests {
 
     #[test]
     fn failing_samples_are_those_with_errors_or_below_a_gate() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("samples.jsonl");
-        std::fs::write(
-            &path,
+        let (_dir, path) = file(
             "{\"id\":\"a\",\"scores\":{\"exact/exact_match\":1.0},\"errors\":{}}\n\
              {\"id\":2,\"scores\":{\"exact/exact_match\":0.0},\"errors\":{}}\n\
              {\"id\":\"c\",\"scores\":{},\"errors\":{\"exact\":{\"kind\":\"trap\",\"message\":\"boom\"}}}\n",
-        )
-        .unwrap();
+        );
         let gates: Gates = [("exact/exact_match".to_string(), ">= 0.5".parse().unwrap())].into_iter().collect();
         let failing = failing_samples(&path, &gates).unwrap();
         assert_eq!(
