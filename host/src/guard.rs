@@ -77,7 +77,7 @@ pub enum Route {
 impl Route {
     pub const ALL: [Route; 3] = [Route::Accept, Route::Quarantine, Route::Reject];
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Route::Accept => "accept",
             Route::Quarantine => "quarantine",
@@ -94,7 +94,7 @@ impl Route {
         }
     }
 
-    fn of(verdict: Verdict) -> Route {
+    pub fn of(verdict: Verdict) -> Route {
         match verdict {
             Verdict::Accept => Route::Accept,
             Verdict::Quarantine => Route::Quarantine,

@@ -31,6 +31,8 @@ enum Command {
     Guard(cli::guard::GuardArgs),
     /// Write one self-contained HTML report over run folders.
     Report(cli::report::ReportArgs),
+    /// Check a plugin against golden cases: expected scores or decisions.
+    Test(cli::test::TestArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cli::inspect::inspect(args).map(|()| ExitCode::SUCCESS),
         Command::Guard(args) => cli::guard::guard(args),
         Command::Report(args) => cli::report::report(args).map(|()| ExitCode::SUCCESS),
+        Command::Test(args) => cli::test::test(args),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");

@@ -5,3 +5,4 @@ pub mod guard;
 pub mod inspect;
 pub mod report;
 pub mod run;
+pub mod test;
