@@ -45,24 +45,26 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// The instant virtual wall clocks show: 2000-01-01T00:00:00Z.
 const VIRTUAL_EPOCH_SECONDS: u64 = 946_684_800;
 
-/// Per-plugin limits. Every field has a default suited to metric code; a
-/// config file may raise or lower each one per plugin.
+/// Per-plugin limits. Every field has a default suited to metric code (the
+/// defaults are in [`Limits::default`] and SECURITY.md); a config file may
+/// raise or lower each one per plugin with `limits = { ... }`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Fuel (roughly, wasm instructions) per sample; a call on a batch of `n`
-    /// samples may use `n` times this.
+    /// samples may use `n` times this. Default: 10^9, around a second of work.
     pub fuel_per_sample: u64,
-    /// Wall-clock deadline for one call, in milliseconds.
+    /// Wall-clock deadline for one call, in milliseconds. Default: 10 s.
     pub timeout_ms: u64,
-    /// Linear memory cap per instance, in MiB.
+    /// Linear memory cap per instance, in MiB. Default: 512.
     pub memory_mib: u64,
     /// Cap on the total bytes of text a call returns (reasons, messages,
-    /// statistic names).
+    /// statistic names). Default: 16 MiB.
     pub max_output_bytes: u64,
     /// Cap on the stderr kept per instance, in bytes; the rest is dropped.
+    /// Default: 64 KiB.
     pub max_log_bytes: u64,
-    /// Cap on the size of the component file, in MiB.
+    /// Cap on the size of the component file, in MiB. Default: 256.
     pub max_component_mib: u64,
 }
 
