@@ -230,7 +230,6 @@ fn a_real_clock_makes_the_run_not_reproducible() {
     assert!((now - seen).abs() < 600.0, "the plugin saw {seen}, the host {now}");
 }
 
-
 #[test]
 fn a_granted_directory_is_readable_and_nothing_beyond_it() {
     let dir = tempfile::tempdir().unwrap();

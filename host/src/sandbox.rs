@@ -26,7 +26,7 @@
 
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -256,22 +256,28 @@ impl Serialize for Grant {
 }
 
 /// A background thread that advances the engine's epoch, giving every call
-/// deadline a resolution of [`EPOCH_TICK`]. One thread per process suffices.
+/// deadline a resolution of [`EPOCH_TICK`]. It counts ticks from the clock
+/// rather than from its own sleeps: on a loaded machine a sleep overshoots,
+/// and counting sleeps stretched a 1 s deadline to 2 s. Each engine has its
+/// own thread, which ends when the engine is dropped.
 fn start_epoch_ticker(engine: &Engine) {
-    static STARTED: OnceLock<()> = OnceLock::new();
     let weak = engine.weak();
-    STARTED.get_or_init(|| {
-        std::thread::Builder::new()
-            .name("assay-epoch".into())
-            .spawn(move || {
-                while let Some(engine) = weak.upgrade() {
+    std::thread::Builder::new()
+        .name("assay-epoch".into())
+        .spawn(move || {
+            let start = std::time::Instant::now();
+            let mut ticks = 0u128;
+            while let Some(engine) = weak.upgrade() {
+                let due = start.elapsed().as_millis() / EPOCH_TICK.as_millis();
+                while ticks < due {
                     engine.increment_epoch();
-                    drop(engine);
-                    std::thread::sleep(EPOCH_TICK);
+                    ticks += 1;
                 }
-            })
-            .expect("spawning the epoch thread");
-    });
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawning the epoch thread");
 }
 
 /// Deadline in epoch ticks, rounded up so a deadline is never shorter than asked.
