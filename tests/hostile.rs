@@ -328,3 +328,19 @@ fn a_plugin_failing_on_most_samples_stops_the_run_early_at_the_same_point_for_an
     expect_code(&run.output, 3);
     assert_eq!(run.summary["errors"]["hostile"]["trap"], 67);
 }
+
+#[test]
+fn the_memory_cap_is_recorded_when_it_is_also_the_pooling_allocators_slot_size() {
+    // Alone in the run, the plugin's cap sizes the engine's memory slots, so
+    // the pool and the limiter refuse the same growth.
+    let dir = tempfile::tempdir().unwrap();
+    let eval_set = jsonl(dir.path(), "s.jsonl", &[json!({"output": "grow"}), json!({"output": "ok"})]);
+    let config = dir.path().join("assay.toml");
+    std::fs::write(&config, format!("[run]\nbatch_size = 1\n[plugins.hostile]\nsource = {:?}\nlimits = {{ memory_mib = 32 }}\n", artifacts::HOSTILE)).unwrap();
+    let out = dir.path().join("out");
+    let output = run(assay().arg("run").arg("--config").arg(&config).arg("-o").arg(&out).arg(&eval_set));
+    expect_code(&output, 3);
+    let samples = read_jsonl(&out.join("samples.jsonl"));
+    assert_eq!(samples[0]["errors"]["hostile"]["kind"], "memory-limit");
+    assert_eq!(samples[1]["scores"]["hostile/value"], 1.0);
+}
