@@ -273,6 +273,8 @@ fn selftest(browser: &Path, html: &Path) -> (Value, String) {
     // Nothing was fetched, and nothing in the page points anywhere.
     assert_eq!(result["resources"], serde_json::json!([]), "network requests");
     assert_eq!(result["external"], serde_json::json!([]), "elements with addresses");
+    assert_eq!(result["violations"], serde_json::json!([]), "nothing the page does is blocked by its policy");
+    assert_eq!(result["styled"], true, "the policy admits the page's style");
     (result, dom)
 }
 

@@ -33,10 +33,10 @@ pub fn failing_samples(samples_jsonl: &Path, gates: &Gates) -> std::io::Result<V
             }
         }
         for (name, condition) in gates {
-            if let Some(value) = sample["scores"][name].as_f64() {
-                if !condition.op.holds(value, condition.threshold) {
-                    reasons.push(format!("{name} = {value}, expected {condition}"));
-                }
+            if let Some(value) = sample["scores"][name].as_f64()
+                && !condition.op.holds(value, condition.threshold)
+            {
+                reasons.push(format!("{name} = {value}, expected {condition}"));
             }
         }
         if !reasons.is_empty() {

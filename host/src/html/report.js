@@ -496,10 +496,16 @@ function selftest() {
     result.errors.push(String(error && error.stack || error));
   }
   result.resources = performance.getEntriesByType("resource").map((entry) => entry.name);
+  result.violations = violations;
+  // The style element applies only if its hash in the policy is right.
+  result.styled = getComputedStyle(document.getElementById("app")).maxWidth === "1280px";
   result.external = [...document.querySelectorAll("[src], [href], link, iframe, img, object, embed")].map((node) => node.outerHTML.slice(0, 200));
   document.body.append(el("pre", { id: "selftest-result", text: JSON.stringify(result) }));
 }
 
+// Anything the Content-Security-Policy blocked: for the self-test.
+const violations = [];
+document.addEventListener("securitypolicyviolation", (event) => violations.push(`${event.violatedDirective} ${event.blockedURI}`));
 window.addEventListener("error", (event) => {
   document.body.append(el("pre", { id: "script-error", text: String(event.message) }));
 });
