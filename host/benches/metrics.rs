@@ -1,0 +1,265 @@
+//! Speed of the built-in text-overlap metrics against their reference
+//! implementations.
+//!
+//! `cargo bench -p assay --bench metrics [-- PAIRS [REFERENCE_PAIRS]]`
+//! generates PAIRS (default 100,000) output/reference pairs of 20 to 60 words
+//! from the texts of the conformance vectors, runs the built-in `rouge` (with
+//! the stemmer), `bleu`, `chrf` and the `noop` test plugin (the host's own
+//! cost of these pairs) over them with every core, then has
+//! rouge-score and sacreBLEU do the same work (every sentence score, then the
+//! corpus score) on the first REFERENCE_PAIRS (default 20,000: Python takes
+//! minutes per metric for all of them) and prints samples/s and the ratio.
+//!
+//! The reference side runs `benches/metrics_reference.py` with
+//! `$ASSAY_REFERENCE_PYTHON`, or the venv `~/.cache/assay/conformance-venv`,
+//! made from tests/conformance/requirements.txt when missing.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use assay::cache::ComponentCache;
+use assay::config::BadRecordPolicy;
+use assay::dataset::FieldMap;
+use assay::plugin::Kind;
+use assay::run::{Host, Options, PluginSpec, Source, evaluate};
+use assay::sandbox::{Determinism, Limits};
+use serde_json::Value;
+
+/// A plugin to time: its instance name, source and configuration, and for
+/// the metrics, the reference's name and the sample metric both report.
+struct Case {
+    name: &'static str,
+    source: Source,
+    config: &'static str,
+    reference: Option<(&'static str, &'static str)>,
+}
+
+fn cases() -> [Case; 4] {
+    let builtin = |name: &str| Source::Builtin(name.into());
+    [
+        Case { name: "rouge", source: builtin("rouge"), config: "stemmer = true", reference: Some(("rouge-score", "rouge1_f")) },
+        Case { name: "bleu", source: builtin("bleu"), config: "", reference: Some(("sacreBLEU", "sentence_bleu")) },
+        Case { name: "chrf", source: builtin("chrf"), config: "", reference: Some(("sacreBLEU", "sentence_chrf")) },
+        // Does nothing: the host's own cost of these pairs.
+        Case { name: "noop", source: Source::Path(assay_test_artifacts::NOOP.into()), config: "", reference: None },
+    ]
+}
+
+fn main() {
+    let numbers: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let pairs = numbers.first().copied().unwrap_or(100_000);
+    let reference_pairs = numbers.get(1).copied().unwrap_or(20_000).min(pairs);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("pairs.jsonl");
+    let words = generate(&root, &input, pairs);
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("{pairs} pairs, {:.1} words per output on average, {jobs} workers", words as f64 / pairs as f64);
+
+    let timings = reference_timings(&root, &input, reference_pairs);
+    if let Err(why) = &timings {
+        println!("no reference timings, so no ratios: {why}");
+    }
+    let options = Options {
+        jobs,
+        batch_size: 64,
+        on_bad_record: BadRecordPolicy::Fail,
+        determinism: Determinism::default(),
+        progress: false,
+        early_stop: None,
+    };
+    for Case { name, source, config, reference } in cases() {
+        let spec = PluginSpec { name: name.into(), source, config: toml::from_str(config).unwrap(), limits: Limits::default(), grants: Vec::new() };
+        let host = Host::new(std::slice::from_ref(&spec), jobs, ComponentCache::new(dir.path().join("cache"))).unwrap();
+        let plugins = host.prepare(std::slice::from_ref(&spec), Kind::Evaluator, &options.determinism).unwrap();
+        let out = dir.path().join(name);
+        let start = Instant::now();
+        let summary = evaluate(&host, &plugins, &input, None, &FieldMap::default(), &options, &out).unwrap();
+        let seconds = start.elapsed().as_secs_f64();
+        assert_eq!((summary.counts.samples, summary.counts.errors), (pairs as u64, 0));
+        let ours = pairs as f64 / seconds;
+        let fuel = summary.plugins[0].fuel.mean_per_sample;
+        print!("{:<22} assay {ours:>7.0} samples/s ({seconds:5.2} s, fuel {fuel:>7.0}/sample)", format!("{name} {{{config}}}"));
+        let (Some((reference_name, metric)), Ok(timings)) = (reference, &timings) else {
+            println!();
+            continue;
+        };
+        let timing = &timings[name];
+        let theirs = reference_pairs as f64 / timing["seconds"].as_f64().unwrap();
+        println!("   {reference_name:<11} {theirs:>5.0} samples/s   {:>5.1}x", ours / theirs);
+        // Same work: the mean sentence score over the timed pairs agrees.
+        let key = format!("mean {metric}");
+        let mean = prefix_mean(&out.join("samples.jsonl"), &format!("{name}/{metric}"), reference_pairs);
+        let expected = timing[&key].as_f64().unwrap();
+        assert!((mean - expected).abs() <= 1e-9 * expected.abs().max(1.0), "{name}: {key} {mean}, reference {expected}");
+    }
+}
+
+/// Writes `pairs` eval records and returns the number of output words.
+///
+/// Outputs are walks through the word bigrams of the conformance vectors'
+/// texts (news, summaries, translations); references are the outputs
+/// paraphrased by chance: words replaced by another successor of the word
+/// before, dropped or inserted, so overlap varies as between a system and a
+/// human. Deterministic: same pairs on every run.
+fn generate(root: &Path, path: &Path, pairs: usize) -> usize {
+    let language = Language::from_vectors(root);
+    let mut rng = Rng(0x5eed);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut words = 0;
+    for i in 0..pairs {
+        let length = 20 + rng.below(41);
+        let output = language.walk(&mut rng, length);
+        let reference = language.paraphrase(&mut rng, &output);
+        words += output.len();
+        let record = serde_json::json!({"id": i, "output": output.join(" "), "reference": [reference.join(" ")]});
+        writeln!(out, "{record}").unwrap();
+    }
+    out.flush().unwrap();
+    words
+}
+
+struct Language {
+    words: Vec<String>,
+    successors: Vec<Vec<usize>>,
+    starts: Vec<usize>,
+}
+
+impl Language {
+    fn from_vectors(root: &Path) -> Language {
+        let mut language = Language { words: Vec::new(), successors: Vec::new(), starts: Vec::new() };
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for file in ["rouge", "bleu", "chrf"] {
+            let text = std::fs::read_to_string(root.join(format!("tests/conformance/{file}.jsonl"))).unwrap();
+            for line in text.lines() {
+                let case: Value = serde_json::from_str(line).unwrap();
+                for sample in case["samples"].as_array().unwrap() {
+                    let texts = std::iter::once(&sample["output"]).chain(sample["references"].as_array().unwrap());
+                    for text in texts.filter_map(Value::as_str).filter(|t| t.is_ascii()) {
+                        let mut previous: Option<usize> = None;
+                        for word in text.split_whitespace() {
+                            let id = *index.entry(word.to_string()).or_insert_with(|| {
+                                language.words.push(word.to_string());
+                                language.successors.push(Vec::new());
+                                language.words.len() - 1
+                            });
+                            match previous {
+                                Some(p) => language.successors[p].push(id),
+                                None => language.starts.push(id),
+                            }
+                            previous = Some(id);
+                        }
+                    }
+                }
+            }
+        }
+        language
+    }
+
+    fn next_word(&self, rng: &mut Rng, after: Option<usize>) -> usize {
+        match after.map(|w| &self.successors[w]) {
+            Some(next) if !next.is_empty() && !rng.chance(0.05) => next[rng.below(next.len())],
+            _ => self.starts[rng.below(self.starts.len())],
+        }
+    }
+
+    fn walk(&self, rng: &mut Rng, length: usize) -> Vec<&str> {
+        let mut previous = None;
+        (0..length)
+            .map(|_| {
+                let word = self.next_word(rng, previous);
+                previous = Some(word);
+                self.words[word].as_str()
+            })
+            .collect()
+    }
+
+    fn paraphrase<'a>(&'a self, rng: &mut Rng, output: &[&'a str]) -> Vec<&'a str> {
+        let mut reference = Vec::with_capacity(output.len() + 4);
+        let mut previous: Option<usize> = None;
+        for word in output {
+            if rng.chance(0.06) {
+                continue;
+            }
+            let id = if rng.chance(0.15) { self.next_word(rng, previous) } else { self.words.iter().position(|w| w == word).unwrap() };
+            reference.push(self.words[id].as_str());
+            previous = Some(id);
+            if rng.chance(0.06) {
+                let inserted = self.next_word(rng, previous);
+                reference.push(self.words[inserted].as_str());
+                previous = Some(inserted);
+            }
+        }
+        reference
+    }
+}
+
+/// splitmix64: a few lines instead of a dependency, and the same numbers everywhere.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
+    }
+}
+
+/// The mean of `key` over the first `count` lines of a samples.jsonl.
+fn prefix_mean(path: &Path, key: &str, count: usize) -> f64 {
+    let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
+    let sum: f64 = file.lines().take(count).map(|line| serde_json::from_str::<Value>(&line.unwrap()).unwrap()["scores"][key].as_f64().unwrap()).sum();
+    sum / count as f64
+}
+
+/// Runs the reference script; its JSON output, or why it could not run.
+fn reference_timings(root: &Path, input: &Path, pairs: usize) -> Result<Value, String> {
+    let python = reference_python(root)?;
+    println!("timing the reference packages on {pairs} pairs with {} ...", python.display());
+    let output = Command::new(&python)
+        .arg(root.join("host/benches/metrics_reference.py"))
+        .arg(input)
+        .arg(pairs.to_string())
+        .output()
+        .map_err(|e| format!("{}: {e}", python.display()))?;
+    if !output.status.success() {
+        return Err(format!("metrics_reference.py failed: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    serde_json::from_slice(&output.stdout).map_err(|e| format!("metrics_reference.py printed no JSON: {e}"))
+}
+
+/// A Python with the pinned reference packages.
+fn reference_python(root: &Path) -> Result<PathBuf, String> {
+    if let Some(python) = std::env::var_os("ASSAY_REFERENCE_PYTHON") {
+        return Ok(python.into());
+    }
+    let home = std::env::var_os("HOME").ok_or("HOME is not set")?;
+    let venv = Path::new(&home).join(".cache/assay/conformance-venv");
+    let python = venv.join("bin/python");
+    let has_packages = |python: &Path| Command::new(python).args(["-c", "import rouge_score, sacrebleu"]).output().is_ok_and(|o| o.status.success());
+    if has_packages(&python) {
+        return Ok(python);
+    }
+    println!("creating {} from tests/conformance/requirements.txt ...", venv.display());
+    let step = |command: &mut Command| match command.output() {
+        Ok(output) if output.status.success() => Ok(()),
+        Ok(output) => Err(format!("{command:?} failed: {}", String::from_utf8_lossy(&output.stderr))),
+        Err(e) => Err(format!("{command:?}: {e}")),
+    };
+    step(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    step(Command::new(&python).args(["-m", "pip", "install", "--quiet", "-r"]).arg(root.join("tests/conformance/requirements.txt")))?;
+    Ok(python)
+}
