@@ -261,8 +261,10 @@ fn selftest(browser: &Path, html: &Path) -> (Value, String) {
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"])
         .args(["--disable-component-update", "--disable-sync", "--virtual-time-budget=10000", "--dump-dom"])
         .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--log-net-log={}", profile.path().join("netlog.json").display()))
         .arg(format!("file://{}#selftest", html.display())));
     assert!(output.status.success(), "chromium failed: {}", stderr(&output));
+    assert_eq!(page_requests(&profile.path().join("netlog.json")), Vec::<String>::new(), "requests the page made, from the browser's network log");
     let dom = stdout(&output);
     assert!(!dom.contains("id=\"script-error\""), "the page's script failed: {dom}");
     let start = dom.find("<pre id=\"selftest-result\">").unwrap_or_else(|| panic!("no self-test result in the DOM: {dom}")) + "<pre id=\"selftest-result\">".len();
@@ -276,6 +278,27 @@ fn selftest(browser: &Path, html: &Path) -> (Value, String) {
     assert_eq!(result["violations"], serde_json::json!([]), "nothing the page does is blocked by its policy");
     assert_eq!(result["styled"], true, "the policy admits the page's style");
     (result, dom)
+}
+
+/// URLs of the network requests a page started, from a Chromium NetLog.
+/// Requests the browser makes for itself (updates, accounts) have no
+/// initiating origin and are not the page's doing.
+fn page_requests(netlog: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(netlog).expect("chromium wrote its network log");
+    // A log cut short at exit lacks the closing brackets of its event list.
+    let log: Value = serde_json::from_str(&text)
+        .or_else(|_| serde_json::from_str(&format!("{}]}}", text.trim_end().trim_end_matches(','))))
+        .expect("the network log is JSON");
+    let start_job = &log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"];
+    assert!(start_job.is_u64(), "the log names its event types");
+    log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        // The end of a job is an event too, without parameters.
+        .filter(|e| &e["type"] == start_job && e["params"]["url"].is_string() && e["params"]["initiator"] != "not an origin")
+        .map(|e| e["params"]["url"].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn assert_charts_drawn(result: &Value, expected: usize) {
