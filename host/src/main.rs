@@ -33,6 +33,8 @@ enum Command {
     Report(cli::report::ReportArgs),
     /// Check a plugin against golden cases: expected scores or decisions.
     Test(cli::test::TestArgs),
+    /// Create a plugin project (Rust, Python or JavaScript) that builds as generated.
+    New(cli::new::NewArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Guard(args) => cli::guard::guard(args),
         Command::Report(args) => cli::report::report(args).map(|()| ExitCode::SUCCESS),
         Command::Test(args) => cli::test::test(args),
+        Command::New(args) => cli::new::new(args).map(|()| ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");

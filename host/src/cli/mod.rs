@@ -3,6 +3,7 @@
 pub mod gates;
 pub mod guard;
 pub mod inspect;
+pub mod new;
 pub mod report;
 pub mod run;
 pub mod test;
