@@ -151,11 +151,19 @@ impl<'a> Fields<'a> {
             match value {
                 Value::Text(text) => all.push(text.to_string()),
                 Value::Json(raw) if raw.get().starts_with('[') => {
-                    let items: Vec<serde_json::Value> = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
+                    let items: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
                     for (i, item) in items.into_iter().enumerate() {
-                        match item {
-                            serde_json::Value::String(s) => all.push(s),
-                            other => return Err(format!("field \"{name}\"[{i}]: expected a string, found {}", kind_of(&other))),
+                        match json_scalar_text(item) {
+                            Ok(Some(text)) if item.get().starts_with('"') => all.push(text),
+                            Ok(found) => {
+                                let found = match (found, item.get().as_bytes()[0]) {
+                                    (None, _) => "null",
+                                    (Some(_), b't' | b'f') => "a boolean",
+                                    (Some(_), _) => "a number",
+                                };
+                                return Err(format!("field \"{name}\"[{i}]: expected a string, found {found}"));
+                            }
+                            Err(found) => return Err(format!("field \"{name}\"[{i}]: expected a string, found {found}")),
                         }
                     }
                 }
@@ -204,22 +212,14 @@ impl<'a> Fields<'a> {
 fn json_scalar_text(raw: &RawValue) -> Result<Option<String>, &'static str> {
     let text = raw.get();
     match text.as_bytes().first() {
+        // serde_json has already checked the raw value, so a string without
+        // escapes is its own content: the common case skips a second parse.
+        Some(b'"') if !text.contains('\\') => Ok(Some(text[1..text.len() - 1].to_string())),
         Some(b'"') => Ok(Some(serde_json::from_str::<String>(text).map_err(|_| "an invalid string")?)),
         Some(b'n') => Ok(None),
         Some(b'{') => Err("an object"),
         Some(b'[') => Err("a list"),
         _ => Ok(Some(text.to_string())),
-    }
-}
-
-fn kind_of(value: &serde_json::Value) -> &'static str {
-    match value {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "a list",
-        serde_json::Value::Object(_) => "an object",
     }
 }
 
@@ -687,6 +687,10 @@ mod tests {
         assert_eq!(record.sample.label.as_deref(), Some("1"));
         assert_eq!(record.sample.metadata, "{\"topic\":{\"x\":[1]}}");
         assert!(map.set("outptu", "x").is_err());
+        let (_dir, path) = write("f.jsonl", "{\"output\":\"a\",\"reference\":[\"x\\u00e9\",2]}\n");
+        let records = all(&mut Reader::open(&path, None).unwrap());
+        let message = eval_record(&records[0], &FieldMap::default()).unwrap_err().message;
+        assert_eq!(message, "field \"reference\"[1]: expected a string, found a number");
     }
 
     #[test]
