@@ -14,8 +14,7 @@ use serde_json::{Value, json};
 /// A safety bound on any one run, not a benchmark.
 const BOUND: Duration = Duration::from_secs(30);
 
-/// One run of the hostile plugin beside `exact_match`, with extra lines for
-/// its `[plugins.hostile]` table (limits, grants) and for `[run]`.
+/// What one run of the hostile plugin beside `exact_match` produced.
 struct Run {
     output: std::process::Output,
     samples: Vec<Value>,
@@ -24,7 +23,10 @@ struct Run {
 }
 
 /// Writes `commands` as an eval set (each sample's reference equals its
-/// output, so `exact_match` scores 1 everywhere) and runs it.
+/// output, so `exact_match` scores 1 everywhere) and runs it, with extra
+/// lines for the `[plugins.hostile]` table (limits, grants) and for `[run]`.
+/// Checks that both output files are complete and that `exact_match` scored
+/// every sample, whatever the hostile plugin did.
 fn run_commands(dir: &Path, commands: &[&str], plugin_settings: &str, run_settings: &str, args: &[&str]) -> Run {
     let (output, elapsed) = invoke(dir, commands, plugin_settings, run_settings, args);
     let out = dir.join("out");
