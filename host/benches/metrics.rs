@@ -14,18 +14,16 @@
 //! `$ASSAY_REFERENCE_PYTHON`, or the venv `~/.cache/assay/conformance-venv`,
 //! made from tests/conformance/requirements.txt when missing.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use assay::cache::ComponentCache;
-use assay::config::BadRecordPolicy;
 use assay::dataset::FieldMap;
-use assay::plugin::Kind;
-use assay::run::{Host, Options, PluginSpec, Source, evaluate};
-use assay::sandbox::{Determinism, Limits};
+use assay::run::{Source, evaluate};
 use serde_json::Value;
 
 /// A plugin to time: its instance name, source and configuration, and for
@@ -63,18 +61,9 @@ fn main() {
     if let Err(why) = &timings {
         println!("no reference timings, so no ratios: {why}");
     }
-    let options = Options {
-        jobs,
-        batch_size: 64,
-        on_bad_record: BadRecordPolicy::Fail,
-        determinism: Determinism::default(),
-        progress: false,
-        early_stop: None,
-    };
+    let options = common::options(jobs);
     for Case { name, source, config, reference } in cases() {
-        let spec = PluginSpec { name: name.into(), source, config: toml::from_str(config).unwrap(), limits: Limits::default(), grants: Vec::new() };
-        let host = Host::new(std::slice::from_ref(&spec), jobs, ComponentCache::new(dir.path().join("cache"))).unwrap();
-        let plugins = host.prepare(std::slice::from_ref(&spec), Kind::Evaluator, &options.determinism).unwrap();
+        let (host, plugins) = common::load(name, source, toml::from_str(config).unwrap(), &options, &dir.path().join("cache"));
         let out = dir.path().join(name);
         let start = Instant::now();
         let summary = evaluate(&host, &plugins, &input, None, &FieldMap::default(), &options, &out).unwrap();

@@ -7,16 +7,14 @@
 //! own cost per sample) with every core, three times each, and prints the
 //! median.
 
+mod common;
+
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use assay::cache::ComponentCache;
-use assay::config::BadRecordPolicy;
 use assay::dataset::FieldMap;
-use assay::plugin::Kind;
-use assay::run::{Host, Options, PluginSpec, Source, evaluate};
-use assay::sandbox::{Determinism, Limits};
+use assay::run::{Source, evaluate};
 
 fn main() {
     let samples: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(1_000_000);
@@ -31,18 +29,8 @@ fn main() {
         ("noop (host overhead)", Source::Path(assay_test_artifacts::NOOP.into())),
     ];
     for (label, source) in cases {
-        let spec = PluginSpec { name: "p".into(), source, config: toml::Table::new(), limits: Limits::default(), grants: Vec::new() };
-        let options = Options {
-            jobs,
-            batch_size: 64,
-            on_bad_record: BadRecordPolicy::Fail,
-            determinism: Determinism::default(),
-            progress: false,
-            early_stop: None,
-        };
-        let cache = ComponentCache::new(dir.path().join("cache"));
-        let host = Host::new(std::slice::from_ref(&spec), jobs, cache).unwrap();
-        let plugins = host.prepare(std::slice::from_ref(&spec), Kind::Evaluator, &options.determinism).unwrap();
+        let options = common::options(jobs);
+        let (host, plugins) = common::load("p", source, toml::Table::new(), &options, &dir.path().join("cache"));
         let mut times: Vec<f64> = (0..3)
             .map(|_| {
                 let start = Instant::now();
