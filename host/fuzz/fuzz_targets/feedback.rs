@@ -1,0 +1,12 @@
+//! Any bytes, read as a feedback file in each format: no panic, ever.
+
+#![no_main]
+
+use assay::dataset::{FeedbackFieldMap, feedback_record};
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let fields = FeedbackFieldMap::default();
+    assay_fuzz::read_every_record(data, |record| {
+        let _ = feedback_record(record, &fields);
+    });
+});
