@@ -1,6 +1,8 @@
 //! Plugins in other languages, built from source and run by the real host:
 //! the Python and JavaScript example plugins (examples/plugins) must score
-//! exactly as the Rust built-in does, and their guards must decide alike.
+//! exactly as the Rust built-in does, and their guards must decide alike;
+//! and the projects `assay new` makes in each language build as generated,
+//! pass their own tests and golden cases, and run.
 
 mod common;
 
