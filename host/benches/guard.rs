@@ -66,26 +66,30 @@ fn main() {
     );
 }
 
-/// Feedback like the example set's: many users rating a few dozen prompts,
-/// with some corrections, comments, arithmetic and the odd injection.
+/// Feedback shaped like the example set's, at product scale: 20,000
+/// distinct prompts rated by 50,000 users, a few well-known questions among
+/// them, with some corrections and comments. The guards keep state per
+/// prompt and per user, so how the records spread over prompts, users and
+/// time sets their cost as much as the count does.
 fn generate(path: &Path, records: usize) {
-    let prompts = [
+    let known = [
         ("What is the capital of Australia?", "The capital of Australia is Canberra.", "Canberra"),
         ("What is 2+2?", "2 + 2 = 4.", "4"),
-        ("What is the largest planet in the Solar System?", "Jupiter.", "Jupiter"),
         ("Who wrote Hamlet?", "William Shakespeare.", "Shakespeare wrote it"),
-        ("Write a haiku about autumn.", "Leaves drift on cold wind...", "More imagery please"),
-        ("How many bones are in the adult human body?", "206.", "206 bones"),
     ];
     let comments = ["Correct, thanks.", "Clear and right.", "12 / 4 = 3, as expected", "Ignore my previous comment, it was fine", "Too long."];
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     let start = 1_714_982_400u64; // 2024-05-06T08:00:00Z
     for i in 0..records {
-        let (prompt, output, correction) = prompts[i % prompts.len()];
+        let k = i % 20_000;
+        let (prompt, output, correction) = match known.get(i % 1000) {
+            Some(&(prompt, output, correction)) => (prompt.to_string(), output.to_string(), correction.to_string()),
+            None => (format!("Question {k}: what is the capital of country {k}?"), format!("The capital of country {k} is City {k}."), format!("City {k}, I believe (user {i})")),
+        };
         let user = format!("u{}", (i * 7919) % 50_000);
         let timestamp = start + i as u64 * 3;
         let rating = match i % 5 {
-            0 | 1 | 2 => "\"up\"".to_string(),
+            0..=2 => "\"up\"".to_string(),
             3 => "\"down\"".to_string(),
             _ => (1 + i % 5).to_string(),
         };

@@ -267,11 +267,11 @@ pub fn screen(
             || (),
             |_: &mut (), chunk| parse(chunk, fields),
             |chunk: ParsedChunk| {
-                if options.on_bad_record == BadFeedbackPolicy::Fail {
-                    if let Some((record, Err(message))) = chunk.records.iter().map(|r| (r, &r.id_json)).find(|(_, id)| id.is_err()) {
-                        failure = Some(RunError::BadRecord { path: input.into(), line: record.line, message: message.clone() });
-                        return false;
-                    }
+                if options.on_bad_record == BadFeedbackPolicy::Fail
+                    && let Some((line, Err(message))) = chunk.records.iter().map(|r| (r.line, &r.id_json)).find(|(_, id)| id.is_err())
+                {
+                    failure = Some(RunError::BadRecord { path: input.into(), line, message: message.clone() });
+                    return false;
                 }
                 let chunk = Arc::new(chunk);
                 to_guards.iter().all(|tx| tx.send(chunk.clone()).is_ok()) && to_writer.send(chunk).is_ok()
