@@ -25,7 +25,7 @@
 //! on_failure = "accept"     # when the guard fails on a record; default "quarantine"
 //!
 //! [gates]                   # checked after the run; exit code 4 if one fails
-//! "rouge/rougeL" = ">= 0.3"
+//! "rouge/rougeL_f" = ">= 0.3"
 //! "errors" = "== 0"
 //! ```
 

@@ -26,7 +26,13 @@ pub fn squad_normalize(text: &str) -> String {
         }
     }
     flush(&mut word, &mut without_articles);
-    without_articles.split_whitespace().collect::<Vec<_>>().join(" ")
+    without_articles.split(is_python_whitespace).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// Python's `str.split()` also splits on the ASCII information separators
+/// U+001C to U+001F, which Unicode does not call white space.
+fn is_python_whitespace(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
 #[cfg(test)]
@@ -42,5 +48,7 @@ mod tests {
         assert_eq!(squad_normalize("the’s"), "’s");
         assert_eq!(squad_normalize("Ça   va"), "ça va");
         assert_eq!(squad_normalize(""), "");
+        assert_eq!(squad_normalize("a\u{1f}b"), "b");
+        assert_eq!(squad_normalize("x\u{1c}y\u{85}z"), "x y z");
     }
 }
