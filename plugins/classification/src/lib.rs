@@ -244,13 +244,10 @@ mod tests {
         ["", "a", "b", "a=>b", "b=>c", "=", "=>", ">", "]", "x]", "[x]", "\\", "\\0", "0", "a\\", "a="];
 
     fn sample(label: Option<&str>, output: &str) -> Sample {
-        Sample {
-            id: "1".into(),
-            input: String::new(),
-            output: output.into(),
-            references: Vec::new(),
-            label: label.map(str::to_string),
-            metadata: "{}".into(),
+        let sample = Sample::new(output, Vec::<String>::new());
+        match label {
+            Some(label) => sample.with_label(label),
+            None => sample,
         }
     }
 

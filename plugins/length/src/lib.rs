@@ -68,14 +68,7 @@ mod tests {
     use super::*;
 
     fn sample(output: &str, references: &[&str]) -> Sample {
-        Sample {
-            id: "1".into(),
-            input: String::new(),
-            output: output.into(),
-            references: references.iter().map(|r| r.to_string()).collect(),
-            label: None,
-            metadata: "{}".into(),
-        }
+        Sample::new(output, references.iter().copied())
     }
 
     /// Scores samples and finalizes their summed statistics, as the host does.

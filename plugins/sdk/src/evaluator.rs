@@ -67,6 +67,27 @@ impl Metric {
     }
 }
 
+impl Sample {
+    /// A sample with an output and references and nothing else, as plugin
+    /// unit tests need them.
+    pub fn new<R: Into<String>>(output: impl Into<String>, references: impl IntoIterator<Item = R>) -> Self {
+        Sample {
+            id: String::new(),
+            input: String::new(),
+            output: output.into(),
+            references: references.into_iter().map(Into::into).collect(),
+            label: None,
+            metadata: "{}".into(),
+        }
+    }
+
+    /// The same sample with a gold label.
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+}
+
 impl Scores {
     /// Per-sample values, one per sample-level metric, with no statistics.
     pub fn new(values: Vec<f64>) -> Self {
