@@ -13,7 +13,7 @@
 //! fields = { output = "prediction" }
 //!
 //! [plugins.rouge]           # the instance name used in results
-//! source = "rouge"          # a built-in name or a path to a .wasm component
+//! source = "rouge"          # a built-in name, a path to a .wasm component, or oci://...
 //! config = { stemmer = true }
 //! limits = { timeout_ms = 5000 }
 //!
@@ -27,6 +27,13 @@
 //! [gates]                   # checked after the run; exit code 4 if one fails
 //! "rouge/rougeL_f" = ">= 0.3"
 //! "errors" = "== 0"
+//!
+//! [plugins.team_metric]     # from an OCI registry; pinned by assay.lock
+//! source = "oci://registry.example.com/nlp/team-metric:1.0"
+//!
+//! [trust]                   # see the `trust` module
+//! require_signatures = true
+//! keys.nlp = { public_key = "keys/nlp.pub", repositories = ["registry.example.com/nlp"] }
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -48,6 +55,8 @@ pub struct ConfigFile {
     pub plugins: IndexMap<String, PluginEntry>,
     /// CI gates: a metric or count name and its condition, such as `">= 0.5"`.
     pub gates: crate::gate::Gates,
+    /// Whose signatures registry plugins need.
+    pub trust: crate::trust::TrustPolicy,
     /// Folder the file is in: relative paths in it are relative to this.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -117,8 +126,8 @@ pub struct DatasetSettings {
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PluginEntry {
-    /// A built-in plugin's name or a path to a component; defaults to the
-    /// instance name.
+    /// A built-in plugin's name, a path to a component, or an `oci://`
+    /// reference; defaults to the instance name.
     pub source: Option<String>,
     /// The plugin's own configuration, passed to it as JSON.
     pub config: toml::Table,

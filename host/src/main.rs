@@ -35,6 +35,18 @@ enum Command {
     Test(cli::test::TestArgs),
     /// Create a plugin project (Rust, Python or JavaScript) that builds as generated.
     New(cli::new::NewArgs),
+    /// Pin every plugin of a config to its exact bytes in assay.lock.
+    Lock(cli::lock::LockArgs),
+    /// Publish a component to an OCI registry.
+    Push(cli::registry::PushArgs),
+    /// Fetch a component from an OCI registry into the local store.
+    Pull(cli::registry::PullArgs),
+    /// Sign a published plugin with a team key (cosign's format).
+    Sign(cli::registry::SignArgs),
+    /// Check a published plugin's signature against a public key.
+    Verify(cli::registry::VerifyArgs),
+    /// Create a signing key pair for a team.
+    Keygen(cli::registry::KeygenArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +59,12 @@ fn main() -> ExitCode {
         Command::Report(args) => cli::report::report(args).map(|()| ExitCode::SUCCESS),
         Command::Test(args) => cli::test::test(args),
         Command::New(args) => cli::new::new(args).map(|()| ExitCode::SUCCESS),
+        Command::Lock(args) => cli::lock::lock(args).map(|()| ExitCode::SUCCESS),
+        Command::Push(args) => cli::registry::push(args).map(|()| ExitCode::SUCCESS),
+        Command::Pull(args) => cli::registry::pull(args).map(|()| ExitCode::SUCCESS),
+        Command::Sign(args) => cli::registry::sign(args).map(|()| ExitCode::SUCCESS),
+        Command::Verify(args) => cli::registry::verify(args).map(|()| ExitCode::SUCCESS),
+        Command::Keygen(args) => cli::registry::keygen(args).map(|()| ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");

@@ -29,14 +29,26 @@ pub(crate) const BATCHES_PER_CHUNK: usize = 16;
 pub enum Source {
     Builtin(String),
     Path(PathBuf),
+    /// A component pulled from a registry into the local store.
+    Oci {
+        /// The reference as written, `oci://HOST/NAMESPACE/NAME:TAG`.
+        reference: String,
+        /// The manifest digest it resolved to.
+        manifest: String,
+        /// The verified component in the store.
+        path: PathBuf,
+    },
 }
 
 impl Source {
-    /// `builtin:NAME`, or the path as given.
+    /// `builtin:NAME`, the path as given, or the registry reference with
+    /// the manifest digest it resolved to.
     pub fn label(&self) -> String {
         match self {
             Source::Builtin(name) => format!("builtin:{name}"),
             Source::Path(path) => path.display().to_string(),
+            Source::Oci { reference, .. } if reference.contains('@') => reference.clone(),
+            Source::Oci { reference, manifest, .. } => format!("{reference}@{manifest}"),
         }
     }
 
@@ -46,7 +58,7 @@ impl Source {
                 source_name: self.label(),
                 message: format!("no built-in plugin is named {name:?}; `assay plugins` lists them"),
             }),
-            Source::Path(path) => std::fs::read(path)
+            Source::Path(path) | Source::Oci { path, .. } => std::fs::read(path)
                 .map(Cow::Owned)
                 .map_err(|error| LoadError::Read { source_name: self.label(), error }),
         }

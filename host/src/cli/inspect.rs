@@ -1,7 +1,5 @@
 //! `assay plugins` and `assay inspect`.
 
-use std::path::Path;
-
 use anyhow::{Context, Result};
 use clap::Args;
 
@@ -13,7 +11,7 @@ use super::run::{cache, resolve_source};
 
 #[derive(Args)]
 pub struct InspectArgs {
-    /// A built-in plugin's name or a path to a .wasm component.
+    /// A built-in plugin's name, a path to a .wasm component, or an oci:// reference.
     plugin: String,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -41,7 +39,7 @@ pub fn plugins() -> Result<()> {
 }
 
 pub fn inspect(args: InspectArgs) -> Result<()> {
-    let source = resolve_source(&args.plugin, Path::new(""))?;
+    let source = resolve_source(&args.plugin)?;
     let host = Host::new(&[], 1, cache(false, None))?;
     let plugin = host.load(&source, &Limits::default(), None).with_context(|| format!("inspecting {}", source.label()))?;
     if args.json {

@@ -3,7 +3,9 @@
 pub mod gates;
 pub mod guard;
 pub mod inspect;
+pub mod lock;
 pub mod new;
+pub mod registry;
 pub mod report;
 pub mod run;
 pub mod test;

@@ -3,12 +3,15 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 
 use assay::cache::ComponentCache;
 use assay::config::{BadRecordPolicy, ConfigFile, PluginEntry, set_value};
 use assay::dataset::Format;
+use assay::lock::LockFile;
+use assay::resolve::{Mode, Resolver};
+use assay::store::Store;
 use assay::plugin::Kind;
 use assay::run::{Host, LoadedPlugin, Options, PluginSpec, Source};
 use assay::sandbox::{Determinism, Grant, Limits};
@@ -19,9 +22,10 @@ use super::gates::{CiArgs, OutputFormat};
 pub struct RunArgs {
     /// The eval set: JSON Lines (.jsonl) or CSV (.csv, .tsv).
     eval_set: PathBuf,
-    /// A plugin to run: a built-in name, a name from the config, or a path to
-    /// a .wasm component. Repeat for several. Default: every plugin in the config.
-    #[arg(short = 'e', long = "evaluator", value_name = "NAME_OR_PATH")]
+    /// A plugin to run: a built-in name, a name from the config, a path to a
+    /// .wasm component, or oci://HOST/NAMESPACE/NAME:TAG (or @sha256:...).
+    /// Repeat for several. Default: every plugin in the config.
+    #[arg(short = 'e', long = "evaluator", value_name = "PLUGIN")]
     evaluators: Vec<String>,
     /// Where to write samples.jsonl and summary.json.
     #[arg(short, long, value_name = "DIR", default_value = "assay-out")]
@@ -130,6 +134,13 @@ pub struct CommonArgs {
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Refuse to run any plugin whose bytes assay.lock does not pin, naming
+    /// the plugin and both digests; re-check registry tags the lock pins.
+    #[arg(long)]
+    pub locked: bool,
+    /// Use no network: registry plugins must be in the local store.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// What the shared options come to, before any plugin is loaded.
@@ -150,7 +161,12 @@ impl CommonArgs {
             Some(path) => ConfigFile::load(path)?,
             None => ConfigFile::default(),
         };
-        let mut specs = select_plugins(names, &config)?;
+        let mode = Mode { locked: self.locked, offline: self.offline };
+        let mut resolver = resolver(self.config.as_deref(), &config, mode)?;
+        let mut specs = select_plugins(names, &config, &mut resolver)?;
+        for warning in &resolver.warnings {
+            eprintln!("warning: {warning}");
+        }
         for set in &self.sets {
             let (target, value) = set.split_once('=').ok_or_else(|| anyhow!("--set {set:?}: expected PLUGIN.KEY=VALUE"))?;
             let (plugin, key) = target.split_once('.').ok_or_else(|| anyhow!("--set {set:?}: expected PLUGIN.KEY=VALUE"))?;
@@ -180,13 +196,14 @@ impl CommonArgs {
     }
 }
 
-/// The plugins of a run: those named with `-e`, or every configured one.
-pub fn select_plugins(names: &[String], config: &ConfigFile) -> Result<Vec<PluginSpec>> {
-    let from_config = |name: &str, entry: &PluginEntry| -> Result<PluginSpec> {
+/// The plugins of a run: those named with `-e`, or every configured one,
+/// with their sources resolved to exact bytes.
+pub fn select_plugins(names: &[String], config: &ConfigFile, resolver: &mut Resolver) -> Result<Vec<PluginSpec>> {
+    let from_config = |resolver: &mut Resolver, name: &str, entry: &PluginEntry| -> Result<PluginSpec> {
         let source = entry.source.as_deref().unwrap_or(name);
         Ok(PluginSpec {
             name: name.to_string(),
-            source: resolve_source(source, &config.base_dir)?,
+            source: resolver.resolve(name, source, &config.base_dir)?.source,
             config: entry.config.clone(),
             limits: entry.limits,
             grants: entry
@@ -201,18 +218,19 @@ pub fn select_plugins(names: &[String], config: &ConfigFile) -> Result<Vec<Plugi
         if config.plugins.is_empty() {
             bail!("no plugins to run: pass -e NAME (see `assay plugins`) or list [plugins.NAME] in a --config file");
         }
-        return config.plugins.iter().map(|(name, entry)| from_config(name, entry)).collect();
+        return config.plugins.iter().map(|(name, entry)| from_config(resolver, name, entry)).collect();
     }
     let mut specs: Vec<PluginSpec> = Vec::new();
     for name in names {
         let spec = match config.plugins.get(name) {
-            Some(entry) => from_config(name, entry)?,
+            Some(entry) => from_config(resolver, name, entry)?,
             None => {
-                let source = resolve_source(name, Path::new(""))?;
-                // A component given by path takes the name it gives itself.
+                let source = resolver.resolve("", name, Path::new(""))?.source;
+                // A component given by path or reference takes the name it
+                // gives itself.
                 let name = match &source {
                     Source::Builtin(name) => name.clone(),
-                    Source::Path(_) => String::new(),
+                    Source::Path(_) | Source::Oci { .. } => String::new(),
                 };
                 PluginSpec { name, source, config: toml::Table::new(), limits: Limits::default(), grants: Vec::new() }
             }
@@ -222,21 +240,26 @@ pub fn select_plugins(names: &[String], config: &ConfigFile) -> Result<Vec<Plugi
     Ok(specs)
 }
 
-/// A built-in name, or a path (relative to `base`) to a component.
-pub fn resolve_source(text: &str, base: &Path) -> Result<Source> {
-    let looks_like_path = text.contains('/') || text.ends_with(".wasm");
-    if !looks_like_path {
-        if assay::builtin::get(text).is_some() {
-            return Ok(Source::Builtin(text.to_string()));
+/// A resolver for one command: the config's lock and trust policy, the
+/// default local store.
+pub fn resolver<'a>(config_path: Option<&Path>, config: &'a ConfigFile, mode: Mode) -> Result<Resolver<'a>> {
+    let store = Store::default_location().context("no cache directory for the plugin store: set ASSAY_CACHE_DIR or HOME")?;
+    let lock = match config_path {
+        Some(path) => {
+            let lock_path = LockFile::path_for(path);
+            let lock = LockFile::load(&lock_path)?;
+            Some((lock_path, lock))
         }
-        let names: Vec<&str> = assay::builtin::names().collect();
-        bail!("no built-in plugin named {text:?} (built-ins: {}); a component path must end in .wasm", names.join(", "));
-    }
-    let path = base.join(text);
-    if !path.is_file() {
-        bail!("{}: no such plugin file", path.display());
-    }
-    Ok(Source::Path(path))
+        None => None,
+    };
+    Ok(Resolver::new(store, lock, &config.trust, &config.base_dir, mode)?)
+}
+
+/// Resolves one source given on the command line, with no lock or policy.
+pub fn resolve_source(text: &str) -> Result<Source> {
+    let config = ConfigFile::default();
+    let mut resolver = resolver(None, &config, Mode::default())?;
+    Ok(resolver.resolve("", text, Path::new(""))?.source)
 }
 
 pub fn cache(disabled: bool, dir: Option<PathBuf>) -> ComponentCache {

@@ -14,7 +14,7 @@
 //! format in full.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -32,7 +32,7 @@ use super::run::{cache, resolve_source};
 
 #[derive(Args)]
 pub struct TestArgs {
-    /// A built-in plugin's name or a path to a .wasm component.
+    /// A built-in plugin's name, a path to a .wasm component, or an oci:// reference.
     plugin: String,
     /// The cases: JSON Lines, one case per line.
     #[arg(long, value_name = "CASES.jsonl")]
@@ -79,7 +79,7 @@ impl OneOrMany {
 
 pub fn test(args: TestArgs) -> Result<ExitCode> {
     let text = std::fs::read_to_string(&args.cases).with_context(|| format!("reading {}", args.cases.display()))?;
-    let source = resolve_source(&args.plugin, Path::new(""))?;
+    let source = resolve_source(&args.plugin)?;
     let host = Host::new(&[], 1, cache(args.no_cache, None))?;
     let plugin = host.load(&source, &Limits::default(), None)?;
     let spec = PluginSpec { name: plugin.info.name.clone(), source, config: toml::Table::new(), limits: Limits::default(), grants: Vec::new() };

@@ -1,0 +1,191 @@
+//! `assay push`, `pull`, `sign`, `verify` and `keygen`: sharing plugins
+//! through OCI registries.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use assay::registry::{OciRef, Registries};
+use assay::run::{Host, Source};
+use assay::sandbox::Limits;
+use assay::store::Store;
+
+use super::run::cache;
+
+#[derive(Args)]
+pub struct PushArgs {
+    /// The component to publish.
+    component: PathBuf,
+    /// Where: oci://HOST/NAMESPACE/NAME:TAG.
+    reference: String,
+}
+
+#[derive(Args)]
+pub struct PullArgs {
+    /// oci://HOST/NAMESPACE/NAME:TAG or oci://HOST/NAMESPACE/NAME@sha256:DIGEST.
+    reference: String,
+    /// Also copy the component to this file.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct SignArgs {
+    /// The published plugin: oci://HOST/NAMESPACE/NAME:TAG (the digest it points to is signed).
+    reference: String,
+    /// The team's private key (PKCS#8 PEM, as `assay keygen` writes).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The published plugin.
+    reference: String,
+    /// A public key (PEM, as `assay keygen` or `cosign generate-key-pair` writes).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+}
+
+#[derive(Args)]
+pub struct KeygenArgs {
+    /// Writes PREFIX.key (private, mode 0600) and PREFIX.pub.
+    prefix: PathBuf,
+}
+
+fn store() -> Result<Store> {
+    Store::default_location()
+        .context("no cache directory for the plugin store: set ASSAY_CACHE_DIR or HOME")
+}
+
+pub fn push(args: PushArgs) -> Result<()> {
+    let reference: OciRef = args.reference.parse()?;
+    let bytes = std::fs::read(&args.component)
+        .with_context(|| format!("{}: cannot read", args.component.display()))?;
+    // Refuse to publish what no host could run.
+    let host = Host::new(&[], 1, cache(false, None))?;
+    let plugin = host.load(
+        &Source::Path(args.component.clone()),
+        &Limits::default(),
+        None,
+    )?;
+    let annotations = BTreeMap::from([
+        (
+            "org.opencontainers.image.title".to_string(),
+            plugin.info.name.clone(),
+        ),
+        (
+            "org.opencontainers.image.version".to_string(),
+            plugin.info.version.clone(),
+        ),
+        (
+            "org.opencontainers.image.description".to_string(),
+            plugin.info.description.clone(),
+        ),
+    ]);
+    let pushed = Registries::new().push(bytes, &reference, annotations)?;
+    let pinned = reference.at_digest(&pushed.manifest_digest);
+    println!("pushed    {reference}");
+    println!("pinned    {pinned}");
+    println!("component {}", pushed.component_digest);
+    Ok(())
+}
+
+pub fn pull(args: PullArgs) -> Result<()> {
+    let reference: OciRef = args.reference.parse()?;
+    let store = store()?;
+    let pulled = Registries::new().pull(&reference, &store, true)?;
+    println!("pulled    {}", reference.at_digest(&pulled.manifest_digest));
+    println!("component {}", pulled.component_digest);
+    println!("stored    {}", pulled.path.display());
+    if let Some(output) = &args.output {
+        std::fs::copy(&pulled.path, output)
+            .with_context(|| format!("{}: cannot write", output.display()))?;
+        println!("copied to {}", output.display());
+    }
+    Ok(())
+}
+
+pub fn sign(args: SignArgs) -> Result<()> {
+    let reference: OciRef = args.reference.parse()?;
+    let key = assay::trust::load_signing_key(&args.key)?;
+    let registries = Registries::new();
+    // Only a component artifact is signed: pulling checks the layout and
+    // every digest on the way.
+    let pulled = registries.pull(&reference, &store()?, true)?;
+    let signature = assay::trust::sign(&key, &reference.repository(), &pulled.manifest_digest);
+    registries.attach_signature(&reference, &pulled.manifest_digest, signature)?;
+    println!("signed    {}", reference.at_digest(&pulled.manifest_digest));
+    println!("with      {}", args.key.display());
+    Ok(())
+}
+
+pub fn verify(args: VerifyArgs) -> Result<()> {
+    let reference: OciRef = args.reference.parse()?;
+    let key = assay::trust::load_verifying_key(&args.key)?;
+    let registries = Registries::new();
+    let manifest = registries.resolve(&reference)?;
+    let signatures = registries.signatures(&reference, &manifest)?;
+    if signatures.is_empty() {
+        bail!("{}: carries no signature", reference.at_digest(&manifest));
+    }
+    let mut reasons = Vec::new();
+    for signature in &signatures {
+        match assay::trust::verify(signature, &key, &manifest) {
+            Ok(()) => {
+                println!(
+                    "verified  {} with {}",
+                    reference.at_digest(&manifest),
+                    args.key.display()
+                );
+                return Ok(());
+            }
+            Err(reason) => reasons.push(reason),
+        }
+    }
+    bail!(
+        "{}: none of its {} signature(s) verifies with {}: {}",
+        reference.at_digest(&manifest),
+        signatures.len(),
+        args.key.display(),
+        reasons.join("; ")
+    )
+}
+
+pub fn keygen(args: KeygenArgs) -> Result<()> {
+    let (private, public) = assay::trust::generate_key_pair();
+    let with_extension = |extension: &str| -> PathBuf {
+        let mut path = args.prefix.clone().into_os_string();
+        path.push(extension);
+        path.into()
+    };
+    let (private_path, public_path) = (with_extension(".key"), with_extension(".pub"));
+    write_new(&private_path, private.as_bytes(), 0o600)?;
+    write_new(&public_path, public.as_bytes(), 0o644)?;
+    println!(
+        "private key {} (keep it secret: it signs for your team)",
+        private_path.display()
+    );
+    println!(
+        "public key  {} (give it to the teams that run your plugins)",
+        public_path.display()
+    );
+    Ok(())
+}
+
+/// Writes a file that must not exist yet: a key is never overwritten.
+fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .with_context(|| format!("{}: cannot create", path.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("{}: cannot write", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,788 @@
+//! Sharing plugins through a real OCI registry: Debian's `docker-registry`
+//! (the CNCF distribution registry), started on 127.0.0.1 for each test,
+//! with and without authentication. `.ci/run` installs it; elsewhere the
+//! tests say they were skipped, except in CI, where they fail.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+
+use common::*;
+use serde_json::{Value, json};
+
+const USER: &str = "team-ci";
+// The bcrypt entry in `tests/registry/htpasswd` is this password's.
+const PASSWORD: &str = "s3cret-for-tests-only";
+
+/// A registry of this test's own, removed when dropped.
+struct Registry {
+    child: Child,
+    dir: tempfile::TempDir,
+    addr: String,
+}
+
+impl Registry {
+    /// `None` when docker-registry is not installed outside CI.
+    fn start(auth: bool) -> Option<Registry> {
+        let binary = Path::new("/usr/bin/docker-registry");
+        if !binary.exists() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "docker-registry is missing, and CI must run the registry tests: apt-get install docker-registry"
+            );
+            eprintln!(
+                "SKIPPED: docker-registry is not installed (apt-get install docker-registry); the registry tests run where it is, and always in CI"
+            );
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let auth_section = if auth {
+            format!(
+                "auth:\n  htpasswd:\n    realm: assay-test\n    path: {}\n",
+                root().join("tests/registry/htpasswd").display()
+            )
+        } else {
+            String::new()
+        };
+        let config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n  secret: assay-tests\n{auth_section}",
+            dir.path().join("data").display()
+        );
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let child = Command::new(binary)
+            .arg("serve")
+            .arg(dir.path().join("config.yml"))
+            .stdout(std::fs::File::create(dir.path().join("log")).unwrap())
+            .stderr(std::fs::File::create(dir.path().join("log.err")).unwrap())
+            .spawn()
+            .unwrap();
+        let registry = Registry { child, dir, addr };
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(&registry.addr).is_ok() {
+                return Some(registry);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!(
+            "docker-registry did not start: {}",
+            std::fs::read_to_string(registry.dir.path().join("log.err")).unwrap_or_default()
+        );
+    }
+
+    fn reference(&self, repository_and_tag: &str) -> String {
+        format!("oci://{}/{repository_and_tag}", self.addr)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The file the registry keeps a blob in.
+    fn blob_file(&self, digest: &str) -> PathBuf {
+        let hex = digest.strip_prefix("sha256:").unwrap();
+        self.dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+
+    /// GETs a registry path over plain HTTP/1.0, as another tool would.
+    fn get(&self, path: &str, accept: &str) -> (u16, Vec<u8>) {
+        let mut stream = std::net::TcpStream::connect(&self.addr).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.0\r\nHost: {}\r\nAccept: {accept}\r\n\r\n",
+            self.addr
+        )
+        .unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&response[..split]).into_owned();
+        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        (status, response[split + 4..].to_vec())
+    }
+
+    fn manifest(&self, repository: &str, reference: &str) -> Value {
+        let (status, body) = self.get(
+            &format!("/v2/{repository}/manifests/{reference}"),
+            "application/vnd.oci.image.manifest.v1+json",
+        );
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        serde_json::from_slice(&body).unwrap()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One test's world: its own plugin store and compiled-component cache.
+struct Team {
+    dir: tempfile::TempDir,
+}
+
+impl Team {
+    fn new() -> Team {
+        Team {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn assay(&self) -> Command {
+        let mut cmd = assay();
+        cmd.env("ASSAY_CACHE_DIR", self.path("cache"));
+        cmd.env("DOCKER_CONFIG", self.path("docker"));
+        cmd.env_remove("ASSAY_REGISTRY_USERNAME")
+            .env_remove("ASSAY_REGISTRY_PASSWORD");
+        cmd.current_dir(self.dir.path());
+        cmd
+    }
+
+    /// Runs `assay ARGS`, expecting `code`.
+    #[track_caller]
+    fn run(&self, args: &[&str], code: i32) -> Output {
+        let output = run(self.assay().args(args));
+        expect_code(&output, code);
+        output
+    }
+
+    /// A built-in's component as a file of its own, as a team would publish it.
+    fn component(&self, builtin: &str) -> PathBuf {
+        let path = self.path(&format!("{builtin}.wasm"));
+        std::fs::write(&path, assay::builtin::get(builtin).unwrap()).unwrap();
+        path
+    }
+
+    fn eval_set(&self) -> PathBuf {
+        jsonl(
+            self.dir.path(),
+            "eval.jsonl",
+            &[
+                json!({"id": "a", "output": "Paris", "reference": "Paris"}),
+                json!({"id": "b", "output": "Lyon", "reference": "Paris"}),
+            ],
+        )
+    }
+
+    fn config(&self, text: &str) -> PathBuf {
+        let path = self.path("assay.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// `assay run` with the config, returning the summary's one plugin.
+    #[track_caller]
+    fn run_config(&self, extra: &[&str], code: i32) -> (Output, Value) {
+        let eval = self.eval_set();
+        let mut args = vec![
+            "run",
+            eval.to_str().unwrap(),
+            "--config",
+            "assay.toml",
+            "-o",
+            "out",
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        let output = self.run(&args, code);
+        let plugin = if code == 0 {
+            read_json(&self.path("out/summary.json"))["plugins"][0].clone()
+        } else {
+            Value::Null
+        };
+        (output, plugin)
+    }
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    assay::registry::sha256_digest(bytes)
+}
+
+/// The value printed after `label` in a command's output.
+fn field(output: &Output, label: &str) -> String {
+    stdout(output)
+        .lines()
+        .find_map(|line| line.strip_prefix(label).map(|rest| rest.trim().to_string()))
+        .unwrap_or_else(|| panic!("no {label:?} in\n{}", stdout(output)))
+}
+
+/// `oci://...@sha256:X` -> `sha256:X`.
+fn manifest_digest(pinned: &str) -> String {
+    pinned.rsplit_once('@').unwrap().1.to_string()
+}
+
+#[test]
+fn push_and_pull_by_tag_and_digest_in_the_standard_layout() {
+    let Some(registry) = Registry::start(false) else {
+        return;
+    };
+    let team = Team::new();
+    let component = team.component("exact_match");
+    let bytes = std::fs::read(&component).unwrap();
+    let reference = registry.reference("nlp/exact:1.0");
+
+    let pushed = team.run(&["push", component.to_str().unwrap(), &reference], 0);
+    assert_eq!(
+        field(&pushed, "component"),
+        sha256(&bytes),
+        "the layer is the component, byte for byte"
+    );
+    let pinned = field(&pushed, "pinned");
+    let digest = manifest_digest(&pinned);
+
+    // The layout other tools (wkg, oras) read.
+    let manifest = registry.manifest("nlp/exact", "1.0");
+    assert_eq!(
+        manifest["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.wasm.config.v0+json"
+    );
+    assert_eq!(manifest["layers"].as_array().unwrap().len(), 1);
+    assert_eq!(manifest["layers"][0]["mediaType"], "application/wasm");
+    assert_eq!(manifest["layers"][0]["digest"], sha256(&bytes));
+    assert_eq!(
+        manifest["annotations"]["org.opencontainers.image.title"],
+        "exact_match"
+    );
+    let (_, config) = registry.get(
+        &format!(
+            "/v2/nlp/exact/blobs/{}",
+            manifest["config"]["digest"].as_str().unwrap()
+        ),
+        "*/*",
+    );
+    let config: Value = serde_json::from_slice(&config).unwrap();
+    assert_eq!(config["architecture"], "wasm");
+    assert_eq!(config["os"], "wasip2");
+    assert_eq!(config["layerDigests"], json!([sha256(&bytes)]));
+
+    let by_tag = team.run(&["pull", &reference, "-o", "by-tag.wasm"], 0);
+    assert_eq!(field(&by_tag, "pulled"), pinned);
+    assert_eq!(std::fs::read(team.path("by-tag.wasm")).unwrap(), bytes);
+    let other = Team::new();
+    let by_digest = other.run(&["pull", &pinned, "-o", "by-digest.wasm"], 0);
+    assert_eq!(field(&by_digest, "component"), sha256(&bytes));
+    assert_eq!(std::fs::read(other.path("by-digest.wasm")).unwrap(), bytes);
+
+    // Runs record the registry source and the same identity.
+    let eval = team.eval_set();
+    team.run(
+        &[
+            "run",
+            eval.to_str().unwrap(),
+            "-e",
+            &reference,
+            "-o",
+            "out",
+            "-q",
+        ],
+        0,
+    );
+    let summary = read_json(&team.path("out/summary.json"));
+    let plugin = &summary["plugins"][0];
+    assert_eq!(
+        format!("sha256:{}", plugin["sha256"].as_str().unwrap()),
+        sha256(&bytes)
+    );
+    assert_eq!(plugin["source"], format!("{reference}@{digest}"));
+    assert_eq!(summary["metrics"]["exact_match/exact_match"], json!(0.5));
+
+    let inspect = team.run(&["inspect", &pinned], 0);
+    assert!(
+        stdout(&inspect).contains(&sha256(&bytes)[7..]),
+        "{}",
+        stdout(&inspect)
+    );
+
+    let missing = team.run(&["pull", &registry.reference("nlp/none:1.0")], 1);
+    assert!(
+        stderr(&missing).contains("not found"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn an_authenticating_registry_takes_credentials_from_the_environment_or_docker_and_never_prints_them()
+ {
+    let Some(registry) = Registry::start(true) else {
+        return;
+    };
+    let team = Team::new();
+    let component = team.component("exact_match");
+    let reference = registry.reference("nlp/exact:1.0");
+    let no_secret = |output: &Output| {
+        assert!(
+            !stdout(output).contains(PASSWORD) && !stderr(output).contains(PASSWORD),
+            "a password was printed"
+        );
+    };
+
+    let anonymous = team.run(&["push", component.to_str().unwrap(), &reference], 1);
+    assert!(
+        stderr(&anonymous).contains("refused the credentials"),
+        "{}",
+        stderr(&anonymous)
+    );
+
+    let wrong = run(team
+        .assay()
+        .args(["push", component.to_str().unwrap(), &reference])
+        .env("ASSAY_REGISTRY_USERNAME", USER)
+        .env("ASSAY_REGISTRY_PASSWORD", "not-the-password-42"));
+    expect_code(&wrong, 1);
+    assert!(
+        stderr(&wrong).contains("refused the credentials")
+            && !stderr(&wrong).contains("not-the-password-42"),
+        "{}",
+        stderr(&wrong)
+    );
+
+    let pushed = run(team
+        .assay()
+        .args(["push", component.to_str().unwrap(), &reference])
+        .env("ASSAY_REGISTRY_USERNAME", USER)
+        .env("ASSAY_REGISTRY_PASSWORD", PASSWORD));
+    expect_code(&pushed, 0);
+    no_secret(&pushed);
+
+    // The docker CLI's login, as `docker login` writes it.
+    std::fs::create_dir_all(team.path("docker")).unwrap();
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    std::fs::write(
+        team.path("docker/config.json"),
+        json!({"auths": {registry.addr.clone(): {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    let pulled = team.run(&["pull", &reference, "-o", "pulled.wasm"], 0);
+    no_secret(&pulled);
+    assert_eq!(
+        std::fs::read(team.path("pulled.wasm")).unwrap(),
+        std::fs::read(&component).unwrap()
+    );
+}
+
+#[test]
+fn the_lock_pins_exact_bytes_and_locked_names_the_plugin_and_both_digests() {
+    let Some(registry) = Registry::start(false) else {
+        return;
+    };
+    let team = Team::new();
+    let first = team.component("exact_match");
+    let reference = registry.reference("nlp/metric:stable");
+    let pushed = team.run(&["push", first.to_str().unwrap(), &reference], 0);
+    let first_manifest = manifest_digest(&field(&pushed, "pinned"));
+    let first_digest = sha256(&std::fs::read(&first).unwrap());
+    team.config(&format!(
+        "[plugins.metric]\nsource = \"{reference}\"\n[plugins.exact]\nsource = \"exact_match\"\n"
+    ));
+
+    let run_before_lock = team.run(
+        &[
+            "run",
+            team.eval_set().to_str().unwrap(),
+            "--config",
+            "assay.toml",
+            "--locked",
+            "-q",
+        ],
+        1,
+    );
+    assert!(
+        stderr(&run_before_lock).contains("assay.lock; run `assay lock`"),
+        "{}",
+        stderr(&run_before_lock)
+    );
+
+    team.run(&["lock"], 0);
+    let lock = std::fs::read_to_string(team.path("assay.lock")).unwrap();
+    let lock: toml::Table = toml::from_str(&lock).unwrap();
+    let entries = lock["plugin"].as_array().unwrap();
+    assert_eq!(entries[0]["name"].as_str(), Some("metric"));
+    assert_eq!(entries[0]["source"].as_str(), Some(reference.as_str()));
+    assert_eq!(
+        entries[0]["manifest"].as_str(),
+        Some(first_manifest.as_str())
+    );
+    assert_eq!(entries[0]["digest"].as_str(), Some(first_digest.as_str()));
+    assert_eq!(
+        entries[1]["digest"].as_str(),
+        Some(sha256(assay::builtin::get("exact_match").unwrap()).as_str())
+    );
+    let (_, plugin) = team.run_config(&["--locked"], 0);
+    assert_eq!(
+        format!("sha256:{}", plugin["sha256"].as_str().unwrap()),
+        first_digest
+    );
+
+    // Another team moves the tag to other bytes.
+    let second = team.component("token_f1");
+    let moved = team.run(&["push", second.to_str().unwrap(), &reference], 0);
+    let second_manifest = manifest_digest(&field(&moved, "pinned"));
+    let second_digest = sha256(&std::fs::read(&second).unwrap());
+
+    let (output, plugin) = team.run_config(&[], 0);
+    assert_eq!(
+        format!("sha256:{}", plugin["sha256"].as_str().unwrap()),
+        first_digest,
+        "the lock, not the tag, decides the bytes"
+    );
+    assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+    let (refused, _) = team.run_config(&["--locked"], 1);
+    let message = stderr(&refused);
+    assert!(
+        message.contains("plugin metric")
+            && message.contains(&first_manifest)
+            && message.contains(&second_manifest),
+        "{message}"
+    );
+
+    team.run(&["lock"], 0);
+    let (_, plugin) = team.run_config(&["--locked"], 0);
+    assert_eq!(
+        format!("sha256:{}", plugin["sha256"].as_str().unwrap()),
+        second_digest
+    );
+
+    // A local file whose bytes change is caught the same way.
+    team.config("[plugins.local]\nsource = \"exact_match.wasm\"\n");
+    team.run(&["lock"], 0);
+    team.run_config(&["--locked"], 0);
+    std::fs::write(&first, assay::builtin::get("token_f1").unwrap()).unwrap();
+    let (changed, _) = team.run_config(&["--locked"], 1);
+    let message = stderr(&changed);
+    assert!(
+        message.contains("plugin local")
+            && message.contains(&first_digest)
+            && message.contains(&second_digest),
+        "{message}"
+    );
+    let (warned, _) = team.run_config(&[], 0);
+    assert!(
+        stderr(&warned).contains("changed since"),
+        "{}",
+        stderr(&warned)
+    );
+}
+
+#[test]
+fn a_registry_that_is_down_is_named_and_stored_plugins_still_run() {
+    let Some(mut registry) = Registry::start(false) else {
+        return;
+    };
+    let team = Team::new();
+    let component = team.component("exact_match");
+    let reference = registry.reference("nlp/exact:1.0");
+    team.run(&["push", component.to_str().unwrap(), &reference], 0);
+    team.config(&format!("[plugins.metric]\nsource = \"{reference}\"\n"));
+    team.run(&["lock"], 0);
+    registry.stop();
+
+    let eval = team.eval_set();
+    let unpinned = team.run(
+        &[
+            "run",
+            eval.to_str().unwrap(),
+            "-e",
+            &registry.reference("nlp/other:1.0"),
+            "-q",
+        ],
+        1,
+    );
+    let message = stderr(&unpinned);
+    assert!(
+        message.contains(&format!("cannot reach registry {}", registry.addr)),
+        "{message}"
+    );
+
+    let (locked, plugin) = team.run_config(&["--locked"], 0);
+    assert_eq!(
+        format!("sha256:{}", plugin["sha256"].as_str().unwrap()),
+        sha256(&std::fs::read(&component).unwrap())
+    );
+    assert!(
+        stderr(&locked).contains("cannot reach registry"),
+        "the tag could not be re-checked, and the run says so: {}",
+        stderr(&locked)
+    );
+    let (offline, _) = team.run_config(&["--locked", "--offline"], 0);
+    assert!(stderr(&offline).is_empty(), "{}", stderr(&offline));
+
+    // Another machine, with nothing stored, cannot run it.
+    let empty = Team::new();
+    std::fs::copy(team.path("assay.toml"), empty.path("assay.toml")).unwrap();
+    std::fs::copy(team.path("assay.lock"), empty.path("assay.lock")).unwrap();
+    let (missing, _) = empty.run_config(&["--offline"], 1);
+    assert!(
+        stderr(&missing).contains("not in the local store"),
+        "{}",
+        stderr(&missing)
+    );
+    let (down, _) = empty.run_config(&[], 1);
+    assert!(
+        stderr(&down).contains("cannot reach registry"),
+        "{}",
+        stderr(&down)
+    );
+}
+
+#[test]
+fn a_corrupted_download_is_refused_by_digest_and_not_stored() {
+    let Some(registry) = Registry::start(false) else {
+        return;
+    };
+    let publisher = Team::new();
+    let component = publisher.component("exact_match");
+    let bytes = std::fs::read(&component).unwrap();
+    let reference = registry.reference("nlp/exact:1.0");
+    let pinned = field(
+        &publisher.run(&["push", component.to_str().unwrap(), &reference], 0),
+        "pinned",
+    );
+
+    let mut corrupted = bytes.clone();
+    let middle = corrupted.len() / 2;
+    corrupted[middle] ^= 0xff;
+    std::fs::write(registry.blob_file(&sha256(&bytes)), &corrupted).unwrap();
+
+    let consumer = Team::new();
+    for source in [reference.as_str(), pinned.as_str()] {
+        let refused = consumer.run(&["pull", source], 1);
+        let message = stderr(&refused);
+        assert!(
+            message.contains("does not match its digest") && message.contains(&sha256(&bytes)),
+            "{message}"
+        );
+    }
+    let stored = consumer
+        .path("cache/store/sha256")
+        .join(&sha256(&bytes)[7..]);
+    assert!(!stored.exists(), "corrupted bytes were stored");
+
+    // A tampered manifest is refused too.
+    let manifest = manifest_digest(&pinned);
+    std::fs::write(registry.blob_file(&manifest), b"{\"schemaVersion\":2}").unwrap();
+    let refused = Team::new().run(&["pull", &pinned], 1);
+    assert!(
+        stderr(&refused).contains("does not match its digest"),
+        "{}",
+        stderr(&refused)
+    );
+}
+
+#[test]
+fn a_policy_that_requires_signatures_runs_only_what_a_trusted_key_signed() {
+    let Some(registry) = Registry::start(false) else {
+        return;
+    };
+    let team = Team::new();
+    team.run(&["keygen", "nlp"], 0);
+    team.run(&["keygen", "vision"], 0);
+    // A key is never overwritten.
+    team.run(&["keygen", "nlp"], 1);
+    let component = team.component("exact_match");
+    let reference = registry.reference("nlp/exact:1.0");
+    let pinned = field(
+        &team.run(&["push", component.to_str().unwrap(), &reference], 0),
+        "pinned",
+    );
+    let digest = manifest_digest(&pinned);
+    let policy = format!(
+        "[trust]\nrequire_signatures = true\n[trust.keys.nlp]\npublic_key = \"nlp.pub\"\nrepositories = [\"{}/nlp\"]\n",
+        registry.addr
+    );
+    team.config(&format!(
+        "[plugins.metric]\nsource = \"{reference}\"\n{policy}"
+    ));
+
+    let (unsigned, _) = team.run_config(&[], 1);
+    assert!(
+        stderr(&unsigned).contains("carries none"),
+        "{}",
+        stderr(&unsigned)
+    );
+
+    team.run(&["sign", &reference, "--key", "vision.key"], 0);
+    let (wrong_key, _) = team.run_config(&[], 1);
+    assert!(
+        stderr(&wrong_key).contains("none of its 1 signature(s) verifies with a key trusted for"),
+        "{}",
+        stderr(&wrong_key)
+    );
+    team.run(&["verify", &reference, "--key", "nlp.pub"], 1);
+
+    team.run(&["sign", &reference, "--key", "nlp.key"], 0);
+    let (_, plugin) = team.run_config(&[], 0);
+    assert_eq!(plugin["name"], "metric");
+    team.run(&["verify", &reference, "--key", "nlp.pub"], 0);
+
+    // The signatures are cosign's: a simple-signing layer per signature in
+    // the sha256-HEX.sig manifest, the signature in its annotation.
+    let signatures = registry.manifest("nlp/exact", &format!("{}.sig", digest.replace(':', "-")));
+    let layers = signatures["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2);
+    for layer in layers {
+        assert_eq!(
+            layer["mediaType"],
+            "application/vnd.dev.cosign.simplesigning.v1+json"
+        );
+        assert!(
+            layer["annotations"]["dev.cosignproject.cosign/signature"]
+                .as_str()
+                .is_some()
+        );
+        let (_, payload) = registry.get(
+            &format!("/v2/nlp/exact/blobs/{}", layer["digest"].as_str().unwrap()),
+            "*/*",
+        );
+        let payload: Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(
+            payload["critical"]["image"]["docker-manifest-digest"],
+            json!(digest)
+        );
+        assert_eq!(
+            payload["critical"]["type"],
+            "cosign container image signature"
+        );
+    }
+
+    // The nlp key does not vouch for another namespace, signed or not.
+    let other = registry.reference("vision/exact:1.0");
+    team.run(&["push", component.to_str().unwrap(), &other], 0);
+    team.run(&["sign", &other, "--key", "nlp.key"], 0);
+    team.config(&format!("[plugins.metric]\nsource = \"{other}\"\n{policy}"));
+    let (out_of_scope, _) = team.run_config(&[], 1);
+    assert!(
+        stderr(&out_of_scope).contains(&format!(
+            "no key in [trust.keys] is trusted for {}/vision/exact",
+            registry.addr
+        )),
+        "{}",
+        stderr(&out_of_scope)
+    );
+
+    team.config(&format!(
+        "[plugins.metric]\nsource = \"exact_match.wasm\"\n{policy}"
+    ));
+    let (local, _) = team.run_config(&[], 1);
+    assert!(
+        stderr(&local).contains("a local file carries none"),
+        "{}",
+        stderr(&local)
+    );
+
+    // Signatures seen once are kept, so a locked run verifies offline.
+    team.config(&format!(
+        "[plugins.metric]\nsource = \"{reference}\"\n{policy}"
+    ));
+    team.run(&["lock"], 0);
+    drop(registry);
+    team.run_config(&["--locked", "--offline"], 0);
+}
+
+/// The Python of the venv `.ci/run` installs ORAS into.
+fn oras_python() -> Option<PathBuf> {
+    let venv = std::env::var_os("ASSAY_ORAS_VENV")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
+            Some(cache.join("assay/oras-venv"))
+        })?;
+    let python = venv.join("bin/python");
+    if python.exists() {
+        return Some(python);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} is missing, and CI must run the ORAS test: .ci/run installs it",
+        python.display()
+    );
+    eprintln!(
+        "SKIPPED: no ORAS venv at {} (.ci/run installs tests/registry/requirements.txt there)",
+        venv.display()
+    );
+    None
+}
+
+#[test]
+fn oras_reads_what_assay_pushes_and_assay_runs_what_oras_pushes() {
+    let Some(registry) = Registry::start(false) else {
+        return;
+    };
+    let Some(python) = oras_python() else { return };
+    let team = Team::new();
+    let component = team.component("exact_match");
+    let digest = sha256(&std::fs::read(&component).unwrap());
+    team.run(
+        &[
+            "push",
+            component.to_str().unwrap(),
+            &registry.reference("nlp/exact:1.0"),
+        ],
+        0,
+    );
+
+    let oras = Command::new(python)
+        .arg(root().join("tests/registry/oras_interop.py"))
+        .arg(&registry.addr)
+        .arg(team.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        oras.status.success(),
+        "{}",
+        String::from_utf8_lossy(&oras.stderr)
+    );
+    let printed = String::from_utf8_lossy(&oras.stdout).into_owned();
+    assert!(
+        printed.contains(&format!("pulled {}", &digest[7..])),
+        "ORAS got other bytes: {printed}"
+    );
+
+    let consumer = Team::new();
+    let eval = consumer.eval_set();
+    consumer.run(
+        &[
+            "run",
+            eval.to_str().unwrap(),
+            "-e",
+            &registry.reference("nlp/from-oras:1.0"),
+            "-o",
+            "out",
+            "-q",
+        ],
+        0,
+    );
+    let summary = read_json(&consumer.path("out/summary.json"));
+    assert_eq!(
+        format!(
+            "sha256:{}",
+            summary["plugins"][0]["sha256"].as_str().unwrap()
+        ),
+        digest
+    );
+}
