@@ -786,3 +786,26 @@ fn oras_reads_what_assay_pushes_and_assay_runs_what_oras_pushes() {
         digest
     );
 }
+
+#[test]
+fn guards_come_from_registries_too() {
+    let Some(registry) = Registry::start(false) else { return };
+    let team = Team::new();
+    let component = team.component("arithmetic");
+    let reference = registry.reference("safety/arithmetic:1.0");
+    team.run(&["push", component.to_str().unwrap(), &reference], 0);
+    let feedback = jsonl(
+        team.dir.path(),
+        "feedback.jsonl",
+        &[
+            json!({"id": "ok", "prompt": "What is 2+2?", "output": "4", "rating": "up"}),
+            json!({"id": "bad", "prompt": "What is 2+2?", "output": "4", "rating": "down", "comment": "No, 2+2=5."}),
+        ],
+    );
+    team.run(&["guard", feedback.to_str().unwrap(), "-g", &reference, "-o", "screened", "-q"], 0);
+    let decisions = read_jsonl(&team.path("screened/decisions.jsonl"));
+    assert_eq!(decisions[0]["guards"]["arithmetic"]["decision"], "accept");
+    assert_eq!(decisions[1]["guards"]["arithmetic"]["decision"], "reject");
+    let summary = read_json(&team.path("screened/summary.json"));
+    assert_eq!(format!("sha256:{}", summary["plugins"][0]["sha256"].as_str().unwrap()), sha256(&std::fs::read(&component).unwrap()));
+}

@@ -19,9 +19,10 @@ use super::run::{CommonArgs, Setup};
 pub struct GuardArgs {
     /// The feedback: JSON Lines (.jsonl) or CSV (.csv, .tsv).
     feedback: PathBuf,
-    /// A guard to run: a built-in name, a name from the config, or a path to
-    /// a .wasm component. Repeat for several. Default: every plugin in the config.
-    #[arg(short = 'g', long = "guard", value_name = "NAME_OR_PATH")]
+    /// A guard to run: a built-in name, a name from the config, a path to a
+    /// .wasm component, or oci://HOST/NAMESPACE/NAME:TAG (or @sha256:...).
+    /// Repeat for several. Default: every plugin in the config.
+    #[arg(short = 'g', long = "guard", value_name = "PLUGIN")]
     guards: Vec<String>,
     /// The folder for accepted/quarantined/rejected records, decisions.jsonl
     /// and summary.json. It is replaced as a whole.
