@@ -466,8 +466,15 @@ fn the_lock_pins_exact_bytes_and_locked_names_the_plugin_and_both_digests() {
         second_digest
     );
 
-    // A local file whose bytes change is caught the same way.
+    // A plugin the lock does not list, or lists with another source.
+    team.config(&format!("[plugins.metric]\nsource = \"{}\"\n[plugins.exact]\nsource = \"exact_match\"\n", registry.reference("nlp/metric:other")));
+    let (stale, _) = team.run_config(&["--locked"], 1);
+    assert!(stderr(&stale).contains("plugin metric: assay.lock locks source"), "{}", stderr(&stale));
     team.config("[plugins.local]\nsource = \"exact_match.wasm\"\n");
+    let (unlisted, _) = team.run_config(&["--locked"], 1);
+    assert!(stderr(&unlisted).contains("plugin local: not in assay.lock"), "{}", stderr(&unlisted));
+
+    // A local file whose bytes change is caught the same way.
     team.run(&["lock"], 0);
     team.run_config(&["--locked"], 0);
     std::fs::write(&first, assay::builtin::get("token_f1").unwrap()).unwrap();
