@@ -224,6 +224,12 @@ fn field(output: &Output, label: &str) -> String {
         .unwrap_or_else(|| panic!("no {label:?} in\n{}", stdout(output)))
 }
 
+/// Asserts that a command's stderr contains `needle`.
+#[track_caller]
+fn says(output: &Output, needle: &str) {
+    assert!(stderr(output).contains(needle), "expected {needle:?} in stderr:\n{}", stderr(output));
+}
+
 /// `oci://...@sha256:X` -> `sha256:X`.
 fn manifest_digest(pinned: &str) -> String {
     pinned.rsplit_once('@').unwrap().1.to_string()
@@ -316,11 +322,7 @@ fn push_and_pull_by_tag_and_digest_in_the_standard_layout() {
     );
 
     let missing = team.run(&["pull", &registry.reference("nlp/none:1.0")], 1);
-    assert!(
-        stderr(&missing).contains("not found"),
-        "{}",
-        stderr(&missing)
-    );
+    says(&missing, "not found");
 }
 
 #[test]
@@ -340,11 +342,7 @@ fn an_authenticating_registry_takes_credentials_from_the_environment_or_docker_a
     };
 
     let anonymous = team.run(&["push", component.to_str().unwrap(), &reference], 1);
-    assert!(
-        stderr(&anonymous).contains("refused the credentials"),
-        "{}",
-        stderr(&anonymous)
-    );
+    says(&anonymous, "refused the credentials");
 
     let wrong = run(team
         .assay()
@@ -352,12 +350,8 @@ fn an_authenticating_registry_takes_credentials_from_the_environment_or_docker_a
         .env("ASSAY_REGISTRY_USERNAME", USER)
         .env("ASSAY_REGISTRY_PASSWORD", "not-the-password-42"));
     expect_code(&wrong, 1);
-    assert!(
-        stderr(&wrong).contains("refused the credentials")
-            && !stderr(&wrong).contains("not-the-password-42"),
-        "{}",
-        stderr(&wrong)
-    );
+    says(&wrong, "refused the credentials");
+    assert!(!stderr(&wrong).contains("not-the-password-42"), "a password was printed");
 
     let pushed = run(team
         .assay()
@@ -410,11 +404,7 @@ fn the_lock_pins_exact_bytes_and_locked_names_the_plugin_and_both_digests() {
         ],
         1,
     );
-    assert!(
-        stderr(&run_before_lock).contains("assay.lock; run `assay lock`"),
-        "{}",
-        stderr(&run_before_lock)
-    );
+    says(&run_before_lock, "assay.lock; run `assay lock`");
 
     team.run(&["lock"], 0);
     let lock = std::fs::read_to_string(team.path("assay.lock")).unwrap();
@@ -469,10 +459,10 @@ fn the_lock_pins_exact_bytes_and_locked_names_the_plugin_and_both_digests() {
     // A plugin the lock does not list, or lists with another source.
     team.config(&format!("[plugins.metric]\nsource = \"{}\"\n[plugins.exact]\nsource = \"exact_match\"\n", registry.reference("nlp/metric:other")));
     let (stale, _) = team.run_config(&["--locked"], 1);
-    assert!(stderr(&stale).contains("plugin metric: assay.lock locks source"), "{}", stderr(&stale));
+    says(&stale, "plugin metric: assay.lock locks source");
     team.config("[plugins.local]\nsource = \"exact_match.wasm\"\n");
     let (unlisted, _) = team.run_config(&["--locked"], 1);
-    assert!(stderr(&unlisted).contains("plugin local: not in assay.lock"), "{}", stderr(&unlisted));
+    says(&unlisted, "plugin local: not in assay.lock");
 
     // A local file whose bytes change is caught the same way.
     team.run(&["lock"], 0);
@@ -487,11 +477,7 @@ fn the_lock_pins_exact_bytes_and_locked_names_the_plugin_and_both_digests() {
         "{message}"
     );
     let (warned, _) = team.run_config(&[], 0);
-    assert!(
-        stderr(&warned).contains("changed since"),
-        "{}",
-        stderr(&warned)
-    );
+    says(&warned, "changed since");
 }
 
 #[test]
@@ -542,17 +528,9 @@ fn a_registry_that_is_down_is_named_and_stored_plugins_still_run() {
     std::fs::copy(team.path("assay.toml"), empty.path("assay.toml")).unwrap();
     std::fs::copy(team.path("assay.lock"), empty.path("assay.lock")).unwrap();
     let (missing, _) = empty.run_config(&["--offline"], 1);
-    assert!(
-        stderr(&missing).contains("not in the local store"),
-        "{}",
-        stderr(&missing)
-    );
+    says(&missing, "not in the local store");
     let (down, _) = empty.run_config(&[], 1);
-    assert!(
-        stderr(&down).contains("cannot reach registry"),
-        "{}",
-        stderr(&down)
-    );
+    says(&down, "cannot reach registry");
 }
 
 #[test]
@@ -592,11 +570,7 @@ fn a_corrupted_download_is_refused_by_digest_and_not_stored() {
     let manifest = manifest_digest(&pinned);
     std::fs::write(registry.blob_file(&manifest), b"{\"schemaVersion\":2}").unwrap();
     let refused = Team::new().run(&["pull", &pinned], 1);
-    assert!(
-        stderr(&refused).contains("does not match its digest"),
-        "{}",
-        stderr(&refused)
-    );
+    says(&refused, "does not match its digest");
 }
 
 #[test]
@@ -625,19 +599,11 @@ fn a_policy_that_requires_signatures_runs_only_what_a_trusted_key_signed() {
     ));
 
     let (unsigned, _) = team.run_config(&[], 1);
-    assert!(
-        stderr(&unsigned).contains("carries none"),
-        "{}",
-        stderr(&unsigned)
-    );
+    says(&unsigned, "carries none");
 
     team.run(&["sign", &reference, "--key", "vision.key"], 0);
     let (wrong_key, _) = team.run_config(&[], 1);
-    assert!(
-        stderr(&wrong_key).contains("none of its 1 signature(s) verifies with a key trusted for"),
-        "{}",
-        stderr(&wrong_key)
-    );
+    says(&wrong_key, "none of its 1 signature(s) verifies with a key trusted for");
     team.run(&["verify", &reference, "--key", "nlp.pub"], 1);
 
     team.run(&["sign", &reference, "--key", "nlp.key"], 0);
@@ -681,24 +647,16 @@ fn a_policy_that_requires_signatures_runs_only_what_a_trusted_key_signed() {
     team.run(&["sign", &other, "--key", "nlp.key"], 0);
     team.config(&format!("[plugins.metric]\nsource = \"{other}\"\n{policy}"));
     let (out_of_scope, _) = team.run_config(&[], 1);
-    assert!(
-        stderr(&out_of_scope).contains(&format!(
+    says(&out_of_scope, &format!(
             "no key in [trust.keys] is trusted for {}/vision/exact",
             registry.addr
-        )),
-        "{}",
-        stderr(&out_of_scope)
-    );
+        ));
 
     team.config(&format!(
         "[plugins.metric]\nsource = \"exact_match.wasm\"\n{policy}"
     ));
     let (local, _) = team.run_config(&[], 1);
-    assert!(
-        stderr(&local).contains("a local file carries none"),
-        "{}",
-        stderr(&local)
-    );
+    says(&local, "a local file carries none");
 
     // Signatures seen once are kept, so a locked run verifies offline.
     team.config(&format!(

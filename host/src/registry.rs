@@ -24,7 +24,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
-use oci_client::errors::{DigestError, OciDistributionError};
+use oci_client::errors::OciErrorCode::{BlobUnknown, Denied, ManifestUnknown, NameUnknown, Unauthorized};
+use oci_client::errors::{DigestError, OciDistributionError, OciEnvelope, OciErrorCode};
 use oci_client::manifest::{OCI_IMAGE_MEDIA_TYPE, OciDescriptor, OciImageManifest, OciManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
@@ -593,6 +594,10 @@ fn credentials(registry: &str) -> RegistryAuth {
     }
 }
 
+fn has_code(envelope: &OciEnvelope, codes: &[OciErrorCode]) -> bool {
+    envelope.errors.iter().any(|e| codes.contains(&e.code))
+}
+
 /// Turns a client error into one that says what to do about it.
 fn classify(reference: &OciRef, error: OciDistributionError) -> RegistryError {
     let registry = reference.registry().to_string();
@@ -623,33 +628,11 @@ fn classify(reference: &OciRef, error: OciDistributionError) -> RegistryError {
             registry,
             reference: reference.to_string(),
         },
-        OciDistributionError::RegistryError { envelope, .. }
-            if envelope.errors.iter().any(|e| {
-                matches!(
-                    e.code,
-                    oci_client::errors::OciErrorCode::ManifestUnknown
-                        | oci_client::errors::OciErrorCode::NameUnknown
-                        | oci_client::errors::OciErrorCode::BlobUnknown
-                )
-            }) =>
-        {
-            RegistryError::NotFound {
-                reference: reference.to_string(),
-            }
+        OciDistributionError::RegistryError { envelope, .. } if has_code(&envelope, &[ManifestUnknown, NameUnknown, BlobUnknown]) => {
+            RegistryError::NotFound { reference: reference.to_string() }
         }
-        OciDistributionError::RegistryError { envelope, .. }
-            if envelope.errors.iter().any(|e| {
-                matches!(
-                    e.code,
-                    oci_client::errors::OciErrorCode::Unauthorized
-                        | oci_client::errors::OciErrorCode::Denied
-                )
-            }) =>
-        {
-            RegistryError::Unauthorized {
-                registry,
-                reference: reference.to_string(),
-            }
+        OciDistributionError::RegistryError { envelope, .. } if has_code(&envelope, &[Unauthorized, Denied]) => {
+            RegistryError::Unauthorized { registry, reference: reference.to_string() }
         }
         OciDistributionError::DigestError(DigestError::VerificationError { expected, actual }) => {
             RegistryError::Corrupt {
