@@ -305,25 +305,28 @@ impl Registries {
         let path = match store.path_of(&layer.digest)? {
             Some(path) => path,
             None if !network => return Err(not_stored()),
-            None => {
-                let client = self.client(reference);
-                let auth = credentials(reference.registry());
-                let mut bytes = Vec::new();
-                self.runtime
-                    .block_on(async {
-                        client.store_auth_if_needed(pinned.registry(), &auth).await;
-                        client.pull_blob(&pinned.inner, &layer, &mut bytes).await
-                    })
-                    .map_err(|e| classify(&pinned, e))?;
-                check_digest(&pinned, "a component", &layer.digest, &bytes)?;
-                store.put(&bytes)?.1
-            }
+            None => store.put(&self.pull_blob(&pinned, &layer, "a component")?)?.1,
         };
         Ok(Pulled {
             manifest_digest,
             component_digest: layer.digest,
             path,
         })
+    }
+
+    /// The blob `layer` describes, checked against its digest.
+    fn pull_blob(&self, reference: &OciRef, layer: &OciDescriptor, what: &'static str) -> Result<Vec<u8>, RegistryError> {
+        let client = self.client(reference);
+        let auth = credentials(reference.registry());
+        let mut bytes = Vec::new();
+        self.runtime
+            .block_on(async {
+                client.store_auth_if_needed(reference.registry(), &auth).await;
+                client.pull_blob(&reference.inner, layer, &mut bytes).await
+            })
+            .map_err(|e| classify(reference, e))?;
+        check_digest(reference, what, &layer.digest, &bytes)?;
+        Ok(bytes)
     }
 
     /// Pushes `component` to `reference` in the standard layout, with
@@ -405,7 +408,6 @@ impl Registries {
             return Ok(Vec::new());
         };
         let sig_ref = signature_ref(reference, manifest_digest);
-        let client = self.client(reference);
         let mut signatures = Vec::new();
         for layer in manifest
             .layers
@@ -419,11 +421,7 @@ impl Registries {
             else {
                 continue;
             };
-            let mut payload = Vec::new();
-            self.runtime
-                .block_on(client.pull_blob(&sig_ref.inner, layer, &mut payload))
-                .map_err(|e| classify(&sig_ref, e))?;
-            check_digest(&sig_ref, "a signature payload", &layer.digest, &payload)?;
+            let payload = self.pull_blob(&sig_ref, layer, "a signature payload")?;
             signatures.push(StoredSignature {
                 payload,
                 signature: signature.clone(),
@@ -463,13 +461,8 @@ impl Registries {
         let sig_ref = signature_ref(reference, manifest_digest);
         let mut layers: Vec<ImageLayer> = Vec::new();
         if let Some(existing) = self.signature_manifest(reference, manifest_digest)? {
-            let client = self.client(reference);
             for layer in &existing.layers {
-                let mut data = Vec::new();
-                self.runtime
-                    .block_on(client.pull_blob(&sig_ref.inner, layer, &mut data))
-                    .map_err(|e| classify(&sig_ref, e))?;
-                check_digest(&sig_ref, "a signature payload", &layer.digest, &data)?;
+                let data = self.pull_blob(&sig_ref, layer, "a signature payload")?;
                 layers.push(ImageLayer {
                     data: data.into(),
                     media_type: layer.media_type.clone(),
