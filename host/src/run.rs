@@ -291,11 +291,11 @@ pub fn evaluate(
         |worker, chunk| worker.process(chunk, host, plugins, &slots, fields, options),
         |result: ChunkResult| {
             progress.inc(result.bytes);
-            if options.on_bad_record == BadRecordPolicy::Fail {
-                if let Some(bad) = result.bad.first() {
-                    failure = Some(RunError::BadRecord { path: input.into(), line: bad.line, message: bad.message.clone() });
-                    return false;
-                }
+            if options.on_bad_record == BadRecordPolicy::Fail
+                && let Some(bad) = result.bad.first()
+            {
+                failure = Some(RunError::BadRecord { path: input.into(), line: bad.line, message: bad.message.clone() });
+                return false;
             }
             if let Err(error) = samples_file.write_all(&result.lines) {
                 failure = Some(RunError::Output { path: out_dir.join("samples.jsonl"), error });
