@@ -17,6 +17,7 @@ pub mod dataset;
 pub mod gate;
 pub mod guard;
 pub mod html;
+pub mod metadata;
 pub mod plugin;
 pub mod report;
 pub mod run;
