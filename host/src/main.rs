@@ -35,6 +35,8 @@ enum Command {
     Test(cli::test::TestArgs),
     /// Create a plugin project (Rust, Python or JavaScript) that builds as generated.
     New(cli::new::NewArgs),
+    /// Write a plugin's metadata (name, version, authors, license, source...) into the component.
+    Package(cli::package::PackageArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Report(args) => cli::report::report(args).map(|()| ExitCode::SUCCESS),
         Command::Test(args) => cli::test::test(args),
         Command::New(args) => cli::new::new(args).map(|()| ExitCode::SUCCESS),
+        Command::Package(args) => cli::package::package(args).map(|()| ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");

@@ -4,6 +4,7 @@ pub mod gates;
 pub mod guard;
 pub mod inspect;
 pub mod new;
+pub mod package;
 pub mod report;
 pub mod run;
 pub mod test;
