@@ -1,10 +1,10 @@
 //! The standard metadata a plugin component carries inside itself.
 //!
 //! A plugin's identity is its sha256 digest, which says nothing about who
-//! wrote it, under which licence, or where its source is. That information
+//! wrote it, under which license, or where its source is. That information
 //! travels inside the component, so it cannot be separated from the bytes it
-//! describes, in the custom sections the component-model tools agree on
-//! (`wasm-tools metadata`, `wkg`, registries): the component name, `version`,
+//! describes: in the custom sections the component-model tools agree on
+//! (`wasm-tools metadata`, `wkg`, registries), the component name, `version`,
 //! `description`, `authors`, `licenses`, `source`, `homepage` and `revision`.
 //! Reading and writing go through `wasm-metadata`, the library those tools
 //! use, so a component packaged here reads the same everywhere else, and
@@ -25,7 +25,7 @@ pub struct ComponentMetadata {
     pub name: Option<String>,
     pub version: Option<String>,
     pub description: Option<String>,
-    /// The people or organisation responsible, free-form.
+    /// The people or organization responsible, free-form.
     pub authors: Option<String>,
     /// An SPDX license expression.
     pub licenses: Option<String>,
