@@ -158,12 +158,20 @@ fn new_plugin_builds_and_runs(kind: &str, lang: &str) {
     // One target folder for both Rust projects, and the repository's pinned toolchain.
     build.env("CARGO_TARGET_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-rust-target"));
     build.env("RUSTUP_TOOLCHAIN", pinned_toolchain());
+    // The binary under test packages the component, as `assay` on PATH would.
+    build.env("ASSAY", env!("CARGO_BIN_EXE_assay"));
+    build.env("ASSAY_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("assay-cache"));
     let output = build.output().unwrap();
     assert!(output.status.success(), "{name}/build.sh failed\n{}{}", stdout(&output), stderr(&output));
 
     let wasm = project.join(format!("{name}.wasm"));
     let output = run(assay().arg("test").arg(&wasm).arg("--cases").arg(project.join("cases.jsonl")));
     expect_code(&output, 0);
+
+    let output = run(assay().args(["inspect", "--json"]).arg(&wasm));
+    expect_code(&output, 0);
+    let info: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(info["metadata"]["name"], name.as_str(), "build.sh packages the component");
 
     let out = dir.path().join("out");
     if kind == "evaluator" {

@@ -241,7 +241,9 @@ fn push_and_pull_by_tag_and_digest_in_the_standard_layout() {
         return;
     };
     let team = Team::new();
-    let component = team.component("exact_match");
+    let built = team.component("exact_match");
+    team.run(&["package", built.to_str().unwrap(), "-o", "packaged.wasm", "--author", "NLP team", "--license", "Apache-2.0", "--source", "https://git.example.com/nlp/exact"], 0);
+    let component = team.path("packaged.wasm");
     let bytes = std::fs::read(&component).unwrap();
     let reference = registry.reference("nlp/exact:1.0");
 
@@ -267,10 +269,11 @@ fn push_and_pull_by_tag_and_digest_in_the_standard_layout() {
     assert_eq!(manifest["layers"].as_array().unwrap().len(), 1);
     assert_eq!(manifest["layers"][0]["mediaType"], "application/wasm");
     assert_eq!(manifest["layers"][0]["digest"], sha256(&bytes));
-    assert_eq!(
-        manifest["annotations"]["org.opencontainers.image.title"],
-        "exact_match"
-    );
+    let annotations = &manifest["annotations"];
+    assert_eq!(annotations["org.opencontainers.image.title"], "exact_match");
+    assert_eq!(annotations["org.opencontainers.image.authors"], "NLP team");
+    assert_eq!(annotations["org.opencontainers.image.licenses"], "Apache-2.0");
+    assert_eq!(annotations["org.opencontainers.image.source"], "https://git.example.com/nlp/exact");
     let (_, config) = registry.get(
         &format!(
             "/v2/nlp/exact/blobs/{}",
@@ -315,6 +318,7 @@ fn push_and_pull_by_tag_and_digest_in_the_standard_layout() {
     assert_eq!(summary["metrics"]["exact_match/exact_match"], json!(0.5));
 
     let inspect = team.run(&["inspect", &pinned], 0);
+    assert!(stdout(&inspect).contains("NLP team"), "the metadata travels with the component: {}", stdout(&inspect));
     assert!(
         stdout(&inspect).contains(&sha256(&bytes)[7..]),
         "{}",

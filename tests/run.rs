@@ -1,4 +1,5 @@
-//! `assay run`, `assay plugins` and `assay inspect`, driven through the real binary.
+//! `assay run`, `assay plugins`, `assay inspect` and `assay package`, driven
+//! through the real binary.
 
 mod common;
 
@@ -220,10 +221,119 @@ fn plugins_and_inspect_describe_components() {
     assert_eq!(info["name"], "exact_match");
     assert_eq!(info["kind"], "evaluator");
     assert_eq!(info["contract"], "assay:plugin/evaluator@0.1.0");
+    assert_eq!(info["world"], "assay:plugin/evaluator-plugin@0.1.0");
     assert_eq!(info["metrics"][0]["name"], "exact_match");
     assert_eq!(info["metrics"][0]["level"], "sample");
     assert_eq!(info["sha256"].as_str().unwrap().len(), 64);
     let imports = info["imports"].as_array().unwrap();
     assert!(imports.iter().any(|i| i == "assay:plugin/types@0.1.0"), "{imports:?}");
     assert!(imports.iter().all(|i| i.as_str().unwrap().starts_with("wasi:") || i == "assay:plugin/types@0.1.0"), "{imports:?}");
+}
+
+/// Writes the `exact_match` built-in as a component file, as a plugin author
+/// would have it after a build.
+fn exact_match_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("exact_match.wasm");
+    std::fs::write(&path, assay::builtin::get("exact_match").unwrap()).unwrap();
+    path
+}
+
+/// The value of a `label    value` line of `assay inspect` or `assay package`.
+fn line_value(text: &str, label: &str) -> String {
+    let line = text.lines().map(str::trim_start).find(|l| l.starts_with(&format!("{label} ")));
+    let line = line.unwrap_or_else(|| panic!("no {label} line in\n{text}"));
+    line[label.len()..].trim().to_string()
+}
+
+#[test]
+fn package_writes_metadata_that_inspect_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let component = exact_match_file(dir.path());
+    let packaged = dir.path().join("out/exact_match.wasm");
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let output = run(assay().arg("package").arg(&component).arg("-o").arg(&packaged).args([
+        "--version",
+        "1.2.3",
+        "--author",
+        "Ada <ada@example.com>",
+        "--author",
+        "Grace",
+        "--license",
+        "MIT OR Apache-2.0",
+        "--source",
+        "https://example.com/exact_match",
+        "--homepage",
+        "https://example.com/",
+        "--revision",
+        "0123abc",
+    ]));
+    expect_code(&output, 0);
+    let printed = stdout(&output);
+    assert_eq!(line_value(&printed, "wrote"), packaged.display().to_string());
+    let digest = line_value(&printed, "sha256");
+
+    let output = run(assay().args(["inspect", "--json"]).arg(&packaged));
+    expect_code(&output, 0);
+    let info: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(info["sha256"], digest.as_str(), "package prints the digest inspect reports");
+    assert_eq!(info["world"], "assay:plugin/evaluator-plugin@0.1.0");
+    // Name and description default to what the plugin's describe() says.
+    assert_eq!(
+        info["metadata"],
+        json!({
+            "name": "exact_match",
+            "version": "1.2.3",
+            "description": info["description"],
+            "authors": "Ada <ada@example.com>, Grace",
+            "licenses": "MIT OR Apache-2.0",
+            "source": "https://example.com/exact_match",
+            "homepage": "https://example.com/",
+            "revision": "0123abc",
+        })
+    );
+
+    let output = run(assay().arg("inspect").arg(&packaged));
+    expect_code(&output, 0);
+    let text = stdout(&output);
+    assert_eq!(line_value(&text, "sha256"), digest);
+    assert_eq!(line_value(&text, "world"), "assay:plugin/evaluator-plugin@0.1.0");
+    let fields = [("version", "1.2.3"), ("authors", "Ada <ada@example.com>, Grace"), ("licenses", "MIT OR Apache-2.0"), ("revision", "0123abc")];
+    for (label, value) in fields {
+        assert_eq!(line_value(&text, label), value, "{text}");
+    }
+
+    // In place, with every default from describe(): the plugin's own version.
+    let output = run(assay().arg("package").arg(&component).arg("-o").arg(&component));
+    expect_code(&output, 0);
+    let info: Value = serde_json::from_str(&stdout(&run(assay().args(["inspect", "--json"]).arg(&component)))).unwrap();
+    assert_eq!(info["metadata"]["name"], info["name"]);
+    assert_eq!(info["metadata"]["version"], info["version"]);
+    assert_eq!(info["metadata"]["description"], info["description"]);
+    assert_eq!(info["metadata"]["licenses"], Value::Null);
+}
+
+#[test]
+fn package_refuses_what_is_not_a_plugin_and_bad_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.wasm");
+    let module = dir.path().join("core.wasm");
+    std::fs::write(&module, b"\0asm\x01\0\0\0").unwrap();
+    let output = run(assay().arg("package").arg(&module).arg("-o").arg(&out));
+    expect_code(&output, 1);
+    let message = stderr(&output);
+    assert!(message.contains("core.wasm") && message.contains("not a WebAssembly component"), "{message}");
+
+    let output = run(assay().arg("package").arg(artifacts::FUTURE_VERSION).arg("-o").arg(&out));
+    expect_code(&output, 1);
+    assert!(stderr(&output).contains("targets `assay:plugin/evaluator@0.2.0`"), "{}", stderr(&output));
+
+    let output = run(assay().arg("package").arg(dir.path().join("missing.wasm")).arg("-o").arg(&out));
+    expect_code(&output, 1);
+    assert!(stderr(&output).contains("missing.wasm: no such component file"), "{}", stderr(&output));
+
+    let component = exact_match_file(dir.path());
+    let output = run(assay().arg("package").arg(&component).arg("-o").arg(&out).args(["--license", "not a licence"]));
+    expect_code(&output, 1);
+    assert!(stderr(&output).contains("license \"not a licence\""), "{}", stderr(&output));
+    assert!(!out.exists(), "nothing is written when packaging fails");
 }

@@ -20,6 +20,7 @@ pub mod gate;
 pub mod guard;
 pub mod html;
 pub mod lock;
+pub mod metadata;
 pub mod plugin;
 pub mod registry;
 pub mod report;

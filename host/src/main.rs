@@ -35,6 +35,8 @@ enum Command {
     Test(cli::test::TestArgs),
     /// Create a plugin project (Rust, Python or JavaScript) that builds as generated.
     New(cli::new::NewArgs),
+    /// Write a plugin's metadata (name, version, authors, license, source...) into the component.
+    Package(cli::package::PackageArgs),
     /// Pin every plugin of a config to its exact bytes in assay.lock.
     Lock(cli::lock::LockArgs),
     /// Publish a component to an OCI registry.
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Command::Report(args) => cli::report::report(args).map(|()| ExitCode::SUCCESS),
         Command::Test(args) => cli::test::test(args),
         Command::New(args) => cli::new::new(args).map(|()| ExitCode::SUCCESS),
+        Command::Package(args) => cli::package::package(args).map(|()| ExitCode::SUCCESS),
         Command::Lock(args) => cli::lock::lock(args).map(|()| ExitCode::SUCCESS),
         Command::Push(args) => cli::registry::push(args).map(|()| ExitCode::SUCCESS),
         Command::Pull(args) => cli::registry::pull(args).map(|()| ExitCode::SUCCESS),

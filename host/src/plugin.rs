@@ -317,6 +317,13 @@ impl Plugin {
         format!("{WIT_PACKAGE}/{}@{}", self.kind, self.contract_version)
     }
 
+    /// The WIT world it targets, such as `assay:plugin/evaluator-plugin@0.1.0`:
+    /// the world a plugin author names to their bindings generator. The
+    /// contract's worlds and interfaces share one versioned package.
+    pub fn world(&self) -> String {
+        format!("{WIT_PACKAGE}/{}-plugin@{}", self.kind, self.contract_version)
+    }
+
     /// The sample-level metrics, in the order `score` returns their values.
     pub fn sample_metrics(&self) -> impl Iterator<Item = &MetricInfo> {
         self.metrics.iter().filter(|m| m.level == Level::Sample)

@@ -52,7 +52,8 @@ impl Source {
         }
     }
 
-    fn bytes(&self) -> Result<Cow<'static, [u8]>, LoadError> {
+    /// The component's bytes, read now.
+    pub fn bytes(&self) -> Result<Cow<'static, [u8]>, LoadError> {
         match self {
             Source::Builtin(name) => crate::builtin::get(name).map(Cow::Borrowed).ok_or_else(|| LoadError::Invalid {
                 source_name: self.label(),

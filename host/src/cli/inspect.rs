@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 use clap::Args;
 
+use assay::metadata::ComponentMetadata;
 use assay::plugin::{Capability, Level, Plugin, capability};
 use assay::run::{Host, Source};
 use assay::sandbox::Limits;
@@ -42,16 +43,24 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
     let source = resolve_source(&args.plugin)?;
     let host = Host::new(&[], 1, cache(false, None))?;
     let plugin = host.load(&source, &Limits::default(), None).with_context(|| format!("inspecting {}", source.label()))?;
+    // Metadata describes a plugin but is no part of what it does, so a
+    // section another tool wrote badly costs a warning, not the inspection.
+    let metadata = assay::metadata::read(&source.bytes()?).unwrap_or_else(|error| {
+        eprintln!("warning: {}: unreadable metadata: {error}", source.label());
+        ComponentMetadata::default()
+    });
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&inspection(&plugin))?);
+        println!("{}", serde_json::to_string_pretty(&inspection(&plugin, &metadata))?);
         return Ok(());
     }
     println!("{} {} ({})", plugin.info.name, plugin.info.version, plugin.kind);
     println!("  {}", plugin.info.description);
     println!("contract  {}", plugin.contract());
+    println!("world     {}", plugin.world());
     println!("source    {}", plugin.source);
     println!("size      {} bytes", plugin.size);
     println!("sha256    {}", plugin.sha256);
+    print_metadata(&metadata);
     if !plugin.metrics.is_empty() {
         println!("metrics");
         for metric in &plugin.metrics {
@@ -71,16 +80,41 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
     Ok(())
 }
 
-fn inspection(plugin: &Plugin) -> serde_json::Value {
+/// The metadata sections the component carries (`assay package` writes
+/// them), if any.
+fn print_metadata(metadata: &ComponentMetadata) {
+    let fields = [
+        ("name", &metadata.name),
+        ("version", &metadata.version),
+        ("description", &metadata.description),
+        ("authors", &metadata.authors),
+        ("licenses", &metadata.licenses),
+        ("source", &metadata.source),
+        ("homepage", &metadata.homepage),
+        ("revision", &metadata.revision),
+    ];
+    let present: Vec<(&str, &String)> = fields.into_iter().filter_map(|(label, value)| value.as_ref().map(|v| (label, v))).collect();
+    if present.is_empty() {
+        return;
+    }
+    println!("metadata");
+    for (label, value) in present {
+        println!("  {label:<12} {value}");
+    }
+}
+
+fn inspection(plugin: &Plugin, metadata: &ComponentMetadata) -> serde_json::Value {
     serde_json::json!({
         "name": plugin.info.name,
         "version": plugin.info.version,
         "description": plugin.info.description,
         "kind": plugin.kind,
         "contract": plugin.contract(),
+        "world": plugin.world(),
         "source": plugin.source,
         "size": plugin.size,
         "sha256": plugin.sha256,
+        "metadata": metadata,
         "metrics": plugin.metrics,
         "imports": plugin.imports,
         "capabilities": capabilities(plugin)

@@ -5,6 +5,7 @@ pub mod guard;
 pub mod inspect;
 pub mod lock;
 pub mod new;
+pub mod package;
 pub mod registry;
 pub mod report;
 pub mod run;

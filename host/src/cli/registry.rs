@@ -1,7 +1,6 @@
 //! `assay push`, `pull`, `sign`, `verify` and `keygen`: sharing plugins
 //! through OCI registries.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -68,25 +67,14 @@ pub fn push(args: PushArgs) -> Result<()> {
         .with_context(|| format!("{}: cannot read", args.component.display()))?;
     // Refuse to publish what no host could run.
     let host = Host::new(&[], 1, cache(false, None))?;
-    let plugin = host.load(
-        &Source::Path(args.component.clone()),
-        &Limits::default(),
-        None,
-    )?;
-    let annotations = BTreeMap::from([
-        (
-            "org.opencontainers.image.title".to_string(),
-            plugin.info.name.clone(),
-        ),
-        (
-            "org.opencontainers.image.version".to_string(),
-            plugin.info.version.clone(),
-        ),
-        (
-            "org.opencontainers.image.description".to_string(),
-            plugin.info.description.clone(),
-        ),
-    ]);
+    let plugin = host.load(&Source::Path(args.component.clone()), &Limits::default(), None)?;
+    // The manifest's annotations say what `assay package` wrote into the
+    // component; one never packaged is still described by `describe()`.
+    let mut metadata = assay::metadata::read(&bytes).with_context(|| args.component.display().to_string())?;
+    metadata.name.get_or_insert_with(|| plugin.info.name.clone());
+    metadata.version.get_or_insert_with(|| plugin.info.version.clone());
+    metadata.description.get_or_insert_with(|| plugin.info.description.clone());
+    let annotations = assay::metadata::oci_annotations(&metadata);
     let pushed = Registries::new().push(bytes, &reference, annotations)?;
     let pinned = reference.at_digest(&pushed.manifest_digest);
     println!("pushed    {reference}");
