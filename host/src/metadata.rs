@@ -37,6 +37,24 @@ pub struct ComponentMetadata {
     pub revision: Option<String>,
 }
 
+impl ComponentMetadata {
+    /// The fields the component carries, by name, in a fixed order.
+    pub fn present(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("name", &self.name),
+            ("version", &self.version),
+            ("description", &self.description),
+            ("authors", &self.authors),
+            ("licenses", &self.licenses),
+            ("source", &self.source),
+            ("homepage", &self.homepage),
+            ("revision", &self.revision),
+        ]
+        .into_iter()
+        .filter_map(|(field, value)| value.as_deref().map(|v| (field, v)))
+    }
+}
+
 /// Why metadata could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataError {
@@ -129,17 +147,18 @@ fn invalid(field: &'static str, value: &str) -> impl FnOnce(anyhow::Error) -> Me
 /// `Annotations.md` (`homepage` is `url`); the component name, which it does
 /// not list, is the image's `title`.
 pub fn oci_annotations(metadata: &ComponentMetadata) -> BTreeMap<String, String> {
-    let fields = [
-        ("title", &metadata.name),
-        ("version", &metadata.version),
-        ("description", &metadata.description),
-        ("authors", &metadata.authors),
-        ("licenses", &metadata.licenses),
-        ("source", &metadata.source),
-        ("url", &metadata.homepage),
-        ("revision", &metadata.revision),
-    ];
-    fields.into_iter().filter_map(|(key, value)| value.as_ref().map(|v| (format!("org.opencontainers.image.{key}"), v.clone()))).collect()
+    metadata
+        .present()
+        .map(|(field, value)| {
+            // The image spec's names for the two fields it calls otherwise.
+            let key = match field {
+                "name" => "title",
+                "homepage" => "url",
+                other => other,
+            };
+            (format!("org.opencontainers.image.{key}"), value.to_string())
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -83,17 +83,7 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
 /// The metadata sections the component carries (`assay package` writes
 /// them), if any.
 fn print_metadata(metadata: &ComponentMetadata) {
-    let fields = [
-        ("name", &metadata.name),
-        ("version", &metadata.version),
-        ("description", &metadata.description),
-        ("authors", &metadata.authors),
-        ("licenses", &metadata.licenses),
-        ("source", &metadata.source),
-        ("homepage", &metadata.homepage),
-        ("revision", &metadata.revision),
-    ];
-    let present: Vec<(&str, &String)> = fields.into_iter().filter_map(|(label, value)| value.as_ref().map(|v| (label, v))).collect();
+    let present: Vec<(&str, &str)> = metadata.present().collect();
     if present.is_empty() {
         return;
     }
