@@ -13,6 +13,10 @@
 //! for the batch; `later:CMD` behaves on the first call and runs CMD on later
 //! ones; `fail` returns a plugin error.
 
+// The export macro only exists on wasm: `cargo test --workspace` also builds
+// this crate natively, where nothing uses the plugin.
+#![cfg_attr(not(target_family = "wasm"), allow(dead_code))]
+
 use std::cell::Cell;
 
 use assay_sdk::evaluator::bindings::exports::assay::plugin::evaluator::{CorpusScore, Guest, Level, Metric, Sample, Scores, Statistic};
@@ -61,6 +65,9 @@ fn run(command: &str, first_call: bool) -> Result<f64, String> {
     })
 }
 
+// Overflowing the stack is the point: `recurse` is how a test plugin hits
+// the host's stack limit.
+#[allow(unconditional_recursion)]
 fn recurse(depth: u64) -> u64 {
     let frame = std::hint::black_box([depth; 64]);
     recurse(frame[0] + 1) + frame[63]
