@@ -778,3 +778,43 @@ fn guards_come_from_registries_too() {
     let summary = read_json(&team.path("screened/summary.json"));
     assert_eq!(format!("sha256:{}", summary["plugins"][0]["sha256"].as_str().unwrap()), sha256(&std::fs::read(&component).unwrap()));
 }
+
+/// The `wkg` binary (wasm-pkg-tools) `.ci/run` installs.
+fn wkg() -> Option<PathBuf> {
+    let root = std::env::var_os("ASSAY_WKG_ROOT").map(PathBuf::from).or_else(|| {
+        let cache = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
+        Some(cache.join("assay/wkg"))
+    })?;
+    let wkg = root.join("bin/wkg");
+    if wkg.exists() {
+        return Some(wkg);
+    }
+    assert!(std::env::var_os("CI").is_none(), "{} is missing, and CI must run the wkg test: .ci/run installs it", wkg.display());
+    eprintln!("SKIPPED: no wkg at {} (.ci/run installs it with cargo install)", wkg.display());
+    None
+}
+
+#[test]
+fn wkg_reads_what_assay_pushes_and_assay_runs_what_wkg_pushes() {
+    let Some(registry) = Registry::start(false) else { return };
+    let Some(wkg) = wkg() else { return };
+    let team = Team::new();
+    let component = team.component("exact_match");
+    let digest = sha256(&std::fs::read(&component).unwrap());
+    team.run(&["push", component.to_str().unwrap(), &registry.reference("nlp/exact:1.0")], 0);
+
+    let wkg_cmd = |args: &[&str]| {
+        let output = Command::new(&wkg).args(args).args(["--insecure", &registry.addr]).env("HOME", team.dir.path()).current_dir(team.dir.path()).output().unwrap();
+        assert!(output.status.success(), "wkg {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    let address = |path: &str| format!("{}/{path}", registry.addr);
+    wkg_cmd(&["oci", "pull", &address("nlp/exact:1.0"), "-o", "wkg-pulled.wasm"]);
+    assert_eq!(sha256(&std::fs::read(team.path("wkg-pulled.wasm")).unwrap()), digest, "wkg got other bytes");
+    wkg_cmd(&["oci", "push", &address("nlp/from-wkg:1.0"), component.to_str().unwrap()]);
+
+    let consumer = Team::new();
+    let eval = consumer.eval_set();
+    consumer.run(&["run", eval.to_str().unwrap(), "-e", &registry.reference("nlp/from-wkg:1.0"), "-o", "out", "-q"], 0);
+    let summary = read_json(&consumer.path("out/summary.json"));
+    assert_eq!(format!("sha256:{}", summary["plugins"][0]["sha256"].as_str().unwrap()), digest);
+}
