@@ -671,29 +671,17 @@ fn a_policy_that_requires_signatures_runs_only_what_a_trusted_key_signed() {
     team.run_config(&["--locked", "--offline"], 0);
 }
 
-/// The Python of the venv `.ci/run` installs ORAS into.
-fn oras_python() -> Option<PathBuf> {
-    let venv = std::env::var_os("ASSAY_ORAS_VENV")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let cache = std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
-            Some(cache.join("assay/oras-venv"))
-        })?;
-    let python = venv.join("bin/python");
-    if python.exists() {
-        return Some(python);
+/// A program `.ci/run` installs under `$XDG_CACHE_HOME/assay/DIR` (or
+/// `$ENV`), or `None` outside CI when it is missing.
+fn installed_tool(env: &str, dir: &str, program: &str) -> Option<PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")));
+    let root = std::env::var_os(env).map(PathBuf::from).or_else(|| Some(cache?.join("assay").join(dir)))?;
+    let path = root.join(program);
+    if path.exists() {
+        return Some(path);
     }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is missing, and CI must run the ORAS test: .ci/run installs it",
-        python.display()
-    );
-    eprintln!(
-        "SKIPPED: no ORAS venv at {} (.ci/run installs tests/registry/requirements.txt there)",
-        venv.display()
-    );
+    assert!(std::env::var_os("CI").is_none(), "{} is missing, and CI must run the interop tests: .ci/run installs it", path.display());
+    eprintln!("SKIPPED: {} is not installed (.ci/run installs it)", path.display());
     None
 }
 
@@ -702,7 +690,7 @@ fn oras_reads_what_assay_pushes_and_assay_runs_what_oras_pushes() {
     let Some(registry) = Registry::start(false) else {
         return;
     };
-    let Some(python) = oras_python() else { return };
+    let Some(python) = installed_tool("ASSAY_ORAS_VENV", "oras-venv", "bin/python") else { return };
     let team = Team::new();
     let component = team.component("exact_match");
     let digest = sha256(&std::fs::read(&component).unwrap());
@@ -779,25 +767,10 @@ fn guards_come_from_registries_too() {
     assert_eq!(format!("sha256:{}", summary["plugins"][0]["sha256"].as_str().unwrap()), sha256(&std::fs::read(&component).unwrap()));
 }
 
-/// The `wkg` binary (wasm-pkg-tools) `.ci/run` installs.
-fn wkg() -> Option<PathBuf> {
-    let root = std::env::var_os("ASSAY_WKG_ROOT").map(PathBuf::from).or_else(|| {
-        let cache = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
-        Some(cache.join("assay/wkg"))
-    })?;
-    let wkg = root.join("bin/wkg");
-    if wkg.exists() {
-        return Some(wkg);
-    }
-    assert!(std::env::var_os("CI").is_none(), "{} is missing, and CI must run the wkg test: .ci/run installs it", wkg.display());
-    eprintln!("SKIPPED: no wkg at {} (.ci/run installs it with cargo install)", wkg.display());
-    None
-}
-
 #[test]
 fn wkg_reads_what_assay_pushes_and_assay_runs_what_wkg_pushes() {
     let Some(registry) = Registry::start(false) else { return };
-    let Some(wkg) = wkg() else { return };
+    let Some(wkg) = installed_tool("ASSAY_WKG_ROOT", "wkg", "bin/wkg") else { return };
     let team = Team::new();
     let component = team.component("exact_match");
     let digest = sha256(&std::fs::read(&component).unwrap());
