@@ -583,7 +583,16 @@ fn a_policy_that_requires_signatures_runs_only_what_a_trusted_key_signed() {
         return;
     };
     let team = Team::new();
-    team.run(&["keygen", "nlp"], 0);
+    let with_password = |password: Option<&str>, args: &[&str]| {
+        let mut cmd = team.assay();
+        cmd.args(args).env_remove("ASSAY_KEY_PASSWORD");
+        if let Some(password) = password {
+            cmd.env("ASSAY_KEY_PASSWORD", password);
+        }
+        run(&mut cmd)
+    };
+    expect_code(&with_password(Some("nlp-secret"), &["keygen", "nlp"]), 0);
+    assert!(std::fs::read_to_string(team.path("nlp.key")).unwrap().contains("ENCRYPTED PRIVATE KEY"));
     team.run(&["keygen", "vision"], 0);
     // A key is never overwritten.
     team.run(&["keygen", "nlp"], 1);
@@ -610,7 +619,11 @@ fn a_policy_that_requires_signatures_runs_only_what_a_trusted_key_signed() {
     says(&wrong_key, "none of its 1 signature(s) verifies with a key trusted for");
     team.run(&["verify", &reference, "--key", "nlp.pub"], 1);
 
-    team.run(&["sign", &reference, "--key", "nlp.key"], 0);
+    let locked = with_password(None, &["sign", &reference, "--key", "nlp.key"]);
+    expect_code(&locked, 1);
+    says(&locked, "the key is encrypted; set ASSAY_KEY_PASSWORD");
+    expect_code(&with_password(Some("wrong"), &["sign", &reference, "--key", "nlp.key"]), 1);
+    expect_code(&with_password(Some("nlp-secret"), &["sign", &reference, "--key", "nlp.key"]), 0);
     let (_, plugin) = team.run_config(&[], 0);
     assert_eq!(plugin["name"], "metric");
     team.run(&["verify", &reference, "--key", "nlp.pub"], 0);
@@ -648,7 +661,7 @@ fn a_policy_that_requires_signatures_runs_only_what_a_trusted_key_signed() {
     // The nlp key does not vouch for another namespace, signed or not.
     let other = registry.reference("vision/exact:1.0");
     team.run(&["push", component.to_str().unwrap(), &other], 0);
-    team.run(&["sign", &other, "--key", "nlp.key"], 0);
+    expect_code(&with_password(Some("nlp-secret"), &["sign", &other, "--key", "nlp.key"]), 0);
     team.config(&format!("[plugins.metric]\nsource = \"{other}\"\n{policy}"));
     let (out_of_scope, _) = team.run_config(&[], 1);
     says(&out_of_scope, &format!(

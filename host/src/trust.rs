@@ -10,7 +10,8 @@
 //! --insecure-ignore-tlog`, and one signed by `cosign sign --key ...
 //! --tlog-upload=false` verifies with Assay. Public keys are PEM
 //! `PUBLIC KEY` files (the format of `cosign.pub`); private keys are PKCS#8
-//! PEM (what `openssl` writes and `cosign import-key-pair` reads). Keyless
+//! PEM, encrypted with a password (PBES2: scrypt and AES-256-CBC) or not:
+//! what `openssl` writes and `cosign import-key-pair` reads. Keyless
 //! signing (Fulcio certificates, Rekor transparency log) needs those public
 //! services, so it is not offered.
 //!
@@ -57,6 +58,10 @@ pub enum TrustError {
         path: PathBuf,
         expected: &'static str,
     },
+    #[error("{path}: the key is encrypted; set ASSAY_KEY_PASSWORD to its password")]
+    NeedsPassword { path: PathBuf },
+    #[error("{path}: cannot decrypt the key: wrong password (ASSAY_KEY_PASSWORD)")]
+    WrongPassword { path: PathBuf },
     #[error("{subject}: refused by the trust policy: {reason}")]
     Untrusted { subject: String, reason: String },
 }
@@ -166,12 +171,15 @@ impl TrustPolicy {
     }
 }
 
-/// A new key pair: the PKCS#8 PEM private key and the PEM public key.
-pub fn generate_key_pair() -> (p256::pkcs8::der::zeroize::Zeroizing<String>, String) {
-    let key = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
-    let private = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .expect("a P-256 key encodes as PKCS#8");
+/// A new key pair: the PKCS#8 PEM private key, encrypted when a `password`
+/// is given, and the PEM public key.
+pub fn generate_key_pair(password: Option<&str>) -> (p256::pkcs8::der::zeroize::Zeroizing<String>, String) {
+    let mut rng = p256::elliptic_curve::rand_core::OsRng;
+    let key = SigningKey::random(&mut rng);
+    let private = match password {
+        Some(password) => encrypt_pem(&key, password, &mut rng),
+        None => key.to_pkcs8_pem(LineEnding::LF).expect("a P-256 key encodes as PKCS#8"),
+    };
     let public = key
         .verifying_key()
         .to_public_key_pem(LineEnding::LF)
@@ -179,11 +187,33 @@ pub fn generate_key_pair() -> (p256::pkcs8::der::zeroize::Zeroizing<String>, Str
     (private, public)
 }
 
-pub fn load_signing_key(path: &Path) -> Result<SigningKey, TrustError> {
+/// PBES2 with PBKDF2-SHA256 and AES-256-CBC, as `openssl pkcs8 -topk8 -v2
+/// aes-256-cbc` writes: the pkcs8 crate's default, scrypt, uses more memory
+/// than openssl allows by default, so openssl could not open the key.
+fn encrypt_pem(key: &SigningKey, password: &str, rng: &mut impl p256::elliptic_curve::rand_core::RngCore) -> p256::pkcs8::der::zeroize::Zeroizing<String> {
+    use pkcs8::der::pem::PemLabel;
+    let (mut salt, mut iv) = ([0u8; 16], [0u8; 16]);
+    rng.fill_bytes(&mut salt);
+    rng.fill_bytes(&mut iv);
+    // OWASP's 2023 figure for PBKDF2-HMAC-SHA256.
+    let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(600_000, &salt, &iv).expect("valid PBES2 parameters");
+    let document = key.to_pkcs8_der().expect("a P-256 key encodes as PKCS#8");
+    let info = pkcs8::PrivateKeyInfo::try_from(document.as_bytes()).expect("just encoded");
+    let encrypted = info.encrypt_with_params(params, password).expect("encryption with valid parameters");
+    encrypted.to_pem(pkcs8::EncryptedPrivateKeyInfo::PEM_LABEL, LineEnding::LF).expect("PEM encodes")
+}
+
+/// Reads a private key; an encrypted one (`ENCRYPTED PRIVATE KEY`) needs
+/// its `password`.
+pub fn load_signing_key(path: &Path, password: Option<&str>) -> Result<SigningKey, TrustError> {
     let text = std::fs::read_to_string(path).map_err(|error| TrustError::Read {
         path: path.into(),
         error,
     })?;
+    if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+        let password = password.ok_or_else(|| TrustError::NeedsPassword { path: path.into() })?;
+        return SigningKey::from_pkcs8_encrypted_pem(&text, password).map_err(|_| TrustError::WrongPassword { path: path.into() });
+    }
     SigningKey::from_pkcs8_pem(&text)
         .or_else(|_| p256::SecretKey::from_sec1_pem(&text).map(SigningKey::from))
         .map_err(|_| TrustError::BadKey {
@@ -270,7 +300,7 @@ mod tests {
     use super::*;
 
     fn keys(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-        let (private, public) = generate_key_pair();
+        let (private, public) = generate_key_pair(None);
         let (private_path, public_path) = (
             dir.join(format!("{name}.key")),
             dir.join(format!("{name}.pub")),
@@ -287,7 +317,7 @@ mod tests {
         let (_, other_public) = keys(dir.path(), "b");
         let digest = format!("sha256:{}", "1".repeat(64));
         let signature = sign(
-            &load_signing_key(&private).unwrap(),
+            &load_signing_key(&private, None).unwrap(),
             "example.com/nlp/rouge",
             &digest,
         );
@@ -317,6 +347,32 @@ mod tests {
             text.contains(r#""docker-manifest-digest":"sha256:111"#),
             "{text}"
         );
+    }
+
+    #[test]
+    fn an_encrypted_key_needs_its_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let (private, public) = generate_key_pair(Some("correct horse"));
+        assert!(private.contains("ENCRYPTED PRIVATE KEY"));
+        let path = dir.path().join("team.key");
+        std::fs::write(&path, private.as_bytes()).unwrap();
+        assert!(matches!(load_signing_key(&path, None), Err(TrustError::NeedsPassword { .. })));
+        assert!(matches!(load_signing_key(&path, Some("wrong")), Err(TrustError::WrongPassword { .. })));
+        let key = load_signing_key(&path, Some("correct horse")).unwrap();
+        std::fs::write(dir.path().join("team.pub"), public).unwrap();
+        let digest = format!("sha256:{}", "4".repeat(64));
+        let signature = sign(&key, "example.com/nlp/x", &digest);
+        assert_eq!(verify(&signature, &load_verifying_key(&dir.path().join("team.pub")).unwrap(), &digest), Ok(()));
+    }
+
+    #[test]
+    fn keys_that_openssl_encrypted_sign_for_their_public_key() {
+        // `openssl pkcs8 -topk8 -v2 aes-256-cbc` of a prime256v1 key, password `assay-test`.
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/registry");
+        let key = load_signing_key(&fixtures.join("openssl-encrypted.key"), Some("assay-test")).unwrap();
+        let digest = format!("sha256:{}", "5".repeat(64));
+        let signature = sign(&key, "example.com/nlp/x", &digest);
+        assert_eq!(verify(&signature, &load_verifying_key(&fixtures.join("openssl.pub")).unwrap(), &digest), Ok(()));
     }
 
     #[test]
@@ -350,7 +406,7 @@ mod tests {
             policy.check_registry_plugin(dir.path(), "p", repo, &digest, sigs)
         };
         let signature = sign(
-            &load_signing_key(&private).unwrap(),
+            &load_signing_key(&private, None).unwrap(),
             "example.com/nlp/rouge",
             &digest,
         );

@@ -36,7 +36,8 @@ pub struct PullArgs {
 pub struct SignArgs {
     /// The published plugin: oci://HOST/NAMESPACE/NAME:TAG (the digest it points to is signed).
     reference: String,
-    /// The team's private key (PKCS#8 PEM, as `assay keygen` writes).
+    /// The team's private key (PKCS#8 PEM, as `assay keygen` writes); an
+    /// encrypted one is opened with $ASSAY_KEY_PASSWORD.
     #[arg(long, value_name = "FILE")]
     key: PathBuf,
 }
@@ -52,7 +53,8 @@ pub struct VerifyArgs {
 
 #[derive(Args)]
 pub struct KeygenArgs {
-    /// Writes PREFIX.key (private, mode 0600) and PREFIX.pub.
+    /// Writes PREFIX.key (private, mode 0600; encrypted with
+    /// $ASSAY_KEY_PASSWORD when it is set) and PREFIX.pub.
     prefix: PathBuf,
 }
 
@@ -100,7 +102,7 @@ pub fn pull(args: PullArgs) -> Result<()> {
 
 pub fn sign(args: SignArgs) -> Result<()> {
     let reference: OciRef = args.reference.parse()?;
-    let key = assay::trust::load_signing_key(&args.key)?;
+    let key = assay::trust::load_signing_key(&args.key, key_password().as_deref())?;
     let registries = Registries::new();
     // Only a component artifact is signed: pulling checks the layout and
     // every digest on the way.
@@ -145,7 +147,8 @@ pub fn verify(args: VerifyArgs) -> Result<()> {
 }
 
 pub fn keygen(args: KeygenArgs) -> Result<()> {
-    let (private, public) = assay::trust::generate_key_pair();
+    let password = key_password();
+    let (private, public) = assay::trust::generate_key_pair(password.as_deref());
     let with_extension = |extension: &str| -> PathBuf {
         let mut path = args.prefix.clone().into_os_string();
         path.push(extension);
@@ -154,15 +157,19 @@ pub fn keygen(args: KeygenArgs) -> Result<()> {
     let (private_path, public_path) = (with_extension(".key"), with_extension(".pub"));
     write_new(&private_path, private.as_bytes(), 0o600)?;
     write_new(&public_path, public.as_bytes(), 0o644)?;
-    println!(
-        "private key {} (keep it secret: it signs for your team)",
-        private_path.display()
-    );
+    let protection = if password.is_some() { "encrypted with $ASSAY_KEY_PASSWORD" } else { "not encrypted: set ASSAY_KEY_PASSWORD to encrypt it" };
+    println!("private key {} ({protection}; keep it secret: it signs for your team)", private_path.display());
     println!(
         "public key  {} (give it to the teams that run your plugins)",
         public_path.display()
     );
     Ok(())
+}
+
+/// The private key's password: from the environment, where CI secret stores
+/// put it, never from a flag that would show in process lists.
+fn key_password() -> Option<String> {
+    std::env::var("ASSAY_KEY_PASSWORD").ok().filter(|p| !p.is_empty())
 }
 
 /// Writes a file that must not exist yet: a key is never overwritten.
