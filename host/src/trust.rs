@@ -10,8 +10,8 @@
 //! --insecure-ignore-tlog`, and one signed by `cosign sign --key ...
 //! --tlog-upload=false` verifies with Assay. Public keys are PEM
 //! `PUBLIC KEY` files (the format of `cosign.pub`); private keys are PKCS#8
-//! PEM, encrypted with a password (PBES2: scrypt and AES-256-CBC) or not:
-//! what `openssl` writes and `cosign import-key-pair` reads. Keyless
+//! PEM, encrypted with a password (PBES2: PBKDF2-SHA256 and AES-256-CBC)
+//! or not, as `openssl` writes them. Keyless
 //! signing (Fulcio certificates, Rekor transparency log) needs those public
 //! services, so it is not offered.
 //!
