@@ -1,8 +1,6 @@
 //! Evaluator plugins: score samples, optionally through summed statistics.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::thread::LocalKey;
 
 #[doc(hidden)]
 pub mod bindings {
@@ -133,16 +131,12 @@ impl FromIterator<(String, f64)> for Statistics {
     }
 }
 
-/// Where an exported evaluator keeps its configured instance between calls.
 #[doc(hidden)]
-pub type State<T> = LocalKey<RefCell<Option<T>>>;
+pub use crate::State;
 
 #[doc(hidden)]
 pub fn configure<T: Evaluator>(state: &'static State<T>, config: String) -> Result<Vec<Setting>, String> {
-    let plugin = T::new(crate::parse_config(&config)?)?;
-    let settings = plugin.settings();
-    state.with(|cell| *cell.borrow_mut() = Some(plugin));
-    Ok(settings)
+    crate::configure(state, &config, T::new, T::settings)
 }
 
 #[doc(hidden)]

@@ -1,8 +1,5 @@
 //! Feedback guards: screen feedback records in input order, keeping state.
 
-use std::cell::RefCell;
-use std::thread::LocalKey;
-
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
@@ -64,14 +61,11 @@ impl Decision {
 }
 
 #[doc(hidden)]
-pub type State<T> = LocalKey<RefCell<Option<T>>>;
+pub use crate::State;
 
 #[doc(hidden)]
 pub fn configure<T: Guard>(state: &'static State<T>, config: String) -> Result<Vec<Setting>, String> {
-    let guard = T::new(crate::parse_config(&config)?)?;
-    let settings = guard.settings();
-    state.with(|cell| *cell.borrow_mut() = Some(guard));
-    Ok(settings)
+    crate::configure(state, &config, T::new, T::settings)
 }
 
 #[doc(hidden)]

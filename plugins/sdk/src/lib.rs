@@ -46,6 +46,24 @@ fn parse_config<C: serde::de::DeserializeOwned>(text: &str) -> Result<C, String>
     serde_json::from_str(text).map_err(|e| format!("invalid configuration: {e}"))
 }
 
+/// Where an exported plugin keeps its configured instance between calls.
+#[doc(hidden)]
+pub type State<T> = std::thread::LocalKey<std::cell::RefCell<Option<T>>>;
+
+/// `configure` for either kind of plugin: parse, construct, keep the
+/// instance for later calls, and report its effective settings.
+fn configure<T, C: serde::de::DeserializeOwned>(
+    state: &'static State<T>,
+    config: &str,
+    new: impl FnOnce(C) -> Result<T, String>,
+    settings: impl FnOnce(&T) -> Vec<Setting>,
+) -> Result<Vec<Setting>, String> {
+    let plugin = new(parse_config(config)?)?;
+    let effective = settings(&plugin);
+    state.with(|cell| *cell.borrow_mut() = Some(plugin));
+    Ok(effective)
+}
+
 impl Setting {
     /// A setting for the signature, such as `Setting::new("tok", "13a")`.
     pub fn new(key: impl Into<String>, value: impl ToString) -> Self {
