@@ -110,7 +110,9 @@ pub fn new(args: NewArgs) -> Result<()> {
         Kind::Guard => ("guard-plugin", format!("assay guard FEEDBACK.jsonl -g {name}.wasm -o out"), "feedback record"),
     };
     for (path, template) in files(kind, args.lang, name) {
+        // The packaging step is the same in every build script: one copy.
         let text = template
+            .replace("{{package_step}}\n", template!("package.sh"))
             .replace("{{name}}", name)
             .replace("{{world}}", world)
             .replace("{{kind}}", &kind.to_string())

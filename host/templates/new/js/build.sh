@@ -11,12 +11,5 @@ node --test test/
 # module import only files under the working directory. `-d http -d
 # fetch-event` keeps wasi:http out of the component's imports.
 "$modules/.bin/componentize-js" {{name}}.js --wit wit --world-name {{world}} -d http -d fetch-event -o {{name}}.wasm >/dev/null
-# The standard component metadata: name, version and description from the
-# plugin's describe(); add --author, --license and --source before sharing it.
-assay=${ASSAY:-assay}
-if command -v "$assay" >/dev/null; then
-    "$assay" package {{name}}.wasm -o {{name}}.wasm >/dev/null
-else
-    echo "assay is not on PATH (nor in \$ASSAY), so {{name}}.wasm carries no metadata: run assay package"
-fi
+{{package_step}}
 echo "built {{name}}.wasm"

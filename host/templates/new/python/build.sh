@@ -12,12 +12,5 @@ python3 -m unittest --quiet
 # --stub-wasi: the plugin imports no WASI at all (every WASI call traps), so
 # it needs nothing from the sandbox; print() then traps too.
 PYTHONDONTWRITEBYTECODE=1 "$componentize_py" -d wit -w {{world}} componentize --stub-wasi -p . app -o {{name}}.wasm >/dev/null
-# The standard component metadata: name, version and description from the
-# plugin's describe(); add --author, --license and --source before sharing it.
-assay=${ASSAY:-assay}
-if command -v "$assay" >/dev/null; then
-    "$assay" package {{name}}.wasm -o {{name}}.wasm >/dev/null
-else
-    echo "assay is not on PATH (nor in \$ASSAY), so {{name}}.wasm carries no metadata: run assay package"
-fi
+{{package_step}}
 echo "built {{name}}.wasm"
