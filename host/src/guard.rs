@@ -225,8 +225,7 @@ pub fn screen(
     let mut reader = Reader::open(input, format)?;
     let format = reader.format();
     let staging = Staging::new(out_dir, format, reader.headers())?;
-    let total_bytes = std::fs::metadata(input).map(|m| m.len()).unwrap_or(0);
-    let progress = report::progress_bar(options.progress, total_bytes);
+    let progress = report::progress_bar(options.progress, input);
     let Staging { dir, mut writers } = staging;
 
     let mut failure: Option<RunError> = None;

@@ -232,12 +232,13 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> std::io::Result<()> {
     file.commit()
 }
 
-/// A progress bar over `total` input bytes, drawn on stderr only when it is
-/// a terminal, so logs and pipes stay clean.
-pub fn progress_bar(enabled: bool, total: u64) -> indicatif::ProgressBar {
+/// A progress bar over the bytes of the file at `input`, drawn on stderr
+/// only when it is a terminal, so logs and pipes stay clean.
+pub fn progress_bar(enabled: bool, input: &Path) -> indicatif::ProgressBar {
     if !enabled {
         return indicatif::ProgressBar::hidden();
     }
+    let total = std::fs::metadata(input).map(|m| m.len()).unwrap_or(0);
     let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({eta})")

@@ -275,12 +275,11 @@ pub fn evaluate(
     std::fs::create_dir_all(out_dir).map_err(output_error(out_dir))?;
     let mut reader = Reader::open(input, format)?;
     let format = reader.format();
-    let total_bytes = std::fs::metadata(input).map(|m| m.len()).unwrap_or(0);
 
     let slots = MetricSlots::new(plugins);
     let mut samples_file = report::AtomicFile::create(&out_dir.join("samples.jsonl")).map_err(output_error(out_dir))?;
     let mut totals = Totals::new(plugins.len(), slots.keys.len());
-    let progress = report::progress_bar(options.progress, total_bytes);
+    let progress = report::progress_bar(options.progress, input);
     let mut failure: Option<RunError> = None;
 
     let chunk_records = options.batch_size * BATCHES_PER_CHUNK;
