@@ -23,7 +23,7 @@ use crate::lock::{LockFile, Locked};
 use crate::registry::{OciRef, RefError, Registries, RegistryError};
 use crate::run::Source;
 use crate::store::Store;
-use crate::trust::{TrustError, TrustPolicy, Verdict};
+use crate::trust::{TrustError, TrustPolicy};
 
 /// A source as written, before its bytes are found.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,7 +125,6 @@ pub struct Resolved {
     pub source: Source,
     /// What `assay.lock` records for it.
     pub locked: Locked,
-    pub verdict: Verdict,
 }
 
 pub struct Resolver<'a> {
@@ -170,14 +169,6 @@ impl<'a> Resolver<'a> {
         })
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    pub fn registries(&self) -> &Registries {
-        &self.registries
-    }
-
     /// Resolves instance `name`'s source `text` (relative paths from `base`).
     /// `name` is empty for a component named by path on the command line,
     /// which no lock can pin.
@@ -190,28 +181,18 @@ impl<'a> Resolver<'a> {
         let parsed = SourceText::parse(text, base)?;
         let entry = self.lock_entry(name, text)?;
         let shown = if name.is_empty() { text } else { name };
-        let (source, manifest, digest, verdict) = match parsed {
+        let (source, manifest, digest) = match parsed {
             SourceText::Builtin(builtin) => {
                 let bytes = crate::builtin::get(&builtin).expect("parse checked the name");
-                (
-                    Source::Builtin(builtin),
-                    None,
-                    crate::registry::sha256_digest(bytes),
-                    Verdict::NotRequired,
-                )
+                (Source::Builtin(builtin), None, crate::registry::sha256_digest(bytes))
             }
             SourceText::Path(path) => {
                 let bytes = std::fs::read(&path).map_err(|error| ResolveError::Read {
                     path: path.clone(),
                     error,
                 })?;
-                let verdict = self.policy.check_local_file(&path.display().to_string())?;
-                (
-                    Source::Path(path),
-                    None,
-                    crate::registry::sha256_digest(&bytes),
-                    verdict,
-                )
+                self.policy.check_local_file(&path.display().to_string())?;
+                (Source::Path(path), None, crate::registry::sha256_digest(&bytes))
             }
             SourceText::Oci(reference) => {
                 let manifest = self.manifest_digest(shown, &reference, entry.as_ref())?;
@@ -229,13 +210,13 @@ impl<'a> Resolver<'a> {
                             error,
                         },
                     })?;
-                let verdict = self.check_signatures(shown, &reference, &manifest)?;
+                self.check_signatures(shown, &reference, &manifest)?;
                 let source = Source::Oci {
                     reference: reference.to_string(),
                     manifest: manifest.clone(),
                     path: pulled.path,
                 };
-                (source, Some(manifest), pulled.component_digest, verdict)
+                (source, Some(manifest), pulled.component_digest)
             }
         };
         if let Some(entry) = &entry
@@ -258,11 +239,7 @@ impl<'a> Resolver<'a> {
             manifest,
             digest,
         };
-        Ok(Resolved {
-            source,
-            locked,
-            verdict,
-        })
+        Ok(Resolved { source, locked })
     }
 
     fn lock_path(&self) -> String {
@@ -346,9 +323,9 @@ impl<'a> Resolver<'a> {
         name: &str,
         reference: &OciRef,
         manifest: &str,
-    ) -> Result<Verdict, ResolveError> {
+    ) -> Result<(), ResolveError> {
         if !self.policy.require_signatures {
-            return Ok(Verdict::NotRequired);
+            return Ok(());
         }
         let signatures = if self.mode.offline {
             self.store
@@ -375,12 +352,7 @@ impl<'a> Resolver<'a> {
             }
         };
         let subject = format!("plugin {name} ({reference})");
-        Ok(self.policy.check_registry_plugin(
-            &self.policy_dir,
-            &subject,
-            &reference.repository(),
-            manifest,
-            &signatures,
-        )?)
+        self.policy.check_registry_plugin(&self.policy_dir, &subject, &reference.repository(), manifest, &signatures)?;
+        Ok(())
     }
 }

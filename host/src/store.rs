@@ -27,10 +27,6 @@ impl Store {
         crate::cache::ComponentCache::default_dir().map(|dir| Store::new(dir.join("store")))
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     fn blob_path(&self, digest: &str) -> std::io::Result<PathBuf> {
         let hex = digest
             .strip_prefix("sha256:")
