@@ -58,7 +58,8 @@ pub struct KeygenArgs {
     prefix: PathBuf,
 }
 
-fn store() -> Result<Store> {
+/// The local plugin store every command shares.
+pub fn store() -> Result<Store> {
     Store::default_location()
         .context("no cache directory for the plugin store: set ASSAY_CACHE_DIR or HOME")
 }

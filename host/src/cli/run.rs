@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use clap::Args;
 
 use assay::cache::ComponentCache;
@@ -11,7 +11,6 @@ use assay::config::{BadRecordPolicy, ConfigFile, PluginEntry, set_value};
 use assay::dataset::Format;
 use assay::lock::LockFile;
 use assay::resolve::{Mode, Resolver};
-use assay::store::Store;
 use assay::plugin::Kind;
 use assay::run::{Host, LoadedPlugin, Options, PluginSpec, Source};
 use assay::sandbox::{Determinism, Grant, Limits};
@@ -243,7 +242,7 @@ pub fn select_plugins(names: &[String], config: &ConfigFile, resolver: &mut Reso
 /// A resolver for one command: the config's lock and trust policy, the
 /// default local store.
 pub fn resolver<'a>(config_path: Option<&Path>, config: &'a ConfigFile, mode: Mode) -> Result<Resolver<'a>> {
-    let store = Store::default_location().context("no cache directory for the plugin store: set ASSAY_CACHE_DIR or HOME")?;
+    let store = super::registry::store()?;
     let lock = match config_path {
         Some(path) => {
             let lock_path = LockFile::path_for(path);
