@@ -235,7 +235,7 @@ pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 /// a small runtime.
 pub struct Registries {
     runtime: tokio::runtime::Runtime,
-    clients: std::sync::Mutex<BTreeMap<String, std::sync::Arc<Client>>>,
+    clients: std::sync::Mutex<BTreeMap<String, (std::sync::Arc<Client>, RegistryAuth)>>,
 }
 
 impl Default for Registries {
@@ -256,25 +256,22 @@ impl Registries {
         }
     }
 
-    fn client(&self, reference: &OciRef) -> std::sync::Arc<Client> {
-        let mut clients = self
-            .clients
-            .lock()
-            .expect("the client map is never poisoned");
+    /// The client for `reference`'s registry and the login to use there,
+    /// both made once per registry: the login may take a credential
+    /// helper's round trip.
+    fn client(&self, reference: &OciRef) -> (std::sync::Arc<Client>, RegistryAuth) {
+        let mut clients = self.clients.lock().expect("the client map is never poisoned");
         clients
             .entry(reference.registry().to_string())
             .or_insert_with(|| {
-                let protocol = if reference.is_loopback() {
-                    ClientProtocol::Http
-                } else {
-                    ClientProtocol::Https
-                };
-                std::sync::Arc::new(Client::new(ClientConfig {
+                let protocol = if reference.is_loopback() { ClientProtocol::Http } else { ClientProtocol::Https };
+                let client = Client::new(ClientConfig {
                     protocol,
                     connect_timeout: Some(std::time::Duration::from_secs(10)),
                     read_timeout: Some(std::time::Duration::from_secs(60)),
                     ..Default::default()
-                }))
+                });
+                (std::sync::Arc::new(client), credentials(reference.registry()))
             })
             .clone()
     }
@@ -284,8 +281,7 @@ impl Registries {
         if let Some(digest) = reference.digest() {
             return Ok(digest.to_string());
         }
-        let client = self.client(reference);
-        let auth = credentials(reference.registry());
+        let (client, auth) = self.client(reference);
         self.runtime
             .block_on(client.fetch_manifest_digest(&reference.inner, &auth))
             .map_err(|e| classify(reference, e))
@@ -313,8 +309,7 @@ impl Registries {
             Some(bytes) => bytes,
             None if !network => return Err(not_stored()),
             None => {
-                let client = self.client(reference);
-                let auth = credentials(reference.registry());
+                let (client, auth) = self.client(reference);
                 let (bytes, _) = self
                     .runtime
                     .block_on(client.pull_manifest_raw(
@@ -343,8 +338,7 @@ impl Registries {
 
     /// The blob `layer` describes, checked against its digest.
     fn pull_blob(&self, reference: &OciRef, layer: &OciDescriptor, what: &'static str) -> Result<Vec<u8>, RegistryError> {
-        let client = self.client(reference);
-        let auth = credentials(reference.registry());
+        let (client, auth) = self.client(reference);
         let mut bytes = Vec::new();
         self.runtime
             .block_on(async {
@@ -396,8 +390,7 @@ impl Registries {
         config: Config,
         manifest: OciImageManifest,
     ) -> Result<String, RegistryError> {
-        let client = self.client(reference);
-        let auth = credentials(reference.registry());
+        let (client, auth) = self.client(reference);
         let manifest = OciManifest::Image(manifest);
         self.runtime
             .block_on(async {
@@ -463,8 +456,7 @@ impl Registries {
         manifest_digest: &str,
     ) -> Result<Option<OciImageManifest>, RegistryError> {
         let sig_ref = signature_ref(reference, manifest_digest);
-        let client = self.client(reference);
-        let auth = credentials(reference.registry());
+        let (client, auth) = self.client(reference);
         match self
             .runtime
             .block_on(client.pull_image_manifest(&sig_ref.inner, &auth))
