@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use assay::dataset::{FeedbackFieldMap, FieldMap, Format, Reader, eval_record, feedback_record};
+use assay_data::{FieldMap, Format, Reader, eval_record, feedback_record};
 use proptest::prelude::*;
 
 /// Reads `bytes` as `format` to the end, checking every record; returns how
@@ -16,7 +16,7 @@ fn read_all(dir: &Path, bytes: &[u8], format: Format) -> Result<(usize, usize), 
     let path = dir.join("input");
     std::fs::write(&path, bytes).unwrap();
     let mut reader = Reader::open(&path, Some(format)).map_err(|e| e.to_string())?;
-    let (fields, feedback_fields) = (FieldMap::default(), FeedbackFieldMap::default());
+    let (fields, feedback_fields) = (FieldMap::samples(), FieldMap::feedback());
     let (mut good, mut bad) = (0, 0);
     let mut last_line = 0;
     while let Some(chunk) = reader.next_chunk(7).map_err(|e| e.to_string())? {
@@ -39,7 +39,7 @@ fn read_all(dir: &Path, bytes: &[u8], format: Format) -> Result<(usize, usize), 
         }
     }
     let digest = reader.finish().map_err(|e| e.to_string())?;
-    assert_eq!(digest.len(), 64, "the input's sha256 is always computed");
+    assert_eq!(digest.to_string().len(), 64, "the input's sha256 is always computed");
     Ok((good, bad))
 }
 
@@ -59,8 +59,11 @@ fn plausible_line() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn plausible_file() -> impl Strategy<Value = Vec<u8>> {
-    proptest::collection::vec((plausible_line(), prop_oneof![Just(&b"\n"[..]), Just(&b"\r\n"[..]), Just(&b"\r"[..]), Just(&b""[..])]), 0..20)
-        .prop_map(|lines| lines.into_iter().flat_map(|(line, end)| line.into_iter().chain(end.iter().copied())).collect())
+    proptest::collection::vec(
+        (plausible_line(), prop_oneof![Just(&b"\n"[..]), Just(&b"\r\n"[..]), Just(&b"\r"[..]), Just(&b""[..])]),
+        0..20,
+    )
+    .prop_map(|lines| lines.into_iter().flat_map(|(line, end)| line.into_iter().chain(end.iter().copied())).collect())
 }
 
 proptest! {

@@ -38,11 +38,7 @@ impl Registry {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let addr = format!("127.0.0.1:{port}");
         let auth_section = if auth {
             format!(
@@ -89,23 +85,13 @@ impl Registry {
     /// The file the registry keeps a blob in.
     fn blob_file(&self, digest: &str) -> PathBuf {
         let hex = digest.strip_prefix("sha256:").unwrap();
-        self.dir
-            .path()
-            .join("data/docker/registry/v2/blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
-            .join("data")
+        self.dir.path().join("data/docker/registry/v2/blobs/sha256").join(&hex[..2]).join(hex).join("data")
     }
 
     /// GETs a registry path over plain HTTP/1.0, as another tool would.
     fn get(&self, path: &str, accept: &str) -> (u16, Vec<u8>) {
         let mut stream = std::net::TcpStream::connect(&self.addr).unwrap();
-        write!(
-            stream,
-            "GET {path} HTTP/1.0\r\nHost: {}\r\nAccept: {accept}\r\n\r\n",
-            self.addr
-        )
-        .unwrap();
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: {}\r\nAccept: {accept}\r\n\r\n", self.addr).unwrap();
         let mut response = Vec::new();
         stream.read_to_end(&mut response).unwrap();
         let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
@@ -115,10 +101,8 @@ impl Registry {
     }
 
     fn manifest(&self, repository: &str, reference: &str) -> Value {
-        let (status, body) = self.get(
-            &format!("/v2/{repository}/manifests/{reference}"),
-            "application/vnd.oci.image.manifest.v1+json",
-        );
+        let (status, body) =
+            self.get(&format!("/v2/{repository}/manifests/{reference}"), "application/vnd.oci.image.manifest.v1+json");
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
         serde_json::from_slice(&body).unwrap()
     }
@@ -137,9 +121,7 @@ struct Team {
 
 impl Team {
     fn new() -> Team {
-        Team {
-            dir: tempfile::tempdir().unwrap(),
-        }
+        Team { dir: tempfile::tempdir().unwrap() }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -150,8 +132,7 @@ impl Team {
         let mut cmd = assay();
         cmd.env("ASSAY_CACHE_DIR", self.path("cache"));
         cmd.env("DOCKER_CONFIG", self.path("docker"));
-        cmd.env_remove("ASSAY_REGISTRY_USERNAME")
-            .env_remove("ASSAY_REGISTRY_PASSWORD");
+        cmd.env_remove("ASSAY_REGISTRY_USERNAME").env_remove("ASSAY_REGISTRY_PASSWORD");
         cmd.current_dir(self.dir.path());
         cmd
     }
@@ -167,7 +148,7 @@ impl Team {
     /// A built-in's component as a file of its own, as a team would publish it.
     fn component(&self, builtin: &str) -> PathBuf {
         let path = self.path(&format!("{builtin}.wasm"));
-        std::fs::write(&path, assay::builtin::get(builtin).unwrap()).unwrap();
+        std::fs::write(&path, assay_builtins::get(builtin).unwrap()).unwrap();
         path
     }
 
@@ -192,28 +173,17 @@ impl Team {
     #[track_caller]
     fn run_config(&self, extra: &[&str], code: i32) -> (Output, Value) {
         let eval = self.eval_set();
-        let mut args = vec![
-            "run",
-            eval.to_str().unwrap(),
-            "--config",
-            "assay.toml",
-            "-o",
-            "out",
-            "-q",
-        ];
+        let mut args = vec!["run", eval.to_str().unwrap(), "--config", "assay.toml", "-o", "out", "-q"];
         args.extend_from_slice(extra);
         let output = self.run(&args, code);
-        let plugin = if code == 0 {
-            read_json(&self.path("out/summary.json"))["plugins"][0].clone()
-        } else {
-            Value::Null
-        };
+        let plugin =
+            if code == 0 { read_json(&self.path("out/summary.json"))["plugins"][0].clone() } else { Value::Null };
         (output, plugin)
     }
 }
 
 fn sha256(bytes: &[u8]) -> String {
-    assay::registry::sha256_digest(bytes)
+    assay_registry::registry::sha256_digest(bytes)
 }
 
 /// The value printed after `label` in a command's output.
@@ -242,30 +212,34 @@ fn push_and_pull_by_tag_and_digest_in_the_standard_layout() {
     };
     let team = Team::new();
     let built = team.component("exact_match");
-    team.run(&["package", built.to_str().unwrap(), "-o", "packaged.wasm", "--author", "NLP team", "--license", "Apache-2.0", "--source", "https://git.example.com/nlp/exact"], 0);
+    team.run(
+        &[
+            "package",
+            built.to_str().unwrap(),
+            "-o",
+            "packaged.wasm",
+            "--author",
+            "NLP team",
+            "--license",
+            "Apache-2.0",
+            "--source",
+            "https://git.example.com/nlp/exact",
+        ],
+        0,
+    );
     let component = team.path("packaged.wasm");
     let bytes = std::fs::read(&component).unwrap();
     let reference = registry.reference("nlp/exact:1.0");
 
     let pushed = team.run(&["push", component.to_str().unwrap(), &reference], 0);
-    assert_eq!(
-        field(&pushed, "component"),
-        sha256(&bytes),
-        "the layer is the component, byte for byte"
-    );
+    assert_eq!(field(&pushed, "component"), sha256(&bytes), "the layer is the component, byte for byte");
     let pinned = field(&pushed, "pinned");
     let digest = manifest_digest(&pinned);
 
     // The layout other tools (wkg, oras) read.
     let manifest = registry.manifest("nlp/exact", "1.0");
-    assert_eq!(
-        manifest["mediaType"],
-        "application/vnd.oci.image.manifest.v1+json"
-    );
-    assert_eq!(
-        manifest["config"]["mediaType"],
-        "application/vnd.wasm.config.v0+json"
-    );
+    assert_eq!(manifest["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+    assert_eq!(manifest["config"]["mediaType"], "application/vnd.wasm.config.v0+json");
     assert_eq!(manifest["layers"].as_array().unwrap().len(), 1);
     assert_eq!(manifest["layers"][0]["mediaType"], "application/wasm");
     assert_eq!(manifest["layers"][0]["digest"], sha256(&bytes));
@@ -274,13 +248,8 @@ fn push_and_pull_by_tag_and_digest_in_the_standard_layout() {
     assert_eq!(annotations["org.opencontainers.image.authors"], "NLP team");
     assert_eq!(annotations["org.opencontainers.image.licenses"], "Apache-2.0");
     assert_eq!(annotations["org.opencontainers.image.source"], "https://git.example.com/nlp/exact");
-    let (_, config) = registry.get(
-        &format!(
-            "/v2/nlp/exact/blobs/{}",
-            manifest["config"]["digest"].as_str().unwrap()
-        ),
-        "*/*",
-    );
+    let (_, config) =
+        registry.get(&format!("/v2/nlp/exact/blobs/{}", manifest["config"]["digest"].as_str().unwrap()), "*/*");
     let config: Value = serde_json::from_slice(&config).unwrap();
     assert_eq!(config["architecture"], "wasm");
     assert_eq!(config["os"], "wasip2");
@@ -296,42 +265,23 @@ fn push_and_pull_by_tag_and_digest_in_the_standard_layout() {
 
     // Runs record the registry source and the same identity.
     let eval = team.eval_set();
-    team.run(
-        &[
-            "run",
-            eval.to_str().unwrap(),
-            "-e",
-            &reference,
-            "-o",
-            "out",
-            "-q",
-        ],
-        0,
-    );
+    team.run(&["run", eval.to_str().unwrap(), "-e", &reference, "-o", "out", "-q"], 0);
     let summary = read_json(&team.path("out/summary.json"));
     let plugin = &summary["plugins"][0];
-    assert_eq!(
-        format!("sha256:{}", plugin["sha256"].as_str().unwrap()),
-        sha256(&bytes)
-    );
+    assert_eq!(format!("sha256:{}", plugin["sha256"].as_str().unwrap()), sha256(&bytes));
     assert_eq!(plugin["source"], format!("{reference}@{digest}"));
     assert_eq!(summary["metrics"]["exact_match/exact_match"], json!(0.5));
 
     let inspect = team.run(&["inspect", &pinned], 0);
     assert!(stdout(&inspect).contains("NLP team"), "the metadata travels with the component: {}", stdout(&inspect));
-    assert!(
-        stdout(&inspect).contains(&sha256(&bytes)[7..]),
-        "{}",
-        stdout(&inspect)
-    );
+    assert!(stdout(&inspect).contains(&sha256(&bytes)[7..]), "{}", stdout(&inspect));
 
     let missing = team.run(&["pull", &registry.reference("nlp/none:1.0")], 1);
     says(&missing, "not found");
 }
 
 #[test]
-fn an_authenticating_registry_takes_credentials_from_the_environment_or_docker_and_never_prints_them()
- {
+fn an_authenticating_registry_takes_credentials_from_the_environment_or_docker_and_never_prints_them() {
     let Some(registry) = Registry::start(true) else {
         return;
     };
@@ -339,10 +289,7 @@ fn an_authenticating_registry_takes_credentials_from_the_environment_or_docker_a
     let component = team.component("exact_match");
     let reference = registry.reference("nlp/exact:1.0");
     let no_secret = |output: &Output| {
-        assert!(
-            !stdout(output).contains(PASSWORD) && !stderr(output).contains(PASSWORD),
-            "a password was printed"
-        );
+        assert!(!stdout(output).contains(PASSWORD) && !stderr(output).contains(PASSWORD), "a password was printed");
     };
 
     let anonymous = team.run(&["push", component.to_str().unwrap(), &reference], 1);
@@ -376,10 +323,7 @@ fn an_authenticating_registry_takes_credentials_from_the_environment_or_docker_a
     .unwrap();
     let pulled = team.run(&["pull", &reference, "-o", "pulled.wasm"], 0);
     no_secret(&pulled);
-    assert_eq!(
-        std::fs::read(team.path("pulled.wasm")).unwrap(),
-        std::fs::read(&component).unwrap()
-    );
+    assert_eq!(std::fs::read(team.path("pulled.wasm")).unwrap(), std::fs::read(&component).unwrap());
 }
 
 #[test]
@@ -393,21 +337,10 @@ fn the_lock_pins_exact_bytes_and_locked_names_the_plugin_and_both_digests() {
     let pushed = team.run(&["push", first.to_str().unwrap(), &reference], 0);
     let first_manifest = manifest_digest(&field(&pushed, "pinned"));
     let first_digest = sha256(&std::fs::read(&first).unwrap());
-    team.config(&format!(
-        "[plugins.metric]\nsource = \"{reference}\"\n[plugins.exact]\nsource = \"exact_match\"\n"
-    ));
+    team.config(&format!("[plugins.metric]\nsource = \"{reference}\"\n[plugins.exact]\nsource = \"exact_match\"\n"));
 
-    let run_before_lock = team.run(
-        &[
-            "run",
-            team.eval_set().to_str().unwrap(),
-            "--config",
-            "assay.toml",
-            "--locked",
-            "-q",
-        ],
-        1,
-    );
+    let run_before_lock =
+        team.run(&["run", team.eval_set().to_str().unwrap(), "--config", "assay.toml", "--locked", "-q"], 1);
     says(&run_before_lock, "assay.lock; run `assay lock`");
 
     team.run(&["lock"], 0);
@@ -416,20 +349,11 @@ fn the_lock_pins_exact_bytes_and_locked_names_the_plugin_and_both_digests() {
     let entries = lock["plugin"].as_array().unwrap();
     assert_eq!(entries[0]["name"].as_str(), Some("metric"));
     assert_eq!(entries[0]["source"].as_str(), Some(reference.as_str()));
-    assert_eq!(
-        entries[0]["manifest"].as_str(),
-        Some(first_manifest.as_str())
-    );
+    assert_eq!(entries[0]["manifest"].as_str(), Some(first_manifest.as_str()));
     assert_eq!(entries[0]["digest"].as_str(), Some(first_digest.as_str()));
-    assert_eq!(
-        entries[1]["digest"].as_str(),
-        Some(sha256(assay::builtin::get("exact_match").unwrap()).as_str())
-    );
+    assert_eq!(entries[1]["digest"].as_str(), Some(sha256(assay_builtins::get("exact_match").unwrap()).as_str()));
     let (_, plugin) = team.run_config(&["--locked"], 0);
-    assert_eq!(
-        format!("sha256:{}", plugin["sha256"].as_str().unwrap()),
-        first_digest
-    );
+    assert_eq!(format!("sha256:{}", plugin["sha256"].as_str().unwrap()), first_digest);
 
     // Another team moves the tag to other bytes.
     let second = team.component("token_f1");
@@ -447,21 +371,19 @@ fn the_lock_pins_exact_bytes_and_locked_names_the_plugin_and_both_digests() {
     let (refused, _) = team.run_config(&["--locked"], 1);
     let message = stderr(&refused);
     assert!(
-        message.contains("plugin metric")
-            && message.contains(&first_manifest)
-            && message.contains(&second_manifest),
+        message.contains("plugin metric") && message.contains(&first_manifest) && message.contains(&second_manifest),
         "{message}"
     );
 
     team.run(&["lock"], 0);
     let (_, plugin) = team.run_config(&["--locked"], 0);
-    assert_eq!(
-        format!("sha256:{}", plugin["sha256"].as_str().unwrap()),
-        second_digest
-    );
+    assert_eq!(format!("sha256:{}", plugin["sha256"].as_str().unwrap()), second_digest);
 
     // A plugin the lock does not list, or lists with another source.
-    team.config(&format!("[plugins.metric]\nsource = \"{}\"\n[plugins.exact]\nsource = \"exact_match\"\n", registry.reference("nlp/metric:other")));
+    team.config(&format!(
+        "[plugins.metric]\nsource = \"{}\"\n[plugins.exact]\nsource = \"exact_match\"\n",
+        registry.reference("nlp/metric:other")
+    ));
     let (stale, _) = team.run_config(&["--locked"], 1);
     says(&stale, "plugin metric: assay.lock locks source");
     team.config("[plugins.local]\nsource = \"exact_match.wasm\"\n");
@@ -471,13 +393,11 @@ fn the_lock_pins_exact_bytes_and_locked_names_the_plugin_and_both_digests() {
     // A local file whose bytes change is caught the same way.
     team.run(&["lock"], 0);
     team.run_config(&["--locked"], 0);
-    std::fs::write(&first, assay::builtin::get("token_f1").unwrap()).unwrap();
+    std::fs::write(&first, assay_builtins::get("token_f1").unwrap()).unwrap();
     let (changed, _) = team.run_config(&["--locked"], 1);
     let message = stderr(&changed);
     assert!(
-        message.contains("plugin local")
-            && message.contains(&first_digest)
-            && message.contains(&second_digest),
+        message.contains("plugin local") && message.contains(&first_digest) && message.contains(&second_digest),
         "{message}"
     );
     let (warned, _) = team.run_config(&[], 0);
@@ -498,27 +418,12 @@ fn a_registry_that_is_down_is_named_and_stored_plugins_still_run() {
     registry.stop();
 
     let eval = team.eval_set();
-    let unpinned = team.run(
-        &[
-            "run",
-            eval.to_str().unwrap(),
-            "-e",
-            &registry.reference("nlp/other:1.0"),
-            "-q",
-        ],
-        1,
-    );
+    let unpinned = team.run(&["run", eval.to_str().unwrap(), "-e", &registry.reference("nlp/other:1.0"), "-q"], 1);
     let message = stderr(&unpinned);
-    assert!(
-        message.contains(&format!("cannot reach registry {}", registry.addr)),
-        "{message}"
-    );
+    assert!(message.contains(&format!("cannot reach registry {}", registry.addr)), "{message}");
 
     let (locked, plugin) = team.run_config(&["--locked"], 0);
-    assert_eq!(
-        format!("sha256:{}", plugin["sha256"].as_str().unwrap()),
-        sha256(&std::fs::read(&component).unwrap())
-    );
+    assert_eq!(format!("sha256:{}", plugin["sha256"].as_str().unwrap()), sha256(&std::fs::read(&component).unwrap()));
     assert!(
         stderr(&locked).contains("cannot reach registry"),
         "the tag could not be re-checked, and the run says so: {}",
@@ -546,10 +451,7 @@ fn a_corrupted_download_is_refused_by_digest_and_not_stored() {
     let component = publisher.component("exact_match");
     let bytes = std::fs::read(&component).unwrap();
     let reference = registry.reference("nlp/exact:1.0");
-    let pinned = field(
-        &publisher.run(&["push", component.to_str().unwrap(), &reference], 0),
-        "pinned",
-    );
+    let pinned = field(&publisher.run(&["push", component.to_str().unwrap(), &reference], 0), "pinned");
 
     let mut corrupted = bytes.clone();
     let middle = corrupted.len() / 2;
@@ -560,14 +462,9 @@ fn a_corrupted_download_is_refused_by_digest_and_not_stored() {
     for source in [reference.as_str(), pinned.as_str()] {
         let refused = consumer.run(&["pull", source], 1);
         let message = stderr(&refused);
-        assert!(
-            message.contains("does not match its digest") && message.contains(&sha256(&bytes)),
-            "{message}"
-        );
+        assert!(message.contains("does not match its digest") && message.contains(&sha256(&bytes)), "{message}");
     }
-    let stored = consumer
-        .path("cache/store/sha256")
-        .join(&sha256(&bytes)[7..]);
+    let stored = consumer.path("cache/store/sha256").join(&sha256(&bytes)[7..]);
     assert!(!stored.exists(), "corrupted bytes were stored");
 
     // A tampered manifest is refused too.
@@ -598,18 +495,13 @@ fn a_policy_that_requires_signatures_runs_only_what_a_trusted_key_signed() {
     team.run(&["keygen", "nlp"], 1);
     let component = team.component("exact_match");
     let reference = registry.reference("nlp/exact:1.0");
-    let pinned = field(
-        &team.run(&["push", component.to_str().unwrap(), &reference], 0),
-        "pinned",
-    );
+    let pinned = field(&team.run(&["push", component.to_str().unwrap(), &reference], 0), "pinned");
     let digest = manifest_digest(&pinned);
     let policy = format!(
         "[trust]\nrequire_signatures = true\n[trust.keys.nlp]\npublic_key = \"nlp.pub\"\nrepositories = [\"{}/nlp\"]\n",
         registry.addr
     );
-    team.config(&format!(
-        "[plugins.metric]\nsource = \"{reference}\"\n{policy}"
-    ));
+    team.config(&format!("[plugins.metric]\nsource = \"{reference}\"\n{policy}"));
 
     let (unsigned, _) = team.run_config(&[], 1);
     says(&unsigned, "carries none");
@@ -634,28 +526,12 @@ fn a_policy_that_requires_signatures_runs_only_what_a_trusted_key_signed() {
     let layers = signatures["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 2);
     for layer in layers {
-        assert_eq!(
-            layer["mediaType"],
-            "application/vnd.dev.cosign.simplesigning.v1+json"
-        );
-        assert!(
-            layer["annotations"]["dev.cosignproject.cosign/signature"]
-                .as_str()
-                .is_some()
-        );
-        let (_, payload) = registry.get(
-            &format!("/v2/nlp/exact/blobs/{}", layer["digest"].as_str().unwrap()),
-            "*/*",
-        );
+        assert_eq!(layer["mediaType"], "application/vnd.dev.cosign.simplesigning.v1+json");
+        assert!(layer["annotations"]["dev.cosignproject.cosign/signature"].as_str().is_some());
+        let (_, payload) = registry.get(&format!("/v2/nlp/exact/blobs/{}", layer["digest"].as_str().unwrap()), "*/*");
         let payload: Value = serde_json::from_slice(&payload).unwrap();
-        assert_eq!(
-            payload["critical"]["image"]["docker-manifest-digest"],
-            json!(digest)
-        );
-        assert_eq!(
-            payload["critical"]["type"],
-            "cosign container image signature"
-        );
+        assert_eq!(payload["critical"]["image"]["docker-manifest-digest"], json!(digest));
+        assert_eq!(payload["critical"]["type"], "cosign container image signature");
     }
 
     // The nlp key does not vouch for another namespace, signed or not.
@@ -664,21 +540,14 @@ fn a_policy_that_requires_signatures_runs_only_what_a_trusted_key_signed() {
     expect_code(&with_password(Some("nlp-secret"), &["sign", &other, "--key", "nlp.key"]), 0);
     team.config(&format!("[plugins.metric]\nsource = \"{other}\"\n{policy}"));
     let (out_of_scope, _) = team.run_config(&[], 1);
-    says(&out_of_scope, &format!(
-            "no key in [trust.keys] is trusted for {}/vision/exact",
-            registry.addr
-        ));
+    says(&out_of_scope, &format!("no key in [trust.keys] is trusted for {}/vision/exact", registry.addr));
 
-    team.config(&format!(
-        "[plugins.metric]\nsource = \"exact_match.wasm\"\n{policy}"
-    ));
+    team.config(&format!("[plugins.metric]\nsource = \"exact_match.wasm\"\n{policy}"));
     let (local, _) = team.run_config(&[], 1);
     says(&local, "a local file carries none");
 
     // Signatures seen once are kept, so a locked run verifies offline.
-    team.config(&format!(
-        "[plugins.metric]\nsource = \"{reference}\"\n{policy}"
-    ));
+    team.config(&format!("[plugins.metric]\nsource = \"{reference}\"\n{policy}"));
     team.run(&["lock"], 0);
     drop(registry);
     team.run_config(&["--locked", "--offline"], 0);
@@ -687,13 +556,19 @@ fn a_policy_that_requires_signatures_runs_only_what_a_trusted_key_signed() {
 /// A program `.ci/run` installs under `$XDG_CACHE_HOME/assay/DIR` (or
 /// `$ENV`), or `None` outside CI when it is missing.
 fn installed_tool(env: &str, dir: &str, program: &str) -> Option<PathBuf> {
-    let cache = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")));
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")));
     let root = std::env::var_os(env).map(PathBuf::from).or_else(|| Some(cache?.join("assay").join(dir)))?;
     let path = root.join(program);
     if path.exists() {
         return Some(path);
     }
-    assert!(std::env::var_os("CI").is_none(), "{} is missing, and CI must run the interop tests: .ci/run installs it", path.display());
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} is missing, and CI must run the interop tests: .ci/run installs it",
+        path.display()
+    );
     eprintln!("SKIPPED: {} is not installed (.ci/run installs it)", path.display());
     None
 }
@@ -707,14 +582,7 @@ fn oras_reads_what_assay_pushes_and_assay_runs_what_oras_pushes() {
     let team = Team::new();
     let component = team.component("exact_match");
     let digest = sha256(&std::fs::read(&component).unwrap());
-    team.run(
-        &[
-            "push",
-            component.to_str().unwrap(),
-            &registry.reference("nlp/exact:1.0"),
-        ],
-        0,
-    );
+    team.run(&["push", component.to_str().unwrap(), &registry.reference("nlp/exact:1.0")], 0);
 
     let oras = Command::new(python)
         .arg(root().join("tests/registry/oras_interop.py"))
@@ -722,39 +590,16 @@ fn oras_reads_what_assay_pushes_and_assay_runs_what_oras_pushes() {
         .arg(team.dir.path())
         .output()
         .unwrap();
-    assert!(
-        oras.status.success(),
-        "{}",
-        String::from_utf8_lossy(&oras.stderr)
-    );
+    assert!(oras.status.success(), "{}", String::from_utf8_lossy(&oras.stderr));
     let printed = String::from_utf8_lossy(&oras.stdout).into_owned();
-    assert!(
-        printed.contains(&format!("pulled {}", &digest[7..])),
-        "ORAS got other bytes: {printed}"
-    );
+    assert!(printed.contains(&format!("pulled {}", &digest[7..])), "ORAS got other bytes: {printed}");
 
     let consumer = Team::new();
     let eval = consumer.eval_set();
-    consumer.run(
-        &[
-            "run",
-            eval.to_str().unwrap(),
-            "-e",
-            &registry.reference("nlp/from-oras:1.0"),
-            "-o",
-            "out",
-            "-q",
-        ],
-        0,
-    );
+    consumer
+        .run(&["run", eval.to_str().unwrap(), "-e", &registry.reference("nlp/from-oras:1.0"), "-o", "out", "-q"], 0);
     let summary = read_json(&consumer.path("out/summary.json"));
-    assert_eq!(
-        format!(
-            "sha256:{}",
-            summary["plugins"][0]["sha256"].as_str().unwrap()
-        ),
-        digest
-    );
+    assert_eq!(format!("sha256:{}", summary["plugins"][0]["sha256"].as_str().unwrap()), digest);
 }
 
 #[test]
@@ -777,7 +622,10 @@ fn guards_come_from_registries_too() {
     assert_eq!(decisions[0]["guards"]["arithmetic"]["decision"], "accept");
     assert_eq!(decisions[1]["guards"]["arithmetic"]["decision"], "reject");
     let summary = read_json(&team.path("screened/summary.json"));
-    assert_eq!(format!("sha256:{}", summary["plugins"][0]["sha256"].as_str().unwrap()), sha256(&std::fs::read(&component).unwrap()));
+    assert_eq!(
+        format!("sha256:{}", summary["plugins"][0]["sha256"].as_str().unwrap()),
+        sha256(&std::fs::read(&component).unwrap())
+    );
 }
 
 #[test]
@@ -790,7 +638,13 @@ fn wkg_reads_what_assay_pushes_and_assay_runs_what_wkg_pushes() {
     team.run(&["push", component.to_str().unwrap(), &registry.reference("nlp/exact:1.0")], 0);
 
     let wkg_cmd = |args: &[&str]| {
-        let output = Command::new(&wkg).args(args).args(["--insecure", &registry.addr]).env("HOME", team.dir.path()).current_dir(team.dir.path()).output().unwrap();
+        let output = Command::new(&wkg)
+            .args(args)
+            .args(["--insecure", &registry.addr])
+            .env("HOME", team.dir.path())
+            .current_dir(team.dir.path())
+            .output()
+            .unwrap();
         assert!(output.status.success(), "wkg {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     };
     let address = |path: &str| format!("{}/{path}", registry.addr);

@@ -10,7 +10,11 @@ use serde_json::{Value, json};
 fn runs_the_bundled_example_and_scores_it_correctly() {
     let out = tempfile::tempdir().unwrap();
     let eval_set = root().join("examples/eval/qa.jsonl");
-    let output = run(assay().args(["run", "--config", "examples/eval/assay.toml", "-o"]).arg(out.path()).arg(&eval_set).current_dir(root()));
+    let output = run(assay()
+        .args(["run", "--config", "examples/eval/assay.toml", "-o"])
+        .arg(out.path())
+        .arg(&eval_set)
+        .current_dir(root()));
     expect_code(&output, 0);
 
     let records = read_jsonl(&eval_set);
@@ -42,7 +46,10 @@ fn runs_the_bundled_example_and_scores_it_correctly() {
 
     assert_eq!(summary["counts"], json!({"records": 40, "samples": 40, "errors": 0, "skipped": 0}));
     let plugins = summary["plugins"].as_array().unwrap();
-    assert_eq!(plugins.iter().map(|p| p["name"].as_str().unwrap()).collect::<Vec<_>>(), ["exact", "exact_squad", "no_refusal"]);
+    assert_eq!(
+        plugins.iter().map(|p| p["name"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["exact", "exact_squad", "no_refusal"]
+    );
     for plugin in plugins {
         assert_eq!(plugin["sha256"].as_str().unwrap().len(), 64);
         assert_eq!(plugin["contract"], "assay:plugin/evaluator@0.1.0");
@@ -56,7 +63,10 @@ fn runs_the_bundled_example_and_scores_it_correctly() {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    let out = std::process::Command::new("sha256sum").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn();
+    let out = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn();
     let mut child = out.expect("sha256sum is available");
     use std::io::Write;
     child.stdin.take().unwrap().write_all(bytes).unwrap();
@@ -118,8 +128,24 @@ fn a_trapping_plugin_fails_only_the_samples_of_its_call() {
     expect_code(&output, 3);
     let samples = read_jsonl(&out.join("samples.jsonl"));
     let kinds: Vec<Value> = samples.iter().map(|s| s["errors"]["hostile"]["kind"].clone()).collect();
-    assert_eq!(kinds, [json!(null), json!(null), json!("trap"), json!("trap"), json!("plugin-error"), json!(null), json!(null), json!(null)]);
-    assert!(samples[2]["errors"]["hostile"]["message"].as_str().unwrap().contains("panicked on purpose"), "stderr is attached: {}", samples[2]);
+    assert_eq!(
+        kinds,
+        [
+            json!(null),
+            json!(null),
+            json!("trap"),
+            json!("trap"),
+            json!("plugin-error"),
+            json!(null),
+            json!(null),
+            json!(null)
+        ]
+    );
+    assert!(
+        samples[2]["errors"]["hostile"]["message"].as_str().unwrap().contains("panicked on purpose"),
+        "stderr is attached: {}",
+        samples[2]
+    );
     for i in [0, 1, 5, 6, 7] {
         assert_eq!(samples[i]["scores"]["hostile/value"], json!(1.0), "sample {i} is scored by a fresh instance");
     }
@@ -135,7 +161,11 @@ fn a_trapping_plugin_fails_only_the_samples_of_its_call() {
 fn a_malformed_line_stops_the_run_before_any_output() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.jsonl");
-    std::fs::write(&path, "{\"output\":\"a\",\"reference\":\"a\"}\n\n{\"output\": \"b\", \"reference\": }\n{\"output\":\"c\"}\n").unwrap();
+    std::fs::write(
+        &path,
+        "{\"output\":\"a\",\"reference\":\"a\"}\n\n{\"output\": \"b\", \"reference\": }\n{\"output\":\"c\"}\n",
+    )
+    .unwrap();
     let out = dir.path().join("out");
     let output = run(assay().args(["run", "-e", "exact_match", "-o"]).arg(&out).arg(&path));
     expect_code(&output, 1);
@@ -163,7 +193,8 @@ fn csv_eval_sets_and_field_mapping() {
     let path = dir.path().join("set.csv");
     std::fs::write(&path, "id,prediction,reference\n1,Paris,Paris\n2,\"Lyon, France\",Paris\n").unwrap();
     let out = dir.path().join("out");
-    let output = run(assay().args(["run", "-e", "exact_match", "--field", "output=prediction", "-o"]).arg(&out).arg(&path));
+    let output =
+        run(assay().args(["run", "-e", "exact_match", "--field", "output=prediction", "-o"]).arg(&out).arg(&path));
     expect_code(&output, 0);
     let samples = read_jsonl(&out.join("samples.jsonl"));
     assert_eq!(samples[0], json!({"id": "1", "scores": {"exact_match/exact_match": 1.0}, "errors": {}}));
@@ -175,13 +206,25 @@ fn set_overrides_plugin_configuration_and_bad_configuration_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let eval_set = jsonl(dir.path(), "s.jsonl", &[json!({"output": "The Paris!", "reference": "paris"})]);
     let out = dir.path().join("out");
-    let output = run(assay().args(["run", "-e", "exact_match", "--set", "exact_match.normalize=true", "-o"]).arg(&out).arg(&eval_set));
+    let output = run(assay()
+        .args(["run", "-e", "exact_match", "--set", "exact_match.normalize=true", "-o"])
+        .arg(&out)
+        .arg(&eval_set));
     expect_code(&output, 0);
     assert_eq!(read_jsonl(&out.join("samples.jsonl"))[0]["scores"]["exact_match/exact_match"], 1.0);
 
-    let output = run(assay().args(["run", "-e", "exact_match", "--set", "exact_match.normalise=true", "-o"]).arg(&out).arg(&eval_set));
+    let output = run(assay()
+        .args(["run", "-e", "exact_match", "--set", "exact_match.normalise=true", "-o"])
+        .arg(&out)
+        .arg(&eval_set));
     expect_code(&output, 1);
-    assert!(stderr(&output).contains("plugin \"exact_match\": rejected its configuration: invalid configuration: unknown field `normalise`"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(
+            "plugin \"exact_match\": rejected its configuration: invalid configuration: unknown field `normalise`"
+        ),
+        "{}",
+        stderr(&output)
+    );
 
     let output = run(assay().args(["run", "-e", "rogue", "-o"]).arg(&out).arg(&eval_set));
     expect_code(&output, 1);
@@ -192,7 +235,8 @@ fn set_overrides_plugin_configuration_and_bad_configuration_is_named() {
 fn components_of_another_contract_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let eval_set = jsonl(dir.path(), "s.jsonl", &[json!({"output": "a", "reference": "a"})]);
-    let output = run(assay().args(["run", "-e", artifacts::FUTURE_VERSION, "-o"]).arg(dir.path().join("out")).arg(&eval_set));
+    let output =
+        run(assay().args(["run", "-e", artifacts::FUTURE_VERSION, "-o"]).arg(dir.path().join("out")).arg(&eval_set));
     expect_code(&output, 1);
     let message = stderr(&output);
     assert!(message.contains("targets `assay:plugin/evaluator@0.2.0`"), "{message}");
@@ -227,14 +271,17 @@ fn plugins_and_inspect_describe_components() {
     assert_eq!(info["sha256"].as_str().unwrap().len(), 64);
     let imports = info["imports"].as_array().unwrap();
     assert!(imports.iter().any(|i| i == "assay:plugin/types@0.1.0"), "{imports:?}");
-    assert!(imports.iter().all(|i| i.as_str().unwrap().starts_with("wasi:") || i == "assay:plugin/types@0.1.0"), "{imports:?}");
+    assert!(
+        imports.iter().all(|i| i.as_str().unwrap().starts_with("wasi:") || i == "assay:plugin/types@0.1.0"),
+        "{imports:?}"
+    );
 }
 
 /// Writes the `exact_match` built-in as a component file, as a plugin author
 /// would have it after a build.
 fn exact_match_file(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("exact_match.wasm");
-    std::fs::write(&path, assay::builtin::get("exact_match").unwrap()).unwrap();
+    std::fs::write(&path, assay_builtins::get("exact_match").unwrap()).unwrap();
     path
 }
 
@@ -297,7 +344,12 @@ fn package_writes_metadata_that_inspect_shows() {
     let text = stdout(&output);
     assert_eq!(line_value(&text, "sha256"), digest);
     assert_eq!(line_value(&text, "world"), "assay:plugin/evaluator-plugin@0.1.0");
-    let fields = [("version", "1.2.3"), ("authors", "Ada <ada@example.com>, Grace"), ("licenses", "MIT OR Apache-2.0"), ("revision", "0123abc")];
+    let fields = [
+        ("version", "1.2.3"),
+        ("authors", "Ada <ada@example.com>, Grace"),
+        ("licenses", "MIT OR Apache-2.0"),
+        ("revision", "0123abc"),
+    ];
     for (label, value) in fields {
         assert_eq!(line_value(&text, label), value, "{text}");
     }

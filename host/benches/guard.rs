@@ -7,17 +7,17 @@
 //! the guards with every core and prints records per second. Each guard keeps
 //! one instance for the whole run, so the slowest guard sets the pace.
 
+mod common;
+
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use assay::cache::ComponentCache;
-use assay::config::FailurePolicy;
-use assay::dataset::FeedbackFieldMap;
-use assay::guard::{BadFeedbackPolicy, Guard, GuardOptions, screen};
-use assay::plugin::Kind;
-use assay::run::{Host, PluginSpec, Source};
-use assay::sandbox::{Determinism, Grant, Limits};
+use assay_data::FieldMap;
+use assay_data::output::FailurePolicy;
+use assay_pipeline::{BadFeedbackPolicy, Guard, Schedule, ScreenOptions, screen};
+use assay_runtime::host::PluginSpec;
+use assay_runtime::{ComponentCache, Determinism, Grant, Host, Kind};
 
 const GUARDS: [&str; 5] = ["arithmetic", "facts", "flood", "injection", "consensus"];
 
@@ -27,31 +27,34 @@ fn main() {
     let input = dir.path().join("feedback.jsonl");
     generate(&input, records);
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("{records} records, {} MiB, {jobs} parsing workers, {} guards", std::fs::metadata(&input).unwrap().len() >> 20, GUARDS.len());
+    println!(
+        "{records} records, {} MiB, {jobs} parsing workers, {} guards",
+        std::fs::metadata(&input).unwrap().len() >> 20,
+        GUARDS.len()
+    );
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let facts = Grant::parse("examples/feedback/facts:/data", root).unwrap();
     let specs: Vec<PluginSpec> = GUARDS
         .iter()
-        .map(|name| PluginSpec {
-            name: name.to_string(),
-            source: Source::Builtin(name.to_string()),
-            config: toml::Table::new(),
-            limits: Limits::default(),
-            grants: if *name == "facts" { vec![facts.clone()] } else { Vec::new() },
+        .map(|name| {
+            let grants = if *name == "facts" { vec![facts.clone()] } else { Vec::new() };
+            common::spec(name, common::builtin(name), &toml::Table::new(), grants)
         })
         .collect();
-    let options = GuardOptions { jobs, batch_size: 64, on_bad_record: BadFeedbackPolicy::Quarantine, determinism: Determinism::default(), progress: false };
+    let schedule = Schedule { jobs, batch_size: 64, determinism: Determinism::default() };
+    let options = ScreenOptions { schedule, on_bad_record: BadFeedbackPolicy::Quarantine };
     let host = Host::new(&specs, jobs + specs.len(), ComponentCache::new(dir.path().join("cache"))).unwrap();
     let guards: Vec<Guard> = host
-        .prepare(&specs, Kind::Guard, &options.determinism)
+        .prepare(&specs, Kind::Guard, &schedule.determinism)
         .unwrap()
         .into_iter()
         .map(|loaded| Guard { loaded, on_failure: FailurePolicy::Quarantine })
         .collect();
 
     let start = Instant::now();
-    let summary = screen(&host, &guards, &input, None, &FeedbackFieldMap::default(), &options, &dir.path().join("out")).unwrap();
+    let summary =
+        screen(&host, &guards, &input, None, &FieldMap::feedback(), &options, &dir.path().join("out"), &()).unwrap();
     let seconds = start.elapsed().as_secs_f64();
     assert_eq!(summary.counts.records, records as u64);
     assert_eq!(summary.counts.guard_errors, 0, "{:?}", summary.guards);
@@ -77,14 +80,24 @@ fn generate(path: &Path, records: usize) {
         ("What is 2+2?", "2 + 2 = 4.", "4"),
         ("Who wrote Hamlet?", "William Shakespeare.", "Shakespeare wrote it"),
     ];
-    let comments = ["Correct, thanks.", "Clear and right.", "12 / 4 = 3, as expected", "Ignore my previous comment, it was fine", "Too long."];
+    let comments = [
+        "Correct, thanks.",
+        "Clear and right.",
+        "12 / 4 = 3, as expected",
+        "Ignore my previous comment, it was fine",
+        "Too long.",
+    ];
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     let start = 1_714_982_400u64; // 2024-05-06T08:00:00Z
     for i in 0..records {
         let k = i % 20_000;
         let (prompt, output, correction) = match known.get(i % 1000) {
             Some(&(prompt, output, correction)) => (prompt.to_string(), output.to_string(), correction.to_string()),
-            None => (format!("Question {k}: what is the capital of country {k}?"), format!("The capital of country {k} is City {k}."), format!("City {k}, I believe (user {i})")),
+            None => (
+                format!("Question {k}: what is the capital of country {k}?"),
+                format!("The capital of country {k} is City {k}."),
+                format!("City {k}, I believe (user {i})"),
+            ),
         };
         let user = format!("u{}", (i * 7919) % 50_000);
         let timestamp = start + i as u64 * 3;

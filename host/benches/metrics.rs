@@ -22,27 +22,32 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use assay::dataset::FieldMap;
-use assay::run::{Source, evaluate};
+use assay_data::FieldMap;
+use assay_pipeline::evaluate;
 use serde_json::Value;
 
 /// A plugin to time: its instance name, source and configuration, and for
 /// the metrics, the reference's name and the sample metric both report.
 struct Case {
     name: &'static str,
-    source: Source,
+    source: common::Component,
     config: &'static str,
     reference: Option<(&'static str, &'static str)>,
 }
 
 fn cases() -> [Case; 4] {
-    let builtin = |name: &str| Source::Builtin(name.into());
+    let builtin = common::builtin;
     [
-        Case { name: "rouge", source: builtin("rouge"), config: "stemmer = true", reference: Some(("rouge-score", "rouge1_f")) },
+        Case {
+            name: "rouge",
+            source: builtin("rouge"),
+            config: "stemmer = true",
+            reference: Some(("rouge-score", "rouge1_f")),
+        },
         Case { name: "bleu", source: builtin("bleu"), config: "", reference: Some(("sacreBLEU", "sentence_bleu")) },
         Case { name: "chrf", source: builtin("chrf"), config: "", reference: Some(("sacreBLEU", "sentence_chrf")) },
         // Does nothing: the host's own cost of these pairs.
-        Case { name: "noop", source: Source::Path(assay_test_artifacts::NOOP.into()), config: "", reference: None },
+        Case { name: "noop", source: common::file(assay_test_artifacts::NOOP), config: "", reference: None },
     ]
 }
 
@@ -63,15 +68,19 @@ fn main() {
     }
     let options = common::options(jobs);
     for Case { name, source, config, reference } in cases() {
-        let (host, plugins) = common::load(name, source, toml::from_str(config).unwrap(), &options, &dir.path().join("cache"));
+        let (host, plugins) =
+            common::load(name, source, toml::from_str(config).unwrap(), &options, &dir.path().join("cache"));
         let out = dir.path().join(name);
         let start = Instant::now();
-        let summary = evaluate(&host, &plugins, &input, None, &FieldMap::default(), &options, &out).unwrap();
+        let summary = evaluate(&host, &plugins, &input, None, &FieldMap::samples(), &options, &out, &()).unwrap();
         let seconds = start.elapsed().as_secs_f64();
         assert_eq!((summary.counts.samples, summary.counts.errors), (pairs as u64, 0));
         let ours = pairs as f64 / seconds;
         let fuel = summary.plugins[0].fuel.mean_per_sample;
-        print!("{:<22} assay {ours:>7.0} samples/s ({seconds:5.2} s, fuel {fuel:>7.0}/sample)", format!("{name} {{{config}}}"));
+        print!(
+            "{:<22} assay {ours:>7.0} samples/s ({seconds:5.2} s, fuel {fuel:>7.0}/sample)",
+            format!("{name} {{{config}}}")
+        );
         let (Some((reference_name, metric)), Ok(timings)) = (reference, &timings) else {
             println!();
             continue;
@@ -83,7 +92,10 @@ fn main() {
         let key = format!("mean {metric}");
         let mean = prefix_mean(&out.join("samples.jsonl"), &format!("{name}/{metric}"), reference_pairs);
         let expected = timing[&key].as_f64().unwrap();
-        assert!((mean - expected).abs() <= 1e-9 * expected.abs().max(1.0), "{name}: {key} {mean}, reference {expected}");
+        assert!(
+            (mean - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+            "{name}: {key} {mean}, reference {expected}"
+        );
     }
 }
 
@@ -173,7 +185,11 @@ impl Language {
             if rng.chance(0.06) {
                 continue;
             }
-            let id = if rng.chance(0.15) { self.next_word(rng, previous) } else { self.words.iter().position(|w| w == word).unwrap() };
+            let id = if rng.chance(0.15) {
+                self.next_word(rng, previous)
+            } else {
+                self.words.iter().position(|w| w == word).unwrap()
+            };
             reference.push(self.words[id].as_str());
             previous = Some(id);
             if rng.chance(0.06) {
@@ -210,7 +226,11 @@ impl Rng {
 /// The mean of `key` over the first `count` lines of a samples.jsonl.
 fn prefix_mean(path: &Path, key: &str, count: usize) -> f64 {
     let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
-    let sum: f64 = file.lines().take(count).map(|line| serde_json::from_str::<Value>(&line.unwrap()).unwrap()["scores"][key].as_f64().unwrap()).sum();
+    let sum: f64 = file
+        .lines()
+        .take(count)
+        .map(|line| serde_json::from_str::<Value>(&line.unwrap()).unwrap()["scores"][key].as_f64().unwrap())
+        .sum();
     sum / count as f64
 }
 
@@ -238,7 +258,9 @@ fn reference_python(root: &Path) -> Result<PathBuf, String> {
     let home = std::env::var_os("HOME").ok_or("HOME is not set")?;
     let venv = Path::new(&home).join(".cache/assay/conformance-venv");
     let python = venv.join("bin/python");
-    let has_packages = |python: &Path| Command::new(python).args(["-c", "import rouge_score, sacrebleu"]).output().is_ok_and(|o| o.status.success());
+    let has_packages = |python: &Path| {
+        Command::new(python).args(["-c", "import rouge_score, sacrebleu"]).output().is_ok_and(|o| o.status.success())
+    };
     if has_packages(&python) {
         return Ok(python);
     }
@@ -249,6 +271,10 @@ fn reference_python(root: &Path) -> Result<PathBuf, String> {
         Err(e) => Err(format!("{command:?}: {e}")),
     };
     step(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
-    step(Command::new(&python).args(["-m", "pip", "install", "--quiet", "-r"]).arg(root.join("tests/conformance/requirements.txt")))?;
+    step(
+        Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "-r"])
+            .arg(root.join("tests/conformance/requirements.txt")),
+    )?;
     Ok(python)
 }

@@ -13,8 +13,8 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use assay::dataset::FieldMap;
-use assay::run::{Source, evaluate};
+use assay_data::FieldMap;
+use assay_pipeline::evaluate;
 
 fn main() {
     let samples: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(1_000_000);
@@ -25,8 +25,8 @@ fn main() {
     println!("{samples} samples, {} MiB, {jobs} workers", std::fs::metadata(&input).unwrap().len() >> 20);
 
     let cases = [
-        ("exact_match", Source::Builtin("exact_match".into())),
-        ("noop (host overhead)", Source::Path(assay_test_artifacts::NOOP.into())),
+        ("exact_match", common::builtin("exact_match")),
+        ("noop (host overhead)", common::file(assay_test_artifacts::NOOP)),
     ];
     for (label, source) in cases {
         let options = common::options(jobs);
@@ -34,7 +34,17 @@ fn main() {
         let mut times: Vec<f64> = (0..3)
             .map(|_| {
                 let start = Instant::now();
-                let summary = evaluate(&host, &plugins, &input, None, &FieldMap::default(), &options, &dir.path().join("out")).unwrap();
+                let summary = evaluate(
+                    &host,
+                    &plugins,
+                    &input,
+                    None,
+                    &FieldMap::samples(),
+                    &options,
+                    &dir.path().join("out"),
+                    &(),
+                )
+                .unwrap();
                 assert_eq!(summary.counts.samples, samples as u64);
                 start.elapsed().as_secs_f64()
             })
@@ -52,7 +62,8 @@ fn main() {
 
 /// QA-style samples: short prompts, answers and one or two references.
 fn generate(path: &Path, samples: usize) {
-    let answers = ["Paris", "Jane Austen", "1969", "the Pacific Ocean", "Carbon dioxide", "Mount Everest", "Au", "seven"];
+    let answers =
+        ["Paris", "Jane Austen", "1969", "the Pacific Ocean", "Carbon dioxide", "Mount Everest", "Au", "seven"];
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     for i in 0..samples {
         let answer = answers[i % answers.len()];

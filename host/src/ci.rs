@@ -1,12 +1,13 @@
 //! What a run tells CI systems: JUnit XML for test-result panels, Markdown
 //! for pull-request comments and job summaries, JSON for scripts.
 //!
-//! All of them start from the summary as JSON, so every kind of run (an
-//! evaluation, a guard run) is reported the same way.
+//! All of them start from the typed summary, so every kind of run (an
+//! evaluation, a guard run) is reported the same way, and from the typed
+//! lines of `samples.jsonl` and `decisions.jsonl`.
 
-use std::io::BufRead;
 use std::path::Path;
 
+use assay_data::output::{DecisionLine, ReadError, Route, SampleLine, Summary, read_json_lines, samples::id_text};
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde_json::Value;
 
@@ -22,64 +23,45 @@ pub struct FailingSample {
 }
 
 /// The failing samples of a `samples.jsonl`, in input order.
-pub fn failing_samples(samples_jsonl: &Path, gates: &Gates) -> std::io::Result<Vec<FailingSample>> {
+pub fn failing_samples(samples_jsonl: &Path, gates: &Gates) -> Result<Vec<FailingSample>, ReadError> {
     let mut failing = Vec::new();
-    for sample in json_lines(samples_jsonl)? {
-        let sample = sample?;
+    for sample in read_json_lines::<SampleLine>(samples_jsonl)? {
         let mut reasons = Vec::new();
-        if let Some(errors) = sample["errors"].as_object() {
-            for (plugin, error) in errors {
-                reasons.push(format!("{plugin}: {} error: {}", error["kind"].as_str().unwrap_or("?"), error["message"].as_str().unwrap_or("")));
-            }
+        for (plugin, error) in sample.errors.iter() {
+            reasons.push(format!("{plugin}: {} error: {}", error.kind, error.message));
         }
         for (name, condition) in gates {
-            if let Some(value) = sample["scores"][name].as_f64()
+            if let Some(&value) = sample.scores.get(name)
                 && !condition.op.holds(value, condition.threshold)
             {
                 reasons.push(format!("{name} = {value}, expected {condition}"));
             }
         }
         if !reasons.is_empty() {
-            failing.push(FailingSample { id: id_text(&sample), reasons });
+            failing.push(FailingSample { id: id_text(&sample.id), reasons });
         }
     }
     Ok(failing)
 }
 
-fn json_lines(path: &Path) -> std::io::Result<impl Iterator<Item = std::io::Result<Value>>> {
-    let file = std::io::BufReader::new(std::fs::File::open(path)?);
-    Ok(file.lines().map(|line| serde_json::from_str(&line?).map_err(std::io::Error::other)))
-}
-
-/// A record's id as a test case name: strings as they are, an unreadable
-/// record (no id) by its line.
-fn id_text(record: &Value) -> String {
-    match &record["id"] {
-        Value::String(s) => s.clone(),
-        Value::Null => format!("line {}", record["line"]),
-        other => other.to_string(),
-    }
-}
-
 /// The records of a guard run's `decisions.jsonl` that were not accepted,
 /// with each guard's reason for holding them.
-pub fn held_records(decisions_jsonl: &Path) -> std::io::Result<Vec<FailingSample>> {
+pub fn held_records(decisions_jsonl: &Path) -> Result<Vec<FailingSample>, ReadError> {
     let mut held = Vec::new();
-    for decision in json_lines(decisions_jsonl)? {
-        let decision = decision?;
-        if decision["decision"] == "accept" {
+    for decision in read_json_lines::<DecisionLine>(decisions_jsonl)? {
+        if decision.decision == Route::Accept {
             continue;
         }
         let mut reasons = Vec::new();
-        if let Some(error) = decision.get("error") {
-            reasons.push(format!("unreadable record: {}", error["message"].as_str().unwrap_or("")));
+        if let Some(error) = &decision.error {
+            reasons.push(format!("unreadable record: {}", error.message));
         }
-        for (guard, entry) in decision["guards"].as_object().into_iter().flatten() {
-            if entry["decision"] != "accept" {
-                reasons.push(format!("{guard}: {}: {}", entry["decision"].as_str().unwrap_or("?"), entry["reason"].as_str().unwrap_or("")));
+        for (guard, entry) in decision.guards.iter() {
+            if entry.decision != Route::Accept {
+                reasons.push(format!("{guard}: {}: {}", entry.decision.name(), entry.reason));
             }
         }
-        held.push(FailingSample { id: id_text(&decision), reasons });
+        held.push(FailingSample { id: decision.id_text(), reasons });
     }
     Ok(held)
 }
@@ -90,7 +72,10 @@ pub fn held_records(decisions_jsonl: &Path) -> std::io::Result<Vec<FailingSample
 pub fn junit(outcomes: &[Outcome], samples: Option<&[FailingSample]>, seconds: f64) -> String {
     let mut suites: Vec<Suite> = vec![Suite {
         name: "gates",
-        cases: outcomes.iter().map(|o| Case { name: o.name.clone(), failure: (!o.passed).then(|| o.describe()) }).collect(),
+        cases: outcomes
+            .iter()
+            .map(|o| Case { name: o.name.clone(), failure: (!o.passed).then(|| o.describe()) })
+            .collect(),
     }];
     if let Some(samples) = samples {
         suites.push(Suite {
@@ -104,7 +89,9 @@ pub fn junit(outcomes: &[Outcome], samples: Option<&[FailingSample]>, seconds: f
     let mut writer = quick_xml::Writer::new_with_indent(Vec::new(), b' ', 2);
     let mut write = |event: Event| writer.write_event(event).expect("writing to a Vec");
     write(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
-    let counts = |tests: usize, failures: usize| [("tests", tests.to_string()), ("failures", failures.to_string()), ("errors", "0".to_string())];
+    let counts = |tests: usize, failures: usize| {
+        [("tests", tests.to_string()), ("failures", failures.to_string()), ("errors", "0".to_string())]
+    };
     let mut root = BytesStart::new("testsuites").with_attributes([("name", "assay")]);
     root.extend_attributes(counts(tests, failures).iter().map(|(k, v)| (*k, v.as_str())));
     root.push_attribute(("time", time.as_str()));
@@ -116,14 +103,20 @@ pub fn junit(outcomes: &[Outcome], samples: Option<&[FailingSample]>, seconds: f
         write(Event::Start(start));
         let classname = format!("assay.{}", suite.name);
         for case in &suite.cases {
-            let start = BytesStart::new("testcase").with_attributes([("name", case.name.as_str()), ("classname", classname.as_str()), ("time", "0")]);
+            let start = BytesStart::new("testcase").with_attributes([
+                ("name", case.name.as_str()),
+                ("classname", classname.as_str()),
+                ("time", "0"),
+            ]);
             match &case.failure {
                 None => write(Event::Empty(start)),
                 Some(message) => {
                     write(Event::Start(start));
                     // The first line as the message panels show; all of it as the body.
                     let first = message.lines().next().unwrap_or_default();
-                    write(Event::Start(BytesStart::new("failure").with_attributes([("message", first), ("type", "failure")])));
+                    write(Event::Start(
+                        BytesStart::new("failure").with_attributes([("message", first), ("type", "failure")]),
+                    ));
                     write(Event::Text(BytesText::new(message)));
                     write(Event::End(BytesEnd::new("failure")));
                     write(Event::End(BytesEnd::new("testcase")));
@@ -156,47 +149,53 @@ struct Case {
 
 /// A short Markdown summary: the metrics, the gates with pass or fail
 /// marks, and the counts, sized for a pull-request comment.
-pub fn markdown(summary: &Value, outcomes: &[Outcome]) -> String {
-    let number = |v: &Value| v.as_f64().map_or_else(|| "–".to_string(), |v| format!("{v:.4}"));
-    let kind = summary["kind"].as_str().unwrap_or("run");
-    let mut md = format!("### assay {kind}: {}\n\n", summary["input"]["path"].as_str().unwrap_or("?"));
+pub fn markdown(summary: &Summary, outcomes: &[Outcome]) -> String {
+    let number = |v: Option<f64>| v.map_or_else(|| "–".to_string(), |v| format!("{v:.4}"));
+    let mut md = format!("### assay {}: {}\n\n", summary.kind(), summary.input().path);
     if outcomes.is_empty() {
         md.push_str("No gates configured.\n\n");
     } else {
         let failed = outcomes.iter().filter(|o| !o.passed).count();
-        md.push_str(&if failed == 0 { format!("✅ All {} gates passed.\n\n", outcomes.len()) } else { format!("❌ {failed} of {} gates failed.\n\n", outcomes.len()) });
+        md.push_str(&if failed == 0 {
+            format!("✅ All {} gates passed.\n\n", outcomes.len())
+        } else {
+            format!("❌ {failed} of {} gates failed.\n\n", outcomes.len())
+        });
         md.push_str("| gate | value | threshold | |\n|---|---:|---|---|\n");
         for outcome in outcomes {
-            let value = outcome.value.map_or_else(|| "–".to_string(), |v| if v.fract() == 0.0 { format!("{v}") } else { format!("{v:.4}") });
+            let value = outcome
+                .value
+                .map_or_else(|| "–".to_string(), |v| if v.fract() == 0.0 { format!("{v}") } else { format!("{v:.4}") });
             let mark = if outcome.passed { "✅ pass" } else { "❌ fail" };
             md.push_str(&format!("| `{}` | {value} | `{}` | {mark} |\n", outcome.name, outcome.condition));
         }
         md.push('\n');
     }
-    if let Some(metrics) = summary["metrics"].as_object().filter(|m| !m.is_empty()) {
+    if let Summary::Evaluation(evaluation) = summary
+        && !evaluation.metrics.is_empty()
+    {
         md.push_str("| metric | value | p50 | p95 | min | max |\n|---|---:|---:|---:|---:|---:|\n");
-        for (name, value) in metrics {
-            let detail = &summary["details"][name];
+        for (name, value) in &evaluation.metrics {
+            let detail = evaluation.details.get(name);
+            let stat = |f: fn(&assay_data::output::MetricSummary) -> Option<f64>| number(detail.and_then(f));
             md.push_str(&format!(
                 "| `{name}` | {} | {} | {} | {} | {} |\n",
-                number(value),
-                number(&detail["p50"]),
-                number(&detail["p95"]),
-                number(&detail["min"]),
-                number(&detail["max"])
+                number(*value),
+                stat(|d| d.p50),
+                stat(|d| d.p95),
+                stat(|d| d.min),
+                stat(|d| d.max)
             ));
         }
         md.push('\n');
     }
-    if let Some(counts) = summary["counts"].as_object() {
-        let counts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        md.push_str(&format!("{}\n", counts.join(" · ")));
-    }
+    let counts: Vec<String> = summary.counts().iter().map(|(k, v)| format!("{v} {k}")).collect();
+    md.push_str(&format!("{}\n", counts.join(" · ")));
     md
 }
 
 /// What `--output-format json` prints: the summary and how the gates went.
-pub fn json(summary: &Value, outcomes: &[Outcome]) -> Value {
+pub fn json(summary: &Summary, outcomes: &[Outcome]) -> Value {
     serde_json::json!({
         "summary": summary,
         "gates": outcomes,
@@ -208,35 +207,48 @@ pub fn json(summary: &Value, outcomes: &[Outcome]) -> Value {
 mod tests {
     use super::*;
     use crate::gate::check;
+    use crate::gate::tests::summary;
     use serde_json::json;
 
     fn outcomes() -> Vec<Outcome> {
-        let gates: Gates = [("exact/exact_match", ">= 0.5"), ("errors", "== 0")].iter().map(|(n, c)| (n.to_string(), c.parse().unwrap())).collect();
-        check(&gates, &json!({"metrics": {"exact/exact_match": 0.25}, "counts": {"errors": 0}}))
+        let gates: Gates = [("exact/exact_match", ">= 0.5"), ("errors", "== 0")]
+            .iter()
+            .map(|(n, c)| (n.to_string(), c.parse().unwrap()))
+            .collect();
+        check(&gates, &summary("evaluation", json!({"metrics": {"exact/exact_match": 0.25}})))
     }
 
     #[test]
     fn junit_has_one_case_per_gate_and_escapes_names() {
-        let samples = [FailingSample { id: "a<&\"b".into(), reasons: vec!["x: trap error: boom".into(), "second".into()] }];
+        let samples =
+            [FailingSample { id: "a<&\"b".into(), reasons: vec!["x: trap error: boom".into(), "second".into()] }];
         let xml = junit(&outcomes(), Some(&samples), 1.5);
         assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"));
         assert!(xml.contains(r#"<testsuites name="assay" tests="3" failures="2" errors="0" time="1.500">"#), "{xml}");
         assert!(xml.contains(r#"<testsuite name="gates" tests="2" failures="1" errors="0" time="1.500">"#), "{xml}");
         assert!(xml.contains(r#"<testcase name="errors" classname="assay.gates" time="0"/>"#), "{xml}");
-        assert!(xml.contains(r#"<failure message="exact/exact_match = 0.25, expected &gt;= 0.5" type="failure">"#), "{xml}");
+        assert!(
+            xml.contains(r#"<failure message="exact/exact_match = 0.25, expected &gt;= 0.5" type="failure">"#),
+            "{xml}"
+        );
         assert!(xml.contains(r#"<testcase name="a&lt;&amp;&quot;b" classname="assay.samples""#), "{xml}");
     }
 
     #[test]
     fn markdown_marks_gates_and_lists_metrics() {
-        let summary = json!({"kind": "evaluation", "input": {"path": "qa.jsonl"}, "metrics": {"exact/exact_match": 0.25},
-            "details": {"exact/exact_match": {"p50": 0.0, "p95": 1.0, "min": 0.0, "max": 1.0}}, "counts": {"samples": 4, "errors": 0}});
+        let detail = json!({"level": "sample", "description": "", "higher_is_better": true, "signature": "", "mean": 0.25,
+            "p50": 0.0, "p95": 1.0, "min": 0.0, "max": 1.0});
+        let summary = summary(
+            "evaluation",
+            json!({"input": {"path": "qa.jsonl", "sha256": "0".repeat(64), "format": "jsonl"}, "metrics": {"exact/exact_match": 0.25},
+                "details": {"exact/exact_match": detail}, "counts": {"samples": 4, "errors": 0}}),
+        );
         let md = markdown(&summary, &outcomes());
         assert!(md.contains("❌ 1 of 2 gates failed."), "{md}");
         assert!(md.contains("| `exact/exact_match` | 0.2500 | `>= 0.5` | ❌ fail |"), "{md}");
         assert!(md.contains("| `errors` | 0 | `== 0` | ✅ pass |"), "{md}");
         assert!(md.contains("| `exact/exact_match` | 0.2500 | 0.0000 | 1.0000 | 0.0000 | 1.0000 |"), "{md}");
-        assert!(md.contains("0 errors · 4 samples"), "{md}");
+        assert!(md.contains("0 records · 4 samples · 0 errors · 0 skipped"), "{md}");
     }
 
     fn file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {

@@ -1,4 +1,19 @@
-//! The `assay.toml` configuration file.
+//! Options, defined once for the command line and for `assay.toml`.
+//!
+//! Every option of `assay run` and `assay guard` belongs to a group, and
+//! each group is one struct that clap reads from flags and serde reads from
+//! one section of the config file, as wasmtime's `CommonOptions` does:
+//!
+//! | section     | group             | commands          |
+//! |-------------|-------------------|-------------------|
+//! | `[run]`     | [`SharedOptions`] | `run` and `guard` |
+//! | `[run]`     | [`EvalOptions`]   | `run`             |
+//! | `[guard]`   | [`GuardOptions`]  | `guard`           |
+//! | `[dataset]` | [`InputOptions`]  | `run` and `guard` |
+//! | `[ci]`      | [`CiOptions`]     | `run` and `guard` |
+//!
+//! A flag wins over the file; a list (`--field`) adds to it. Paths in the
+//! file are relative to the file's folder, paths in flags to the current one.
 //!
 //! ```toml
 //! [run]
@@ -8,17 +23,24 @@
 //! seed = 0                  # seed of the plugins' virtual randomness
 //! max_failure_rate = 0.5    # stop once a plugin fails on over half the samples
 //! min_samples = 100         # ... checked after this many (default: no early stop)
+//! out = "out/qa"            # where `assay run` writes (default: assay-out)
+//!
+//! [guard]
+//! on_bad_record = "quarantine"  # or "fail"
+//! out = "out/feedback"
 //!
 //! [dataset]
-//! fields = { output = "prediction" }
+//! format = "jsonl"
+//! fields = { output = "prediction" }   # feedback too: { user = "author" }
+//!
+//! [ci]
+//! junit = "assay-junit.xml"
+//! markdown = "assay-summary.md"
 //!
 //! [plugins.rouge]           # the instance name used in results
 //! source = "rouge"          # a built-in name, a path to a .wasm component, or oci://...
 //! config = { stemmer = true }
 //! limits = { timeout_ms = 5000 }
-//!
-//! [plugins.rouge_plain]     # the same plugin again, other settings
-//! source = "rouge"
 //!
 //! [plugins.facts]           # a feedback guard (`assay guard`)
 //! grants = ["./facts:/data"]  # read-only: HOST_DIR (relative to this file):GUEST_PATH
@@ -28,101 +50,215 @@
 //! "rouge/rougeL_f" = ">= 0.3"
 //! "errors" = "== 0"
 //!
-//! [plugins.team_metric]     # from an OCI registry; pinned by assay.lock
-//! source = "oci://registry.example.com/nlp/team-metric:1.0"
-//!
-//! [trust]                   # see the `trust` module
+//! [trust]                   # see assay_registry::trust
 //! require_signatures = true
 //! keys.nlp = { public_key = "keys/nlp.pub", repositories = ["registry.example.com/nlp"] }
 //! ```
 
 use std::path::{Path, PathBuf};
 
+use assay_data::output::FailurePolicy;
+use assay_data::{FieldMap, Format};
+use assay_pipeline::{BadFeedbackPolicy, BadRecordPolicy};
+use assay_registry::trust::TrustPolicy;
+use assay_runtime::Limits;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use indexmap::IndexMap;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
-use crate::dataset::{FieldMap, Format};
-use crate::run::EarlyStop;
-use crate::sandbox::{Determinism, Limits};
+use crate::gate::Gates;
 
-/// A parsed configuration file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ConfigFile {
-    pub run: RunSettings,
-    pub dataset: DatasetSettings,
-    /// Plugin instances by name, in the order written.
-    pub plugins: IndexMap<String, PluginEntry>,
-    /// CI gates: a metric or count name and its condition, such as `">= 0.5"`.
-    pub gates: crate::gate::Gates,
-    /// Whose signatures registry plugins need.
-    pub trust: crate::trust::TrustPolicy,
-    /// Folder the file is in: relative paths in it are relative to this.
-    #[serde(skip)]
-    pub base_dir: PathBuf,
+/// A flag's value and the file's, combined: the flag wins.
+trait Merge {
+    fn merge(flag: Self, file: Self) -> Self;
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RunSettings {
-    pub jobs: Option<usize>,
-    pub batch_size: usize,
-    pub on_bad_record: BadRecordPolicy,
-    /// Seed of the plugins' virtual randomness.
-    pub seed: u64,
-    /// Give plugins the real clocks (the run is then not reproducible).
-    pub real_clock: bool,
-    pub cache_dir: Option<PathBuf>,
-    /// Stop the run when a plugin fails on more than this fraction of the
-    /// samples scored so far. Off by default: every sample is tried.
-    pub max_failure_rate: Option<f64>,
-    /// Samples scored before `max_failure_rate` is checked.
-    pub min_samples: u64,
+impl<T> Merge for Option<T> {
+    fn merge(flag: Self, file: Self) -> Self {
+        flag.or(file)
+    }
 }
 
-impl Default for RunSettings {
-    fn default() -> Self {
-        RunSettings {
-            jobs: None,
-            batch_size: 64,
-            on_bad_record: BadRecordPolicy::Fail,
-            seed: 0,
-            real_clock: false,
-            cache_dir: None,
-            max_failure_rate: None,
-            min_samples: 100,
+impl Merge for bool {
+    fn merge(flag: Self, file: Self) -> Self {
+        flag || file
+    }
+}
+
+impl<T> Merge for Vec<T> {
+    /// The file's entries, then the flags': a later entry for the same key wins.
+    fn merge(flag: Self, mut file: Self) -> Self {
+        file.extend(flag);
+        file
+    }
+}
+
+/// Defines an option group: one struct that is both clap arguments and a
+/// section of `assay.toml`, with the list of its keys and a merge of the
+/// two sources. A field is an `Option`, a `bool` or a `Vec`, so that "not
+/// given" can be told from a value.
+macro_rules! option_group {
+    ($(#[$attr:meta])* pub struct $name:ident { $($(#[$field_attr:meta])* pub $field:ident: $ty:ty,)* }) => {
+        $(#[$attr])*
+        #[derive(clap::Args, Deserialize, Default, Debug, Clone)]
+        #[serde(default)]
+        pub struct $name {
+            $($(#[$field_attr])* pub $field: $ty,)*
         }
+
+        impl $name {
+            /// The keys of its section in `assay.toml`.
+            pub const KEYS: &[&str] = &[$(stringify!($field)),*];
+
+            /// These options (from flags) over `file`'s.
+            pub fn over(self, file: Self) -> Self {
+                $name { $($field: Merge::merge(self.$field, file.$field),)* }
+            }
+        }
+    };
+}
+
+/// A value parser for an enum that serde names: the listed names, each read
+/// back through serde, so flags and the config file spell values alike.
+pub fn choice<T: DeserializeOwned + Clone + Send + Sync + 'static>(
+    names: &'static [&'static str],
+) -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(names).map(|name| {
+        let deserializer = serde::de::value::StrDeserializer::<serde::de::value::Error>::new(&name);
+        T::deserialize(deserializer).expect("every listed name is a variant")
+    })
+}
+
+option_group! {
+    /// Options of every command that runs plugins over records (`[run]`).
+    pub struct SharedOptions {
+        /// Worker threads. Default: all cores. Results are identical for every value.
+        #[arg(short, long, value_name = "N")]
+        pub jobs: Option<usize>,
+        /// Records per plugin call. Default: 64.
+        #[arg(long, value_name = "N")]
+        pub batch_size: Option<usize>,
+        /// Seed of the plugins' virtual randomness. Default: 0.
+        #[arg(long, value_name = "N")]
+        pub seed: Option<u64>,
+        /// Give plugins the host's real clocks; the run is then not reproducible.
+        #[arg(long)]
+        pub real_clock: bool,
+        /// Where compiled components are kept. Default: $ASSAY_CACHE_DIR, else
+        /// $XDG_CACHE_HOME/assay, else ~/.cache/assay.
+        #[arg(long, value_name = "DIR")]
+        pub cache_dir: Option<PathBuf>,
+        /// Compile every plugin afresh instead of using the compiled-component cache.
+        #[arg(long)]
+        pub no_cache: bool,
+        /// Refuse to run any plugin whose bytes assay.lock does not pin, naming
+        /// the plugin and both digests; re-check registry tags the lock pins.
+        #[arg(long)]
+        pub locked: bool,
+        /// Use no network: registry plugins must be in the local store.
+        #[arg(long)]
+        pub offline: bool,
+        /// Print nothing but errors.
+        #[arg(short, long)]
+        pub quiet: bool,
     }
 }
 
-impl RunSettings {
-    pub fn determinism(&self) -> Determinism {
-        Determinism { seed: self.seed, real_clock: self.real_clock }
-    }
-
-    pub fn early_stop(&self) -> Option<EarlyStop> {
-        self.max_failure_rate.map(|max_failure_rate| EarlyStop { max_failure_rate, min_samples: self.min_samples })
+option_group! {
+    /// Options of `assay run` (`[run]`).
+    pub struct EvalOptions {
+        /// Where to write samples.jsonl and summary.json. Default: assay-out.
+        #[arg(short, long, value_name = "DIR")]
+        pub out: Option<PathBuf>,
+        /// What to do with a record that cannot be read. Default: fail.
+        #[arg(long, value_parser = choice::<BadRecordPolicy>(&["fail", "skip"]))]
+        pub on_bad_record: Option<BadRecordPolicy>,
+        /// Stop the run once a plugin fails on more than this fraction of the
+        /// samples scored so far. Default: never; every sample is tried.
+        #[arg(long, value_name = "RATE")]
+        pub max_failure_rate: Option<f64>,
+        /// Samples scored before --max-failure-rate is checked. Default: 100.
+        #[arg(long, value_name = "N")]
+        pub min_samples: Option<u64>,
     }
 }
 
-/// What to do with a record that cannot be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, clap::ValueEnum)]
+option_group! {
+    /// Options of `assay guard` (`[guard]`).
+    pub struct GuardOptions {
+        /// The folder for accepted/quarantined/rejected records, decisions.jsonl
+        /// and summary.json. It is replaced as a whole.
+        #[arg(short, long, value_name = "DIR")]
+        pub out: Option<PathBuf>,
+        /// What to do with a record that cannot be read. Default: quarantine.
+        #[arg(long, value_parser = choice::<BadFeedbackPolicy>(&["quarantine", "fail"]))]
+        pub on_bad_record: Option<BadFeedbackPolicy>,
+    }
+}
+
+option_group! {
+    /// How the input is read (`[dataset]`).
+    pub struct InputOptions {
+        /// Input format, when the file name does not tell.
+        #[arg(long, value_parser = choice::<Format>(&["jsonl", "csv", "tsv"]))]
+        pub format: Option<Format>,
+        /// Read a canonical field from another field name, such as output=prediction.
+        #[arg(long = "field", value_name = "FIELD=NAME", value_parser = field_pair)]
+        #[serde(deserialize_with = "field_pairs")]
+        pub fields: Vec<(String, String)>,
+    }
+}
+
+option_group! {
+    /// What a run tells CI (`[ci]`).
+    pub struct CiOptions {
+        /// Write a JUnit XML file with one test case per gate.
+        #[arg(long, value_name = "FILE")]
+        pub junit: Option<PathBuf>,
+        /// Also put one failed test case per failing sample in the JUnit file
+        /// (for a guard run: per record not accepted).
+        #[arg(long, requires = "junit")]
+        pub junit_samples: bool,
+        /// Write a Markdown summary (metrics, gates, counts) for a pull request or job summary.
+        #[arg(long, value_name = "FILE")]
+        pub markdown: Option<PathBuf>,
+        /// What to print on stdout: the table, or the summary and gate results as JSON.
+        // Not `--format`: that flag already names the eval set's format.
+        #[arg(long, value_parser = choice::<OutputFormat>(&["table", "json"]))]
+        pub output_format: Option<OutputFormat>,
+    }
+}
+
+/// What a run prints on stdout.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum BadRecordPolicy {
-    /// Stop with `FILE:LINE: what is wrong` before writing any output.
-    Fail,
-    /// Leave the record out and list it in the summary.
-    Skip,
+pub enum OutputFormat {
+    #[default]
+    Table,
+    Json,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DatasetSettings {
-    pub format: Option<Format>,
-    pub fields: FieldMap,
+fn field_pair(text: &str) -> Result<(String, String), String> {
+    let (canonical, source) = text.split_once('=').ok_or_else(|| format!("{text:?}: expected FIELD=NAME"))?;
+    Ok((canonical.to_string(), source.to_string()))
 }
 
-/// One plugin instance.
+fn field_pairs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+    Ok(IndexMap::<String, String>::deserialize(d)?.into_iter().collect())
+}
+
+impl InputOptions {
+    /// The field map of one kind of record, with every mapping applied.
+    pub fn field_map(&self, mut map: FieldMap) -> Result<FieldMap, String> {
+        for (canonical, source) in &self.fields {
+            map.set(canonical, source).map_err(|e| format!("field {canonical}={source}: {e}"))?;
+        }
+        Ok(map)
+    }
+}
+
+/// One plugin instance of a config.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PluginEntry {
@@ -138,23 +274,48 @@ pub struct PluginEntry {
     pub on_failure: Option<FailurePolicy>,
 }
 
-/// Where a record goes when a guard fails on it (traps, times out, breaches
-/// a limit, returns an error or an invalid decision).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FailurePolicy {
-    /// Fail closed: hold the record for review.
-    #[default]
-    Quarantine,
-    /// Fail open: count the guard as accepting it.
-    Accept,
+/// The sections as written, before they are read into option groups.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Sections {
+    run: toml::Table,
+    guard: toml::Table,
+    dataset: toml::Table,
+    ci: toml::Table,
+    plugins: IndexMap<String, PluginEntry>,
+    gates: Gates,
+    trust: TrustPolicy,
+}
+
+/// A parsed configuration file.
+#[derive(Debug, Default)]
+pub struct ConfigFile {
+    /// Where it was read from, when it was.
+    pub path: Option<PathBuf>,
+    pub shared: SharedOptions,
+    pub eval: EvalOptions,
+    pub guard: GuardOptions,
+    pub input: InputOptions,
+    pub ci: CiOptions,
+    /// Plugin instances by name, in the order written.
+    pub plugins: IndexMap<String, PluginEntry>,
+    /// CI gates: a metric or count name and its condition, such as `">= 0.5"`.
+    pub gates: Gates,
+    /// Whose signatures registry plugins need.
+    pub trust: TrustPolicy,
+    /// Folder the file is in: relative paths in it are relative to this.
+    pub base_dir: PathBuf,
 }
 
 /// Why a configuration file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: {error}")]
-    Read { path: PathBuf, error: std::io::Error },
+    Read {
+        path: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
 }
@@ -162,20 +323,80 @@ pub enum ConfigError {
 impl ConfigFile {
     pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.into(), error })?;
-        let mut config: ConfigFile = toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: describe_toml_error(&text, &e) })?;
-        config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        if config.run.batch_size == 0 {
-            return Err(ConfigError::Parse { path: path.into(), message: "run.batch_size must be at least 1".into() });
-        }
-        if config.run.max_failure_rate.is_some_and(|rate| !(0.0..=1.0).contains(&rate)) {
-            return Err(ConfigError::Parse { path: path.into(), message: "run.max_failure_rate must be between 0 and 1".into() });
-        }
-        Ok(config)
+        let parse = |message: String| ConfigError::Parse { path: path.into(), message };
+        let sections: Sections = toml::from_str(&text).map_err(|e| parse(describe_toml_error(&text, &e)))?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let in_base = |p: Option<PathBuf>| p.map(|p| base_dir.join(p));
+        let run_keys = [SharedOptions::KEYS, EvalOptions::KEYS];
+        let mut shared: SharedOptions = read_section(&text, "run", &sections.run, &run_keys).map_err(parse)?;
+        let mut eval: EvalOptions = read_section(&text, "run", &sections.run, &run_keys).map_err(parse)?;
+        let mut guard: GuardOptions =
+            read_section(&text, "guard", &sections.guard, &[GuardOptions::KEYS]).map_err(parse)?;
+        let input: InputOptions =
+            read_section(&text, "dataset", &sections.dataset, &[InputOptions::KEYS]).map_err(parse)?;
+        let mut ci: CiOptions = read_section(&text, "ci", &sections.ci, &[CiOptions::KEYS]).map_err(parse)?;
+        shared.cache_dir = in_base(shared.cache_dir);
+        eval.out = in_base(eval.out);
+        guard.out = in_base(guard.out);
+        ci.junit = in_base(ci.junit);
+        ci.markdown = in_base(ci.markdown);
+        Ok(ConfigFile {
+            path: Some(path.to_path_buf()),
+            shared,
+            eval,
+            guard,
+            input,
+            ci,
+            plugins: sections.plugins,
+            gates: sections.gates,
+            trust: sections.trust,
+            base_dir,
+        })
+    }
+
+    /// The file, or no configuration at all.
+    pub fn load_or_default(path: Option<&Path>) -> Result<ConfigFile, ConfigError> {
+        path.map_or_else(|| Ok(ConfigFile::default()), ConfigFile::load)
+    }
+
+    /// How the file is named in messages.
+    pub fn display_name(&self) -> String {
+        self.path.as_deref().map_or_else(|| "config".to_string(), |p| p.display().to_string())
     }
 }
 
+/// Reads section `[name]` into an option group, refusing a key that no
+/// group of the section (`keys`) has, with its line.
+fn read_section<T: DeserializeOwned>(
+    text: &str,
+    name: &str,
+    table: &toml::Table,
+    keys: &[&[&str]],
+) -> Result<T, String> {
+    if let Some(unknown) = table.keys().find(|key| !keys.iter().any(|group| group.contains(&key.as_str()))) {
+        let known: Vec<&str> = keys.iter().flat_map(|group| group.iter().copied()).collect();
+        let at = line_of_key(text, name, unknown).map(|line| format!("{line}: ")).unwrap_or_default();
+        return Err(format!("{at}unknown key `{unknown}` in [{name}]; the keys are {}", known.join(", ")));
+    }
+    T::deserialize(toml::Value::Table(table.clone())).map_err(|e| format!("[{name}]: {}", e.message()))
+}
+
+/// The line on which `key` is set in section `[section]`, for messages.
+fn line_of_key(text: &str, section: &str, key: &str) -> Option<usize> {
+    let mut in_section = false;
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_section = line.trim_start_matches('[').trim_end_matches(']').trim() == section;
+        } else if in_section && line.split('=').next().is_some_and(|k| k.trim().trim_matches('"') == key) {
+            return Some(index + 1);
+        }
+    }
+    None
+}
+
 /// `LINE:COLUMN: message` for a TOML error, so the file position reads as
-/// `assay.toml:LINE:COLUMN: ...` once the path is in front.
+/// `assay.toml: LINE:COLUMN: ...` once the path is in front.
 fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
     let message = error.message();
     match error.span() {
@@ -217,6 +438,13 @@ pub fn config_json(config: &toml::Table) -> String {
 mod tests {
     use super::*;
 
+    fn load(text: &str) -> Result<ConfigFile, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("assay.toml");
+        std::fs::write(&path, text).unwrap();
+        ConfigFile::load(&path).map_err(|e| e.to_string())
+    }
+
     #[test]
     fn set_value_types_values_and_reaches_into_tables() {
         let mut table = toml::Table::new();
@@ -229,22 +457,45 @@ mod tests {
     }
 
     #[test]
-    fn parse_errors_carry_line_and_column() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("assay.toml");
-        std::fs::write(&path, "[run]\njobs = 2\nbatch_sise = 3\n").unwrap();
-        let message = ConfigFile::load(&path).unwrap_err().to_string();
-        assert!(message.contains("assay.toml: 3:1: unknown field `batch_sise`"), "{message}");
+    fn unknown_keys_are_named_with_their_line() {
+        let message = load("[run]\njobs = 2\nbatch_sise = 3\n").unwrap_err();
+        assert!(message.contains("assay.toml: 3: unknown key `batch_sise` in [run]"), "{message}");
+        let message = load("[runn]\njobs = 2\n").unwrap_err();
+        assert!(message.contains("assay.toml: 1:2: unknown field `runn`"), "{message}");
+        let message = load("[run]\njobs = \"two\"\n").unwrap_err();
+        assert!(message.contains("[run]: invalid type: string \"two\""), "{message}");
     }
 
     #[test]
     fn plugins_keep_their_order_and_limits_default_per_field() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("assay.toml");
-        std::fs::write(&path, "[plugins.z]\nlimits = { timeout_ms = 5 }\n[plugins.a]\nsource = \"x.wasm\"\n").unwrap();
-        let config = ConfigFile::load(&path).unwrap();
+        let config = load("[plugins.z]\nlimits = { timeout_ms = 5 }\n[plugins.a]\nsource = \"x.wasm\"\n").unwrap();
         assert_eq!(config.plugins.keys().collect::<Vec<_>>(), vec!["z", "a"]);
         assert_eq!(config.plugins["z"].limits.timeout_ms, 5);
         assert_eq!(config.plugins["z"].limits.memory_mib, Limits::default().memory_mib);
+    }
+
+    #[test]
+    fn every_section_reads_into_its_group_and_flags_win() {
+        let config = load(
+            "[run]\njobs = 3\nseed = 7\nreal_clock = true\non_bad_record = \"skip\"\nout = \"o\"\n\
+             [guard]\non_bad_record = \"fail\"\n[dataset]\nformat = \"csv\"\nfields = { output = \"prediction\", user = \"author\" }\n\
+             [ci]\njunit = \"j.xml\"\noutput_format = \"json\"\n",
+        )
+        .unwrap();
+        assert_eq!((config.shared.jobs, config.shared.seed, config.shared.real_clock), (Some(3), Some(7), true));
+        assert_eq!(config.eval.on_bad_record, Some(BadRecordPolicy::Skip));
+        assert_eq!(config.eval.out, Some(config.base_dir.join("o")), "paths in the file are relative to it");
+        assert_eq!(config.guard.on_bad_record, Some(BadFeedbackPolicy::Fail));
+        assert_eq!(config.input.format, Some(Format::Csv));
+        assert_eq!(config.ci.output_format, Some(OutputFormat::Json));
+        let flags = SharedOptions { jobs: Some(1), ..Default::default() }.over(config.shared.clone());
+        assert_eq!((flags.jobs, flags.seed, flags.real_clock), (Some(1), Some(7), true));
+        let input =
+            InputOptions { fields: vec![("output".into(), "answer".into())], ..Default::default() }.over(config.input);
+        let samples = input.field_map(FieldMap::samples()).unwrap_err();
+        assert!(samples.contains("field user=author: unknown field \"user\""), "{samples}");
+        let feedback = input.field_map(FieldMap::feedback()).unwrap();
+        assert_eq!(feedback.name(assay_data::Field::Output), "answer", "the flag wins");
+        assert_eq!(feedback.name(assay_data::Field::User), "author");
     }
 }

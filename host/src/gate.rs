@@ -8,15 +8,15 @@
 //! "facts/reject" = "<= 5"          # a guard run: records one guard rejected
 //! ```
 //!
-//! Gates read the summary as JSON, so the same code checks every kind of
-//! run whose `summary.json` has `metrics` and `counts`.
+//! Gates read the typed summary of any kind of run: its metrics, its
+//! counts, and for a guard run the records each guard routed.
 
 use std::fmt;
 use std::str::FromStr;
 
+use assay_data::output::{Route, Summary};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// How a value compares with a threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +31,8 @@ pub enum Op {
 
 impl Op {
     // Two-character operators first, so `>=` is not read as `>` and `=0.5`.
-    const ALL: [(&'static str, Op); 6] = [(">=", Op::Ge), ("<=", Op::Le), ("==", Op::Eq), ("!=", Op::Ne), (">", Op::Gt), ("<", Op::Lt)];
+    const ALL: [(&'static str, Op); 6] =
+        [(">=", Op::Ge), ("<=", Op::Le), ("==", Op::Eq), ("!=", Op::Ne), (">", Op::Gt), ("<", Op::Lt)];
 
     pub fn symbol(self) -> &'static str {
         Op::ALL.iter().find(|(_, op)| *op == self).expect("every operator is listed").0
@@ -110,8 +111,14 @@ pub struct UnknownGate {
 /// Checks, before a run, that every gate names one of `counts`, a
 /// `COUNT_share`, or a metric `is_metric` accepts, so a typo fails fast
 /// instead of after the whole run.
-pub fn check_names(gates: &Gates, counts: &[&str], metrics: &[String], is_metric: impl Fn(&str) -> bool) -> Result<(), UnknownGate> {
-    let is_count = |name: &str| counts.contains(&name) || name.strip_suffix("_share").is_some_and(|c| counts.contains(&c));
+pub fn check_names(
+    gates: &Gates,
+    counts: &[&str],
+    metrics: &[String],
+    is_metric: impl Fn(&str) -> bool,
+) -> Result<(), UnknownGate> {
+    let is_count =
+        |name: &str| counts.contains(&name) || name.strip_suffix("_share").is_some_and(|c| counts.contains(&c));
     match gates.keys().find(|name| !is_count(name) && !is_metric(name)) {
         None => Ok(()),
         Some(gate) => Err(UnknownGate { gate: gate.clone(), metrics: metrics.join(", "), counts: counts.join(", ") }),
@@ -136,8 +143,8 @@ impl Outcome {
     }
 }
 
-/// Checks every gate against a summary (as JSON).
-pub fn check(gates: &Gates, summary: &Value) -> Vec<Outcome> {
+/// Checks every gate against a summary.
+pub fn check(gates: &Gates, summary: &Summary) -> Vec<Outcome> {
     gates
         .iter()
         .map(|(name, condition)| {
@@ -149,25 +156,29 @@ pub fn check(gates: &Gates, summary: &Value) -> Vec<Outcome> {
 }
 
 /// The number a gate name stands for in a summary.
-pub fn value_of(summary: &Value, name: &str) -> Option<f64> {
-    if let Some(value) = summary["metrics"].get(name) {
-        return value.as_f64();
+pub fn value_of(summary: &Summary, name: &str) -> Option<f64> {
+    if let Some(value) = summary.metric(name) {
+        return value;
     }
-    let counts = &summary["counts"];
-    if let Some(count) = counts.get(name) {
-        return count.as_f64();
+    let counts = summary.counts();
+    let count = |name: &str| counts.iter().find(|(n, _)| *n == name).map(|(_, v)| *v as f64);
+    if let Some(count) = count(name) {
+        return Some(count);
     }
     // A guard run's records by the route one guard chose: `facts/reject`.
-    if let Some(count) = name.split_once('/').and_then(|(guard, route)| summary["guards"].get(guard)?.get(route)) {
-        return count.as_f64();
+    if let Summary::Guard(guard_run) = summary
+        && let Some((guard, route)) = name.split_once('/')
+    {
+        let route = Route::ALL.into_iter().find(|r| r.name() == route)?;
+        return guard_run.guards.get(guard).map(|routes| routes.get(route) as f64);
     }
-    let count = counts.get(name.strip_suffix("_share")?)?.as_f64()?;
-    let total = ["records", "total", "samples"].iter().find_map(|t| counts.get(*t)?.as_f64())?;
-    Some(if total == 0.0 { 0.0 } else { count / total })
+    let share = count(name.strip_suffix("_share")?)?;
+    let total = count("records")?;
+    Some(if total == 0.0 { 0.0 } else { share / total })
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
@@ -177,7 +188,14 @@ mod tests {
 
     #[test]
     fn conditions_parse_every_operator_and_print_back() {
-        for (text, op) in [(">= 0.5", Op::Ge), (">0.5", Op::Gt), ("<= 0.5", Op::Le), ("< 0.5", Op::Lt), ("==0.5", Op::Eq), (" != 0.5 ", Op::Ne)] {
+        for (text, op) in [
+            (">= 0.5", Op::Ge),
+            (">0.5", Op::Gt),
+            ("<= 0.5", Op::Le),
+            ("< 0.5", Op::Lt),
+            ("==0.5", Op::Eq),
+            (" != 0.5 ", Op::Ne),
+        ] {
             let condition: Condition = text.parse().unwrap();
             assert_eq!(condition, Condition { op, threshold: 0.5 }, "{text}");
             assert_eq!(condition.to_string().parse::<Condition>().unwrap(), condition);
@@ -195,21 +213,50 @@ mod tests {
         assert!(Op::Eq.holds(0.0, 0.0) && !Op::Ne.holds(0.0, 0.0) && Op::Ne.holds(1.0, 0.0));
     }
 
+    /// A summary of `kind` with `fields` and everything else empty.
+    pub(crate) fn summary(kind: &str, fields: serde_json::Value) -> Summary {
+        let mut value = json!({
+            "kind": kind, "assay_version": "0", "metrics": {}, "details": {}, "errors": {}, "corpus_errors": {}, "skipped": [],
+            "plugins": [], "guards": {}, "bad_records": [], "outputs": {},
+            "input": {"path": "in.jsonl", "sha256": "0".repeat(64), "format": "jsonl"},
+            "run": {"started_at": "", "finished_at": "", "jobs": 1, "batch_size": 1, "seed": 0, "reproducible": true},
+        });
+        value["counts"] = if kind == "guard" {
+            json!({"records": 0, "accepted": 0, "quarantined": 0, "rejected": 0, "bad_records": 0, "guard_errors": 0})
+        } else {
+            json!({"records": 0, "samples": 0, "errors": 0, "skipped": 0})
+        };
+        for (key, field) in fields.as_object().unwrap() {
+            match (value[key].as_object_mut(), field.as_object()) {
+                (Some(base), Some(fields)) if key == "counts" => base.extend(fields.clone()),
+                _ => value[key] = field.clone(),
+            }
+        }
+        serde_json::from_value(value).unwrap()
+    }
+
     #[test]
     fn gates_read_metrics_counts_and_shares() {
-        let summary = json!({
-            "metrics": {"exact/exact_match": 0.4, "empty/score": null},
-            "counts": {"records": 40, "errors": 0, "rejected": 4},
-            "guards": {"facts": {"reject": 3}},
-        });
+        let evaluation = summary(
+            "evaluation",
+            json!({"metrics": {"exact/exact_match": 0.4, "empty/score": null}, "counts": {"records": 40}}),
+        );
+        let outcomes =
+            check(&gates(&[("exact/exact_match", ">= 0.5"), ("errors", "== 0"), ("empty/score", ">= 0")]), &evaluation);
+        let seen: Vec<(Option<f64>, bool)> = outcomes.iter().map(|o| (o.value, o.passed)).collect();
+        assert_eq!(seen, [(Some(0.4), false), (Some(0.0), true), (None, false)]);
+        assert_eq!(outcomes[0].describe(), "exact/exact_match = 0.4, expected >= 0.5");
+        assert_eq!(outcomes[2].describe(), "empty/score = no value, expected >= 0");
+        let guard_run = summary(
+            "guard",
+            json!({"counts": {"records": 40, "rejected": 4}, "guards": {"facts": {"accept": 37, "quarantine": 0, "reject": 3, "errors": {}}}}),
+        );
         let outcomes = check(
-            &gates(&[("exact/exact_match", ">= 0.5"), ("errors", "== 0"), ("rejected_share", "<= 0.1"), ("empty/score", ">= 0"), ("facts/reject", "< 3")]),
-            &summary,
+            &gates(&[("rejected_share", "<= 0.1"), ("facts/reject", "< 3"), ("facts/accept", "> 30")]),
+            &guard_run,
         );
         let seen: Vec<(Option<f64>, bool)> = outcomes.iter().map(|o| (o.value, o.passed)).collect();
-        assert_eq!(seen, [(Some(0.4), false), (Some(0.0), true), (Some(0.1), true), (None, false), (Some(3.0), false)]);
-        assert_eq!(outcomes[0].describe(), "exact/exact_match = 0.4, expected >= 0.5");
-        assert_eq!(outcomes[3].describe(), "empty/score = no value, expected >= 0");
+        assert_eq!(seen, [(Some(0.1), true), (Some(3.0), false), (Some(37.0), true)]);
     }
 
     #[test]
@@ -217,8 +264,18 @@ mod tests {
         let counts = ["records", "errors"];
         let metrics = vec!["exact/exact_match".to_string()];
         let is_metric = |name: &str| metrics.iter().any(|m| m == name);
-        assert!(check_names(&gates(&[("errors", "== 0"), ("errors_share", "< 0.1"), ("exact/exact_match", "> 0")]), &counts, &metrics, is_metric).is_ok());
-        let error = check_names(&gates(&[("errors", "== 0"), ("exact/exact_macth", "> 0")]), &counts, &metrics, is_metric).unwrap_err();
+        assert!(
+            check_names(
+                &gates(&[("errors", "== 0"), ("errors_share", "< 0.1"), ("exact/exact_match", "> 0")]),
+                &counts,
+                &metrics,
+                is_metric
+            )
+            .is_ok()
+        );
+        let error =
+            check_names(&gates(&[("errors", "== 0"), ("exact/exact_macth", "> 0")]), &counts, &metrics, is_metric)
+                .unwrap_err();
         assert_eq!(error.gate, "exact/exact_macth");
         assert!(error.to_string().starts_with("gate \"exact/exact_macth\": no such metric"), "{error}");
     }

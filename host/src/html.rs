@@ -15,11 +15,13 @@
 
 use std::path::{Path, PathBuf};
 
+use assay_data::output::{
+    DecisionLine, EvaluationSummary, GuardSummary, ReadError, Route, SampleLine, Summary, read_json, read_json_lines,
+};
+use assay_data::{DatasetError, FieldMap, Reader, eval_record};
+use base64::Engine as _;
 use serde::Serialize;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
-
-use crate::dataset::{DatasetError, FieldMap, Reader, eval_record};
 
 /// Longest text kept per field, so a report over long documents stays a
 /// file a browser opens quickly.
@@ -31,10 +33,14 @@ const STYLE: &str = include_str!("html/report.css");
 /// Why a run folder cannot be reported on.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
     #[error("{path}: {error}")]
-    Read { path: PathBuf, error: std::io::Error },
-    #[error("{path}:{line}: {message}")]
-    Json { path: PathBuf, line: usize, message: String },
+    Records {
+        path: PathBuf,
+        #[source]
+        error: DatasetError,
+    },
     #[error("{dir}: not a run folder: no summary.json (run `assay run ... -o {dir}` first)")]
     NotARun { dir: PathBuf },
 }
@@ -45,15 +51,39 @@ pub struct RunData {
     /// The folder's name, to tell runs apart.
     pub name: String,
     pub dir: String,
-    pub summary: Value,
+    pub summary: Summary,
     /// Evaluation runs: `samples.jsonl`, each line with the record's texts
     /// added when the eval set could be read.
-    pub samples: Vec<Value>,
+    pub samples: Vec<SampleView>,
     /// Why the texts are missing, when they are.
     pub records_note: Option<String>,
     /// Guard runs: the decisions of every record not accepted, each with the
     /// record as written to its output file.
-    pub held: Vec<Value>,
+    pub held: Vec<HeldRecord>,
+}
+
+/// A line of `samples.jsonl` with the texts it was computed on.
+#[derive(Debug, Serialize)]
+pub struct SampleView {
+    #[serde(flatten)]
+    pub line: SampleLine<'static>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub references: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// A line of `decisions.jsonl` for a record not accepted, with the record.
+#[derive(Debug, Serialize)]
+pub struct HeldRecord {
+    #[serde(flatten)]
+    pub decision: DecisionLine<'static>,
+    /// The record as written to its route's file.
+    pub record: Option<String>,
 }
 
 impl RunData {
@@ -63,31 +93,28 @@ impl RunData {
         if !summary_path.is_file() {
             return Err(ReportError::NotARun { dir: dir.into() });
         }
-        let summary: Value = read_json(&summary_path)?;
-        let name = dir.canonicalize().ok().as_deref().unwrap_or(dir).file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
-        let mut run = RunData { name, dir: dir.display().to_string(), samples: Vec::new(), records_note: None, held: Vec::new(), summary };
-        if run.summary["kind"] == "guard" {
-            run.held = held_records(dir, &run.summary)?;
-        } else {
-            run.samples = read_jsonl(&dir.join("samples.jsonl"))?;
-            run.records_note = add_texts(dir, &run.summary, fields, &mut run.samples).err();
+        let summary: Summary = read_json(&summary_path)?;
+        let name = dir
+            .canonicalize()
+            .ok()
+            .as_deref()
+            .unwrap_or(dir)
+            .file_name()
+            .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let (mut samples, mut records_note, mut held) = (Vec::new(), None, Vec::new());
+        match &summary {
+            Summary::Guard(guard_run) => held = held_records(dir, guard_run)?,
+            Summary::Evaluation(evaluation) => {
+                let lines: Vec<SampleLine> = read_json_lines(&dir.join("samples.jsonl"))?;
+                samples = lines
+                    .into_iter()
+                    .map(|line| SampleView { line, input: None, output: None, references: None, label: None })
+                    .collect();
+                records_note = add_texts(dir, evaluation, fields, &mut samples).err();
+            }
         }
-        Ok(run)
+        Ok(RunData { name, dir: dir.display().to_string(), summary, samples, records_note, held })
     }
-}
-
-fn read_json(path: &Path) -> Result<Value, ReportError> {
-    let text = std::fs::read_to_string(path).map_err(|error| ReportError::Read { path: path.into(), error })?;
-    serde_json::from_str(&text).map_err(|e| ReportError::Json { path: path.into(), line: e.line(), message: e.to_string() })
-}
-
-fn read_jsonl(path: &Path) -> Result<Vec<Value>, ReportError> {
-    let text = std::fs::read_to_string(path).map_err(|error| ReportError::Read { path: path.into(), error })?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(i, line)| serde_json::from_str(line).map_err(|e| ReportError::Json { path: path.into(), line: i + 1, message: e.to_string() }))
-        .collect()
 }
 
 /// The eval set a summary names: as recorded (relative to where the run
@@ -100,23 +127,32 @@ fn eval_set_path(dir: &Path, recorded: &str) -> Option<PathBuf> {
 
 /// Adds `input`, `output`, `references` and `label` to each sample from the
 /// eval set, or says why it cannot.
-fn add_texts(dir: &Path, summary: &Value, fields: &FieldMap, samples: &mut [Value]) -> Result<(), String> {
-    let recorded = summary["input"]["path"].as_str().ok_or("the summary names no eval set")?;
-    let path = eval_set_path(dir, recorded).ok_or_else(|| format!("the eval set {recorded} is not there any more; showing scores only"))?;
-    let format = serde_json::from_value(summary["input"]["format"].clone()).ok();
-    let unreadable = |e: DatasetError| format!("the eval set {} cannot be read ({e}); showing scores only", path.display());
-    let mut reader = Reader::open(&path, format).map_err(unreadable)?;
+fn add_texts(
+    dir: &Path,
+    summary: &EvaluationSummary,
+    fields: &FieldMap,
+    samples: &mut [SampleView],
+) -> Result<(), String> {
+    let recorded = &summary.input.path;
+    let path = eval_set_path(dir, recorded)
+        .ok_or_else(|| format!("the eval set {recorded} is not there any more; showing scores only"))?;
+    let unreadable =
+        |e: DatasetError| format!("the eval set {} cannot be read ({e}); showing scores only", path.display());
+    let mut reader = Reader::open(&path, Some(summary.input.format)).map_err(unreadable)?;
     let mut texts = Vec::with_capacity(samples.len());
     while let Some(chunk) = reader.next_chunk(4096).map_err(unreadable)? {
         // Records the run skipped have no sample line, so they are left out here too.
         texts.extend(chunk.records.iter().filter_map(|r| eval_record(r, fields).ok()));
     }
     let sha256 = reader.finish().map_err(unreadable)?;
-    if summary["input"]["sha256"].as_str() != Some(sha256.as_str()) {
-        return Err(format!("the eval set {} changed since the run (its sha256 differs); showing scores only", path.display()));
+    if summary.input.sha256 != sha256 {
+        return Err(format!(
+            "the eval set {} changed since the run (its sha256 differs); showing scores only",
+            path.display()
+        ));
     }
     let ids_agree = texts.len() == samples.len()
-        && texts.iter().zip(samples.iter()).all(|(t, s)| serde_json::from_str::<Value>(&t.id_json).ok().as_ref() == Some(&s["id"]));
+        && texts.iter().zip(samples.iter()).all(|(t, s)| t.id_json.get() == s.line.id.get());
     if !ids_agree {
         return Err(format!(
             "the records of {} do not line up with samples.jsonl (was the run given --field options? pass the same to `assay report`); showing scores only",
@@ -124,13 +160,11 @@ fn add_texts(dir: &Path, summary: &Value, fields: &FieldMap, samples: &mut [Valu
         ));
     }
     for (record, sample) in texts.into_iter().zip(samples.iter_mut()) {
-        let sample_texts = &record.sample;
-        sample["input"] = clip(&sample_texts.input).into();
-        sample["output"] = clip(&sample_texts.output).into();
-        sample["references"] = sample_texts.references.iter().map(|r| clip(r)).collect::<Vec<_>>().into();
-        if let Some(label) = &sample_texts.label {
-            sample["label"] = clip(label).into();
-        }
+        let texts = &record.sample;
+        sample.input = Some(clip(&texts.input));
+        sample.output = Some(clip(&texts.output));
+        sample.references = Some(texts.references.iter().map(|r| clip(r)).collect());
+        sample.label = texts.label.as_deref().map(clip);
     }
     Ok(())
 }
@@ -145,28 +179,31 @@ fn clip(text: &str) -> String {
 /// The decisions of a guard run's records that were not accepted, each with
 /// the record text from the output file of its route (records appear there
 /// in the order of their decisions).
-fn held_records(dir: &Path, summary: &Value) -> Result<Vec<Value>, ReportError> {
-    let decisions = read_jsonl(&dir.join("decisions.jsonl"))?;
+fn held_records(dir: &Path, summary: &GuardSummary) -> Result<Vec<HeldRecord>, ReportError> {
+    let mut decisions: Vec<Option<DecisionLine>> =
+        read_json_lines::<DecisionLine>(&dir.join("decisions.jsonl"))?.into_iter().map(Some).collect();
     let mut held = Vec::new();
-    for (route, decision) in [("quarantined", "quarantine"), ("rejected", "reject")] {
-        let records = summary["outputs"][route].as_str().map_or_else(|| Ok(Vec::new()), |file| raw_records(&dir.join(file)))?;
+    for route in [Route::Quarantine, Route::Reject] {
+        let records = match summary.outputs.get(route.file_stem()) {
+            Some(file) => raw_records(&dir.join(file))?,
+            None => Vec::new(),
+        };
         let mut records = records.into_iter();
-        for entry in decisions.iter().filter(|d| d["decision"] == decision) {
-            let mut entry = entry.clone();
-            entry["record"] = records.next().map_or(Value::Null, |r| clip(&r).into());
-            held.push(entry);
+        for slot in decisions.iter_mut().filter(|d| d.as_ref().is_some_and(|d| d.decision == route)) {
+            let decision = slot.take().expect("filtered on Some");
+            held.push(HeldRecord { decision, record: records.next().map(|r| clip(&r)) });
         }
     }
-    held.sort_by_key(|d| d["line"].as_u64());
+    held.sort_by_key(|h| h.decision.line);
     Ok(held)
 }
 
 /// Each record of a data file as text, exactly as written.
 fn raw_records(path: &Path) -> Result<Vec<String>, ReportError> {
-    let io = |e: DatasetError| ReportError::Read { path: path.into(), error: std::io::Error::other(e.to_string()) };
-    let mut reader = Reader::open(path, None).map_err(io)?;
+    let records_error = |error| ReportError::Records { path: path.into(), error };
+    let mut reader = Reader::open(path, None).map_err(records_error)?;
     let mut records = Vec::new();
-    while let Some(chunk) = reader.next_chunk(4096).map_err(io)? {
+    while let Some(chunk) = reader.next_chunk(4096).map_err(records_error)? {
         records.extend(chunk.records.iter().map(|r| String::from_utf8_lossy(r.raw()).into_owned()));
     }
     Ok(records)
@@ -179,11 +216,16 @@ pub fn render(runs: &[RunData]) -> String {
         generator: String,
         runs: &'a [RunData],
     }
-    let data = serde_json::to_string(&Page { generator: format!("assay {}", env!("CARGO_PKG_VERSION")), runs }).expect("values serialize");
+    let data = serde_json::to_string(&Page { generator: format!("assay {}", env!("CARGO_PKG_VERSION")), runs })
+        .expect("values serialize");
     // `<` only occurs inside JSON strings, where \u003c means the same, so
     // no text can close the script element early.
     let data = data.replace('<', "\\u003c");
-    let csp = format!("default-src 'none'; script-src '{}'; style-src '{}'; img-src data:; base-uri 'none'; form-action 'none'", hash(SCRIPT), hash(STYLE));
+    let csp = format!(
+        "default-src 'none'; script-src '{}'; style-src '{}'; img-src data:; base-uri 'none'; form-action 'none'",
+        hash(SCRIPT),
+        hash(STYLE)
+    );
     let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
     let title = escape(&format!("assay report: {}", names.join(" vs ")));
     format!(
@@ -200,33 +242,11 @@ pub fn render(runs: &[RunData]) -> String {
 
 /// A CSP source for an inline element's exact text.
 fn hash(text: &str) -> String {
-    use base64_engine::encode;
-    format!("sha256-{}", encode(&Sha256::digest(text.as_bytes())))
+    format!("sha256-{}", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text.as_bytes())))
 }
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-/// Standard base64, the one CSP hashes are written in; too small a need
-/// for a crate of its own.
-mod base64_engine {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-    pub fn encode(bytes: &[u8]) -> String {
-        let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-        for chunk in bytes.chunks(3) {
-            let n = (u32::from(chunk[0]) << 16) | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8) | u32::from(*chunk.get(2).unwrap_or(&0));
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
-    }
 }
 
 #[cfg(test)]
@@ -234,19 +254,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64_matches_the_standard_vectors() {
-        for (plain, encoded) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
-            assert_eq!(base64_engine::encode(plain.as_bytes()), encoded);
-        }
-    }
-
-    #[test]
     fn the_page_allows_only_its_own_script_and_style_and_cannot_be_closed_by_data() {
+        let line: SampleLine =
+            serde_json::from_str(r#"{"id":"</script><script>alert(1)</script>","scores":{},"errors":{}}"#).unwrap();
         let run = RunData {
             name: "r".into(),
             dir: "r".into(),
-            summary: serde_json::json!({"kind": "evaluation"}),
-            samples: vec![serde_json::json!({"id": "</script><script>alert(1)</script>"})],
+            summary: crate::gate::tests::summary("evaluation", serde_json::json!({})),
+            samples: vec![SampleView { line, input: None, output: None, references: None, label: None }],
             records_note: None,
             held: Vec::new(),
         };

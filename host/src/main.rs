@@ -1,15 +1,30 @@
-//! The `assay` command line.
+//! The `assay` command line: score model outputs and screen user feedback
+//! with sandboxed WebAssembly plugins.
 //!
-//! Exit codes: 0 success; 1 the run could not be done (bad input, bad
-//! configuration, a plugin that cannot load); 2 usage error; 3 the run
-//! finished but some samples or corpus metrics failed; 4 the run finished
-//! but missed a gate (`[gates]` in the configuration).
+//! This crate is the edge: flags and `assay.toml` ([`config`]), terminal
+//! tables and progress ([`table`]), CI files ([`ci`], [`gate`]), the HTML
+//! report ([`html`]), exit codes ([`exit`]). The work is done by the library
+//! crates it drives, which other programs can embed without any of this:
+//!
+//! - `assay-runtime`: the sandbox, limits, failures and the WIT contract;
+//! - `assay-data`: readers, field maps and the typed result files;
+//! - `assay-registry`: plugin sources, OCI registries, locks and trust;
+//! - `assay-pipeline`: evaluating and screening records on parallel workers;
+//! - `assay-builtins`: the built-in plugins' components.
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
+mod ci;
 mod cli;
+mod config;
+mod exit;
+mod gate;
+mod html;
+mod table;
+
+use exit::Exit;
 
 /// Score model outputs and screen user feedback with sandboxed WebAssembly plugins.
 #[derive(Parser)]
@@ -49,29 +64,55 @@ enum Command {
     Verify(cli::registry::VerifyArgs),
     /// Create a signing key pair for a team.
     Keygen(cli::registry::KeygenArgs),
+    /// Print a shell completion script, such as `assay completions bash > /etc/bash_completion.d/assay`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let usage = error.use_stderr();
+            let _ = error.print();
+            return if usage { Exit::Usage } else { Exit::Success }.into();
+        }
+    };
+    let done = |result: anyhow::Result<()>| result.map(|()| Exit::Success.into());
     let result = match cli.command {
         Command::Run(args) => cli::run::run(args),
-        Command::Plugins => cli::inspect::plugins().map(|()| ExitCode::SUCCESS),
-        Command::Inspect(args) => cli::inspect::inspect(args).map(|()| ExitCode::SUCCESS),
+        Command::Plugins => done(cli::inspect::plugins()),
+        Command::Inspect(args) => done(cli::inspect::inspect(args)),
         Command::Guard(args) => cli::guard::guard(args),
-        Command::Report(args) => cli::report::report(args).map(|()| ExitCode::SUCCESS),
+        Command::Report(args) => done(cli::report::report(args)),
         Command::Test(args) => cli::test::test(args),
-        Command::New(args) => cli::new::new(args).map(|()| ExitCode::SUCCESS),
-        Command::Package(args) => cli::package::package(args).map(|()| ExitCode::SUCCESS),
-        Command::Lock(args) => cli::lock::lock(args).map(|()| ExitCode::SUCCESS),
-        Command::Push(args) => cli::registry::push(args).map(|()| ExitCode::SUCCESS),
-        Command::Pull(args) => cli::registry::pull(args).map(|()| ExitCode::SUCCESS),
-        Command::Sign(args) => cli::registry::sign(args).map(|()| ExitCode::SUCCESS),
-        Command::Verify(args) => cli::registry::verify(args).map(|()| ExitCode::SUCCESS),
-        Command::Keygen(args) => cli::registry::keygen(args).map(|()| ExitCode::SUCCESS),
+        Command::New(args) => done(cli::new::new(args)),
+        Command::Package(args) => done(cli::package::package(args)),
+        Command::Lock(args) => done(cli::lock::lock(args)),
+        Command::Push(args) => done(cli::registry::push(args)),
+        Command::Pull(args) => done(cli::registry::pull(args)),
+        Command::Sign(args) => done(cli::registry::sign(args)),
+        Command::Verify(args) => done(cli::registry::verify(args)),
+        Command::Keygen(args) => done(cli::registry::keygen(args)),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "assay", &mut std::io::stdout());
+            Ok(Exit::Success.into())
+        }
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");
-        ExitCode::from(1)
+        Exit::Failed.into()
     })
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,7 +1,7 @@
 //! Builds the test plugins under `tests/plugins` and exports their paths as
 //! constants, like wasmtime's test-programs artifacts.
 
-#[path = "../../host/build/guests.rs"]
+#[path = "../../host/crates/builtins/build/guests.rs"]
 mod guests;
 
 use std::fmt::Write as _;
@@ -19,7 +19,14 @@ fn main() {
     let paths = guests::build(&plugins, &guests::target_dir(&out_dir));
     let mut code = String::new();
     for (plugin, path) in plugins.iter().zip(&paths) {
-        writeln!(code, "/// The `{}` test plugin.\npub const {}: &str = {:?};", plugin.name, plugin.name.to_uppercase(), path).unwrap();
+        writeln!(
+            code,
+            "/// The `{}` test plugin.\npub const {}: &str = {:?};",
+            plugin.name,
+            plugin.name.to_uppercase(),
+            path
+        )
+        .unwrap();
     }
     std::fs::write(out_dir.join("artifacts.rs"), code).unwrap();
 }

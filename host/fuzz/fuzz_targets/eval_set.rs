@@ -2,10 +2,10 @@
 
 #![no_main]
 
-use assay::dataset::{FieldMap, eval_record};
+use assay_data::{FieldMap, eval_record};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let fields = FieldMap::default();
+    let fields = FieldMap::samples();
     assay_fuzz::read_every_record(data, |record| {
         let _ = eval_record(record, &fields);
     });

@@ -2,10 +2,10 @@
 
 #![no_main]
 
-use assay::dataset::{FeedbackFieldMap, feedback_record};
+use assay_data::{FieldMap, feedback_record};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let fields = FeedbackFieldMap::default();
+    let fields = FieldMap::feedback();
     assay_fuzz::read_every_record(data, |record| {
         let _ = feedback_record(record, &fields);
     });

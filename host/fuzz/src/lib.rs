@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use assay::dataset::{Format, RawRecord, Reader};
+use assay_data::{Format, RawRecord, Reader};
 
 /// Writes `data` to a file (the readers read files, as the host does) and
 /// reads it as JSON Lines, CSV and TSV, handing every record to `check`.

@@ -1,19 +1,18 @@
 //! `assay guard`: screen user feedback with guard plugins.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Result, anyhow};
+use assay_data::FieldMap;
+use assay_data::output::{Route, ScreeningCounts, Summary};
+use assay_pipeline::{Guard, ScreenOptions};
+use assay_runtime::Kind;
 use clap::Args;
 
-use assay::config::ConfigFile;
-use assay::dataset::FeedbackFieldMap;
-use assay::guard::{BadFeedbackPolicy, Guard, GuardOptions};
-use assay::plugin::Kind;
-use assay::run::Host;
-
-use super::gates::{CiArgs, OutputFormat};
-use super::run::{CommonArgs, Setup};
+use super::finish::Finish;
+use super::setup::Setup;
+use crate::config::{CiOptions, GuardOptions, InputOptions, SharedOptions};
 
 #[derive(Args)]
 pub struct GuardArgs {
@@ -24,67 +23,62 @@ pub struct GuardArgs {
     /// Repeat for several. Default: every plugin in the config.
     #[arg(short = 'g', long = "guard", value_name = "PLUGIN")]
     guards: Vec<String>,
-    /// The folder for accepted/quarantined/rejected records, decisions.jsonl
-    /// and summary.json. It is replaced as a whole.
-    #[arg(short, long, value_name = "DIR")]
-    out: PathBuf,
-    /// What to do with a record that cannot be read.
-    #[arg(long, value_enum, default_value = "quarantine")]
-    on_bad_record: BadFeedbackPolicy,
+    /// A configuration file (assay.toml); flags override it.
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Set one plugin configuration value, such as facts.strict=true.
+    #[arg(long = "set", value_name = "PLUGIN.KEY=VALUE")]
+    sets: Vec<String>,
+    #[command(flatten)]
+    guard: GuardOptions,
     /// Options shared with `assay run`; `-j` sets the parsing threads, and
     /// each guard runs on a thread of its own besides.
     #[command(flatten)]
-    common: CommonArgs,
+    shared: SharedOptions,
     #[command(flatten)]
-    ci: CiArgs,
+    input: InputOptions,
+    #[command(flatten)]
+    ci: CiOptions,
 }
 
 pub fn guard(args: GuardArgs) -> Result<ExitCode> {
     let started = std::time::Instant::now();
-    let Setup { config, specs, jobs, batch_size, determinism, cache } = args.common.setup(&args.guards)?;
-    let mut fields = FeedbackFieldMap::default();
-    args.common.apply_fields(|canonical, source| fields.set(canonical, source))?;
-    let options = GuardOptions { jobs, batch_size, on_bad_record: args.on_bad_record, determinism, progress: !args.common.quiet };
+    let setup = Setup::new(args.config.as_deref(), args.shared, &args.guards, &args.sets)?;
+    let config = &setup.config;
+    let options = args.guard.over(config.guard.clone());
+    let input = args.input.over(config.input.clone());
+    let ci = args.ci.over(config.ci.clone());
+    let fields = input.field_map(FieldMap::feedback()).map_err(anyhow::Error::msg)?;
+    let out =
+        options.out.ok_or_else(|| anyhow!("name the output folder with -o DIR (or [guard] out in the config)"))?;
+    let screen_options =
+        ScreenOptions { schedule: setup.schedule, on_bad_record: options.on_bad_record.unwrap_or_default() };
 
     // Each guard holds one instance on a thread of its own, beside the parsers.
-    let host = Host::new(&specs, jobs + specs.len(), cache)?;
+    let host = setup.host(setup.schedule.jobs + setup.specs.len())?;
     let guards: Vec<Guard> = host
-        .prepare(&specs, Kind::Guard, &options.determinism)?
+        .prepare(&setup.specs, Kind::Guard, &setup.schedule.determinism)?
         .into_iter()
         .map(|loaded| {
-            let on_failure = config.plugins.get(&loaded.spec.name).and_then(|entry| entry.on_failure).unwrap_or_default();
+            let on_failure = config.plugins.get(&loaded.name).and_then(|entry| entry.on_failure).unwrap_or_default();
             Guard { loaded, on_failure }
         })
         .collect();
-    check_gate_names(args.common.config.as_deref(), &config, &guards)?;
-    let format = args.common.format.or(config.dataset.format);
-    let summary = assay::guard::screen(&host, &guards, &args.feedback, format, &fields, &options, &args.out)?;
-
-    if !args.common.quiet && args.ci.output_format == OutputFormat::Table {
-        println!("{}", assay::guard::table(&summary));
-        let counts = &summary.counts;
-        println!(
-            "{} records: {} accepted, {} quarantined, {} rejected; {} unreadable, {} with guard errors; results in {}",
-            counts.records,
-            counts.accepted,
-            counts.quarantined,
-            counts.rejected,
-            counts.bad_records,
-            counts.guard_errors,
-            args.out.display()
-        );
-    }
-    super::gates::finish(&args.ci, &config.gates, &summary, summary.has_errors(), &args.out, started)
+    check_gate_names(&setup, &guards)?;
+    let quiet = setup.options.quiet;
+    let summary = crate::table::with_progress(!quiet, &args.feedback, |progress| {
+        assay_pipeline::screen(&host, &guards, &args.feedback, input.format, &fields, &screen_options, &out, progress)
+    })?;
+    let finish = Finish { ci: &ci, gates: &config.gates, out_dir: &out, started, quiet };
+    finish.report(&Summary::Guard(summary))
 }
 
 /// Fails before screening when a gate names no count of a guard run and no
 /// `GUARD/accept|quarantine|reject` of the guards being run.
-fn check_gate_names(config_path: Option<&Path>, config: &ConfigFile, guards: &[Guard]) -> Result<()> {
-    const ROUTES: [&str; 3] = ["accept", "quarantine", "reject"];
-    let per_guard: Vec<String> = guards.iter().flat_map(|g| ROUTES.iter().map(move |r| format!("{}/{r}", g.loaded.spec.name))).collect();
+fn check_gate_names(setup: &Setup, guards: &[Guard]) -> Result<()> {
+    let per_guard: Vec<String> =
+        guards.iter().flat_map(|g| Route::ALL.iter().map(move |r| format!("{}/{}", g.loaded.name, r.name()))).collect();
     let is_per_guard = |name: &str| per_guard.iter().any(|p| p == name);
-    super::gates::check_names(config_path, &config.gates, &GUARD_COUNTS, &per_guard, is_per_guard)
+    let counts: Vec<&str> = ScreeningCounts::default().named().into_iter().map(|(name, _)| name).collect();
+    super::finish::check_gate_names(&setup.config, &counts, &per_guard, is_per_guard)
 }
-
-/// The `counts` of a guard summary, which gates may name.
-const GUARD_COUNTS: [&str; 6] = ["records", "accepted", "quarantined", "rejected", "bad_records", "guard_errors"];

@@ -3,12 +3,12 @@
 use anyhow::{Context, Result};
 use clap::Args;
 
-use assay::metadata::ComponentMetadata;
-use assay::plugin::{Capability, Level, Plugin, capability};
-use assay::run::{Host, Source};
-use assay::sandbox::Limits;
+use assay_registry::metadata::{self, ComponentMetadata};
+use assay_runtime::capability::{Capability, capability};
+use assay_runtime::contract::{ACCEPTED_VERSIONS, WIT_PACKAGE};
+use assay_runtime::{Limits, MetricLevel, Plugin};
 
-use super::run::{cache, resolve_source};
+use super::setup::{resolve_source, single_host};
 
 #[derive(Args)]
 pub struct InspectArgs {
@@ -20,12 +20,11 @@ pub struct InspectArgs {
 }
 
 pub fn plugins() -> Result<()> {
-    let host = Host::new(&[], 1, cache(false, None))?;
-    let mut table = comfy_table::Table::new();
-    table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    table.set_header(["plugin", "kind", "version", "metrics", "description"]);
-    for name in assay::builtin::names() {
-        let plugin = host.load(&Source::Builtin(name.to_string()), &Limits::default(), None)?;
+    let host = single_host()?;
+    let mut table = crate::table::new(&["plugin", "kind", "version", "metrics", "description"]);
+    for name in assay_builtins::names() {
+        let bytes = assay_builtins::get(name).expect("a listed built-in");
+        let plugin = host.load(&format!("builtin:{name}"), bytes, &Limits::default(), None)?;
         // The full list is `assay inspect NAME`'s job; keep rows one line.
         let mut metrics: Vec<&str> = plugin.metrics.iter().map(|m| m.name.as_str()).take(4).collect();
         let more = plugin.metrics.len().saturating_sub(metrics.len());
@@ -33,20 +32,29 @@ pub fn plugins() -> Result<()> {
         if plugin.metrics.len() > metrics.len() {
             metrics.push(&more);
         }
-        table.add_row([name, &plugin.kind.to_string(), &plugin.info.version, &metrics.join(" "), &plugin.info.description]);
+        table.add_row([
+            name,
+            &plugin.kind.to_string(),
+            &plugin.info.version,
+            &metrics.join(" "),
+            &plugin.info.description,
+        ]);
     }
     println!("{table}");
+    println!("This host runs plugins of contract {WIT_PACKAGE} {ACCEPTED_VERSIONS}.");
     Ok(())
 }
 
 pub fn inspect(args: InspectArgs) -> Result<()> {
-    let source = resolve_source(&args.plugin)?;
-    let host = Host::new(&[], 1, cache(false, None))?;
-    let plugin = host.load(&source, &Limits::default(), None).with_context(|| format!("inspecting {}", source.label()))?;
+    let resolved = resolve_source(&args.plugin)?;
+    let label = resolved.origin.label();
+    let plugin = single_host()?
+        .load(&label, &resolved.component, &Limits::default(), None)
+        .with_context(|| format!("inspecting {label}"))?;
     // Metadata describes a plugin but is no part of what it does, so a
     // section another tool wrote badly costs a warning, not the inspection.
-    let metadata = assay::metadata::read(&source.bytes()?).unwrap_or_else(|error| {
-        eprintln!("warning: {}: unreadable metadata: {error}", source.label());
+    let metadata = metadata::read(&resolved.component).unwrap_or_else(|error| {
+        eprintln!("warning: {label}: unreadable metadata: {:#}", anyhow::Error::from(error));
         ComponentMetadata::default()
     });
     if args.json {
@@ -57,14 +65,14 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
     println!("  {}", plugin.info.description);
     println!("contract  {}", plugin.contract());
     println!("world     {}", plugin.world());
-    println!("source    {}", plugin.source);
+    println!("source    {}", plugin.origin);
     println!("size      {} bytes", plugin.size);
     println!("sha256    {}", plugin.sha256);
     print_metadata(&metadata);
     if !plugin.metrics.is_empty() {
         println!("metrics");
-        for metric in &plugin.metrics {
-            let level = if metric.level == Level::Sample { "sample" } else { "corpus" };
+        for metric in plugin.metrics.iter() {
+            let level = if metric.level == MetricLevel::Sample { "sample" } else { "corpus" };
             let direction = if metric.higher_is_better { "higher is better" } else { "lower is better" };
             println!("  {:<22} {level}, {direction}: {}", metric.name, metric.description);
         }
@@ -101,11 +109,11 @@ fn inspection(plugin: &Plugin, metadata: &ComponentMetadata) -> serde_json::Valu
         "kind": plugin.kind,
         "contract": plugin.contract(),
         "world": plugin.world(),
-        "source": plugin.source,
+        "source": plugin.origin,
         "size": plugin.size,
         "sha256": plugin.sha256,
         "metadata": metadata,
-        "metrics": plugin.metrics,
+        "metrics": &plugin.metrics[..],
         "imports": plugin.imports,
         "capabilities": capabilities(plugin)
             .map(|(import, c)| serde_json::json!({"import": import, "default": c.default, "grant": c.grant}))

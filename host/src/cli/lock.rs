@@ -3,13 +3,12 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
+use assay_registry::lock::LockFile;
+use assay_registry::resolve::Mode;
 use clap::Args;
 
-use assay::config::ConfigFile;
-use assay::lock::LockFile;
-use assay::resolve::Mode;
-
-use super::run::resolver;
+use super::setup::resolver;
+use crate::config::ConfigFile;
 
 #[derive(Args)]
 pub struct LockArgs {
@@ -21,10 +20,8 @@ pub struct LockArgs {
 pub fn lock(args: LockArgs) -> Result<()> {
     let config = ConfigFile::load(&args.config)?;
     // Resolve afresh: the lock being written must not be read.
-    let mut resolver = resolver(None, &config, Mode::default())?;
-    let mut table = comfy_table::Table::new();
-    table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    table.set_header(["plugin", "source", "digest"]);
+    let mut resolver = resolver(&config, false, Mode::default())?;
+    let mut table = crate::table::new(&["plugin", "source", "digest"]);
     let mut locked = Vec::new();
     for (name, entry) in &config.plugins {
         let source = entry.source.as_deref().unwrap_or(name);

@@ -1,6 +1,7 @@
-//! The subcommands of the `assay` binary, one module each.
+//! The subcommands of the `assay` binary, one module each, and what the run
+//! commands share ([`setup`] before a run, [`finish`] after it).
 
-pub mod gates;
+pub mod finish;
 pub mod guard;
 pub mod inspect;
 pub mod lock;
@@ -9,4 +10,5 @@ pub mod package;
 pub mod registry;
 pub mod report;
 pub mod run;
+pub mod setup;
 pub mod test;

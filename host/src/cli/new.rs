@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 
-use assay::plugin::Kind;
+use assay_runtime::Kind;
 
 #[derive(Args)]
 pub struct NewArgs {
@@ -85,8 +85,12 @@ fn files(kind: Kind, lang: Lang, name: &str) -> Vec<(String, &'static str)> {
 pub fn new(args: NewArgs) -> Result<()> {
     let name = &args.name;
     let mut chars = name.chars();
-    if !(chars.next().is_some_and(|c| c.is_ascii_lowercase()) && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')) {
-        bail!("{name:?}: a plugin name is lowercase letters, digits and `_`, starting with a letter (it names a Rust crate, a Python module and a file)");
+    if !(chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+    {
+        bail!(
+            "{name:?}: a plugin name is lowercase letters, digits and `_`, starting with a letter (it names a Rust crate, a Python module and a file)"
+        );
     }
     let kind = match args.kind {
         NewKind::Evaluator => Kind::Evaluator,
@@ -122,7 +126,8 @@ pub fn new(args: NewArgs) -> Result<()> {
             .replace("{{run_line}}", &run_line)
             .replace("{{sdk_path}}", &sdk_path);
         let path = dir.join(path);
-        std::fs::create_dir_all(path.parent().expect("a file in the project")).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(path.parent().expect("a file in the project"))
+            .with_context(|| format!("creating {}", dir.display()))?;
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
         if path.extension().is_some_and(|e| e == "sh") {
             use std::os::unix::fs::PermissionsExt;
@@ -138,7 +143,10 @@ fn sdk_path(given: Option<&Path>) -> Result<String> {
     let built_from = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/sdk"));
     let path = given.unwrap_or(built_from);
     let path = path.canonicalize().with_context(|| {
-        format!("the Assay SDK is not at {}: pass --sdk-path PATH/TO/assay/plugins/sdk (it is not on crates.io)", path.display())
+        format!(
+            "the Assay SDK is not at {}: pass --sdk-path PATH/TO/assay/plugins/sdk (it is not on crates.io)",
+            path.display()
+        )
     })?;
     if !path.join("Cargo.toml").is_file() {
         bail!("{}: no Cargo.toml, so not the Assay SDK (plugins/sdk of an Assay checkout)", path.display());

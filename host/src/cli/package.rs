@@ -5,14 +5,11 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use assay_registry::metadata::{self, ComponentMetadata};
+use assay_runtime::{Digest, Limits};
 use clap::Args;
-use sha2::{Digest, Sha256};
 
-use assay::metadata::ComponentMetadata;
-use assay::run::{Host, Source};
-use assay::sandbox::Limits;
-
-use super::run::cache;
+use super::setup::single_host;
 
 #[derive(Args)]
 pub struct PackageArgs {
@@ -54,10 +51,10 @@ pub fn package(args: PackageArgs) -> Result<()> {
     }
     // Metadata is a promise about a plugin, so only a component this host
     // would run gets one.
-    let source = Source::Path(input.clone());
-    let host = Host::new(&[], 1, cache(false, None))?;
-    let plugin = host.load(&source, &Limits::default(), None).context("packaging refused")?;
-    let bytes = source.bytes()?;
+    let bytes = std::fs::read(input).with_context(|| format!("{}: cannot read", input.display()))?;
+    let plugin = single_host()?
+        .load(&input.display().to_string(), &bytes, &Limits::default(), None)
+        .context("packaging refused")?;
     // The defaults are the plugin's own answer, so its metadata and what it
     // says when it runs agree unless asked otherwise.
     let metadata = ComponentMetadata {
@@ -70,11 +67,12 @@ pub fn package(args: PackageArgs) -> Result<()> {
         homepage: args.homepage,
         revision: args.revision,
     };
-    let packaged = assay::metadata::write(&bytes, &metadata).with_context(|| format!("{}: packaging refused", input.display()))?;
+    let packaged =
+        metadata::write(&bytes, &metadata).with_context(|| format!("{}: packaging refused", input.display()))?;
     let permissions = std::fs::metadata(input).with_context(|| format!("reading {}", input.display()))?.permissions();
     write_atomically(&args.output, &packaged, permissions)?;
     println!("wrote     {}", args.output.display());
-    println!("sha256    {:x}", Sha256::digest(&packaged));
+    println!("sha256    {}", Digest::of(&packaged));
     Ok(())
 }
 

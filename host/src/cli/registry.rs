@@ -8,12 +8,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use assay::registry::{OciRef, Registries};
-use assay::run::{Host, Source};
-use assay::sandbox::Limits;
-use assay::store::Store;
+use assay_registry::registry::{OciRef, Registries};
+use assay_registry::{metadata, trust};
+use assay_runtime::Limits;
 
-use super::run::cache;
+use super::setup::{single_host, store};
 
 #[derive(Args)]
 pub struct PushArgs {
@@ -58,26 +57,18 @@ pub struct KeygenArgs {
     prefix: PathBuf,
 }
 
-/// The local plugin store every command shares.
-pub fn store() -> Result<Store> {
-    Store::default_location()
-        .context("no cache directory for the plugin store: set ASSAY_CACHE_DIR or HOME")
-}
-
 pub fn push(args: PushArgs) -> Result<()> {
     let reference: OciRef = args.reference.parse()?;
-    let bytes = std::fs::read(&args.component)
-        .with_context(|| format!("{}: cannot read", args.component.display()))?;
+    let bytes = std::fs::read(&args.component).with_context(|| format!("{}: cannot read", args.component.display()))?;
     // Refuse to publish what no host could run.
-    let host = Host::new(&[], 1, cache(false, None))?;
-    let plugin = host.load(&Source::Path(args.component.clone()), &Limits::default(), None)?;
+    let plugin = single_host()?.load(&args.component.display().to_string(), &bytes, &Limits::default(), None)?;
     // The manifest's annotations say what `assay package` wrote into the
     // component; one never packaged is still described by `describe()`.
-    let mut metadata = assay::metadata::read(&bytes).with_context(|| args.component.display().to_string())?;
+    let mut metadata = metadata::read(&bytes).with_context(|| args.component.display().to_string())?;
     metadata.name.get_or_insert_with(|| plugin.info.name.clone());
     metadata.version.get_or_insert_with(|| plugin.info.version.clone());
     metadata.description.get_or_insert_with(|| plugin.info.description.clone());
-    let annotations = assay::metadata::oci_annotations(&metadata);
+    let annotations = metadata::oci_annotations(&metadata);
     let pushed = Registries::new().push(bytes, &reference, annotations)?;
     let pinned = reference.at_digest(&pushed.manifest_digest);
     println!("pushed    {reference}");
@@ -94,8 +85,7 @@ pub fn pull(args: PullArgs) -> Result<()> {
     println!("component {}", pulled.component_digest);
     println!("stored    {}", pulled.path.display());
     if let Some(output) = &args.output {
-        std::fs::copy(&pulled.path, output)
-            .with_context(|| format!("{}: cannot write", output.display()))?;
+        std::fs::copy(&pulled.path, output).with_context(|| format!("{}: cannot write", output.display()))?;
         println!("copied to {}", output.display());
     }
     Ok(())
@@ -103,12 +93,12 @@ pub fn pull(args: PullArgs) -> Result<()> {
 
 pub fn sign(args: SignArgs) -> Result<()> {
     let reference: OciRef = args.reference.parse()?;
-    let key = assay::trust::load_signing_key(&args.key, key_password().as_deref())?;
+    let key = trust::load_signing_key(&args.key, key_password().as_deref())?;
     let registries = Registries::new();
     // Only a component artifact is signed: pulling checks the layout and
     // every digest on the way.
     let pulled = registries.pull(&reference, &store()?, true)?;
-    let signature = assay::trust::sign(&key, &reference.repository(), &pulled.manifest_digest);
+    let signature = trust::sign(&key, &reference.repository(), &pulled.manifest_digest);
     registries.attach_signature(&reference, &pulled.manifest_digest, signature)?;
     println!("signed    {}", reference.at_digest(&pulled.manifest_digest));
     println!("with      {}", args.key.display());
@@ -117,7 +107,7 @@ pub fn sign(args: SignArgs) -> Result<()> {
 
 pub fn verify(args: VerifyArgs) -> Result<()> {
     let reference: OciRef = args.reference.parse()?;
-    let key = assay::trust::load_verifying_key(&args.key)?;
+    let key = trust::load_verifying_key(&args.key)?;
     let registries = Registries::new();
     let manifest = registries.resolve(&reference)?;
     let signatures = registries.signatures(&reference, &manifest)?;
@@ -126,13 +116,9 @@ pub fn verify(args: VerifyArgs) -> Result<()> {
     }
     let mut reasons = Vec::new();
     for signature in &signatures {
-        match assay::trust::verify(signature, &key, &manifest) {
+        match trust::verify(signature, &key, &manifest) {
             Ok(()) => {
-                println!(
-                    "verified  {} with {}",
-                    reference.at_digest(&manifest),
-                    args.key.display()
-                );
+                println!("verified  {} with {}", reference.at_digest(&manifest), args.key.display());
                 return Ok(());
             }
             Err(reason) => reasons.push(reason),
@@ -149,7 +135,7 @@ pub fn verify(args: VerifyArgs) -> Result<()> {
 
 pub fn keygen(args: KeygenArgs) -> Result<()> {
     let password = key_password();
-    let (private, public) = assay::trust::generate_key_pair(password.as_deref());
+    let (private, public) = trust::generate_key_pair(password.as_deref());
     let with_extension = |extension: &str| -> PathBuf {
         let mut path = args.prefix.clone().into_os_string();
         path.push(extension);
@@ -158,12 +144,13 @@ pub fn keygen(args: KeygenArgs) -> Result<()> {
     let (private_path, public_path) = (with_extension(".key"), with_extension(".pub"));
     write_new(&private_path, private.as_bytes(), 0o600)?;
     write_new(&public_path, public.as_bytes(), 0o644)?;
-    let protection = if password.is_some() { "encrypted with $ASSAY_KEY_PASSWORD" } else { "not encrypted: set ASSAY_KEY_PASSWORD to encrypt it" };
+    let protection = if password.is_some() {
+        "encrypted with $ASSAY_KEY_PASSWORD"
+    } else {
+        "not encrypted: set ASSAY_KEY_PASSWORD to encrypt it"
+    };
     println!("private key {} ({protection}; keep it secret: it signs for your team)", private_path.display());
-    println!(
-        "public key  {} (give it to the teams that run your plugins)",
-        public_path.display()
-    );
+    println!("public key  {} (give it to the teams that run your plugins)", public_path.display());
     Ok(())
 }
 
@@ -181,7 +168,6 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .mode(mode)
         .open(path)
         .with_context(|| format!("{}: cannot create", path.display()))?;
-    file.write_all(bytes)
-        .with_context(|| format!("{}: cannot write", path.display()))?;
+    file.write_all(bytes).with_context(|| format!("{}: cannot write", path.display()))?;
     Ok(())
 }

@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use assay_data::FieldMap;
+use assay_data::output::AtomicFile;
 use clap::Args;
 
-use assay::dataset::FieldMap;
-use assay::html::RunData;
-
-use super::run::split_field;
+use crate::config::InputOptions;
+use crate::html::RunData;
 
 #[derive(Args)]
 pub struct ReportArgs {
@@ -20,24 +20,20 @@ pub struct ReportArgs {
     #[arg(short, long, value_name = "FILE", default_value = "report.html")]
     out: PathBuf,
     /// Read a canonical field from another field name, as given to `assay run`.
-    #[arg(long = "field", value_name = "FIELD=NAME")]
-    fields: Vec<String>,
+    #[command(flatten)]
+    input: InputOptions,
 }
 
 pub fn report(args: ReportArgs) -> Result<()> {
-    let mut fields = FieldMap::default();
-    for field in &args.fields {
-        let (canonical, source) = split_field(field)?;
-        fields.set(canonical, source).map_err(|e| anyhow::anyhow!("--field {field:?}: {e}"))?;
-    }
+    let fields = args.input.field_map(FieldMap::samples()).map_err(anyhow::Error::msg)?;
     let runs = args.runs.iter().map(|dir| RunData::load(dir, &fields)).collect::<Result<Vec<_>, _>>()?;
     for run in &runs {
         if let Some(note) = &run.records_note {
             eprintln!("note: {}: {note}", run.dir);
         }
     }
-    let mut file = assay::report::AtomicFile::create(&args.out).with_context(|| format!("writing {}", args.out.display()))?;
-    std::io::Write::write_all(&mut file, assay::html::render(&runs).as_bytes())?;
+    let mut file = AtomicFile::create(&args.out).with_context(|| format!("writing {}", args.out.display()))?;
+    std::io::Write::write_all(&mut file, crate::html::render(&runs).as_bytes())?;
     file.commit().with_context(|| format!("writing {}", args.out.display()))?;
     Ok(())
 }

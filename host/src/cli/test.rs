@@ -22,13 +22,16 @@ use clap::Args;
 use serde::Deserialize;
 use serde_json::Value;
 
-use assay::dataset::{Body, FeedbackFieldMap, FieldMap, RawRecord, eval_record, feedback_record};
-use assay::guard::Route;
-use assay::plugin::{Decision, Instance, Kind, Level, Plugin, call_runtime};
-use assay::run::{Host, LoadedPlugin, PluginSpec};
-use assay::sandbox::{Determinism, Failure, Limits};
+use assay_data::output::Route;
+use assay_data::{Body, FieldMap, RawRecord, eval_record, feedback_record};
+use assay_runtime::instance::Instance as _;
+use assay_runtime::{
+    Decision, Determinism, EvaluatorInstance, Failure, GuardInstance, Host, Kind, Limits, LoadedPlugin, MetricLevel,
+    call_runtime,
+};
 
-use super::run::{cache, resolve_source};
+use super::setup::{cache, resolve_source};
+use crate::exit::Exit;
 
 #[derive(Args)]
 pub struct TestArgs {
@@ -79,11 +82,19 @@ impl OneOrMany {
 
 pub fn test(args: TestArgs) -> Result<ExitCode> {
     let text = std::fs::read_to_string(&args.cases).with_context(|| format!("reading {}", args.cases.display()))?;
-    let source = resolve_source(&args.plugin)?;
+    let resolved = resolve_source(&args.plugin)?;
     let host = Host::new(&[], 1, cache(args.no_cache, None))?;
-    let plugin = host.load(&source, &Limits::default(), None)?;
-    let spec = PluginSpec { name: plugin.info.name.clone(), source, config: toml::Table::new(), limits: Limits::default(), grants: Vec::new() };
-    let mut loaded = LoadedPlugin { spec, plugin, config_json: String::new(), settings: Vec::new() };
+    let origin = resolved.origin.label();
+    let plugin = host.load(&origin, &resolved.component, &Limits::default(), None)?;
+    let mut loaded = LoadedPlugin {
+        name: plugin.info.name.clone(),
+        origin,
+        plugin,
+        config_json: String::new(),
+        limits: Limits::default(),
+        grants: Vec::new(),
+        settings: Vec::new(),
+    };
 
     let (mut passed, mut failed) = (0, 0);
     for (index, line) in text.lines().enumerate() {
@@ -109,8 +120,12 @@ pub fn test(args: TestArgs) -> Result<ExitCode> {
     if passed + failed == 0 {
         bail!("{}: no cases", args.cases.display());
     }
-    println!("{} {}: {passed} passed, {failed} failed", loaded.plugin.info.name, if failed == 0 { "ok" } else { "FAILED" });
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    println!(
+        "{} {}: {passed} passed, {failed} failed",
+        loaded.plugin.info.name,
+        if failed == 0 { "ok" } else { "FAILED" }
+    );
+    Ok(if failed == 0 { Exit::Success } else { Exit::Failed }.into())
 }
 
 /// Runs one case on fresh instances; returns what differs from the expectation.
@@ -119,7 +134,10 @@ fn run_case(host: &Host, loaded: &mut LoadedPlugin, case: Case, line: u64, toler
     let records = match (loaded.plugin.kind, case.sample.or(case.samples), case.feedback) {
         (Kind::Evaluator, records, None) => records.map(OneOrMany::into_vec).unwrap_or_default(),
         (Kind::Guard, None, records) => records.map(OneOrMany::into_vec).unwrap_or_default(),
-        (kind, ..) => bail!("a {kind} plugin takes {}", if kind == Kind::Evaluator { "`sample` or `samples`" } else { "`feedback`" }),
+        (kind, ..) => bail!(
+            "a {kind} plugin takes {}",
+            if kind == Kind::Evaluator { "`sample` or `samples`" } else { "`feedback`" }
+        ),
     };
     let expected_error = match case.expect.get("error") {
         Some(Value::String(text)) => Some(text.clone()),
@@ -128,37 +146,35 @@ fn run_case(host: &Host, loaded: &mut LoadedPlugin, case: Case, line: u64, toler
     };
     loaded.config_json = Value::Object(case.config).to_string();
     let runtime = call_runtime();
-    let configured = runtime.block_on(Instance::configured(
-        &loaded.plugin,
-        &host.sandbox,
-        &loaded.spec.limits,
-        &Determinism::default(),
-        &[],
-        &loaded.config_json,
-    ));
-    let mut instance = match (configured, &expected_error) {
-        (Err(failure), Some(text)) => return Ok(error_mismatch(&failure.to_string(), text).into_iter().collect()),
-        (Err(failure), None) => return Ok(vec![format!("configure: {failure}")]),
-        (Ok((instance, _)), _) => instance,
-    };
-    if records.is_empty() {
-        return Ok(match expected_error {
-            Some(text) => vec![format!("expected an error containing {text:?}, but the configuration was accepted")],
-            None => Vec::new(),
-        });
-    }
+    let determinism = Determinism::default();
     let raw = |record: &Value| RawRecord { line, body: Body::Json(record.to_string().into_bytes()) };
     if loaded.plugin.kind == Kind::Guard {
+        let instance = runtime.block_on(GuardInstance::instantiate(loaded, host, &determinism));
+        let mut instance = match configured(instance, expected_error.as_deref(), records.is_empty()) {
+            Ok(instance) => instance,
+            Err(outcome) => return Ok(outcome),
+        };
         let batch = records
             .iter()
-            .map(|r| feedback_record(&raw(r), &FeedbackFieldMap::default()).map(|f| f.feedback).map_err(|e| anyhow!("feedback: {}", e.message)))
+            .map(|r| {
+                feedback_record(&raw(r), &FieldMap::feedback())
+                    .map(|f| f.feedback)
+                    .map_err(|e| anyhow!("feedback: {}", e.message))
+            })
             .collect::<Result<Vec<_>>>()?;
         let decisions = runtime.block_on(instance.screen(&batch, 0));
         return check_guard(decisions, &case.expect, expected_error.as_deref(), batch.len(), tolerance);
     }
+    let instance = runtime.block_on(EvaluatorInstance::instantiate(loaded, host, &determinism));
+    let mut instance = match configured(instance, expected_error.as_deref(), records.is_empty()) {
+        Ok(instance) => instance,
+        Err(outcome) => return Ok(outcome),
+    };
     let batch = records
         .iter()
-        .map(|r| eval_record(&raw(r), &FieldMap::default()).map(|e| e.sample).map_err(|e| anyhow!("sample: {}", e.message)))
+        .map(|r| {
+            eval_record(&raw(r), &FieldMap::samples()).map(|e| e.sample).map_err(|e| anyhow!("sample: {}", e.message))
+        })
         .collect::<Result<Vec<_>>>()?;
     let scores = match runtime.block_on(instance.score(&batch, 0)) {
         Err(failure) => return Ok(outcome_error(&failure, expected_error.as_deref())),
@@ -169,18 +185,21 @@ fn run_case(host: &Host, loaded: &mut LoadedPlugin, case: Case, line: u64, toler
             .iter()
             .enumerate()
             .filter_map(|(i, result)| match result {
-                Err(message) => error_mismatch(message, &text),
-                Ok(scores) => Some(format!("sample {i}: expected an error containing {text:?}, got scores {:?}", scores.values)),
+                Err(failure) => error_mismatch(&failure.to_string(), &text),
+                Ok(scores) => {
+                    Some(format!("sample {i}: expected an error containing {text:?}, got scores {:?}", scores.values))
+                }
             })
             .collect());
     }
-    let expect = case.expect.as_object().ok_or_else(|| anyhow!("`expect` must be an object of metric names and values"))?;
+    let expect =
+        case.expect.as_object().ok_or_else(|| anyhow!("`expect` must be an object of metric names and values"))?;
     let mut problems = Vec::new();
     let mut values: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut statistics: BTreeMap<String, f64> = BTreeMap::new();
     for (i, result) in scores.iter().enumerate() {
         match result {
-            Err(message) => problems.push(format!("sample {i}: error: {message}")),
+            Err(failure) => problems.push(format!("sample {i}: error: {failure}")),
             Ok(scores) => {
                 for (metric, value) in loaded.plugin.sample_metrics().zip(&scores.values) {
                     values.entry(&metric.name).or_default().push(*value);
@@ -192,9 +211,9 @@ fn run_case(host: &Host, loaded: &mut LoadedPlugin, case: Case, line: u64, toler
         }
     }
     let plugin = &loaded.plugin;
-    let wants_corpus = expect.keys().any(|name| metric_level(plugin, name) == Some(Level::Corpus));
+    let wants_corpus = expect.keys().any(|name| plugin.metric_level(name) == Some(MetricLevel::Corpus));
     let corpus: BTreeMap<String, f64> = if wants_corpus && problems.is_empty() {
-        match runtime.block_on(assay::run::finalize(host, loaded, &statistics, &Determinism::default())) {
+        match runtime.block_on(assay_pipeline::evaluate::finalize(host, loaded, &statistics, &determinism)) {
             Ok(values) => values.into_iter().collect(),
             Err(failure) => return Ok(vec![format!("finalize: {failure}")]),
         }
@@ -202,12 +221,16 @@ fn run_case(host: &Host, loaded: &mut LoadedPlugin, case: Case, line: u64, toler
         BTreeMap::new()
     };
     for (name, want) in expect {
-        match metric_level(plugin, name) {
+        match plugin.metric_level(name) {
             None => {
                 let names: Vec<&str> = plugin.metrics.iter().map(|m| m.name.as_str()).collect();
-                bail!("`expect` names {name:?}, which is not a metric of {} (it has: {})", plugin.info.name, names.join(", "));
+                bail!(
+                    "`expect` names {name:?}, which is not a metric of {} (it has: {})",
+                    plugin.info.name,
+                    names.join(", ")
+                );
             }
-            Some(Level::Sample) => {
+            Some(MetricLevel::Sample) => {
                 let got = values.get(name.as_str()).cloned().unwrap_or_default();
                 let wants = match want {
                     Value::Array(items) => items.clone(),
@@ -223,28 +246,48 @@ fn run_case(host: &Host, loaded: &mut LoadedPlugin, case: Case, line: u64, toler
                     problems.extend(number_mismatch(&which, want, got, tolerance));
                 }
             }
-            Some(Level::Corpus) if problems.is_empty() => {
+            Some(MetricLevel::Corpus) if problems.is_empty() => {
                 let want = want.as_f64().ok_or_else(|| anyhow!("`expect.{name}`: expected a number"))?;
                 match corpus.get(name) {
                     Some(got) => problems.extend(number_mismatch(name, want, *got, tolerance)),
                     None => problems.push(format!("{name}: expected {want}, but `finalize` returned no such metric")),
                 }
             }
-            Some(Level::Corpus) => {}
+            Some(MetricLevel::Corpus) => {}
         }
     }
     Ok(problems)
 }
 
-fn metric_level(plugin: &Plugin, name: &str) -> Option<Level> {
-    plugin.metrics.iter().find(|m| m.matches(name)).map(|m| m.level)
-}
-
 /// `Some(problem)` when `got` differs from `want` by more than `tolerance`
 /// relative to `want` (so an expected 0 must be exactly 0).
+/// A configured instance, or the case's outcome when configuring is what it
+/// tests: some cases expect the configuration to be refused, and a case
+/// without records tests nothing else.
+fn configured<I>(
+    instance: Result<I, Failure>,
+    expected_error: Option<&str>,
+    no_records: bool,
+) -> Result<I, Vec<String>> {
+    match (instance, expected_error) {
+        (Err(failure), Some(text)) => Err(error_mismatch(&failure.to_string(), text).into_iter().collect()),
+        (Err(failure), None) => Err(vec![format!("configure: {failure}")]),
+        (Ok(_), Some(text)) if no_records => {
+            Err(vec![format!("expected an error containing {text:?}, but the configuration was accepted")])
+        }
+        (Ok(_), None) if no_records => Err(Vec::new()),
+        (Ok(instance), _) => Ok(instance),
+    }
+}
+
 fn number_mismatch(name: &str, want: f64, got: f64, tolerance: f64) -> Option<String> {
     let close = got == want || (got - want).abs() <= tolerance * want.abs();
-    (!close).then(|| format!("{name}: expected {want:?}, got {got:?} (difference {:e}, tolerance {tolerance:e} relative)", got - want))
+    (!close).then(|| {
+        format!(
+            "{name}: expected {want:?}, got {got:?} (difference {:e}, tolerance {tolerance:e} relative)",
+            got - want
+        )
+    })
 }
 
 fn error_mismatch(message: &str, expected: &str) -> Option<String> {
@@ -260,7 +303,7 @@ fn outcome_error(failure: &Failure, expected_error: Option<&str>) -> Vec<String>
 }
 
 fn check_guard(
-    decisions: Result<Vec<Result<Decision, String>>, Failure>,
+    decisions: Result<Vec<Result<Decision, Failure>>, Failure>,
     expect: &Value,
     expected_error: Option<&str>,
     records: usize,
@@ -281,12 +324,12 @@ fn check_guard(
     for (i, (want, got)) in wants.iter().zip(decisions).enumerate() {
         let which = if records > 1 { format!("record {i}: ") } else { String::new() };
         let got = match (got, expected_error) {
-            (Err(message), Some(text)) => {
-                problems.extend(error_mismatch(&message, text).map(|p| which.clone() + &p));
+            (Err(failure), Some(text)) => {
+                problems.extend(error_mismatch(&failure.to_string(), text).map(|p| which.clone() + &p));
                 continue;
             }
-            (Err(message), None) => {
-                problems.push(format!("{which}error: {message}"));
+            (Err(failure), None) => {
+                problems.push(format!("{which}error: {failure}"));
                 continue;
             }
             (Ok(decision), Some(text)) => {

@@ -1,0 +1,55 @@
+//! `samples.jsonl`: one line per sample of an evaluation, in input order.
+//!
+//! ```json
+//! {"id":"qa-011","scores":{"no_refusal/pass":1.0},"errors":{"exact":{"kind":"timeout","message":"..."}}}
+//! ```
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::{ErrorEntry, Pairs};
+
+/// One line of `samples.jsonl`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SampleLine<'a> {
+    /// The record's id as it was written in the input (a string or a
+    /// number), or its line number.
+    pub id: Cow<'a, RawValue>,
+    /// The sample's value of every sample-level metric, keyed `PLUGIN/METRIC`.
+    pub scores: Pairs<Cow<'a, str>, f64>,
+    /// The plugins that failed on this sample, with how.
+    pub errors: Pairs<Cow<'a, str>, ErrorEntry>,
+}
+
+impl SampleLine<'_> {
+    /// Appends the line, with its newline, to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        serde_json::to_writer(&mut *out, self).expect("writing to a Vec");
+        out.push(b'\n');
+    }
+}
+
+/// A record's id as people read it: strings as they are, numbers as written.
+pub fn id_text(id: &RawValue) -> String {
+    serde_json::from_str::<String>(id.get()).unwrap_or_else(|_| id.get().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_lines_read_back_as_written() {
+        let text =
+            r#"{"id":"q1","scores":{"exact/exact_match":1.0},"errors":{"rouge":{"kind":"trap","message":"boom"}}}"#;
+        let line: SampleLine = serde_json::from_str(text).unwrap();
+        assert_eq!(line.scores.get("exact/exact_match"), Some(&1.0));
+        assert_eq!(line.errors.get("rouge").unwrap().kind, "trap");
+        assert_eq!(id_text(&line.id), "q1");
+        let mut out = Vec::new();
+        line.write_to(&mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), format!("{text}\n"));
+    }
+}

@@ -1,0 +1,24 @@
+//! The pipelines: records in, plugins called, results out, in input order.
+//!
+//! [`evaluate`] scores samples with evaluators (`assay run`); [`screen`]
+//! routes feedback through guards (`assay guard`). Both stand on one worker
+//! abstraction ([`worker`]): records come from any [`RecordSource`] (a file,
+//! a request body, a shard), are cut into chunks whose boundaries depend
+//! only on the input, and are handed to parallel workers whose results are
+//! put back in input order, so every output is identical for every `-j`.
+//! Each worker keeps its plugin instances in a [`worker::Slot`], which
+//! creates them lazily, counts their fuel and replaces a broken one.
+//!
+//! What it must not depend on: registries (plugins arrive loaded) or
+//! anything of a command line (progress is reported through [`Progress`]).
+//!
+//! [`RecordSource`]: assay_data::RecordSource
+
+pub mod evaluate;
+pub mod screen;
+mod staging;
+pub mod worker;
+
+pub use evaluate::{BadRecordPolicy, EarlyStop, EvaluateOptions, evaluate};
+pub use screen::{BadFeedbackPolicy, Guard, ScreenOptions, screen};
+pub use worker::{Progress, RunError, Schedule};

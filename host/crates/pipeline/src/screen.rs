@@ -1,0 +1,372 @@
+//! Screening feedback with guards: what `assay guard` does.
+//!
+//! Every guard sees every record, in input order, on one instance for the
+//! whole run, because guards keep state (counts per user, texts seen) and the
+//! contract promises them that. So the work is split the other way round from
+//! [`evaluate`](crate::evaluate): `jobs` workers parse chunks in parallel, each
+//! guard runs on a thread of its own over every chunk in order, and a writer
+//! thread joins the guards' decisions per record and routes each record, byte
+//! for byte as read, to `accepted`, `quarantined` or `rejected`. Batch
+//! boundaries depend only on the input, so the outputs are identical for
+//! every `-j`.
+//!
+//! A guard that fails on a batch (trap, deadline, fuel, memory, an invalid
+//! answer) or on a record (its own error) fails only those records: they go
+//! where its failure policy says, with the failure as the reason, and a
+//! fresh, reconfigured instance carries on when the old one cannot be
+//! entered again. That instance starts without the state the old one had
+//! built, and the decisions it makes say so.
+//!
+//! The output files are replaced as a set: they are written into a fresh
+//! folder beside `OUT_DIR` and swapped in with one rename, so a crash leaves
+//! either the old outputs or the complete new ones.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use assay_data::output::{
+    DecisionLine, ErrorEntry, FailurePolicy, GuardEntry, GuardRoutes, GuardSummary, InputSummary, Pairs, PluginSummary,
+    Route, RunInfo, ScreeningCounts,
+};
+use assay_data::{BadRecord, Body, Chunk, FieldMap, Format, Reader, RecordSource, feedback_record};
+use assay_runtime::{Decision, Failure, Feedback, GuardInstance, Host, LoadedPlugin, call_runtime};
+use serde_json::value::RawValue;
+
+use crate::staging::{Staging, swap_in};
+use crate::worker::{FuelTally, Progress, Recipe, RunError, Schedule, Slot, ordered_pipeline, output_error};
+
+/// What to do with a feedback record that cannot be read.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BadFeedbackPolicy {
+    /// Hold it for review, unchanged, with the reason in `decisions.jsonl`.
+    #[default]
+    Quarantine,
+    /// Stop with `FILE:LINE: what is wrong` before writing any output.
+    Fail,
+}
+
+/// A loaded guard and where records go when it fails on them.
+pub struct Guard {
+    pub loaded: LoadedPlugin,
+    pub on_failure: FailurePolicy,
+}
+
+/// How a guard run goes, beyond what it runs. `schedule.jobs` counts the
+/// parsing workers; each guard has a thread of its own besides.
+#[derive(Debug, Clone)]
+pub struct ScreenOptions {
+    pub schedule: Schedule,
+    pub on_bad_record: BadFeedbackPolicy,
+}
+
+/// One record as the parsing workers leave it.
+struct Parsed {
+    line: u64,
+    raw: Vec<u8>,
+    /// The JSON text of its id, or why it cannot be read.
+    id: Result<Box<RawValue>, String>,
+}
+
+/// A chunk, parsed: every record, and the readable ones as guards take them.
+struct ParsedChunk {
+    bytes: u64,
+    records: Vec<Parsed>,
+    feedback: Vec<Feedback>,
+}
+
+/// What one guard decided on the readable records of a chunk.
+struct Verdicts {
+    outcomes: Vec<Result<Decision, Failure>>,
+    fuel: FuelTally,
+}
+
+/// Screens the feedback at `input` with `guards` and writes the routed
+/// records, `decisions.jsonl` and `summary.json` into `out_dir`, replacing
+/// what it held.
+#[allow(clippy::too_many_arguments)]
+pub fn screen(
+    host: &Host,
+    guards: &[Guard],
+    input: &Path,
+    format: Option<Format>,
+    fields: &FieldMap,
+    options: &ScreenOptions,
+    out_dir: &Path,
+    progress: &dyn Progress,
+) -> Result<GuardSummary, RunError> {
+    let started_at = jiff::Timestamp::now();
+    let mut reader = Reader::open(input, format)?;
+    let format = reader.format();
+    let Staging { dir, mut writers } = Staging::new(out_dir, format, reader.headers())?;
+    let tally = screen_records(host, guards, &mut reader, input, fields, options, &mut writers, progress)?;
+    writers.finish().map_err(output_error(dir.path()))?;
+    let sha256 = reader.finish()?;
+
+    let mut outputs: BTreeMap<String, String> =
+        Route::ALL.iter().map(|&r| (r.file_stem().to_string(), r.records_file(format))).collect();
+    outputs.insert("decisions".into(), "decisions.jsonl".into());
+    let schedule = &options.schedule;
+    let summary = GuardSummary {
+        assay_version: env!("CARGO_PKG_VERSION").into(),
+        counts: tally.counts,
+        guards: guards.iter().map(|g| g.loaded.name.clone()).zip(tally.per_guard).collect(),
+        bad_records: tally.bad,
+        plugins: guards
+            .iter()
+            .zip(&tally.fuel)
+            .map(|(g, fuel)| PluginSummary::of(&g.loaded, g.loaded.signature(), fuel.summary(), Some(g.on_failure)))
+            .collect(),
+        input: InputSummary { path: input.display().to_string(), sha256, format },
+        outputs,
+        run: RunInfo::finished(started_at, schedule.jobs, schedule.batch_size, &schedule.determinism),
+    };
+    let summary_path = dir.path().join("summary.json");
+    summary.write(&summary_path).map_err(output_error(&summary_path))?;
+    swap_in(dir, out_dir).map_err(output_error(out_dir))?;
+    Ok(summary)
+}
+
+/// Where screened records and their decisions go.
+pub trait RouteSink: Send {
+    /// Takes one record's line of `decisions.jsonl`, and the record as read,
+    /// for the file of its route.
+    fn record(&mut self, route: Route, decision: &[u8], raw: &[u8]) -> std::io::Result<()>;
+}
+
+/// Screens every record of `records` (called `input` in messages) and hands
+/// each one, with its decision, to `sink`, in input order.
+#[allow(clippy::too_many_arguments)]
+pub fn screen_records(
+    host: &Host,
+    guards: &[Guard],
+    records: &mut dyn RecordSource,
+    input: &Path,
+    fields: &FieldMap,
+    options: &ScreenOptions,
+    sink: &mut dyn RouteSink,
+    progress: &dyn Progress,
+) -> Result<Tally, RunError> {
+    let mut failure: Option<RunError> = None;
+    let schedule = &options.schedule;
+    let (tally, pipeline) = std::thread::scope(|scope| {
+        let mut to_guards = Vec::new();
+        let mut from_guards = Vec::new();
+        for guard in guards {
+            let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Arc<ParsedChunk>>(4);
+            let (verdict_tx, verdict_rx) = crossbeam_channel::bounded::<Verdicts>(4);
+            to_guards.push(chunk_tx);
+            from_guards.push(verdict_rx);
+            scope.spawn(move || {
+                let mut runner =
+                    GuardRunner { host, guard, schedule, runtime: call_runtime(), slot: Slot::default(), calls: 0 };
+                for chunk in chunk_rx {
+                    if verdict_tx.send(runner.screen(&chunk.feedback)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let (to_writer, chunks) = crossbeam_channel::bounded::<Arc<ParsedChunk>>(4);
+        let writer = scope.spawn(move || -> Result<Tally, std::io::Error> {
+            let mut tally = Tally::new(guards);
+            for chunk in chunks {
+                let verdicts: Vec<Verdicts> =
+                    from_guards.iter().map(|rx| rx.recv().expect("every guard answers every chunk")).collect();
+                tally.write_chunk(&chunk, verdicts, guards, sink)?;
+                progress.advance(chunk.bytes);
+            }
+            Ok(tally)
+        });
+
+        let pipeline = ordered_pipeline(
+            records,
+            schedule.chunk_records(),
+            schedule.jobs,
+            || (),
+            |_: &mut (), chunk| parse(chunk, fields),
+            |chunk: ParsedChunk| {
+                if options.on_bad_record == BadFeedbackPolicy::Fail
+                    && let Some((line, Err(message))) =
+                        chunk.records.iter().map(|r| (r.line, &r.id)).find(|(_, id)| id.is_err())
+                {
+                    failure = Some(RunError::BadRecord { path: input.into(), line, message: message.clone() });
+                    return false;
+                }
+                let chunk = Arc::new(chunk);
+                to_guards.iter().all(|tx| tx.send(chunk.clone()).is_ok()) && to_writer.send(chunk).is_ok()
+            },
+        );
+        // Closing the channels lets the guards and the writer finish.
+        drop((to_guards, to_writer));
+        (writer.join().expect("the writer thread panicked"), pipeline)
+    });
+    pipeline?;
+    if let Some(failure) = failure {
+        return Err(failure);
+    }
+    tally.map_err(output_error(input))
+}
+
+/// Reads every record of a chunk; runs on the parsing workers.
+fn parse(chunk: Chunk, fields: &FieldMap) -> ParsedChunk {
+    let mut feedback = Vec::with_capacity(chunk.records.len());
+    let records = chunk
+        .records
+        .into_iter()
+        .map(|record| {
+            let id = match feedback_record(&record, fields) {
+                Ok(parsed) => {
+                    feedback.push(parsed.feedback);
+                    Ok(parsed.id_json)
+                }
+                Err(bad) => Err(bad.message),
+            };
+            let line = record.line;
+            let raw = match record.body {
+                Body::Json(bytes) => bytes,
+                Body::Row { raw, .. } => raw,
+            };
+            Parsed { line, raw, id }
+        })
+        .collect();
+    ParsedChunk { bytes: chunk.bytes, records, feedback }
+}
+
+/// One guard's single instance, run over every record in input order.
+struct GuardRunner<'a> {
+    host: &'a Host,
+    guard: &'a Guard,
+    schedule: &'a Schedule,
+    runtime: tokio::runtime::Runtime,
+    slot: Slot<GuardInstance>,
+    /// Calls made so far: the seed of the next one, the same for every `-j`.
+    calls: u64,
+}
+
+impl GuardRunner<'_> {
+    fn screen(&mut self, feedback: &[Feedback]) -> Verdicts {
+        let mut verdicts = Verdicts { outcomes: Vec::with_capacity(feedback.len()), fuel: FuelTally::default() };
+        for batch in feedback.chunks(self.schedule.batch_size) {
+            let call_seed = self.calls;
+            self.calls += 1;
+            let recipe =
+                Recipe { loaded: &self.guard.loaded, host: self.host, determinism: &self.schedule.determinism };
+            let outcome = self.slot.call(&self.runtime, recipe, batch.len(), &mut verdicts.fuel, async |instance| {
+                instance.screen(batch, call_seed).await
+            });
+            match outcome {
+                Ok(outcomes) => verdicts.outcomes.extend(outcomes),
+                Err(failure) => verdicts.outcomes.extend(batch.iter().map(|_| Err(failure.clone()))),
+            }
+        }
+        verdicts
+    }
+}
+
+/// Everything summed over the chunks of a guard run, in input order.
+pub struct Tally {
+    pub counts: ScreeningCounts,
+    pub per_guard: Vec<GuardRoutes>,
+    fuel: Vec<FuelTally>,
+    pub bad: Vec<BadRecord>,
+}
+
+impl Tally {
+    fn new(guards: &[Guard]) -> Self {
+        Tally {
+            counts: ScreeningCounts::default(),
+            per_guard: vec![GuardRoutes::default(); guards.len()],
+            fuel: vec![FuelTally::default(); guards.len()],
+            bad: Vec::new(),
+        }
+    }
+
+    /// Joins the guards' verdicts on a chunk and hands its records and decisions to `sink`.
+    fn write_chunk(
+        &mut self,
+        chunk: &ParsedChunk,
+        verdicts: Vec<Verdicts>,
+        guards: &[Guard],
+        sink: &mut dyn RouteSink,
+    ) -> std::io::Result<()> {
+        let mut outcomes: Vec<_> = verdicts
+            .into_iter()
+            .zip(&mut self.fuel)
+            .map(|(v, fuel)| {
+                fuel.merge(&v.fuel);
+                v.outcomes.into_iter()
+            })
+            .collect();
+        let mut line = Vec::with_capacity(512);
+        for record in &chunk.records {
+            line.clear();
+            let decision = match &record.id {
+                Err(message) => {
+                    self.counts.bad_records += 1;
+                    self.bad.push(BadRecord { line: record.line, message: message.clone() });
+                    DecisionLine {
+                        id: None,
+                        line: record.line,
+                        decision: Route::Quarantine,
+                        error: Some(ErrorEntry { kind: "bad-record".into(), message: message.clone() }),
+                        guards: Pairs::default(),
+                    }
+                }
+                Ok(id) => {
+                    let mut entries = Pairs(Vec::with_capacity(guards.len()));
+                    let mut failed = false;
+                    for (g, guard) in guards.iter().enumerate() {
+                        let outcome = outcomes[g].next().expect("one outcome per readable record");
+                        let entry = guard_entry(guard, outcome);
+                        if let Some(error) = &entry.error {
+                            failed = true;
+                            *self.per_guard[g].errors.entry(error.kind.to_string()).or_insert(0) += 1;
+                        }
+                        self.per_guard[g].add(entry.decision);
+                        entries.0.push((Cow::Borrowed(guard.loaded.name.as_str()), entry));
+                    }
+                    self.counts.guard_errors += u64::from(failed);
+                    // Any reject rejects; else any quarantine holds; else accept.
+                    let route = entries.0.iter().map(|(_, e)| e.decision).max().unwrap_or(Route::Accept);
+                    DecisionLine {
+                        id: Some(Cow::Borrowed(id.as_ref())),
+                        line: record.line,
+                        decision: route,
+                        error: None,
+                        guards: entries,
+                    }
+                }
+            };
+            self.counts.add(decision.decision);
+            decision.write_to(&mut line);
+            sink.record(decision.decision, &line, &record.raw)?;
+        }
+        Ok(())
+    }
+}
+
+/// Where one guard's outcome sends a record, and how `decisions.jsonl` says it.
+fn guard_entry(guard: &Guard, outcome: Result<Decision, Failure>) -> GuardEntry<'static> {
+    match outcome {
+        Ok(decision) => GuardEntry {
+            decision: Route::of(decision.verdict),
+            reason: decision.reason.into(),
+            risk: decision.risk,
+            error: None,
+        },
+        Err(failure) => {
+            let route = Route::on_failure(guard.on_failure);
+            let policy = match guard.on_failure {
+                FailurePolicy::Quarantine => "held for review (on_failure = \"quarantine\")",
+                FailurePolicy::Accept => "accepted unchecked (on_failure = \"accept\")",
+            };
+            let restart =
+                if failure.poisons_instance() { "; the guard restarts without the state it had built" } else { "" };
+            let reason = format!("the guard failed ({}): {failure}; {policy}{restart}", failure.kind());
+            GuardEntry { decision: route, reason: reason.into(), risk: None, error: Some(ErrorEntry::from(&failure)) }
+        }
+    }
+}

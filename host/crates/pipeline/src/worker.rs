@@ -1,0 +1,252 @@
+//! The worker abstraction both pipelines stand on.
+//!
+//! Records are read in chunks of whole records by one thread, handed to
+//! `jobs` workers, and their results collected in input order. Chunk and
+//! batch boundaries depend only on the input and the batch size, never on
+//! the number of workers, and every plugin call is seeded by its position,
+//! so results do not depend on which worker ran what.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use assay_data::output::FuelSummary;
+use assay_data::{Chunk, DatasetError, RecordSource};
+use assay_runtime::instance::Instance;
+use assay_runtime::{Determinism, Failure, Host, LoadError, LoadedPlugin};
+
+/// Plugin calls per chunk: chunks are the unit of work handed to a worker.
+pub const BATCHES_PER_CHUNK: usize = 16;
+
+/// How records are spread over workers, in every pipeline.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    /// Worker threads. Results are identical for every value.
+    pub jobs: usize,
+    /// Records per plugin call: a failing call fails this many records at most.
+    pub batch_size: usize,
+    pub determinism: Determinism,
+}
+
+impl Schedule {
+    /// Records per chunk.
+    pub fn chunk_records(&self) -> usize {
+        self.batch_size * BATCHES_PER_CHUNK
+    }
+}
+
+/// Told how many input bytes have been processed, as results come in.
+pub trait Progress: Sync {
+    fn advance(&self, bytes: u64);
+}
+
+impl Progress for () {
+    fn advance(&self, _: u64) {}
+}
+
+impl<F: Fn(u64) + Sync> Progress for F {
+    fn advance(&self, bytes: u64) {
+        self(bytes)
+    }
+}
+
+/// Why a run stopped before producing results.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    #[error("{path}:{line}: {message}")]
+    BadRecord { path: PathBuf, line: u64, message: String },
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(
+        "plugin {name:?} failed on {failed} of the first {samples} samples ({kinds}), over [run] max_failure_rate = \
+         {max_failure_rate}; the run stopped early and wrote no results"
+    )]
+    TooManyFailures { name: String, failed: u64, samples: u64, kinds: String, max_failure_rate: f64 },
+    #[error("{path}: {error}")]
+    Output {
+        path: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
+}
+
+/// Turns an I/O error on `path` into a [`RunError::Output`].
+pub(crate) fn output_error(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + use<> {
+    let path = path.to_path_buf();
+    move |error| RunError::Output { path, error }
+}
+
+/// How a slot makes its instance: the plugin as the run configured it, on
+/// this host, seeing this much of the world.
+#[derive(Clone, Copy)]
+pub struct Recipe<'a> {
+    pub loaded: &'a LoadedPlugin,
+    pub host: &'a Host,
+    pub determinism: &'a Determinism,
+}
+
+/// One plugin's instance on one worker: created on first use, configured as
+/// the run configured the plugin, and replaced after a failure that leaves
+/// it unusable. A replacement starts without whatever state the old one had.
+pub struct Slot<I> {
+    instance: Option<I>,
+}
+
+impl<I: Instance> Default for Slot<I> {
+    fn default() -> Self {
+        Slot { instance: None }
+    }
+}
+
+impl<I: Instance> Slot<I> {
+    /// Runs `call` on this slot's instance for `records` records, adding the
+    /// fuel it used to `fuel`.
+    pub fn call<R>(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        recipe: Recipe<'_>,
+        records: usize,
+        fuel: &mut FuelTally,
+        call: impl AsyncFnOnce(&mut I) -> Result<R, Failure>,
+    ) -> Result<R, Failure> {
+        if self.instance.is_none() {
+            self.instance = Some(runtime.block_on(I::instantiate(recipe.loaded, recipe.host, recipe.determinism))?);
+        }
+        let instance = self.instance.as_mut().expect("just created");
+        let budget = recipe.loaded.limits.call_fuel(records);
+        let outcome = runtime.block_on(call(&mut *instance));
+        fuel.record(instance.fuel_used(budget), records);
+        if let Err(failure) = &outcome
+            && failure.poisons_instance()
+        {
+            self.instance = None;
+        }
+        outcome
+    }
+}
+
+/// Fuel a plugin used: a cost figure that does not depend on machine load.
+#[derive(Debug, Default, Clone)]
+pub struct FuelTally {
+    total: u64,
+    samples: u64,
+    /// The largest per-sample average of any one call.
+    max_per_sample: u64,
+}
+
+impl FuelTally {
+    pub fn record(&mut self, fuel: u64, samples: usize) {
+        self.total += fuel;
+        self.samples += samples as u64;
+        self.max_per_sample = self.max_per_sample.max(fuel / samples.max(1) as u64);
+    }
+
+    pub fn merge(&mut self, other: &FuelTally) {
+        self.total += other.total;
+        self.samples += other.samples;
+        self.max_per_sample = self.max_per_sample.max(other.max_per_sample);
+    }
+
+    pub fn summary(&self) -> FuelSummary {
+        FuelSummary {
+            total: self.total,
+            mean_per_sample: if self.samples == 0 { 0.0 } else { self.total as f64 / self.samples as f64 },
+            max_per_sample: self.max_per_sample,
+        }
+    }
+}
+
+/// Feeds chunks of `source` to `jobs` workers and hands their results to
+/// `collect` in input order. `collect` returns false to stop early.
+pub fn ordered_pipeline<W, R: Send>(
+    source: &mut dyn RecordSource,
+    chunk_records: usize,
+    jobs: usize,
+    init: impl Fn() -> W + Sync,
+    work: impl Fn(&mut W, Chunk) -> R + Sync,
+    mut collect: impl FnMut(R) -> bool,
+) -> Result<(), DatasetError> {
+    let stop = AtomicBool::new(false);
+    let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Chunk>(jobs * 2);
+    let (result_tx, result_rx) = crossbeam_channel::bounded::<(u64, R)>(jobs * 2);
+    std::thread::scope(|scope| {
+        let reading = scope.spawn(|| {
+            let chunk_tx = chunk_tx;
+            while !stop.load(Ordering::Relaxed) {
+                match source.next_chunk(chunk_records)? {
+                    Some(chunk) => {
+                        if chunk_tx.send(chunk).is_err() {
+                            break;
+                        }
+                    }
+                    None => break,
+                }
+            }
+            Ok(())
+        });
+        for _ in 0..jobs {
+            let chunk_rx = chunk_rx.clone();
+            let result_tx = result_tx.clone();
+            let (init, work, stop) = (&init, &work, &stop);
+            scope.spawn(move || {
+                let mut state = init();
+                for chunk in chunk_rx {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let index = chunk.index;
+                    if result_tx.send((index, work(&mut state, chunk))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop((chunk_rx, result_tx));
+
+        let mut pending = BTreeMap::new();
+        let mut next = 0u64;
+        'collect: for (index, result) in &result_rx {
+            pending.insert(index, result);
+            while let Some(result) = pending.remove(&next) {
+                next += 1;
+                if !collect(result) {
+                    stop.store(true, Ordering::Relaxed);
+                    break 'collect;
+                }
+            }
+        }
+        // Dropping the receiver unblocks workers still sending.
+        drop(result_rx);
+        reading.join().expect("the reader thread panicked")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use assay_data::MemorySource;
+
+    #[test]
+    fn results_come_back_in_input_order_for_any_number_of_workers() {
+        let lines: Vec<Vec<u8>> = (0..50).map(|i| format!("{{\"n\":{i}}}").into_bytes()).collect();
+        for jobs in [1, 2, 5] {
+            let mut source = MemorySource::json_lines(lines.iter().map(Vec::as_slice));
+            let mut seen = Vec::new();
+            ordered_pipeline(
+                &mut source,
+                3,
+                jobs,
+                || (),
+                |_, chunk| chunk.records.iter().map(|r| r.line).collect::<Vec<_>>(),
+                |lines| {
+                    seen.extend(lines);
+                    true
+                },
+            )
+            .unwrap();
+            assert_eq!(seen, (1..=50).collect::<Vec<u64>>(), "jobs = {jobs}");
+        }
+    }
+}

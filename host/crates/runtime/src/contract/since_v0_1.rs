@@ -1,0 +1,23 @@
+//! Contract `assay:plugin@0.1.x`: host-side bindings generated from the same
+//! WIT (`wit/assay.wit`) the guests build against.
+
+/// The `evaluator-plugin` world.
+pub mod evaluator {
+    wasmtime::component::bindgen!({
+        path: "../../../wit",
+        world: "evaluator-plugin",
+        exports: { default: async },
+    });
+}
+
+/// The `guard-plugin` world.
+pub mod guard {
+    wasmtime::component::bindgen!({
+        path: "../../../wit",
+        world: "guard-plugin",
+        exports: { default: async },
+    });
+}
+
+pub use evaluator::exports::assay::plugin::evaluator::{Level, Sample, Scores, Statistic};
+pub use guard::exports::assay::plugin::guard::{Decision, Feedback, Instant, Rating, Verdict};

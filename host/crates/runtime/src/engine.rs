@@ -1,0 +1,126 @@
+//! The process-wide WebAssembly engine.
+//!
+//! One engine serves every plugin of a process, so compiled code and the
+//! pooling allocator's instance slots are shared. A background thread
+//! advances its epoch, which is what gives every call its deadline: an epoch
+//! deadline stops wasm code wherever it is, without the cost of checking a
+//! clock in the guest.
+
+use std::time::Duration;
+
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+use crate::wasi::StoreState;
+
+/// How often the epoch advances: the resolution of call deadlines.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The process-wide engine and its epoch ticker.
+///
+/// One engine serves every plugin so compiled code and the pooling
+/// allocator's slots are shared.
+pub struct Sandbox {
+    engine: Engine,
+}
+
+/// Engine settings that must be known before any plugin is compiled.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineOptions {
+    /// Instances that may exist at once (workers times plugins, plus spares
+    /// for replacements).
+    pub max_instances: u32,
+    /// The largest memory cap of any plugin, in MiB.
+    pub max_memory_mib: u64,
+}
+
+impl Sandbox {
+    pub fn new(options: EngineOptions) -> wasmtime::Result<Self> {
+        let mut config = wasmtime::Config::new();
+        config
+            .wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(1 << 20)
+            .async_stack_size(2 << 20);
+
+        // Pre-allocated instance slots make instantiation a few microseconds,
+        // which is what lets the host replace a trapped instance mid-run
+        // without it showing in throughput. Components built from Python or
+        // JavaScript carry many core instances and tables, hence the room.
+        let slots = options.max_instances.max(8);
+        let mut pool = wasmtime::PoolingAllocationConfig::new();
+        pool.total_component_instances(slots)
+            .total_core_instances(slots * 32)
+            .total_memories(slots * 4)
+            .total_tables(slots * 16)
+            .total_stacks(slots)
+            .max_core_instances_per_component(64)
+            .max_memories_per_component(8)
+            .max_tables_per_component(32)
+            .max_memories_per_module(2)
+            .max_tables_per_module(8)
+            .table_elements(100_000)
+            .max_component_instance_size(4 << 20)
+            .max_core_instance_size(4 << 20)
+            .max_memory_size((options.max_memory_mib as usize) << 20);
+        config.allocation_strategy(pool);
+
+        let engine = Engine::new(&config)?;
+        start_epoch_ticker(&engine);
+        Ok(Sandbox { engine })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// A linker with WASI (as the sandbox restricts it) and nothing else.
+    pub fn linker(&self) -> wasmtime::Result<Linker<StoreState>> {
+        let mut linker = Linker::new(&self.engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        Ok(linker)
+    }
+}
+
+/// A background thread that advances the engine's epoch, giving every call
+/// deadline a resolution of [`EPOCH_TICK`]. It counts ticks from the clock
+/// rather than from its own sleeps: on a loaded machine a sleep overshoots,
+/// and counting sleeps stretched a 1 s deadline to 2 s. Each engine has its
+/// own thread, which ends when the engine is dropped.
+fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("assay-epoch".into())
+        .spawn(move || {
+            let start = std::time::Instant::now();
+            let mut ticks = 0u128;
+            while let Some(engine) = weak.upgrade() {
+                let due = start.elapsed().as_millis() / EPOCH_TICK.as_millis();
+                while ticks < due {
+                    engine.increment_epoch();
+                    ticks += 1;
+                }
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawning the epoch thread");
+}
+
+/// Deadline in epoch ticks, rounded up so a deadline is never shorter than asked.
+pub fn deadline_ticks(timeout_ms: u64) -> u64 {
+    timeout_ms.div_ceil(EPOCH_TICK.as_millis() as u64).max(1) + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_round_up() {
+        assert_eq!(deadline_ticks(1), 2);
+        assert_eq!(deadline_ticks(10), 2);
+        assert_eq!(deadline_ticks(11), 3);
+    }
+}

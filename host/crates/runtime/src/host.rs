@@ -1,0 +1,170 @@
+//! The engine, linker and compiled-component cache a process shares, and
+//! the plugins it has loaded and configured for a run.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use wasmtime::component::Linker;
+
+use crate::cache::ComponentCache;
+use crate::engine::{EngineOptions, Sandbox};
+use crate::instance::{EvaluatorInstance, GuardInstance, Instance as _, call_runtime};
+use crate::limits::Limits;
+use crate::plugin::{Kind, LoadError, Plugin};
+use crate::wasi::{Determinism, Grant, StoreState};
+
+/// A plugin instance to run: which component, under which name, how configured.
+#[derive(Debug, Clone)]
+pub struct PluginSpec {
+    /// The instance name; results are keyed `NAME/METRIC`. Empty means the
+    /// name the plugin gives itself.
+    pub name: String,
+    /// Where the component came from, for messages and summaries.
+    pub origin: String,
+    /// The component's bytes, as resolved (and checked against any lock).
+    pub component: Arc<Cow<'static, [u8]>>,
+    /// The plugin's own configuration, as the JSON text it receives.
+    pub config_json: String,
+    pub limits: Limits,
+    /// Directories the plugin may read.
+    pub grants: Vec<Grant>,
+}
+
+/// A plugin, loaded, checked and configured once for a run.
+pub struct LoadedPlugin {
+    /// The instance name results are keyed by.
+    pub name: String,
+    pub origin: String,
+    pub plugin: Plugin,
+    pub config_json: String,
+    pub limits: Limits,
+    pub grants: Vec<Grant>,
+    /// Effective settings the plugin reported, for signatures.
+    pub settings: Vec<(String, String)>,
+}
+
+impl LoadedPlugin {
+    /// `name|v:VERSION|sha256:DIGEST|key:value|...`, in the style of
+    /// sacreBLEU's signatures: equal signatures mean comparable numbers.
+    pub fn signature(&self) -> String {
+        self.signature_with(&[])
+    }
+
+    /// The signature with settings that come from the data rather than the
+    /// plugin, such as `nrefs`, put first as sacreBLEU does.
+    pub fn signature_with(&self, data: &[(&str, &str)]) -> String {
+        let info = &self.plugin.info;
+        let mut signature = format!("{}|v:{}|sha256:{}", info.name, info.version, self.plugin.sha256.short(12));
+        let settings = self.settings.iter().map(|(key, value)| (key.as_str(), value.as_str()));
+        for (key, value) in data.iter().copied().chain(settings) {
+            signature.push_str(&format!("|{key}:{value}"));
+        }
+        signature
+    }
+}
+
+/// Why the WebAssembly engine could not start (an unsupported platform, too
+/// little address space for the pooling allocator).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the WebAssembly engine")]
+pub struct EngineError(#[source] Box<dyn std::error::Error + Send + Sync>);
+
+impl From<wasmtime::Error> for EngineError {
+    fn from(error: wasmtime::Error) -> Self {
+        EngineError(error.into())
+    }
+}
+
+/// The engine, linker and cache shared by every plugin of a process.
+pub struct Host {
+    sandbox: Sandbox,
+    linker: Linker<StoreState>,
+    cache: ComponentCache,
+}
+
+impl Host {
+    /// A host sized for `specs` run by `jobs` workers.
+    pub fn new(specs: &[PluginSpec], jobs: usize, cache: ComponentCache) -> Result<Host, EngineError> {
+        let max_memory_mib = specs.iter().map(|s| s.limits.memory_mib).max().unwrap_or(Limits::default().memory_mib);
+        // Each worker holds one instance per plugin; loading, finalizing and
+        // replacing trapped instances need a few more.
+        let max_instances = ((jobs + 2) * specs.len().max(1) * 2) as u32;
+        let sandbox = Sandbox::new(EngineOptions { max_instances, max_memory_mib })?;
+        let linker = sandbox.linker()?;
+        Ok(Host { sandbox, linker, cache })
+    }
+
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    /// Checks and compiles one component (`origin` names it in errors), and
+    /// checks it is of the `expected` kind.
+    pub fn load(
+        &self,
+        origin: &str,
+        bytes: &[u8],
+        limits: &Limits,
+        expected: Option<Kind>,
+    ) -> Result<Plugin, LoadError> {
+        let plugin = Plugin::load(&self.sandbox, &self.linker, &self.cache, origin, bytes, limits)?;
+        if let Some(kind) = expected {
+            plugin.expect_kind(kind)?;
+        }
+        Ok(plugin)
+    }
+
+    /// Loads and configures every plugin of a run, failing on the first
+    /// that cannot be used.
+    pub fn prepare(
+        &self,
+        specs: &[PluginSpec],
+        kind: Kind,
+        determinism: &Determinism,
+    ) -> Result<Vec<LoadedPlugin>, LoadError> {
+        let runtime = call_runtime();
+        let mut loaded: Vec<LoadedPlugin> = Vec::new();
+        for spec in specs {
+            let plugin = self.load(&spec.origin, &spec.component, &spec.limits, Some(kind))?;
+            let name = if spec.name.is_empty() { plugin.info.name.clone() } else { spec.name.clone() };
+            let refuse = |message: &str| Err(LoadError::Instance { name: name.clone(), message: message.into() });
+            if name.contains('/') || name.contains(char::is_whitespace) {
+                return refuse("an instance name must not contain `/` or spaces");
+            }
+            if loaded.iter().any(|l| l.name == name) {
+                return refuse(
+                    "two plugins of this run have this name; give one another name in the config ([plugins.OTHER] source = ...)",
+                );
+            }
+            let (limits, grants, config) = (&spec.limits, &spec.grants, spec.config_json.as_str());
+            let settings = runtime
+                .block_on(async {
+                    match kind {
+                        Kind::Evaluator => {
+                            EvaluatorInstance::new(&plugin, &self.sandbox, limits, determinism, grants)
+                                .await?
+                                .configure(config)
+                                .await
+                        }
+                        Kind::Guard => {
+                            GuardInstance::new(&plugin, &self.sandbox, limits, determinism, grants)
+                                .await?
+                                .configure(config)
+                                .await
+                        }
+                    }
+                })
+                .map_err(|failure| LoadError::Instance { name: name.clone(), message: failure.to_string() })?;
+            loaded.push(LoadedPlugin {
+                name,
+                origin: spec.origin.clone(),
+                plugin,
+                config_json: spec.config_json.clone(),
+                limits: spec.limits,
+                grants: spec.grants.clone(),
+                settings,
+            });
+        }
+        Ok(loaded)
+    }
+}

@@ -1,0 +1,334 @@
+//! Live plugin instances, one type per plugin kind, and the checks every
+//! answer passes before the host believes it.
+//!
+//! Each call runs under the plugin's limits (fuel, deadline, memory), and
+//! every way it can end becomes a [`Failure`]. An answer that breaks the
+//! contract (the wrong number of results, a value that is not finite, more
+//! text than the plugin may return) is an `invalid-output` failure, checked
+//! here once for every caller. Evaluators and guards are separate types, so
+//! a guard call on an evaluator cannot be written.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::Store;
+
+use crate::contract::{Decision, Feedback, Sample, Scores, Statistic, since_v0_1};
+use crate::engine::{Sandbox, deadline_ticks};
+use crate::failure::{Failure, classify};
+use crate::host::{Host, LoadedPlugin};
+use crate::limits::Limits;
+use crate::plugin::{Info, Kind, MetricInfo, MetricLevel, Plugin, Pre};
+use crate::wasi::{Determinism, Grant, StoreState, new_store};
+
+/// Fuel granted to instantiation and `configure`, which run once per
+/// instance: enough for a Python interpreter to start.
+const SETUP_FUEL: u64 = 50_000_000_000;
+
+/// A plugin's answer for one record: its value, or its own message.
+pub type PerRecord<T> = Vec<Result<T, String>>;
+
+/// A runtime for driving plugin calls from a worker thread. Calls are async
+/// only so that a deadline can interrupt a plugin blocked in a host call.
+pub fn call_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_time().build().expect("building a tokio runtime")
+}
+
+/// What both kinds of instance have: a store under the plugin's limits.
+struct Session {
+    store: Store<StoreState>,
+    limits: Limits,
+}
+
+impl Session {
+    async fn new<T>(
+        pre: impl AsyncFnOnce(&mut Store<StoreState>) -> wasmtime::Result<T>,
+        sandbox: &Sandbox,
+        limits: &Limits,
+        determinism: &Determinism,
+        grants: &[Grant],
+    ) -> Result<(Session, T), Failure> {
+        let store = new_store(sandbox.engine(), limits, determinism, grants)?;
+        let mut session = Session { store, limits: *limits };
+        let bindings = session.call(SETUP_FUEL, 0, pre).await?;
+        Ok((session, bindings))
+    }
+
+    /// Runs one guest call under the plugin's limits and types its failure.
+    async fn call<R>(
+        &mut self,
+        fuel: u64,
+        call_seed: u64,
+        call: impl AsyncFnOnce(&mut Store<StoreState>) -> wasmtime::Result<R>,
+    ) -> Result<R, Failure> {
+        let limits = self.limits;
+        let store = &mut self.store;
+        store.data_mut().reset_call(call_seed);
+        store.set_fuel(fuel).expect("fuel is enabled");
+        store.set_epoch_deadline(deadline_ticks(limits.timeout_ms));
+        // The epoch deadline stops wasm code; this timeout also stops a plugin
+        // parked in a host call. It fires a little later so that the epoch, which
+        // says exactly what happened, normally wins.
+        let grace = Duration::from_millis(limits.timeout_ms + 50);
+        match tokio::time::timeout(grace, call(&mut *store)).await {
+            Err(_elapsed) => Err(Failure::Timeout(limits.timeout_ms)),
+            Ok(Err(error)) => Err(classify(&error, store.data(), &limits, fuel)),
+            Ok(Ok(value)) => Ok(value),
+        }
+    }
+
+    /// Fuel the last call used, given the budget it had.
+    fn fuel_used(&self, budget: u64) -> u64 {
+        budget.saturating_sub(self.store.get_fuel().unwrap_or(0))
+    }
+
+    /// Checks a batch's answers against the contract: one per record, and no
+    /// more text in all than the plugin may return. Each answer then passes
+    /// `check`; a plugin's own error becomes a `plugin-error` failure.
+    fn check_batch<T>(
+        &self,
+        results: PerRecord<T>,
+        batch: usize,
+        what: &str,
+        text_len: impl Fn(&T) -> usize,
+        check: impl Fn(T) -> Result<T, Failure>,
+    ) -> Result<Vec<Result<T, Failure>>, Failure> {
+        if results.len() != batch {
+            return Err(Failure::InvalidOutput(format!("returned {} {what} for a batch of {batch}", results.len())));
+        }
+        let text_bytes: usize = results.iter().map(|r| r.as_ref().map_or_else(String::len, &text_len)).sum();
+        let limit = self.limits.max_output_bytes;
+        if text_bytes as u64 > limit {
+            return Err(Failure::InvalidOutput(format!(
+                "returned {text_bytes} bytes of text for one batch, over the {limit} byte limit (limits.max_output_bytes)"
+            )));
+        }
+        Ok(results.into_iter().map(|result| check(result.map_err(Failure::PluginError)?)).collect())
+    }
+}
+
+/// What either kind of instance does.
+pub trait Instance: Sized {
+    /// Instantiates `plugin` in a fresh store that can read the `grants`
+    /// directories, not yet configured.
+    fn new(
+        plugin: &Plugin,
+        sandbox: &Sandbox,
+        limits: &Limits,
+        determinism: &Determinism,
+        grants: &[Grant],
+    ) -> impl Future<Output = Result<Self, Failure>>;
+
+    /// Passes the configuration (JSON text); returns the effective settings.
+    fn configure(&mut self, config: &str) -> impl Future<Output = Result<Vec<(String, String)>, Failure>>;
+
+    /// Fuel the last call used, given the budget it had.
+    fn fuel_used(&self, budget: u64) -> u64;
+
+    /// A fresh instance of `loaded`, configured as the run configured it.
+    fn instantiate(
+        loaded: &LoadedPlugin,
+        host: &Host,
+        determinism: &Determinism,
+    ) -> impl Future<Output = Result<Self, Failure>> {
+        async move {
+            let mut instance =
+                Self::new(&loaded.plugin, host.sandbox(), &loaded.limits, determinism, &loaded.grants).await?;
+            instance.configure(&loaded.config_json).await?;
+            Ok(instance)
+        }
+    }
+}
+
+/// A live evaluator.
+pub struct EvaluatorInstance {
+    session: Session,
+    bindings: since_v0_1::evaluator::EvaluatorPlugin,
+    metrics: Arc<[MetricInfo]>,
+}
+
+impl Instance for EvaluatorInstance {
+    async fn new(
+        plugin: &Plugin,
+        sandbox: &Sandbox,
+        limits: &Limits,
+        determinism: &Determinism,
+        grants: &[Grant],
+    ) -> Result<Self, Failure> {
+        let Pre::Evaluator(pre) = &plugin.pre else { return Err(wrong_kind(plugin, Kind::Evaluator)) };
+        let (session, bindings) =
+            Session::new(async |s| pre.instantiate_async(s).await, sandbox, limits, determinism, grants).await?;
+        Ok(EvaluatorInstance { session, bindings, metrics: plugin.metrics.clone() })
+    }
+
+    async fn configure(&mut self, config: &str) -> Result<Vec<(String, String)>, Failure> {
+        let api = self.bindings.assay_plugin_evaluator();
+        let result = self.session.call(SETUP_FUEL, 0, async |s| api.call_configure(s, config).await).await?;
+        configured(result.map(|settings| settings.into_iter().map(|s| (s.key, s.value)).collect()))
+    }
+
+    fn fuel_used(&self, budget: u64) -> u64 {
+        self.session.fuel_used(budget)
+    }
+}
+
+impl EvaluatorInstance {
+    pub(crate) async fn describe(&mut self) -> Result<(Info, Vec<MetricInfo>), Failure> {
+        let api = self.bindings.assay_plugin_evaluator();
+        let (info, metrics) = self
+            .session
+            .call(SETUP_FUEL, 0, async |s| {
+                let info = api.call_describe(&mut *s).await?;
+                let metrics = api.call_metrics(&mut *s).await?;
+                Ok((info, metrics))
+            })
+            .await?;
+        let metrics = metrics
+            .into_iter()
+            .map(|m| MetricInfo {
+                name: m.name,
+                description: m.description,
+                higher_is_better: m.higher_is_better,
+                level: m.level.into(),
+            })
+            .collect();
+        Ok((Info { name: info.name, version: info.version, description: info.description }, metrics))
+    }
+
+    /// Scores a batch of samples, each answer checked against the contract.
+    /// `call_seed` must depend only on the batch's position in the input,
+    /// never on which worker runs it.
+    pub async fn score(&mut self, batch: &[Sample], call_seed: u64) -> Result<Vec<Result<Scores, Failure>>, Failure> {
+        let api = self.bindings.assay_plugin_evaluator();
+        let fuel = self.session.limits.call_fuel(batch.len());
+        let results = self.session.call(fuel, call_seed, async |s| api.call_score(s, batch).await).await?;
+        let metrics = self.metrics.iter().filter(|m| m.level == MetricLevel::Sample).count();
+        let statistics_text = |scores: &Scores| scores.statistics.iter().map(|s| s.name.len()).sum();
+        self.session.check_batch(results, batch.len(), "results", statistics_text, |scores| {
+            if scores.values.len() != metrics {
+                return Err(Failure::InvalidOutput(format!(
+                    "returned {} values, but declares {metrics} sample metrics",
+                    scores.values.len()
+                )));
+            }
+            if let Some(bad) = scores.values.iter().find(|v| !v.is_finite()) {
+                return Err(Failure::InvalidOutput(format!("returned the value {bad}; scores must be finite")));
+            }
+            if let Some(bad) = scores.statistics.iter().find(|s| !s.value.is_finite()) {
+                return Err(Failure::InvalidOutput(format!(
+                    "returned {} for statistic {:?}; statistics must be finite",
+                    bad.value, bad.name
+                )));
+            }
+            Ok(scores)
+        })
+    }
+
+    /// Corpus-level metrics from summed statistics, each a declared corpus
+    /// metric (or family member), finite, and given once.
+    pub async fn finalize(&mut self, statistics: &[Statistic]) -> Result<Vec<(String, f64)>, Failure> {
+        let api = self.bindings.assay_plugin_evaluator();
+        let result = self.session.call(SETUP_FUEL, 0, async |s| api.call_finalize(s, statistics).await).await?;
+        let values: Vec<(String, f64)> =
+            result.map_err(Failure::PluginError)?.into_iter().map(|c| (c.name, c.value)).collect();
+        let mut seen = std::collections::BTreeSet::new();
+        for (name, value) in &values {
+            let declared = self.metrics.iter().any(|m| m.level == MetricLevel::Corpus && m.matches(name));
+            if !declared {
+                return Err(Failure::InvalidOutput(format!(
+                    "`finalize` returned {name:?}, which is not a declared corpus metric"
+                )));
+            }
+            if !value.is_finite() {
+                return Err(Failure::InvalidOutput(format!("`finalize` returned {value} for {name:?}")));
+            }
+            if !seen.insert(name.as_str()) {
+                return Err(Failure::InvalidOutput(format!("`finalize` returned {name:?} twice")));
+            }
+        }
+        Ok(values)
+    }
+}
+
+/// A live feedback guard.
+pub struct GuardInstance {
+    session: Session,
+    bindings: since_v0_1::guard::GuardPlugin,
+}
+
+impl Instance for GuardInstance {
+    async fn new(
+        plugin: &Plugin,
+        sandbox: &Sandbox,
+        limits: &Limits,
+        determinism: &Determinism,
+        grants: &[Grant],
+    ) -> Result<Self, Failure> {
+        let Pre::Guard(pre) = &plugin.pre else { return Err(wrong_kind(plugin, Kind::Guard)) };
+        let (session, bindings) =
+            Session::new(async |s| pre.instantiate_async(s).await, sandbox, limits, determinism, grants).await?;
+        Ok(GuardInstance { session, bindings })
+    }
+
+    async fn configure(&mut self, config: &str) -> Result<Vec<(String, String)>, Failure> {
+        let api = self.bindings.assay_plugin_guard();
+        let result = self.session.call(SETUP_FUEL, 0, async |s| api.call_configure(s, config).await).await?;
+        configured(result.map(|settings| settings.into_iter().map(|s| (s.key, s.value)).collect()))
+    }
+
+    fn fuel_used(&self, budget: u64) -> u64 {
+        self.session.fuel_used(budget)
+    }
+}
+
+impl GuardInstance {
+    pub(crate) async fn describe(&mut self) -> Result<Info, Failure> {
+        let api = self.bindings.assay_plugin_guard();
+        let info = self.session.call(SETUP_FUEL, 0, async |s| api.call_describe(s).await).await?;
+        Ok(Info { name: info.name, version: info.version, description: info.description })
+    }
+
+    /// Screens a batch of feedback records, each decision checked against the contract.
+    pub async fn screen(
+        &mut self,
+        batch: &[Feedback],
+        call_seed: u64,
+    ) -> Result<Vec<Result<Decision, Failure>>, Failure> {
+        let api = self.bindings.assay_plugin_guard();
+        let fuel = self.session.limits.call_fuel(batch.len());
+        let results = self.session.call(fuel, call_seed, async |s| api.call_screen(s, batch).await).await?;
+        self.session.check_batch(results, batch.len(), "decisions", |d: &Decision| d.reason.len(), check_decision)
+    }
+}
+
+fn check_decision(decision: Decision) -> Result<Decision, Failure> {
+    match decision.risk {
+        Some(risk) if !(0.0..=1.0).contains(&risk) => {
+            Err(Failure::InvalidOutput(format!("returned the risk {risk}; a risk is in [0, 1]")))
+        }
+        _ => Ok(decision),
+    }
+}
+
+fn configured(result: Result<Vec<(String, String)>, String>) -> Result<Vec<(String, String)>, Failure> {
+    result.map_err(|message| Failure::PluginError(format!("rejected its configuration: {message}")))
+}
+
+fn wrong_kind(plugin: &Plugin, expected: Kind) -> Failure {
+    Failure::PluginError(format!("{} is a {} plugin, not a {expected}", plugin.origin, plugin.kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::Verdict;
+
+    #[test]
+    fn risks_are_checked_against_the_contract() {
+        let decision = |risk| Decision { verdict: Verdict::Accept, reason: String::new(), risk };
+        assert!(check_decision(decision(Some(1.0))).is_ok());
+        assert!(check_decision(decision(None)).is_ok());
+        assert_eq!(check_decision(decision(Some(f64::NAN))).unwrap_err().kind(), "invalid-output");
+        assert_eq!(check_decision(decision(Some(-0.1))).unwrap_err().kind(), "invalid-output");
+    }
+}

@@ -1,0 +1,351 @@
+//! The WASI context a plugin sees: nothing it was not given.
+//!
+//! A plugin starts with no preopened directories, no environment variables,
+//! no arguments, no network, an empty stdin and a stdout that goes nowhere.
+//! Its stderr is kept in a bounded buffer so a failing plugin can explain
+//! itself in the error it causes, without being able to fill the host's
+//! memory. Directories are given only by a [`Grant`], read-only.
+//!
+//! Clocks and randomness are virtual by default: a plugin reads a fixed time
+//! and a generator reseeded before every call from the run's seed and the
+//! batch's position, so its output depends only on its input, whatever the
+//! number of threads or the order in which workers take batches.
+
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rand::SeedableRng as _;
+use serde::{Deserialize, Serialize};
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
+
+use crate::failure::Failure;
+use crate::limits::Limits;
+
+/// The instant virtual wall clocks show: 2000-01-01T00:00:00Z.
+const VIRTUAL_EPOCH_SECONDS: u64 = 946_684_800;
+
+/// A store for one plugin instance, with the plugin's limits and no
+/// ambient authority beyond the directories `grants` name.
+pub(crate) fn new_store(
+    engine: &wasmtime::Engine,
+    limits: &Limits,
+    determinism: &Determinism,
+    grants: &[Grant],
+) -> Result<Store<StoreState>, Failure> {
+    let log = LogPipe::new(limits.max_log_bytes as usize);
+    let rng = SeededRng::new(determinism.seed);
+    let mut wasi = WasiCtx::builder();
+    wasi.stderr(log.clone())
+        .secure_random(rng.clone())
+        .insecure_random(rng.clone())
+        .insecure_random_seed(u128::from(determinism.seed))
+        .max_random_size(1 << 20);
+    if !determinism.real_clock {
+        wasi.wall_clock(VirtualWallClock).monotonic_clock(VirtualMonotonicClock);
+    }
+    for grant in grants {
+        wasi.preopened_dir(&grant.host, &grant.guest, FsPerms::ReadOnly).map_err(|e| {
+            Failure::Grant(format!("cannot open the granted directory {}: {e:#}", grant.host.display()))
+        })?;
+    }
+    let memory_bytes = (limits.memory_mib as usize) << 20;
+    let state = StoreState {
+        wasi: wasi.build(),
+        table: ResourceTable::new(),
+        limiter: MemoryLimiter { inner: StoreLimitsBuilder::new().memory_size(memory_bytes).build(), hit: false },
+        log,
+        rng,
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.limiter);
+    Ok(store)
+}
+
+/// What a plugin may observe of the world beyond its input.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Determinism {
+    /// Seed of the generator behind `wasi:random`; recorded in the summary.
+    pub seed: u64,
+    /// Give the plugin the host's real clocks. The run is then no longer
+    /// reproducible, and the summary says so.
+    pub real_clock: bool,
+}
+
+/// A host directory a plugin may read (and never write), and the path it
+/// sees it at. Without one, a plugin sees no files at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub host: PathBuf,
+    pub guest: String,
+}
+
+impl Grant {
+    /// Reads `HOST_DIR:GUEST_PATH`, with `HOST_DIR` relative to `base` (the
+    /// folder of the config file that names it).
+    pub fn parse(text: &str, base: &Path) -> Result<Grant, String> {
+        let (host, guest) = text
+            .rsplit_once(':')
+            .filter(|(host, guest)| !host.is_empty() && guest.starts_with('/'))
+            .ok_or_else(|| format!("grant {text:?}: expected HOST_DIR:GUEST_PATH, such as \"./facts:/data\""))?;
+        let host = base.join(host);
+        if !host.is_dir() {
+            return Err(format!("grant {text:?}: {} is not a directory", host.display()));
+        }
+        Ok(Grant { host, guest: guest.to_string() })
+    }
+}
+
+impl<'de> Deserialize<'de> for Grant {
+    /// Reads what [`Serialize`] writes, without checking that the directory exists:
+    /// a summary read back describes a run that already happened.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Grant, D::Error> {
+        let text = String::deserialize(d)?;
+        let (host, guest) =
+            text.rsplit_once(':').ok_or_else(|| serde::de::Error::custom("expected HOST_DIR:GUEST_PATH"))?;
+        Ok(Grant { host: host.into(), guest: guest.into() })
+    }
+}
+
+impl Serialize for Grant {
+    /// As written in configs, `HOST_DIR:GUEST_PATH`, so a summary reads like the config that made it.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}:{}", self.host.display(), self.guest))
+    }
+}
+
+/// Host state of one plugin instance.
+pub struct StoreState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: MemoryLimiter,
+    log: LogPipe,
+    rng: SeededRng,
+}
+
+impl StoreState {
+    /// Whether the memory cap refused a growth since the last [`Self::reset_call`].
+    pub fn memory_limit_hit(&self) -> bool {
+        self.limiter.hit
+    }
+
+    /// The plugin's captured stderr, lossily decoded.
+    pub fn log(&self) -> String {
+        self.log.contents()
+    }
+
+    /// Prepares for the next call: reseeds randomness from the call's
+    /// position so results do not depend on which instance serves it.
+    pub(crate) fn reset_call(&mut self, call_seed: u64) {
+        self.limiter.hit = false;
+        self.rng.reseed(call_seed);
+    }
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+struct MemoryLimiter {
+    inner: StoreLimits,
+    hit: bool,
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = self.inner.memory_growing(current, desired, maximum)?;
+        if !allowed {
+            self.hit = true;
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
+}
+
+/// A bounded stderr: keeps the first `capacity` bytes and quietly drops the
+/// rest. Unlike wasmtime's `MemoryOutputPipe`, a full buffer is not an error
+/// the guest sees, because Rust's `eprintln!` panics when a write fails and a
+/// chatty plugin must not trap for it.
+#[derive(Clone)]
+struct LogPipe {
+    capacity: usize,
+    buffer: Arc<Mutex<Vec<u8>>>,
+}
+
+impl LogPipe {
+    fn new(capacity: usize) -> Self {
+        LogPipe { capacity, buffer: Arc::new(Mutex::new(Vec::new())) }
+    }
+
+    fn append(&self, bytes: &[u8]) {
+        let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
+        let room = self.capacity.saturating_sub(buffer.len());
+        buffer.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    fn contents(&self) -> String {
+        let buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&buffer).into_owned()
+    }
+}
+
+impl IsTerminal for LogPipe {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for LogPipe {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl OutputStream for LogPipe {
+    fn write(&mut self, bytes: Bytes) -> Result<(), StreamError> {
+        self.append(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StreamError> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> Result<usize, StreamError> {
+        Ok(64 << 10)
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for LogPipe {
+    async fn ready(&mut self) {}
+}
+
+impl tokio::io::AsyncWrite for LogPipe {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        self.append(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A wall clock stopped at [`VIRTUAL_EPOCH_SECONDS`].
+struct VirtualWallClock;
+
+impl wasmtime_wasi::HostWallClock for VirtualWallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    fn now(&self) -> Duration {
+        Duration::from_secs(VIRTUAL_EPOCH_SECONDS)
+    }
+}
+
+/// A monotonic clock that never advances.
+struct VirtualMonotonicClock;
+
+impl wasmtime_wasi::HostMonotonicClock for VirtualMonotonicClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+/// The generator behind both `wasi:random` interfaces, shared with the host
+/// so it can be reseeded before each call.
+#[derive(Clone)]
+struct SeededRng {
+    seed: u64,
+    state: Arc<Mutex<rand::rngs::StdRng>>,
+}
+
+impl SeededRng {
+    fn new(seed: u64) -> Self {
+        SeededRng { seed, state: Arc::new(Mutex::new(rand::rngs::StdRng::seed_from_u64(seed))) }
+    }
+
+    fn reseed(&self, call_seed: u64) {
+        let mixed = self.seed ^ call_seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = rand::rngs::StdRng::seed_from_u64(mixed);
+    }
+}
+
+impl rand::TryRng for SeededRng {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).try_next_u32()
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).try_next_u64()
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Self::Error> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).try_fill_bytes(dest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_pipe_keeps_only_its_capacity() {
+        let pipe = LogPipe::new(5);
+        pipe.append(b"abc");
+        pipe.append(b"defgh");
+        assert_eq!(pipe.contents(), "abcde");
+    }
+
+    #[test]
+    fn reseeding_replays_the_same_numbers() {
+        use rand::TryRng as _;
+        let mut rng = SeededRng::new(7);
+        rng.reseed(3);
+        let first = rng.try_next_u64().unwrap();
+        rng.reseed(4);
+        assert_ne!(rng.try_next_u64().unwrap(), first);
+        rng.reseed(3);
+        assert_eq!(rng.try_next_u64().unwrap(), first);
+    }
+}

@@ -1,0 +1,152 @@
+//! What every command that runs plugins does first: read the config, merge
+//! it with the flags, and settle which plugins, with which exact bytes.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use assay_pipeline::Schedule;
+use assay_registry::lock::LockFile;
+use assay_registry::resolve::{Mode, Origin, Resolved, Resolver};
+use assay_registry::store::Store;
+use assay_runtime::host::PluginSpec;
+use assay_runtime::{ComponentCache, Determinism, Grant, Host, Limits};
+
+use crate::config::{ConfigFile, PluginEntry, SharedOptions, config_json, set_value};
+
+/// The local plugin store every command shares.
+pub fn store() -> Result<Store> {
+    Store::default_location().context("no cache directory for the plugin store: set ASSAY_CACHE_DIR or HOME")
+}
+
+/// The compiled-component cache: in `dir`, the default place, or none.
+pub fn cache(disabled: bool, dir: Option<PathBuf>) -> ComponentCache {
+    match (disabled, dir.or_else(ComponentCache::default_dir)) {
+        (false, Some(dir)) => ComponentCache::new(dir),
+        _ => ComponentCache::disabled(),
+    }
+}
+
+/// A host for commands that load one plugin at a time.
+pub fn single_host() -> Result<Host> {
+    Ok(Host::new(&[], 1, cache(false, None))?)
+}
+
+/// A resolver for one command: the config's lock and trust policy, the
+/// default local store.
+pub fn resolver(config: &ConfigFile, lock: bool, mode: Mode) -> Result<Resolver<'_>> {
+    let lock = match (&config.path, lock) {
+        (Some(path), true) => {
+            let lock_path = LockFile::path_for(path);
+            let lock = LockFile::load(&lock_path)?;
+            Some((lock_path, lock))
+        }
+        _ => None,
+    };
+    Ok(Resolver::new(store()?, lock, &config.trust, &config.base_dir, mode)?)
+}
+
+/// Resolves one source given on the command line, with no lock or policy.
+pub fn resolve_source(text: &str) -> Result<Resolved> {
+    let config = ConfigFile::default();
+    let mut resolver = resolver(&config, false, Mode::default())?;
+    Ok(resolver.resolve("", text, Path::new(""))?)
+}
+
+/// Everything a run command settles before any plugin is loaded.
+pub struct Setup {
+    pub config: ConfigFile,
+    pub options: SharedOptions,
+    pub specs: Vec<PluginSpec>,
+    pub schedule: Schedule,
+    pub cache: ComponentCache,
+}
+
+impl Setup {
+    /// Reads the config at `config_path`, merges `flags` over it, and
+    /// settles the plugins `names` select (every configured one when empty),
+    /// with each `--set PLUGIN.KEY=VALUE` of `sets` applied.
+    pub fn new(config_path: Option<&Path>, flags: SharedOptions, names: &[String], sets: &[String]) -> Result<Setup> {
+        let config = ConfigFile::load_or_default(config_path)?;
+        let options = flags.over(config.shared.clone());
+        let mode = Mode { locked: options.locked, offline: options.offline };
+        let mut resolver = resolver(&config, true, mode)?;
+        let mut plugins = select_plugins(names, &config, &mut resolver)?;
+        for warning in &resolver.warnings {
+            eprintln!("warning: {warning}");
+        }
+        drop(resolver);
+        for set in sets {
+            let (target, value) =
+                set.split_once('=').ok_or_else(|| anyhow!("--set {set:?}: expected PLUGIN.KEY=VALUE"))?;
+            let (plugin, key) =
+                target.split_once('.').ok_or_else(|| anyhow!("--set {set:?}: expected PLUGIN.KEY=VALUE"))?;
+            let (_, config) = plugins
+                .iter_mut()
+                .find(|(spec, _)| spec.name == plugin)
+                .ok_or_else(|| anyhow!("--set {set:?}: no plugin named {plugin:?} in this run"))?;
+            set_value(config, key, value).map_err(|e| anyhow!("--set {set:?}: {e}"))?;
+        }
+        let specs = plugins
+            .into_iter()
+            .map(|(spec, config)| PluginSpec { config_json: config_json(&config), ..spec })
+            .collect();
+        let jobs = options.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let batch_size = options.batch_size.unwrap_or(64);
+        if jobs == 0 || batch_size == 0 {
+            bail!("jobs and batch_size must be at least 1 (-j, --batch-size, or [run] in {})", config.display_name());
+        }
+        let determinism = Determinism { seed: options.seed.unwrap_or(0), real_clock: options.real_clock };
+        let cache = cache(options.no_cache, options.cache_dir.clone());
+        Ok(Setup { config, options, specs, schedule: Schedule { jobs, batch_size, determinism }, cache })
+    }
+
+    /// A host for this run's plugins and `workers` threads that hold instances.
+    pub fn host(&self, workers: usize) -> Result<Host> {
+        Ok(Host::new(&self.specs, workers, self.cache.clone())?)
+    }
+}
+
+/// The plugins of a run, each with its configuration still as TOML (so
+/// `--set` can change it): those named with `-e`, or every configured one,
+/// with their sources resolved to exact bytes.
+fn select_plugins(
+    names: &[String],
+    config: &ConfigFile,
+    resolver: &mut Resolver,
+) -> Result<Vec<(PluginSpec, toml::Table)>> {
+    let from_config = |resolver: &mut Resolver, name: &str, entry: &PluginEntry| -> Result<(PluginSpec, toml::Table)> {
+        let source = entry.source.as_deref().unwrap_or(name);
+        let grants = entry
+            .grants
+            .iter()
+            .map(|grant| Grant::parse(grant, &config.base_dir))
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow!("[plugins.{name}] {e}"))?;
+        let resolved = resolver.resolve(name, source, &config.base_dir)?;
+        Ok((resolved.spec(name, String::new(), entry.limits, grants), entry.config.clone()))
+    };
+    if names.is_empty() {
+        if config.plugins.is_empty() {
+            bail!("no plugins to run: pass -e NAME (see `assay plugins`) or list [plugins.NAME] in a --config file");
+        }
+        return config.plugins.iter().map(|(name, entry)| from_config(resolver, name, entry)).collect();
+    }
+    let mut specs = Vec::new();
+    for name in names {
+        let spec = match config.plugins.get(name) {
+            Some(entry) => from_config(resolver, name, entry)?,
+            None => {
+                let resolved = resolver.resolve("", name, Path::new(""))?;
+                // A component given by path or reference takes the name it
+                // gives itself.
+                let name = match &resolved.origin {
+                    Origin::Builtin(name) => name.clone(),
+                    Origin::Path(_) | Origin::Oci { .. } => String::new(),
+                };
+                (resolved.spec(&name, String::new(), Limits::default(), Vec::new()), toml::Table::new())
+            }
+        };
+        specs.push(spec);
+    }
+    Ok(specs)
+}

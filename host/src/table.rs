@@ -1,0 +1,132 @@
+//! What people read in a terminal: tables after a run, and a progress bar
+//! while it goes.
+
+use std::path::Path;
+
+use assay_data::output::{EvaluationSummary, GuardSummary, Summary};
+
+/// A table in the style every command prints.
+pub fn new(header: &[&str]) -> comfy_table::Table {
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    table.set_header(header);
+    table
+}
+
+/// The table of metrics printed after an evaluation.
+pub fn metrics(summary: &EvaluationSummary) -> comfy_table::Table {
+    let mut table = new(&["metric", "value", "p50", "p95", "min", "max", "n"]);
+    let number = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.4}"));
+    for (key, detail) in &summary.details {
+        table.add_row([
+            key.clone(),
+            number(detail.headline()),
+            number(detail.p50),
+            number(detail.p95),
+            number(detail.min),
+            number(detail.max),
+            detail.count.map_or_else(|| "corpus".to_string(), |n| n.to_string()),
+        ]);
+    }
+    align_right(&mut table, 1..7);
+    table
+}
+
+/// The table printed after a guard run: records per route, per guard and in all.
+pub fn guards(summary: &GuardSummary) -> comfy_table::Table {
+    let mut table = new(&["guard", "accept", "quarantine", "reject", "errors"]);
+    for (name, routes) in &summary.guards {
+        let errors: Vec<String> = routes.errors.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+        table.add_row([
+            name.clone(),
+            routes.accept.to_string(),
+            routes.quarantine.to_string(),
+            routes.reject.to_string(),
+            if errors.is_empty() { "-".into() } else { errors.join(", ") },
+        ]);
+    }
+    let c = &summary.counts;
+    let bad = if c.bad_records > 0 { format!("{} bad-record", c.bad_records) } else { "-".into() };
+    table.add_row([
+        "all guards".to_string(),
+        c.accepted.to_string(),
+        c.quarantined.to_string(),
+        c.rejected.to_string(),
+        bad,
+    ]);
+    align_right(&mut table, 1..4);
+    table
+}
+
+/// Right-aligns the number columns of a table.
+fn align_right(table: &mut comfy_table::Table, columns: std::ops::Range<usize>) {
+    for column in columns {
+        if let Some(c) = table.column_mut(column) {
+            c.set_cell_alignment(comfy_table::CellAlignment::Right);
+        }
+    }
+}
+
+/// What a finished run prints: its table, and a line of counts saying
+/// where the results are.
+pub fn print(summary: &Summary, out: &Path) {
+    match summary {
+        Summary::Evaluation(summary) => {
+            println!("{}", metrics(summary));
+            let counts = &summary.counts;
+            println!(
+                "{} samples, {} with errors, {} skipped; results in {}",
+                counts.samples,
+                counts.errors,
+                counts.skipped,
+                out.display()
+            );
+            for (plugin, kinds) in &summary.errors {
+                let kinds: Vec<String> = kinds.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+                println!("  {plugin}: {}", kinds.join(", "));
+            }
+            for (plugin, error) in &summary.corpus_errors {
+                println!("  {plugin}: corpus metrics failed: {}", error.message);
+            }
+        }
+        Summary::Guard(summary) => {
+            println!("{}", guards(summary));
+            let counts = &summary.counts;
+            println!(
+                "{} records: {} accepted, {} quarantined, {} rejected; {} unreadable, {} with guard errors; results in {}",
+                counts.records,
+                counts.accepted,
+                counts.quarantined,
+                counts.rejected,
+                counts.bad_records,
+                counts.guard_errors,
+                out.display()
+            );
+        }
+    }
+}
+
+/// Runs `work` with a progress bar over the bytes of the file at `input`,
+/// drawn on stderr only when `enabled` and stderr is a terminal, so logs and
+/// pipes stay clean.
+pub fn with_progress<R>(enabled: bool, input: &Path, work: impl FnOnce(&dyn assay_pipeline::Progress) -> R) -> R {
+    let bar = progress_bar(enabled, input);
+    let result = work(&|bytes| bar.inc(bytes));
+    bar.finish_and_clear();
+    result
+}
+
+fn progress_bar(enabled: bool, input: &Path) -> indicatif::ProgressBar {
+    if !enabled {
+        return indicatif::ProgressBar::hidden();
+    }
+    let total = std::fs::metadata(input).map(|m| m.len()).unwrap_or(0);
+    let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({eta})",
+        )
+        .expect("a valid template"),
+    );
+    bar
+}
