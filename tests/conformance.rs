@@ -36,7 +36,12 @@ impl Case {
         let samples = value["samples"].as_array().unwrap_or_else(|| panic!("{label}: no samples")).clone();
         let sample_scores: Vec<Map<String, Value>> = match &value["sample_scores"] {
             Value::Null => Vec::new(),
-            scores => scores.as_array().unwrap_or_else(|| panic!("{label}: sample_scores is no list")).iter().map(|s| s.as_object().unwrap().clone()).collect(),
+            scores => scores
+                .as_array()
+                .unwrap_or_else(|| panic!("{label}: sample_scores is no list"))
+                .iter()
+                .map(|s| s.as_object().unwrap().clone())
+                .collect(),
         };
         assert!(sample_scores.len() <= samples.len(), "{label}: more sample_scores than samples");
         let corpus_scores = value["corpus_scores"]
@@ -76,12 +81,24 @@ impl Run<'_> {
         let lines: Vec<Value> = self.cases.iter().flat_map(|c| c.samples.iter().cloned()).collect();
         let eval_set = jsonl(dir, "eval.jsonl", &lines);
         let config = json!({"plugins": {plugin: {"source": plugin, "config": first.config}}});
-        let config: toml::Value = toml::Value::try_from(&config).unwrap_or_else(|e| panic!("{}: config as TOML: {e}", first.label));
+        let config: toml::Value =
+            toml::Value::try_from(&config).unwrap_or_else(|e| panic!("{}: config as TOML: {e}", first.label));
         std::fs::write(dir.join("assay.toml"), toml::to_string(&config).unwrap()).unwrap();
         let out = dir.join("out");
-        let output = run(assay().arg("run").arg(&eval_set).arg("--config").arg(dir.join("assay.toml")).arg("-o").arg(&out).args(RUN_ARGS).arg("--quiet"));
+        let output = run(assay()
+            .arg("run")
+            .arg(&eval_set)
+            .arg("--config")
+            .arg(dir.join("assay.toml"))
+            .arg("-o")
+            .arg(&out)
+            .args(RUN_ARGS)
+            .arg("--quiet"));
         if output.status.code() != Some(0) {
-            return (vec![format!("{}: assay run exited with {:?}: {}", first.label, output.status.code(), stderr(&output))], 0);
+            return (
+                vec![format!("{}: assay run exited with {:?}: {}", first.label, output.status.code(), stderr(&output))],
+                0,
+            );
         }
         let samples = read_jsonl(&out.join("samples.jsonl"));
         let summary = read_json(&out.join("summary.json"));
@@ -106,7 +123,9 @@ impl Run<'_> {
                     let want = want.as_f64().unwrap_or_else(|| panic!("{at}: expected {metric} is no number"));
                     match got["scores"][format!("{plugin}/{metric}")].as_f64() {
                         None => problems.push(format!("{at}: no {metric} reported (scores: {})", got["scores"])),
-                        Some(value) if !case.close(value, want) => problems.push(format!("{at}, {metric}: got {value}, expected {want}")),
+                        Some(value) if !case.close(value, want) => {
+                            problems.push(format!("{at}, {metric}: got {value}, expected {want}"))
+                        }
                         Some(_) => checked += 1,
                     }
                 }
@@ -130,7 +149,9 @@ impl Run<'_> {
             for (metric, want) in &case.corpus_scores {
                 match summary["metrics"][format!("{plugin}/{metric}")].as_f64() {
                     None => problems.push(format!("{}: no corpus {metric} reported", case.label)),
-                    Some(value) if !case.close(value, *want) => problems.push(format!("{}, corpus {metric}: got {value}, expected {want}", case.label)),
+                    Some(value) if !case.close(value, *want) => {
+                        problems.push(format!("{}, corpus {metric}: got {value}, expected {want}", case.label))
+                    }
                     Some(_) => checked += 1,
                 }
             }
@@ -207,7 +228,8 @@ fn every_conformance_vector_holds_through_the_sandbox() {
     });
     let (problems, checked) = results.into_inner().unwrap();
     assert!(problems.is_empty(), "{} mismatches:\n{}", problems.len(), problems.join("\n"));
-    let expected: usize = cases.iter().map(|c| c.corpus_scores.len() + c.sample_scores.iter().map(Map::len).sum::<usize>()).sum();
+    let expected: usize =
+        cases.iter().map(|c| c.corpus_scores.len() + c.sample_scores.iter().map(Map::len).sum::<usize>()).sum();
     assert_eq!(checked, expected, "every expected value was compared");
     println!("{} cases in {} runs: {checked} values match", cases.len(), runs.len());
 }
@@ -246,16 +268,27 @@ const SETTINGS: &[(&str, &str, &str)] = &[
 /// Runs every instance of SETTINGS over `lines` and returns each instance's
 /// signature, checking that all its metrics carry it.
 fn signatures(dir: &Path, lines: &[Value]) -> BTreeMap<String, String> {
-    let config: String = SETTINGS.iter().map(|(name, source, config)| format!("[plugins.{name}]\nsource = \"{source}\"\nconfig = {config}\n")).collect();
+    let config: String = SETTINGS
+        .iter()
+        .map(|(name, source, config)| format!("[plugins.{name}]\nsource = \"{source}\"\nconfig = {config}\n"))
+        .collect();
     std::fs::write(dir.join("assay.toml"), config).unwrap();
     let eval_set = jsonl(dir, "eval.jsonl", lines);
     let out = dir.join("out");
-    let output = run(assay().arg("run").arg(&eval_set).arg("--config").arg(dir.join("assay.toml")).arg("-o").arg(&out).arg("--quiet"));
+    let output = run(assay()
+        .arg("run")
+        .arg(&eval_set)
+        .arg("--config")
+        .arg(dir.join("assay.toml"))
+        .arg("-o")
+        .arg(&out)
+        .arg("--quiet"));
     expect_code(&output, 0);
     let summary = read_json(&out.join("summary.json"));
     let mut signatures = BTreeMap::new();
     for plugin in summary["plugins"].as_array().unwrap() {
-        signatures.insert(plugin["name"].as_str().unwrap().to_string(), plugin["signature"].as_str().unwrap().to_string());
+        signatures
+            .insert(plugin["name"].as_str().unwrap().to_string(), plugin["signature"].as_str().unwrap().to_string());
     }
     for (key, detail) in summary["details"].as_object().unwrap() {
         let instance = key.split_once('/').unwrap().0;
@@ -267,7 +300,8 @@ fn signatures(dir: &Path, lines: &[Value]) -> BTreeMap<String, String> {
 #[test]
 fn signatures_tell_settings_and_reference_counts_apart() {
     let dir = tempfile::tempdir().unwrap();
-    let sample = |references: &[&str]| json!({"output": "The cat sat on the mat.", "reference": references, "label": "cat"});
+    let sample =
+        |references: &[&str]| json!({"output": "The cat sat on the mat.", "reference": references, "label": "cat"});
     let one = [sample(&["A cat sat on the mat."]), sample(&["The cat is on a mat."])];
     let first = signatures(dir.path(), &one);
     assert_eq!(signatures(dir.path(), &one), first, "identical settings and data give identical signatures");
@@ -281,12 +315,17 @@ fn signatures_tell_settings_and_reference_counts_apart() {
     let bleu = &first["bleu"];
     assert!(bleu.starts_with("bleu|v:") && bleu.contains("|sha256:"), "{bleu}");
     assert!(bleu.ends_with("|nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|order:4"), "{bleu}");
-    assert!(first["chrf_nw"].ends_with("|nrefs:1|case:mixed|eff:yes|nc:6|nw:2|space:no|beta:2"), "{}", first["chrf_nw"]);
+    assert!(
+        first["chrf_nw"].ends_with("|nrefs:1|case:mixed|eff:yes|nc:6|nw:2|space:no|beta:2"),
+        "{}",
+        first["chrf_nw"]
+    );
     assert!(first["rouge_stem"].ends_with("|nrefs:1|tok:default|stem:true"), "{}", first["rouge_stem"]);
 
     // More references raise scores: the count is part of every signature.
     let two = signatures(dir.path(), &vec![sample(&["A cat sat on the mat.", "The cat is on a mat."]); 2]);
-    let varying = signatures(dir.path(), &[sample(&["A cat sat on the mat."]), sample(&["A cat sat.", "The cat is on a mat."])]);
+    let varying =
+        signatures(dir.path(), &[sample(&["A cat sat on the mat."]), sample(&["A cat sat.", "The cat is on a mat."])]);
     for (name, signature) in &first {
         assert_eq!(two[name], signature.replace("|nrefs:1", "|nrefs:2"), "{name}");
         assert_eq!(varying[name], signature.replace("|nrefs:1", "|nrefs:var"), "{name}");

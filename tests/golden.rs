@@ -67,14 +67,25 @@ fn a_wrong_decision_fails_with_expected_and_actual_decisions() {
     expect_code(&output, 1);
     let text = stdout(&output);
     assert!(text.contains("  expected verdict accept, got reject (\"correction claims 2+2=5, but 2+2=4\")"), "{text}");
-    assert!(text.contains("  expected a reason containing \"2+2=6\", got \"correction claims 2+2=5, but 2+2=4\""), "{text}");
+    assert!(
+        text.contains("  expected a reason containing \"2+2=6\", got \"correction claims 2+2=5, but 2+2=4\""),
+        "{text}"
+    );
 }
 
 #[test]
 fn a_case_naming_an_unknown_metric_is_an_error_not_a_failure_to_hide() {
     let dir = tempfile::tempdir().unwrap();
-    let cases = jsonl(dir.path(), "cases.jsonl", &[serde_json::json!({"sample": {"output": "a", "reference": "a"}, "expect": {"f2": 1.0}})]);
+    let cases = jsonl(
+        dir.path(),
+        "cases.jsonl",
+        &[serde_json::json!({"sample": {"output": "a", "reference": "a"}, "expect": {"f2": 1.0}})],
+    );
     let output = run(assay().args(["test", "token_f1", "--cases"]).arg(&cases));
     expect_code(&output, 1);
-    assert!(stderr(&output).contains(":1: `expect` names \"f2\", which is not a metric of token_f1 (it has: f1)"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(":1: `expect` names \"f2\", which is not a metric of token_f1 (it has: f1)"),
+        "{}",
+        stderr(&output)
+    );
 }

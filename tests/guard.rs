@@ -47,7 +47,11 @@ fn expected_verdicts() -> BTreeMap<String, [char; 5]> {
 fn honest_look_alikes() -> Vec<String> {
     let readme = std::fs::read_to_string(root().join("examples/feedback/README.md")).unwrap();
     let table = readme.split("## Honest look-alikes").nth(1).unwrap();
-    table.lines().filter(|l| l.starts_with("| fb-")).flat_map(|row| row.split('|').nth(1).unwrap().split(", ").map(|id| id.trim().to_string())).collect()
+    table
+        .lines()
+        .filter(|l| l.starts_with("| fb-"))
+        .flat_map(|row| row.split('|').nth(1).unwrap().split(", ").map(|id| id.trim().to_string()))
+        .collect()
 }
 
 fn example() -> PathBuf {
@@ -107,15 +111,21 @@ fn every_guard_decides_the_example_feedback_as_its_readme_says() {
 
     // Each record is in the file of its decision, unchanged, in input order.
     let input = lines(&example());
-    for (route, file) in [("accept", "accepted.jsonl"), ("quarantine", "quarantined.jsonl"), ("reject", "rejected.jsonl")] {
-        let want: Vec<&Vec<u8>> = decisions.iter().zip(&input).filter(|(d, _)| d["decision"] == route).map(|(_, l)| l).collect();
+    for (route, file) in
+        [("accept", "accepted.jsonl"), ("quarantine", "quarantined.jsonl"), ("reject", "rejected.jsonl")]
+    {
+        let want: Vec<&Vec<u8>> =
+            decisions.iter().zip(&input).filter(|(d, _)| d["decision"] == route).map(|(_, l)| l).collect();
         let got = lines(&out.join(file));
         assert_eq!(got.iter().collect::<Vec<_>>(), want, "{file}");
     }
 
     let summary = read_json(&out.join("summary.json"));
     assert_eq!(summary["kind"], "guard");
-    assert_eq!(summary["counts"], json!({"records": 269, "accepted": 216, "quarantined": 28, "rejected": 25, "bad_records": 0, "guard_errors": 0}));
+    assert_eq!(
+        summary["counts"],
+        json!({"records": 269, "accepted": 216, "quarantined": 28, "rejected": 25, "bad_records": 0, "guard_errors": 0})
+    );
     assert_eq!(summary["guards"]["arithmetic"], json!({"accept": 257, "quarantine": 0, "reject": 12, "errors": {}}));
     assert_eq!(summary["guards"]["facts"]["reject"], 20);
     assert_eq!(summary["guards"]["flood"]["quarantine"], 13);
@@ -147,7 +157,8 @@ fn outputs_are_identical_for_any_number_of_workers() {
     for jobs in ["1", "2"] {
         let out = dir.path().join(format!("j{jobs}"));
         // Small batches spread the run over many chunks.
-        let output = guard(&example(), &["--config", "examples/feedback/assay.toml", "--batch-size", "3", "-j", jobs], &out);
+        let output =
+            guard(&example(), &["--config", "examples/feedback/assay.toml", "--batch-size", "3", "-j", jobs], &out);
         expect_code(&output, 0);
         let files: Vec<Vec<u8>> = ["accepted.jsonl", "quarantined.jsonl", "rejected.jsonl", "decisions.jsonl"]
             .iter()
@@ -172,17 +183,36 @@ fn a_guard_that_fails_holds_its_records_or_lets_them_pass_as_configured() {
     let input = jsonl(dir.path(), "f.jsonl", &records);
     let closed = dir.path().join("closed");
     // Batches of 2: the trap fails records 2 and 3; the FAIL and RISK records fail alone.
-    let output = guard(&input, &["-g", artifacts::TRAP_GUARD, "-g", "arithmetic", "--batch-size", "2", "-j", "1"], &closed);
+    let output =
+        guard(&input, &["-g", artifacts::TRAP_GUARD, "-g", "arithmetic", "--batch-size", "2", "-j", "1"], &closed);
     expect_code(&output, 3);
     let decisions = decisions(&closed);
     let kinds: Vec<Value> = decisions.iter().map(|d| d["guards"]["trap_guard"]["error"]["kind"].clone()).collect();
-    assert_eq!(kinds, [json!(null), json!(null), json!("trap"), json!("trap"), json!("plugin-error"), json!(null), json!("invalid-output"), json!(null)]);
+    assert_eq!(
+        kinds,
+        [
+            json!(null),
+            json!(null),
+            json!("trap"),
+            json!("trap"),
+            json!("plugin-error"),
+            json!(null),
+            json!("invalid-output"),
+            json!(null)
+        ]
+    );
     let routes: Vec<&str> = decisions.iter().map(|d| d["decision"].as_str().unwrap()).collect();
-    assert_eq!(routes, ["accept", "accept", "quarantine", "quarantine", "quarantine", "accept", "quarantine", "accept"]);
+    assert_eq!(
+        routes,
+        ["accept", "accept", "quarantine", "quarantine", "quarantine", "accept", "quarantine", "accept"]
+    );
     let trapped = &decisions[2]["guards"]["trap_guard"];
     assert!(trapped["error"]["message"].as_str().unwrap().contains("panicked on purpose"), "{trapped}");
     let reason = trapped["reason"].as_str().unwrap();
-    assert!(reason.contains("on_failure = \"quarantine\"") && reason.contains("restarts without the state"), "{reason}");
+    assert!(
+        reason.contains("on_failure = \"quarantine\"") && reason.contains("restarts without the state"),
+        "{reason}"
+    );
     // A fresh instance takes over, without the old one's count of records seen.
     assert_eq!(decisions[1]["guards"]["trap_guard"]["reason"], "seen 2");
     assert_eq!(decisions[5]["guards"]["trap_guard"]["reason"], "seen 2");
@@ -195,7 +225,11 @@ fn a_guard_that_fails_holds_its_records_or_lets_them_pass_as_configured() {
 
     // Fail open: the same failures, recorded, but the records pass.
     let config = dir.path().join("assay.toml");
-    std::fs::write(&config, format!("[plugins.trap_guard]\nsource = {:?}\non_failure = \"accept\"\n", artifacts::TRAP_GUARD)).unwrap();
+    std::fs::write(
+        &config,
+        format!("[plugins.trap_guard]\nsource = {:?}\non_failure = \"accept\"\n", artifacts::TRAP_GUARD),
+    )
+    .unwrap();
     let open = dir.path().join("open");
     let output = guard(&input, &["--config", config.to_str().unwrap(), "--batch-size", "2"], &open);
     expect_code(&output, 3);
@@ -234,7 +268,13 @@ fn routing_takes_the_most_severe_decision() {
     let decisions = decisions(&out);
     let got: Vec<(&str, &str, &str)> = decisions
         .iter()
-        .map(|d| (d["guards"]["trap_guard"]["decision"].as_str().unwrap(), d["guards"]["arithmetic"]["decision"].as_str().unwrap(), d["decision"].as_str().unwrap()))
+        .map(|d| {
+            (
+                d["guards"]["trap_guard"]["decision"].as_str().unwrap(),
+                d["guards"]["arithmetic"]["decision"].as_str().unwrap(),
+                d["decision"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         got,
@@ -252,12 +292,16 @@ fn routing_takes_the_most_severe_decision() {
 #[test]
 fn facts_reads_only_a_granted_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let input = jsonl(dir.path(), "f.jsonl", &[json!({"id": "a", "prompt": "What is 2+2?", "output": "4", "correction": "5"})]);
+    let input =
+        jsonl(dir.path(), "f.jsonl", &[json!({"id": "a", "prompt": "What is 2+2?", "output": "4", "correction": "5"})]);
     let out = dir.path().join("out");
     let output = guard(&input, &["-g", "facts"], &out);
     expect_code(&output, 1);
     let message = stderr(&output);
-    assert!(message.contains("plugin \"facts\": rejected its configuration: cannot read the facts file /data/facts.jsonl"), "{message}");
+    assert!(
+        message.contains("plugin \"facts\": rejected its configuration: cannot read the facts file /data/facts.jsonl"),
+        "{message}"
+    );
     assert!(message.contains("grants"), "the message says how to grant it: {message}");
     assert!(!out.exists(), "nothing is written");
 
@@ -301,7 +345,10 @@ fn unreadable_records_are_quarantined_or_stop_the_run() {
     assert_eq!(decisions[2]["line"], 4);
     assert!(decisions[2]["error"]["message"].as_str().unwrap().contains("field \"rating\""), "{}", decisions[2]);
     assert_eq!(decisions[3]["decision"], "accept");
-    assert_eq!(lines(&out.join("quarantined.jsonl")), [b"{\"id\": \"b\", ".to_vec(), b"{\"id\":\"c\",\"rating\":\"meh\"}".to_vec()]);
+    assert_eq!(
+        lines(&out.join("quarantined.jsonl")),
+        [b"{\"id\": \"b\", ".to_vec(), b"{\"id\":\"c\",\"rating\":\"meh\"}".to_vec()]
+    );
     let summary = read_json(&out.join("summary.json"));
     assert_eq!(summary["counts"]["bad_records"], 2);
     assert_eq!(summary["bad_records"][0]["line"], 2);
@@ -321,9 +368,18 @@ fn csv_feedback_keeps_its_rows_and_header() {
     let out = dir.path().join("out");
     let output = guard(&path, &["-g", artifacts::TRAP_GUARD, "--field", "user=author"], &out);
     expect_code(&output, 0);
-    assert_eq!(std::fs::read_to_string(out.join("accepted.csv")).unwrap(), "id,author,prompt,output,rating,comment\n1,u1,q,a,up,\"fine, thanks\"\n");
-    assert_eq!(std::fs::read_to_string(out.join("quarantined.csv")).unwrap(), "id,author,prompt,output,rating,comment\n2,u2,q,a,2,HOLD\n");
-    assert_eq!(std::fs::read_to_string(out.join("rejected.csv")).unwrap(), "id,author,prompt,output,rating,comment\n3,u3,q,\"multi\nline\",down,REJECT\n");
+    assert_eq!(
+        std::fs::read_to_string(out.join("accepted.csv")).unwrap(),
+        "id,author,prompt,output,rating,comment\n1,u1,q,a,up,\"fine, thanks\"\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("quarantined.csv")).unwrap(),
+        "id,author,prompt,output,rating,comment\n2,u2,q,a,2,HOLD\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("rejected.csv")).unwrap(),
+        "id,author,prompt,output,rating,comment\n3,u3,q,\"multi\nline\",down,REJECT\n"
+    );
     let summary = read_json(&out.join("summary.json"));
     assert_eq!(summary["outputs"]["accepted"], "accepted.csv");
 }
@@ -331,7 +387,14 @@ fn csv_feedback_keeps_its_rows_and_header() {
 /// A line of random feedback: a record with a random command for the trap
 /// guard, a malformed line, or a blank one.
 fn arbitrary_line() -> impl Strategy<Value = String> {
-    let comment = prop_oneof![Just("ok".to_string()), Just("HOLD".to_string()), Just("REJECT".to_string()), Just("FAIL".to_string()), Just("TRAP".to_string()), "\\PC{0,12}"];
+    let comment = prop_oneof![
+        Just("ok".to_string()),
+        Just("HOLD".to_string()),
+        Just("REJECT".to_string()),
+        Just("FAIL".to_string()),
+        Just("TRAP".to_string()),
+        "\\PC{0,12}"
+    ];
     prop_oneof![
         6 => (comment, "\\PC{0,8}", proptest::option::of(any::<bool>())).prop_map(|(comment, user, rating)| {
             let mut r = json!({"user": user, "comment": comment, "prompt": "p"});

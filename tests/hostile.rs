@@ -30,18 +30,34 @@ struct Run {
 fn run_commands(dir: &Path, commands: &[&str], plugin_settings: &str, run_settings: &str, args: &[&str]) -> Run {
     let (output, elapsed) = invoke(dir, commands, plugin_settings, run_settings, args);
     let out = dir.join("out");
-    let run = Run { samples: read_jsonl(&out.join("samples.jsonl")), summary: read_json(&out.join("summary.json")), output, elapsed };
+    let run = Run {
+        samples: read_jsonl(&out.join("samples.jsonl")),
+        summary: read_json(&out.join("summary.json")),
+        output,
+        elapsed,
+    };
     assert_eq!(run.samples.len(), commands.len(), "one complete line per sample");
     for (i, sample) in run.samples.iter().enumerate() {
         assert_eq!(sample["id"], json!(i), "samples keep input order");
-        assert_eq!(sample["scores"]["exact_match/exact_match"], json!(1.0), "the other plugin scores sample {i}: {sample}");
+        assert_eq!(
+            sample["scores"]["exact_match/exact_match"],
+            json!(1.0),
+            "the other plugin scores sample {i}: {sample}"
+        );
     }
     run
 }
 
 /// Runs the binary as [`run_commands`] does, into `dir/out`, without reading the results.
-fn invoke(dir: &Path, commands: &[&str], plugin_settings: &str, run_settings: &str, args: &[&str]) -> (std::process::Output, Duration) {
-    let lines: Vec<Value> = commands.iter().enumerate().map(|(i, c)| json!({"id": i, "output": c, "reference": c})).collect();
+fn invoke(
+    dir: &Path,
+    commands: &[&str],
+    plugin_settings: &str,
+    run_settings: &str,
+    args: &[&str],
+) -> (std::process::Output, Duration) {
+    let lines: Vec<Value> =
+        commands.iter().enumerate().map(|(i, c)| json!({"id": i, "output": c, "reference": c})).collect();
     let eval_set = jsonl(dir, "hostile.jsonl", &lines);
     let config = dir.join("assay.toml");
     std::fs::write(
@@ -121,11 +137,23 @@ fn every_misbehavior_fails_only_its_own_sample_with_its_own_kind() {
 #[test]
 fn a_loop_is_a_timeout_or_out_of_fuel_depending_on_limits() {
     let dir = tempfile::tempdir().unwrap();
-    let run = run_commands(dir.path(), &["loop", "ok"], "limits = { timeout_ms = 500, fuel_per_sample = 1000000000000 }", "", &[]);
+    let run = run_commands(
+        dir.path(),
+        &["loop", "ok"],
+        "limits = { timeout_ms = 500, fuel_per_sample = 1000000000000 }",
+        "",
+        &[],
+    );
     assert_eq!(outcomes(&run), [json!("timeout"), json!(1.0)]);
     assert!(run.elapsed >= Duration::from_millis(500));
 
-    let run = run_commands(dir.path(), &["loop", "ok"], "limits = { timeout_ms = 60000, fuel_per_sample = 20000000 }", "", &[]);
+    let run = run_commands(
+        dir.path(),
+        &["loop", "ok"],
+        "limits = { timeout_ms = 60000, fuel_per_sample = 20000000 }",
+        "",
+        &[],
+    );
     assert_eq!(outcomes(&run), [json!("out-of-fuel"), json!(1.0)]);
     assert!(run.samples[0]["errors"]["hostile"]["message"].as_str().unwrap().contains("20000000 units"));
 }
@@ -145,7 +173,10 @@ fn a_plugin_that_misbehaves_after_its_first_call_fails_only_later_samples() {
     // first call, breaks on its third, and its replacement starts afresh.
     let commands = ["later:panic", "ok", "later:panic", "ok", "later:nan", "later:grow"];
     let run = run_commands(dir.path(), &commands, TIMEOUT_DECIDES, "jobs = 1", &[]);
-    assert_eq!(outcomes(&run), [json!(1.0), json!(1.0), json!("trap"), json!(1.0), json!("invalid-output"), json!("memory-limit")]);
+    assert_eq!(
+        outcomes(&run),
+        [json!(1.0), json!(1.0), json!("trap"), json!(1.0), json!("invalid-output"), json!("memory-limit")]
+    );
 }
 
 #[test]
@@ -190,7 +221,11 @@ fn a_secret_in_the_hosts_environment_stays_there() {
     let dir = tempfile::tempdir().unwrap();
     let lines = [json!({"output": "env", "reference": "env"})];
     let eval_set = jsonl(dir.path(), "env.jsonl", &lines);
-    let output = run(assay().env("ASSAY_TEST_SECRET", "hunter2").args(["run", "-e", artifacts::HOSTILE, "-o"]).arg(dir.path().join("out")).arg(&eval_set));
+    let output = run(assay()
+        .env("ASSAY_TEST_SECRET", "hunter2")
+        .args(["run", "-e", artifacts::HOSTILE, "-o"])
+        .arg(dir.path().join("out"))
+        .arg(&eval_set));
     expect_code(&output, 0);
     assert_eq!(read_jsonl(&dir.path().join("out/samples.jsonl"))[0]["scores"]["hostile/value"], json!(0.0));
 }
@@ -216,7 +251,12 @@ fn time_and_randomness_do_not_make_scores_nondeterministic() {
     assert_eq!(run.summary["run"]["reproducible"], json!(true));
     // The clock is stopped at 2000-01-01; random numbers differ between calls.
     assert_eq!(run.samples[0]["scores"]["hostile/value"], json!(946_684_800.0));
-    let randoms: std::collections::BTreeSet<String> = run.samples.iter().filter(|s| s["id"].as_u64().unwrap() % 8 == 1).map(|s| s["scores"]["hostile/value"].to_string()).collect();
+    let randoms: std::collections::BTreeSet<String> = run
+        .samples
+        .iter()
+        .filter(|s| s["id"].as_u64().unwrap() % 8 == 1)
+        .map(|s| s["scores"]["hostile/value"].to_string())
+        .collect();
     assert!(randoms.len() > 10, "random numbers vary between calls: {randoms:?}");
     assert!(run.summary["plugins"][0]["fuel"]["mean_per_sample"].as_f64().unwrap() > 0.0);
 }
@@ -260,7 +300,11 @@ fn a_granted_directory_is_readable_and_nothing_beyond_it() {
     expect_code(&run.output, 0);
     let expected: Vec<Value> = cases.iter().map(|(_, v)| json!(v)).collect();
     assert_eq!(outcomes(&run), expected, "{:?}", commands);
-    assert_eq!(std::fs::read_to_string(data.join("allowed.txt")).unwrap(), "public", "the read-only grant was not written");
+    assert_eq!(
+        std::fs::read_to_string(data.join("allowed.txt")).unwrap(),
+        "public",
+        "the read-only grant was not written"
+    );
     assert!(!data.join("new.txt").exists());
     let grants = run.summary["plugins"][0]["grants"].as_array().unwrap();
     assert_eq!(grants.len(), 1);
@@ -273,10 +317,14 @@ fn an_interface_the_sandbox_does_not_provide_is_refused_by_name_at_load_time() {
     let dir = tempfile::tempdir().unwrap();
     let eval_set = jsonl(dir.path(), "s.jsonl", &[json!({"output": "a", "reference": "a"})]);
     let out = dir.path().join("out");
-    let output = run(assay().args(["run", "-e", artifacts::SECRET_IMPORT, "-e", "exact_match", "-o"]).arg(&out).arg(&eval_set));
+    let output =
+        run(assay().args(["run", "-e", artifacts::SECRET_IMPORT, "-e", "exact_match", "-o"]).arg(&out).arg(&eval_set));
     expect_code(&output, 1);
     let message = stderr(&output);
-    assert!(message.contains("imports `acme:secrets/vault`, which the sandbox does not provide; no setting grants it"), "{message}");
+    assert!(
+        message.contains("imports `acme:secrets/vault`, which the sandbox does not provide; no setting grants it"),
+        "{message}"
+    );
     assert!(!out.join("samples.jsonl").exists(), "nothing ran");
 
     let output = run(assay().arg("inspect").arg(artifacts::SECRET_IMPORT));
@@ -291,7 +339,12 @@ fn inspect_says_what_each_import_gives_and_which_need_a_grant() {
     let info: Value = serde_json::from_str(&stdout(&output)).unwrap();
     let capabilities = info["capabilities"].as_array().unwrap();
     assert_eq!(capabilities.len(), info["imports"].as_array().unwrap().len(), "one entry per import");
-    let of = |prefix: &str| capabilities.iter().find(|c| c["import"].as_str().unwrap().starts_with(prefix)).unwrap_or_else(|| panic!("{prefix}"));
+    let of = |prefix: &str| {
+        capabilities
+            .iter()
+            .find(|c| c["import"].as_str().unwrap().starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix}"))
+    };
     // Rust's std links sockets for TcpStream: linked, never usable.
     assert!(of("wasi:sockets/tcp@").get("default").unwrap().as_str().unwrap().contains("every operation denied"));
     assert_eq!(of("wasi:sockets/tcp@")["grant"], Value::Null);
@@ -338,7 +391,14 @@ fn the_memory_cap_is_recorded_when_it_is_also_the_pooling_allocators_slot_size()
     let dir = tempfile::tempdir().unwrap();
     let eval_set = jsonl(dir.path(), "s.jsonl", &[json!({"output": "grow"}), json!({"output": "ok"})]);
     let config = dir.path().join("assay.toml");
-    std::fs::write(&config, format!("[run]\nbatch_size = 1\n[plugins.hostile]\nsource = {:?}\nlimits = {{ memory_mib = 32 }}\n", artifacts::HOSTILE)).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[run]\nbatch_size = 1\n[plugins.hostile]\nsource = {:?}\nlimits = {{ memory_mib = 32 }}\n",
+            artifacts::HOSTILE
+        ),
+    )
+    .unwrap();
     let out = dir.path().join("out");
     let output = run(assay().arg("run").arg("--config").arg(&config).arg("-o").arg(&out).arg(&eval_set));
     expect_code(&output, 3);

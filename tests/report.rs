@@ -33,7 +33,11 @@ fn passing_gates_exit_zero_and_failing_ones_exit_4_with_value_and_threshold() {
     expect_code(&output, 0);
     assert!(!stderr(&output).contains("FAIL"), "{}", stderr(&output));
 
-    let output = gated_run(dir.path(), "\"exact/exact_match\" = \"> 0.6\"\n\"errors\" = \"== 0\"\n\"samples\" = \"!= 40\"\n", &[]);
+    let output = gated_run(
+        dir.path(),
+        "\"exact/exact_match\" = \"> 0.6\"\n\"errors\" = \"== 0\"\n\"samples\" = \"!= 40\"\n",
+        &[],
+    );
     expect_code(&output, 4);
     let err = stderr(&output);
     assert!(err.contains("2 of 3 gates failed"), "{err}");
@@ -55,7 +59,11 @@ fn a_gate_on_an_unknown_metric_is_a_config_error_naming_it() {
 
     let output = gated_run(dir.path(), "\"errors\" = \"=> 0\"\n", &[]);
     expect_code(&output, 1);
-    assert!(stderr(&output).contains("assay.toml: 5:12: \"=> 0\" does not start with an operator"), "a malformed condition points at its line: {}", stderr(&output));
+    assert!(
+        stderr(&output).contains("assay.toml: 5:12: \"=> 0\" does not start with an operator"),
+        "a malformed condition points at its line: {}",
+        stderr(&output)
+    );
 }
 
 /// A parsed XML element: name, attributes, children, text.
@@ -69,7 +77,11 @@ struct Element {
 
 impl Element {
     fn attr(&self, name: &str) -> &str {
-        self.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_else(|| panic!("<{}> has no {name}", self.name))
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("<{}> has no {name}", self.name))
     }
 
     fn parse(xml: &str) -> Element {
@@ -98,7 +110,8 @@ impl Element {
                 // Entities in text come as events of their own.
                 Event::GeneralRef(r) => {
                     let name = r.decode().unwrap();
-                    let text = quick_xml::escape::resolve_predefined_entity(&name).unwrap_or_else(|| panic!("unknown entity &{name};"));
+                    let text = quick_xml::escape::resolve_predefined_entity(&name)
+                        .unwrap_or_else(|| panic!("unknown entity &{name};"));
                     stack.last_mut().unwrap().text.push_str(text);
                 }
                 Event::Eof => break,
@@ -140,7 +153,10 @@ fn junit_and_markdown_files_describe_each_gate() {
         assert_eq!(suite.attr("errors"), "0");
         total = (total.0 + cases.len(), total.1 + failures);
     }
-    assert_eq!((root.attr("tests"), root.attr("failures")), (total.0.to_string().as_str(), total.1.to_string().as_str()));
+    assert_eq!(
+        (root.attr("tests"), root.attr("failures")),
+        (total.0.to_string().as_str(), total.1.to_string().as_str())
+    );
     let gates = &suites[0].children;
     assert_eq!(gates.iter().map(|c| c.attr("name")).collect::<Vec<_>>(), ["exact/exact_match", "errors"]);
     let failure = &gates[0].children[0];
@@ -180,7 +196,16 @@ fn guard_runs_are_gated_on_decision_counts_shares_and_per_guard_counts() {
     std::fs::write(&config, format!("[plugins.arithmetic]\n\n[plugins.flood]\n\n[gates]\n{gates}")).unwrap();
     let junit = dir.path().join("junit.xml");
     let feedback = root().join("examples/feedback/feedback.jsonl");
-    let output = run(assay().arg("guard").arg(&feedback).arg("-c").arg(&config).arg("-o").arg(dir.path().join("out")).arg("--junit").arg(&junit).arg("--junit-samples"));
+    let output = run(assay()
+        .arg("guard")
+        .arg(&feedback)
+        .arg("-c")
+        .arg(&config)
+        .arg("-o")
+        .arg(dir.path().join("out"))
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--junit-samples"));
     expect_code(&output, 4);
     let err = stderr(&output);
     assert!(err.contains("2 of 3 gates failed"), "{err}");
@@ -203,7 +228,12 @@ fn guard_runs_are_gated_on_decision_counts_shares_and_per_guard_counts() {
 
 /// Runs the bundled example's evaluators over `eval_set` into `out`.
 fn example_run(eval_set: &Path, out: &Path) {
-    let output = run(assay().arg("run").arg(eval_set).args(["-c", "examples/eval/assay.toml", "-q", "-o"]).arg(out).current_dir(root()));
+    let output = run(assay()
+        .arg("run")
+        .arg(eval_set)
+        .args(["-c", "examples/eval/assay.toml", "-q", "-o"])
+        .arg(out)
+        .current_dir(root()));
     expect_code(&output, 0);
 }
 
@@ -244,11 +274,17 @@ fn a_report_without_its_eval_set_shows_scores_only_and_says_so() {
 /// missing browser fails the test).
 fn chromium() -> Option<PathBuf> {
     let found = ["chromium", "chromium-browser"].iter().find_map(|name| {
-        std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join(name)).find(|p| p.is_file()))
+        std::env::var_os("PATH")
+            .and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join(name)).find(|p| p.is_file()))
     });
     if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "chromium is missing, and CI must run the browser tests: apt-get install chromium");
-        eprintln!("SKIPPED: chromium is not installed (apt-get install chromium); the browser test runs only where it is, and always in CI");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium is missing, and CI must run the browser tests: apt-get install chromium"
+        );
+        eprintln!(
+            "SKIPPED: chromium is not installed (apt-get install chromium); the browser test runs only where it is, and always in CI"
+        );
     }
     found
 }
@@ -258,16 +294,29 @@ fn chromium() -> Option<PathBuf> {
 fn selftest(browser: &Path, html: &Path) -> (Value, String) {
     let profile = tempfile::tempdir().unwrap();
     let output = run(std::process::Command::new(browser)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+        ])
         .args(["--disable-component-update", "--disable-sync", "--virtual-time-budget=10000", "--dump-dom"])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("--log-net-log={}", profile.path().join("netlog.json").display()))
         .arg(format!("file://{}#selftest", html.display())));
     assert!(output.status.success(), "chromium failed: {}", stderr(&output));
-    assert_eq!(page_requests(&profile.path().join("netlog.json")), Vec::<String>::new(), "requests the page made, from the browser's network log");
+    assert_eq!(
+        page_requests(&profile.path().join("netlog.json")),
+        Vec::<String>::new(),
+        "requests the page made, from the browser's network log"
+    );
     let dom = stdout(&output);
     assert!(!dom.contains("id=\"script-error\""), "the page's script failed: {dom}");
-    let start = dom.find("<pre id=\"selftest-result\">").unwrap_or_else(|| panic!("no self-test result in the DOM: {dom}")) + "<pre id=\"selftest-result\">".len();
+    let start =
+        dom.find("<pre id=\"selftest-result\">").unwrap_or_else(|| panic!("no self-test result in the DOM: {dom}"))
+            + "<pre id=\"selftest-result\">".len();
     let text = &dom[start..start + dom[start..].find("</pre>").unwrap()];
     let text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", " ").replace("&amp;", "&");
     let result: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
@@ -296,7 +345,9 @@ fn page_requests(netlog: &Path) -> Vec<String> {
         .unwrap()
         .iter()
         // The end of a job is an event too, without parameters.
-        .filter(|e| &e["type"] == start_job && e["params"]["url"].is_string() && e["params"]["initiator"] != "not an origin")
+        .filter(|e| {
+            &e["type"] == start_job && e["params"]["url"].is_string() && e["params"]["initiator"] != "not an origin"
+        })
         .map(|e| e["params"]["url"].as_str().unwrap().to_string())
         .collect()
 }
@@ -312,7 +363,10 @@ fn assert_charts_drawn(result: &Value, expected: usize) {
 
 fn assert_offline_page(html: &Path) {
     let text = std::fs::read_to_string(html).unwrap();
-    assert!(text.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'sha256-"), "a CSP blocks every fetch");
+    assert!(
+        text.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'sha256-"),
+        "a CSP blocks every fetch"
+    );
     assert!(!text.contains("http://") && !text.contains("https://"), "no address in the file");
 }
 
@@ -341,7 +395,10 @@ fn browser_the_report_of_one_run_draws_charts_sorts_and_filters() {
     assert_eq!(result["search"]["ids"], serde_json::json!([result["search"]["query"]]));
     assert_eq!(result["with_errors"], 0);
     assert_eq!(result["score_filter"]["matching"], 23, "23 of 40 outputs match exactly");
-    assert!(dom.contains("What is the capital of France?") && dom.contains("exact_match|v:"), "texts and signatures are shown");
+    assert!(
+        dom.contains("What is the capital of France?") && dom.contains("exact_match|v:"),
+        "texts and signatures are shown"
+    );
 }
 
 #[test]
@@ -372,7 +429,8 @@ fn browser_the_report_of_two_runs_compares_them() {
     assert_charts_drawn(&result, 3 + 3 * 2 + 3 * 2);
     let rows = result["comparison"].as_array().unwrap();
     let exact = rows.iter().find(|r| r[0].as_str().unwrap().starts_with("exact/exact_match")).unwrap();
-    let (value_a, value_b): (f64, f64) = (exact[1].as_str().unwrap().parse().unwrap(), exact[2].as_str().unwrap().parse().unwrap());
+    let (value_a, value_b): (f64, f64) =
+        (exact[1].as_str().unwrap().parse().unwrap(), exact[2].as_str().unwrap().parse().unwrap());
     assert_eq!(value_a, 0.575);
     assert!(value_b < value_a);
     assert_eq!(exact[3], "model-a", "the run ahead");
@@ -386,7 +444,12 @@ fn browser_the_report_of_a_guard_run_lists_held_records() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("screened");
     let feedback = root().join("examples/feedback/feedback.jsonl");
-    let output = run(assay().arg("guard").arg(&feedback).args(["-c", "examples/feedback/assay.toml", "-q", "-o"]).arg(&out).current_dir(root()));
+    let output = run(assay()
+        .arg("guard")
+        .arg(&feedback)
+        .args(["-c", "examples/feedback/assay.toml", "-q", "-o"])
+        .arg(&out)
+        .current_dir(root()));
     expect_code(&output, 0);
     let html = dir.path().join("report.html");
     report(&[&out], &html);

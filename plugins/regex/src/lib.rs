@@ -73,6 +73,8 @@ mod tests {
     #[test]
     fn rejects_missing_and_invalid_patterns() {
         assert!(RegexCheck::new(Config::default()).is_err());
-        assert!(RegexCheck::new(Config { pattern: "(".into(), invert: false }).err().unwrap().contains("not a valid regex"));
+        assert!(
+            RegexCheck::new(Config { pattern: "(".into(), invert: false }).err().unwrap().contains("not a valid regex")
+        );
     }
 }

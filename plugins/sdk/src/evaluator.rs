@@ -13,9 +13,7 @@ pub mod bindings {
     });
 }
 
-pub use bindings::exports::assay::plugin::evaluator::{
-    CorpusScore, Level, Metric, Sample, Scores, Statistic,
-};
+pub use bindings::exports::assay::plugin::evaluator::{CorpusScore, Level, Metric, Sample, Scores, Statistic};
 
 use crate::{PluginInfo, Setting};
 
@@ -51,12 +49,7 @@ pub trait Evaluator: Sized + 'static {
 impl Metric {
     /// A metric with one value per sample.
     pub fn sample(name: &str, description: &str, higher_is_better: bool) -> Self {
-        Metric {
-            name: name.into(),
-            description: description.into(),
-            higher_is_better,
-            level: Level::Sample,
-        }
+        Metric { name: name.into(), description: description.into(), higher_is_better, level: Level::Sample }
     }
 
     /// A metric computed once per run by `finalize`.
@@ -148,7 +141,10 @@ pub fn score<T: Evaluator>(state: &'static State<T>, batch: Vec<Sample>) -> Vec<
 }
 
 #[doc(hidden)]
-pub fn finalize<T: Evaluator>(state: &'static State<T>, statistics: Vec<Statistic>) -> Result<Vec<CorpusScore>, String> {
+pub fn finalize<T: Evaluator>(
+    state: &'static State<T>,
+    statistics: Vec<Statistic>,
+) -> Result<Vec<CorpusScore>, String> {
     let statistics = statistics.into_iter().map(|s| (s.name, s.value)).collect();
     state.with(|cell| match cell.borrow().as_ref() {
         Some(plugin) => plugin.finalize(&statistics),
@@ -176,20 +172,26 @@ macro_rules! export_evaluator {
                 fn metrics() -> ::std::vec::Vec<wit::Metric> {
                     <$ty as $crate::evaluator::Evaluator>::metrics()
                 }
-                fn configure(config: ::std::string::String) -> ::std::result::Result<::std::vec::Vec<$crate::Setting>, ::std::string::String> {
+                fn configure(
+                    config: ::std::string::String,
+                ) -> ::std::result::Result<::std::vec::Vec<$crate::Setting>, ::std::string::String> {
                     $crate::evaluator::configure(&STATE, config)
                 }
-                fn score(batch: ::std::vec::Vec<wit::Sample>) -> ::std::vec::Vec<::std::result::Result<wit::Scores, ::std::string::String>> {
+                fn score(
+                    batch: ::std::vec::Vec<wit::Sample>,
+                ) -> ::std::vec::Vec<::std::result::Result<wit::Scores, ::std::string::String>> {
                     $crate::evaluator::score(&STATE, batch)
                 }
-                fn finalize(statistics: ::std::vec::Vec<wit::Statistic>) -> ::std::result::Result<::std::vec::Vec<wit::CorpusScore>, ::std::string::String> {
+                fn finalize(
+                    statistics: ::std::vec::Vec<wit::Statistic>,
+                ) -> ::std::result::Result<::std::vec::Vec<wit::CorpusScore>, ::std::string::String> {
                     $crate::evaluator::finalize(&STATE, statistics)
                 }
             }
             // Native builds (unit tests of a plugin's logic) must not carry
             // the component export symbols: their names do not link there.
             #[cfg(target_arch = "wasm32")]
-            $crate::evaluator::bindings::__export_evaluator_bindings!(Export with_types_in $crate::evaluator::bindings);
+    $crate::evaluator::bindings::__export_evaluator_bindings!(Export with_types_in $crate::evaluator::bindings);
         };
     };
 }

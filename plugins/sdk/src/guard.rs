@@ -91,17 +91,21 @@ macro_rules! export_guard {
                 fn describe() -> $crate::PluginInfo {
                     <$ty as $crate::guard::Guard>::describe()
                 }
-                fn configure(config: ::std::string::String) -> ::std::result::Result<::std::vec::Vec<$crate::Setting>, ::std::string::String> {
+                fn configure(
+                    config: ::std::string::String,
+                ) -> ::std::result::Result<::std::vec::Vec<$crate::Setting>, ::std::string::String> {
                     $crate::guard::configure(&STATE, config)
                 }
-                fn screen(batch: ::std::vec::Vec<wit::Feedback>) -> ::std::vec::Vec<::std::result::Result<wit::Decision, ::std::string::String>> {
+                fn screen(
+                    batch: ::std::vec::Vec<wit::Feedback>,
+                ) -> ::std::vec::Vec<::std::result::Result<wit::Decision, ::std::string::String>> {
                     $crate::guard::screen(&STATE, batch)
                 }
             }
             // Native builds (unit tests of a plugin's logic) must not carry
             // the component export symbols: their names do not link there.
             #[cfg(target_arch = "wasm32")]
-            $crate::guard::bindings::__export_guard_bindings!(Export with_types_in $crate::guard::bindings);
+    $crate::guard::bindings::__export_guard_bindings!(Export with_types_in $crate::guard::bindings);
         };
     };
 }

@@ -19,7 +19,9 @@
 
 use std::cell::Cell;
 
-use assay_sdk::evaluator::bindings::exports::assay::plugin::evaluator::{CorpusScore, Guest, Level, Metric, Sample, Scores, Statistic};
+use assay_sdk::evaluator::bindings::exports::assay::plugin::evaluator::{
+    CorpusScore, Guest, Level, Metric, Sample, Scores, Statistic,
+};
 use assay_sdk::{PluginInfo, Setting};
 
 thread_local! {
@@ -79,7 +81,12 @@ impl Guest for Hostile {
     }
 
     fn metrics() -> Vec<Metric> {
-        vec![Metric { name: "value".into(), description: "what the command scored".into(), higher_is_better: true, level: Level::Sample }]
+        vec![Metric {
+            name: "value".into(),
+            description: "what the command scored".into(),
+            higher_is_better: true,
+            level: Level::Sample,
+        }]
     }
 
     fn configure(_: String) -> Result<Vec<Setting>, String> {
@@ -93,7 +100,9 @@ impl Guest for Hostile {
         });
         let mut results: Vec<Result<Scores, String>> = batch
             .iter()
-            .map(|s| run(s.output.strip_prefix("later:").filter(|_| first_call).map_or(&s.output, |_| "ok"), first_call))
+            .map(|s| {
+                run(s.output.strip_prefix("later:").filter(|_| first_call).map_or(&s.output, |_| "ok"), first_call)
+            })
             .map(|r| r.map(|v| Scores { values: vec![v], statistics: Vec::new() }))
             .collect();
         if batch.iter().any(|s| s.output == "few") {

@@ -15,18 +15,27 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-use exports::assay::plugin::evaluator::{CorpusScore, Guest, Level, Metric, Sample, Scores, Statistic};
 use assay::plugin::types::{PluginInfo, Setting};
+use exports::assay::plugin::evaluator::{CorpusScore, Guest, Level, Metric, Sample, Scores, Statistic};
 
 struct SecretImport;
 
 impl Guest for SecretImport {
     fn describe() -> PluginInfo {
-        PluginInfo { name: "secret_import".into(), version: "0.1.0".into(), description: "reads a secret it was never given".into() }
+        PluginInfo {
+            name: "secret_import".into(),
+            version: "0.1.0".into(),
+            description: "reads a secret it was never given".into(),
+        }
     }
 
     fn metrics() -> Vec<Metric> {
-        vec![Metric { name: "leak".into(), description: "the secret's length".into(), higher_is_better: true, level: Level::Sample }]
+        vec![Metric {
+            name: "leak".into(),
+            description: "the secret's length".into(),
+            higher_is_better: true,
+            level: Level::Sample,
+        }]
     }
 
     fn configure(_: String) -> Result<Vec<Setting>, String> {
