@@ -370,20 +370,20 @@ impl RecordSource for MemorySource {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::fields::FieldMap;
-    use crate::records::{eval_record, feedback_record};
+    use crate::records::eval_record;
     use std::io::Write;
 
-    fn write(name: &str, content: &str) -> (tempfile::TempDir, PathBuf) {
+    pub(crate) fn write(name: &str, content: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
         std::fs::File::create(&path).unwrap().write_all(content.as_bytes()).unwrap();
         (dir, path)
     }
 
-    fn all(reader: &mut Reader) -> Vec<RawRecord> {
+    pub(crate) fn all(reader: &mut Reader) -> Vec<RawRecord> {
         let mut out = Vec::new();
         while let Some(chunk) = reader.next_chunk(2).unwrap() {
             out.extend(chunk.records);
@@ -408,43 +408,6 @@ mod tests {
     }
 
     #[test]
-    fn bad_json_and_bad_fields_name_the_problem() {
-        let (_dir, path) = write(
-            "b.jsonl",
-            "{\"output\": \n{\"output\": {\"a\":1}}\n{\"input\":\"q\"}\n{\"output\":\"a\",\"output\":\"b\"}\n",
-        );
-        let records = all(&mut Reader::open(&path, None).unwrap());
-        let map = FieldMap::samples();
-        let errors: Vec<BadRecord> = records.iter().map(|r| eval_record(r, &map).err().unwrap()).collect();
-        assert_eq!(errors[0].line, 1);
-        assert!(errors[0].message.starts_with("invalid JSON at column"), "{}", errors[0].message);
-        assert_eq!(errors[1].message, "field \"output\": expected a string, found an object");
-        assert!(errors[2].message.starts_with("missing field \"output\""));
-        assert!(errors[3].message.contains("appears twice"), "{}", errors[3].message);
-    }
-
-    #[test]
-    fn references_metadata_and_field_mapping() {
-        let (_dir, path) = write(
-            "c.jsonl",
-            "{\"id\":\"q1\",\"prediction\":\"a\",\"reference\":[\"a\",\"b\"],\"label\":1,\"topic\":{\"x\":[1]}}\n",
-        );
-        let records = all(&mut Reader::open(&path, None).unwrap());
-        let mut map = FieldMap::samples();
-        map.set("output", "prediction").unwrap();
-        let record = eval_record(&records[0], &map).unwrap();
-        assert_eq!(record.id_json.get(), "\"q1\"");
-        assert_eq!(record.sample.references, vec!["a", "b"]);
-        assert_eq!(record.sample.label.as_deref(), Some("1"));
-        assert_eq!(record.sample.metadata, "{\"topic\":{\"x\":[1]}}");
-        assert!(map.set("outptu", "x").is_err());
-        let (_dir, path) = write("f.jsonl", "{\"output\":\"a\",\"reference\":[\"x\\u00e9\",2]}\n");
-        let records = all(&mut Reader::open(&path, None).unwrap());
-        let message = eval_record(&records[0], &FieldMap::samples()).unwrap_err().message;
-        assert_eq!(message, "field \"reference\"[1]: expected a string, found a number");
-    }
-
-    #[test]
     fn csv_rows_keep_raw_bytes_lines_and_repeated_reference_columns() {
         let (_dir, path) =
             write("d.csv", "id,output,reference,reference\n1,\"a, b\",x,y\n2,\"multi\nline\",z,w\n3,short\n");
@@ -459,44 +422,6 @@ mod tests {
         assert_eq!(first.sample.references, vec!["x", "y"]);
         assert!(eval_record(&records[2], &map).unwrap_err().message.contains("has 2 fields"));
         reader.finish().unwrap();
-    }
-
-    #[test]
-    fn feedback_fields_timestamps_ratings_and_metadata() {
-        let (_dir, path) = write(
-            "f.jsonl",
-            concat!(
-                "{\"id\":\"a\",\"user\":\"u1\",\"timestamp\":\"2024-05-06T08:00:00.25Z\",\"rating\":\"thumbs_up\",\"correction\":\"\",\"channel\":\"web\"}\n",
-                "{\"timestamp\":-1.5,\"rating\":false,\"comment\":\"hi\"}\n",
-                "{\"rating\":4.5}\n",
-                "{\"rating\":\"meh\"}\n",
-                "{\"timestamp\":\"yesterday\"}\n",
-            ),
-        );
-        let records = all(&mut Reader::open(&path, None).unwrap());
-        let map = FieldMap::feedback();
-        let first = feedback_record(&records[0], &map).unwrap();
-        assert_eq!(first.id_json.get(), "\"a\"");
-        let at = first.feedback.timestamp.unwrap();
-        assert_eq!((at.seconds, at.nanoseconds), (1_714_982_400, 250_000_000));
-        assert!(matches!(first.feedback.rating, Some(assay_runtime::Rating::Up)));
-        assert_eq!(first.feedback.correction, None, "an empty field is absent");
-        assert_eq!(first.feedback.metadata, "{\"channel\":\"web\"}");
-        let second = feedback_record(&records[1], &map).unwrap();
-        let at = second.feedback.timestamp.unwrap();
-        assert_eq!((at.seconds, at.nanoseconds), (-2, 500_000_000), "nanoseconds count up from the second below");
-        assert!(matches!(second.feedback.rating, Some(assay_runtime::Rating::Down)));
-        assert_eq!((second.id_json.get(), second.feedback.comment.as_deref()), ("2", Some("hi")));
-        assert!(matches!(
-            feedback_record(&records[2], &map).unwrap().feedback.rating,
-            Some(assay_runtime::Rating::Score(4.5))
-        ));
-        assert!(
-            feedback_record(&records[3], &map).unwrap_err().message.starts_with("field \"rating\": expected \"up\"")
-        );
-        assert!(feedback_record(&records[4], &map).unwrap_err().message.contains("RFC 3339"));
-        let mut map = FieldMap::feedback();
-        assert!(map.set("author", "x").is_err());
     }
 
     #[test]

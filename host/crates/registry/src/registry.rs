@@ -21,12 +21,12 @@
 
 use std::collections::BTreeMap;
 
+use oci_client::Client;
 use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
 use oci_client::errors::OciErrorCode::{BlobUnknown, Denied, ManifestUnknown, NameUnknown, Unauthorized};
 use oci_client::errors::{DigestError, OciDistributionError, OciEnvelope, OciErrorCode};
 use oci_client::manifest::{OCI_IMAGE_MEDIA_TYPE, OciDescriptor, OciImageManifest, OciManifest};
 use oci_client::secrets::RegistryAuth;
-use oci_client::Client;
 use oci_wasm::{ToConfig, WASM_LAYER_MEDIA_TYPE, WASM_MANIFEST_CONFIG_MEDIA_TYPE, WasmConfig};
 
 pub use crate::reference::{OciRef, RefError};
