@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow};
 use assay_data::output::Summary;
+use assay_pipeline::{Progress, RunError};
 
 use crate::config::{CiOptions, ConfigFile, OutputFormat};
 use crate::exit::Exit;
@@ -23,7 +24,7 @@ pub fn check_gate_names(
         .map_err(|e| anyhow!("{}: {e}", config.display_name()))
 }
 
-/// A finished run, about to be reported.
+/// A run about to be done and reported.
 pub struct Finish<'a> {
     pub ci: &'a CiOptions,
     pub gates: &'a Gates,
@@ -34,6 +35,13 @@ pub struct Finish<'a> {
 }
 
 impl Finish<'_> {
+    /// Runs `work` over `input`, with a progress bar unless quiet, and
+    /// reports what it found.
+    pub fn run(&self, input: &Path, work: impl FnOnce(&dyn Progress) -> Result<Summary, RunError>) -> Result<ExitCode> {
+        let summary = crate::table::with_progress(!self.quiet, input, work)?;
+        self.report(&summary)
+    }
+
     /// Checks the gates, writes the requested files, reports failing gates
     /// on stderr, and gives the exit code: a missed gate is what CI acts on,
     /// so it wins over failed samples.

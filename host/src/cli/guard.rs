@@ -65,12 +65,20 @@ pub fn guard(args: GuardArgs) -> Result<ExitCode> {
         })
         .collect();
     check_gate_names(&setup, &guards)?;
-    let quiet = setup.options.quiet;
-    let summary = crate::table::with_progress(!quiet, &args.feedback, |progress| {
-        assay_pipeline::screen(&host, &guards, &args.feedback, input.format, &fields, &screen_options, &out, progress)
-    })?;
-    let finish = Finish { ci: &ci, gates: &config.gates, out_dir: &out, started, quiet };
-    finish.report(&Summary::Guard(summary))
+    let finish = Finish { ci: &ci, gates: &config.gates, out_dir: &out, started, quiet: setup.options.quiet };
+    finish.run(&args.feedback, |progress| {
+        let summary = assay_pipeline::screen(
+            &host,
+            &guards,
+            &args.feedback,
+            input.format,
+            &fields,
+            &screen_options,
+            &out,
+            progress,
+        );
+        Ok(Summary::Guard(summary?))
+    })
 }
 
 /// Fails before screening when a gate names no count of a guard run and no

@@ -69,12 +69,12 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let host = setup.host(options.schedule.jobs)?;
     let plugins = host.prepare(&setup.specs, Kind::Evaluator, &options.schedule.determinism)?;
     check_gate_names(&setup, &plugins)?;
-    let quiet = setup.options.quiet;
-    let summary = crate::table::with_progress(!quiet, &args.eval_set, |progress| {
-        assay_pipeline::evaluate(&host, &plugins, &args.eval_set, input.format, &fields, &options, &out, progress)
-    })?;
-    let finish = Finish { ci: &ci, gates: &config.gates, out_dir: &out, started, quiet };
-    finish.report(&Summary::Evaluation(summary))
+    let finish = Finish { ci: &ci, gates: &config.gates, out_dir: &out, started, quiet: setup.options.quiet };
+    finish.run(&args.eval_set, |progress| {
+        let summary =
+            assay_pipeline::evaluate(&host, &plugins, &args.eval_set, input.format, &fields, &options, &out, progress);
+        Ok(Summary::Evaluation(summary?))
+    })
 }
 
 /// Fails before the run when a gate names no count and no metric of the

@@ -24,10 +24,9 @@ use serde_json::Value;
 
 use assay_data::output::Route;
 use assay_data::{Body, FieldMap, RawRecord, eval_record, feedback_record};
-use assay_runtime::instance::Instance as _;
 use assay_runtime::{
-    Decision, Determinism, EvaluatorInstance, Failure, GuardInstance, Host, Kind, Limits, LoadedPlugin, MetricLevel,
-    call_runtime,
+    Decision, Determinism, EvaluatorInstance, Failure, GuardInstance, Host, Instance, Kind, Limits, LoadedPlugin,
+    MetricLevel, call_runtime,
 };
 
 use super::setup::{cache, resolve_source};
@@ -146,11 +145,10 @@ fn run_case(host: &Host, loaded: &mut LoadedPlugin, case: Case, line: u64, toler
     };
     loaded.config_json = Value::Object(case.config).to_string();
     let runtime = call_runtime();
-    let determinism = Determinism::default();
     let raw = |record: &Value| RawRecord { line, body: Body::Json(record.to_string().into_bytes()) };
     if loaded.plugin.kind == Kind::Guard {
-        let instance = runtime.block_on(GuardInstance::instantiate(loaded, host, &determinism));
-        let mut instance = match configured(instance, expected_error.as_deref(), records.is_empty()) {
+        let mut instance: GuardInstance = match configured(&runtime, loaded, host, expected_error.as_deref(), &records)
+        {
             Ok(instance) => instance,
             Err(outcome) => return Ok(outcome),
         };
@@ -165,8 +163,8 @@ fn run_case(host: &Host, loaded: &mut LoadedPlugin, case: Case, line: u64, toler
         let decisions = runtime.block_on(instance.screen(&batch, 0));
         return check_guard(decisions, &case.expect, expected_error.as_deref(), batch.len(), tolerance);
     }
-    let instance = runtime.block_on(EvaluatorInstance::instantiate(loaded, host, &determinism));
-    let mut instance = match configured(instance, expected_error.as_deref(), records.is_empty()) {
+    let mut instance: EvaluatorInstance = match configured(&runtime, loaded, host, expected_error.as_deref(), &records)
+    {
         Ok(instance) => instance,
         Err(outcome) => return Ok(outcome),
     };
@@ -213,7 +211,7 @@ fn run_case(host: &Host, loaded: &mut LoadedPlugin, case: Case, line: u64, toler
     let plugin = &loaded.plugin;
     let wants_corpus = expect.keys().any(|name| plugin.metric_level(name) == Some(MetricLevel::Corpus));
     let corpus: BTreeMap<String, f64> = if wants_corpus && problems.is_empty() {
-        match runtime.block_on(assay_pipeline::evaluate::finalize(host, loaded, &statistics, &determinism)) {
+        match runtime.block_on(assay_pipeline::evaluate::finalize(host, loaded, &statistics, &Determinism::default())) {
             Ok(values) => values.into_iter().collect(),
             Err(failure) => return Ok(vec![format!("finalize: {failure}")]),
         }
@@ -259,17 +257,18 @@ fn run_case(host: &Host, loaded: &mut LoadedPlugin, case: Case, line: u64, toler
     Ok(problems)
 }
 
-/// `Some(problem)` when `got` differs from `want` by more than `tolerance`
-/// relative to `want` (so an expected 0 must be exactly 0).
 /// A configured instance, or the case's outcome when configuring is what it
 /// tests: some cases expect the configuration to be refused, and a case
 /// without records tests nothing else.
-fn configured<I>(
-    instance: Result<I, Failure>,
+fn configured<I: Instance>(
+    runtime: &tokio::runtime::Runtime,
+    loaded: &LoadedPlugin,
+    host: &Host,
     expected_error: Option<&str>,
-    no_records: bool,
+    records: &[Value],
 ) -> Result<I, Vec<String>> {
-    match (instance, expected_error) {
+    let no_records = records.is_empty();
+    match (runtime.block_on(I::instantiate(loaded, host, &Determinism::default())), expected_error) {
         (Err(failure), Some(text)) => Err(error_mismatch(&failure.to_string(), text).into_iter().collect()),
         (Err(failure), None) => Err(vec![format!("configure: {failure}")]),
         (Ok(_), Some(text)) if no_records => {
@@ -280,6 +279,8 @@ fn configured<I>(
     }
 }
 
+/// `Some(problem)` when `got` differs from `want` by more than `tolerance`
+/// relative to `want` (so an expected 0 must be exactly 0).
 fn number_mismatch(name: &str, want: f64, got: f64, tolerance: f64) -> Option<String> {
     let close = got == want || (got - want).abs() <= tolerance * want.abs();
     (!close).then(|| {

@@ -140,6 +140,39 @@ pub trait Instance: Sized {
     }
 }
 
+/// Implements [`Instance`] for the instance type of one plugin kind: the
+/// worlds' generated bindings differ in type, not in how they are driven.
+macro_rules! impl_instance {
+    ($instance:ident, $kind:ident, $api:ident, |$plugin:ident| $ty:ident { $($field:ident: $value:expr)? }) => {
+        impl Instance for $instance {
+            async fn new(
+                plugin: &Plugin,
+                sandbox: &Sandbox,
+                limits: &Limits,
+                determinism: &Determinism,
+                grants: &[Grant],
+            ) -> Result<Self, Failure> {
+                let Pre::$kind(pre) = &plugin.pre else { return Err(wrong_kind(plugin, Kind::$kind)) };
+                let (session, bindings) =
+                    Session::new(async |s| pre.instantiate_async(s).await, sandbox, limits, determinism, grants).await?;
+                let $plugin = plugin;
+                Ok($ty { session, bindings, $($field: $value)? })
+            }
+
+            async fn configure(&mut self, config: &str) -> Result<Vec<(String, String)>, Failure> {
+                let api = self.bindings.$api();
+                let result = self.session.call(SETUP_FUEL, 0, async |s| api.call_configure(s, config).await).await?;
+                let settings = result.map(|settings| settings.into_iter().map(|s| (s.key, s.value)).collect());
+                settings.map_err(|message| Failure::PluginError(format!("rejected its configuration: {message}")))
+            }
+
+            fn fuel_used(&self, budget: u64) -> u64 {
+                self.session.fuel_used(budget)
+            }
+        }
+    };
+}
+
 /// A live evaluator.
 pub struct EvaluatorInstance {
     session: Session,
@@ -147,30 +180,9 @@ pub struct EvaluatorInstance {
     metrics: Arc<[MetricInfo]>,
 }
 
-impl Instance for EvaluatorInstance {
-    async fn new(
-        plugin: &Plugin,
-        sandbox: &Sandbox,
-        limits: &Limits,
-        determinism: &Determinism,
-        grants: &[Grant],
-    ) -> Result<Self, Failure> {
-        let Pre::Evaluator(pre) = &plugin.pre else { return Err(wrong_kind(plugin, Kind::Evaluator)) };
-        let (session, bindings) =
-            Session::new(async |s| pre.instantiate_async(s).await, sandbox, limits, determinism, grants).await?;
-        Ok(EvaluatorInstance { session, bindings, metrics: plugin.metrics.clone() })
-    }
-
-    async fn configure(&mut self, config: &str) -> Result<Vec<(String, String)>, Failure> {
-        let api = self.bindings.assay_plugin_evaluator();
-        let result = self.session.call(SETUP_FUEL, 0, async |s| api.call_configure(s, config).await).await?;
-        configured(result.map(|settings| settings.into_iter().map(|s| (s.key, s.value)).collect()))
-    }
-
-    fn fuel_used(&self, budget: u64) -> u64 {
-        self.session.fuel_used(budget)
-    }
-}
+impl_instance!(EvaluatorInstance, Evaluator, assay_plugin_evaluator, |plugin| EvaluatorInstance {
+    metrics: plugin.metrics.clone()
+});
 
 impl EvaluatorInstance {
     pub(crate) async fn describe(&mut self) -> Result<(Info, Vec<MetricInfo>), Failure> {
@@ -256,30 +268,7 @@ pub struct GuardInstance {
     bindings: since_v0_1::guard::GuardPlugin,
 }
 
-impl Instance for GuardInstance {
-    async fn new(
-        plugin: &Plugin,
-        sandbox: &Sandbox,
-        limits: &Limits,
-        determinism: &Determinism,
-        grants: &[Grant],
-    ) -> Result<Self, Failure> {
-        let Pre::Guard(pre) = &plugin.pre else { return Err(wrong_kind(plugin, Kind::Guard)) };
-        let (session, bindings) =
-            Session::new(async |s| pre.instantiate_async(s).await, sandbox, limits, determinism, grants).await?;
-        Ok(GuardInstance { session, bindings })
-    }
-
-    async fn configure(&mut self, config: &str) -> Result<Vec<(String, String)>, Failure> {
-        let api = self.bindings.assay_plugin_guard();
-        let result = self.session.call(SETUP_FUEL, 0, async |s| api.call_configure(s, config).await).await?;
-        configured(result.map(|settings| settings.into_iter().map(|s| (s.key, s.value)).collect()))
-    }
-
-    fn fuel_used(&self, budget: u64) -> u64 {
-        self.session.fuel_used(budget)
-    }
-}
+impl_instance!(GuardInstance, Guard, assay_plugin_guard, |_plugin| GuardInstance {});
 
 impl GuardInstance {
     pub(crate) async fn describe(&mut self) -> Result<Info, Failure> {
@@ -308,10 +297,6 @@ fn check_decision(decision: Decision) -> Result<Decision, Failure> {
         }
         _ => Ok(decision),
     }
-}
-
-fn configured(result: Result<Vec<(String, String)>, String>) -> Result<Vec<(String, String)>, Failure> {
-    result.map_err(|message| Failure::PluginError(format!("rejected its configuration: {message}")))
 }
 
 fn wrong_kind(plugin: &Plugin, expected: Kind) -> Failure {
