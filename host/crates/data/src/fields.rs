@@ -81,9 +81,9 @@ impl<'a> Fields<'a> {
     }
 
     /// The fields not named in `used`, as a JSON object's text.
-    pub fn others_json(&self, used: &[&str]) -> String {
+    pub fn others_json(&self, used: &[String]) -> String {
         let mut out = String::from("{");
-        for (key, value) in self.0.iter().filter(|(k, _)| !used.contains(&k.as_ref())) {
+        for (key, value) in self.0.iter().filter(|(k, _)| !used.iter().any(|u| u == k)) {
             if out.len() > 1 {
                 out.push(',');
             }
@@ -249,12 +249,17 @@ pub struct FieldMap {
     kind: RecordKind,
     /// The source name of every canonical field, indexed by [`Field`].
     names: [String; Field::ALL.len()],
+    /// The source names of this kind's fields, kept so that reading a record
+    /// does not list them again.
+    used: Vec<String>,
 }
 
 impl FieldMap {
     /// Every field under its canonical name.
     pub fn new(kind: RecordKind) -> Self {
-        FieldMap { kind, names: Field::ALL.map(|f| f.name().to_string()) }
+        let mut map = FieldMap { kind, names: Field::ALL.map(|f| f.name().to_string()), used: Vec::new() };
+        map.used = map.kind.fields().iter().map(|f| map.name(*f).to_string()).collect();
+        map
     }
 
     /// The fields of an eval set, under their canonical names.
@@ -287,13 +292,14 @@ impl FieldMap {
             format!("unknown field {canonical:?}: the fields are {}", names.join(", "))
         })?;
         self.names[*field as usize] = source.to_string();
+        self.used = fields.iter().map(|f| self.names[*f as usize].clone()).collect();
         Ok(())
     }
 
     /// The source names of this kind's canonical fields: what is not
     /// metadata.
-    pub fn used(&self) -> Vec<&str> {
-        self.kind.fields().iter().map(|f| self.name(*f)).collect()
+    pub fn used(&self) -> &[String] {
+        &self.used
     }
 }
 

@@ -19,6 +19,7 @@ use assay_data::{BadRecord, Chunk, FieldMap, Format, Reader, RecordSource, eval_
 use assay_runtime::{
     EvaluatorInstance, Failure, Host, LoadedPlugin, MetricInfo, MetricLevel, Sample, Scores, Statistic, call_runtime,
 };
+use serde_json::value::RawValue;
 
 use crate::worker::{
     BATCHES_PER_CHUNK, FuelTally, Progress, Recipe, RunError, Schedule, Slot, ordered_pipeline, output_error,
@@ -458,9 +459,13 @@ impl Worker {
             outcomes.push(per_sample);
         }
 
+        // One line reused for every sample, so its lists are allocated once per chunk.
+        let mut line =
+            SampleLine { id: Cow::Borrowed(RawValue::NULL), scores: Pairs::default(), errors: Pairs::default() };
         for (i, id) in ids.iter().enumerate() {
-            let mut line =
-                SampleLine { id: Cow::Borrowed(id.as_ref()), scores: Pairs::default(), errors: Pairs::default() };
+            line.id = Cow::Borrowed(id.as_ref());
+            line.scores.0.clear();
+            line.errors.0.clear();
             for (p, outcome) in outcomes.iter().enumerate() {
                 match &outcome[i] {
                     Ok(scores) => {
