@@ -436,3 +436,45 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_config_file_sets_what_the_flags_set_and_flags_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("assay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[run]\nbatch_size = 2\n[guard]\nout = \"screened\"\non_bad_record = \"fail\"\n\
+             [dataset]\nfields = {{ comment = \"note\" }}\n[plugins.trap]\nsource = {:?}\n",
+            artifacts::TRAP_GUARD
+        ),
+    )
+    .unwrap();
+    let input = dir.path().join("f.csv");
+    std::fs::write(&input, "id,note\n1,ok\n2,HOLD\n3,REJECT\n").unwrap();
+    let screen = |args: &[&str]| run(assay().arg("guard").arg(&input).arg("-c").arg(&config).args(args));
+
+    // The output folder comes from [guard] out, relative to the config, and
+    // the comment from the column [dataset] fields names.
+    expect_code(&screen(&["-q"]), 0);
+    let out = dir.path().join("screened");
+    assert_eq!(std::fs::read_to_string(out.join("quarantined.csv")).unwrap(), "id,note\n2,HOLD\n");
+    assert_eq!(std::fs::read_to_string(out.join("rejected.csv")).unwrap(), "id,note\n3,REJECT\n");
+    assert_eq!(read_json(&out.join("summary.json"))["run"]["batch_size"], 2);
+
+    // [guard] on_bad_record = "fail" stops at an unreadable row; the flag wins.
+    std::fs::write(&input, "id,note\n1,ok\n2,too,many\n").unwrap();
+    let output = screen(&["-q"]);
+    expect_code(&output, 1);
+    assert!(stderr(&output).contains(&format!("{}:3:", input.display())), "{}", stderr(&output));
+    let flagged = dir.path().join("flagged");
+    let output = screen(&["-q", "--on-bad-record", "quarantine", "-o", flagged.to_str().unwrap()]);
+    expect_code(&output, 0);
+    assert_eq!(read_json(&flagged.join("summary.json"))["counts"]["bad_records"], 1);
+
+    // A key no option has is named with its line.
+    std::fs::write(&config, "[guard]\nout = \"screened\"\non_bad_recrod = \"fail\"\n").unwrap();
+    let output = screen(&["-g", artifacts::TRAP_GUARD]);
+    expect_code(&output, 1);
+    assert!(stderr(&output).contains("assay.toml: 3: unknown key `on_bad_recrod` in [guard]"), "{}", stderr(&output));
+}

@@ -389,3 +389,42 @@ fn package_refuses_what_is_not_a_plugin_and_bad_fields() {
     assert!(stderr(&output).contains("license \"not a licence\""), "{}", stderr(&output));
     assert!(!out.exists(), "nothing is written when packaging fails");
 }
+
+#[test]
+fn the_config_file_sets_run_options_ci_files_and_field_maps() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("set.csv");
+    std::fs::write(&path, "id,prediction,answer,reference\n1,Paris,Lyon,Paris\n2,Rome,Lyon,Rome\n").unwrap();
+    let config = dir.path().join("assay.toml");
+    std::fs::write(
+        &config,
+        "[run]\nout = \"results\"\nseed = 7\nquiet = true\n[dataset]\nfields = { output = \"prediction\" }\n\
+         [ci]\nmarkdown = \"summary.md\"\n[plugins.exact_match]\n",
+    )
+    .unwrap();
+    let output = run(assay().arg("run").arg(&path).arg("-c").arg(&config));
+    expect_code(&output, 0);
+    assert_eq!(stdout(&output), "", "[run] quiet = true");
+    let results = dir.path().join("results");
+    let summary = read_json(&results.join("summary.json"));
+    assert_eq!((summary["kind"].as_str(), summary["run"]["seed"].as_u64()), (Some("evaluation"), Some(7)));
+    assert_eq!(summary["metrics"]["exact_match/exact_match"], 1.0, "[dataset] fields read the prediction column");
+    assert!(std::fs::read_to_string(dir.path().join("summary.md")).unwrap().contains("2 samples"));
+
+    // Flags win: another output column, another seed, another folder.
+    let flagged = dir.path().join("flagged");
+    let output = run(assay().arg("run").arg(&path).arg("-c").arg(&config).args([
+        "--field",
+        "output=answer",
+        "--seed",
+        "3",
+        "-o",
+        flagged.to_str().unwrap(),
+    ]));
+    expect_code(&output, 0);
+    let summary = read_json(&flagged.join("summary.json"));
+    assert_eq!(
+        (summary["metrics"]["exact_match/exact_match"].as_f64(), summary["run"]["seed"].as_u64()),
+        (Some(0.0), Some(3))
+    );
+}
