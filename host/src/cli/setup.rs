@@ -7,15 +7,15 @@ use anyhow::{Context, Result, anyhow, bail};
 use assay_pipeline::Schedule;
 use assay_registry::lock::LockFile;
 use assay_registry::resolve::{Mode, Origin, Resolved, Resolver};
-use assay_registry::store::Store;
+use assay_registry::store::LocalStore;
 use assay_runtime::host::PluginSpec;
 use assay_runtime::{ComponentCache, Determinism, Grant, Host, Limits};
 
 use crate::config::{ConfigFile, PluginEntry, SharedOptions, config_json, set_value};
 
 /// The local plugin store every command shares.
-pub fn store() -> Result<Store> {
-    Store::default_location().context("no cache directory for the plugin store: set ASSAY_CACHE_DIR or HOME")
+pub fn store() -> Result<LocalStore> {
+    LocalStore::default_location().context("no cache directory for the plugin store: set ASSAY_CACHE_DIR or HOME")
 }
 
 /// The compiled-component cache: in `dir`, the default place, or none.

@@ -61,7 +61,7 @@ pub struct EarlyStop {
 
 impl EarlyStop {
     /// The first plugin over the rate, as the error that stops the run.
-    fn check(&self, plugins: &[LoadedPlugin], tally: &Tally) -> Option<RunError> {
+    fn check(&self, plugins: &[LoadedPlugin], tally: &EvaluationTally) -> Option<RunError> {
         if tally.samples < self.min_samples {
             return None;
         }
@@ -114,7 +114,7 @@ pub fn evaluate(
 pub struct Evaluation<'p> {
     plugins: &'p [LoadedPlugin],
     slots: MetricSlots,
-    tally: Tally,
+    tally: EvaluationTally,
     corpus: BTreeMap<String, f64>,
     corpus_errors: BTreeMap<String, ErrorEntry>,
 }
@@ -134,7 +134,7 @@ pub fn evaluate_records<'p>(
     progress: &dyn Progress,
 ) -> Result<Evaluation<'p>, RunError> {
     let slots = MetricSlots::new(plugins);
-    let mut tally = Tally::new(plugins.len(), slots.keys.len());
+    let mut tally = EvaluationTally::new(plugins.len(), slots.keys.len());
     let mut failure: Option<RunError> = None;
     let schedule = &options.schedule;
     let pipeline = ordered_pipeline(
@@ -314,7 +314,7 @@ struct ChunkResult {
 }
 
 /// Everything summed over the chunks, in input order.
-struct Tally {
+struct EvaluationTally {
     samples: u64,
     samples_with_errors: u64,
     references: ReferenceCounts,
@@ -325,9 +325,9 @@ struct Tally {
     fuel: Vec<FuelTally>,
 }
 
-impl Tally {
+impl EvaluationTally {
     fn new(plugins: usize, slots: usize) -> Self {
-        Tally {
+        EvaluationTally {
             samples: 0,
             samples_with_errors: 0,
             references: ReferenceCounts::default(),

@@ -148,7 +148,7 @@ pub fn screen_records(
     options: &ScreenOptions,
     sink: &mut dyn RouteSink,
     progress: &dyn Progress,
-) -> Result<Tally, RunError> {
+) -> Result<ScreeningTally, RunError> {
     let mut failure: Option<RunError> = None;
     let schedule = &options.schedule;
     let (tally, pipeline) = std::thread::scope(|scope| {
@@ -170,8 +170,8 @@ pub fn screen_records(
             });
         }
         let (to_writer, chunks) = crossbeam_channel::bounded::<Arc<ParsedChunk>>(4);
-        let writer = scope.spawn(move || -> Result<Tally, std::io::Error> {
-            let mut tally = Tally::new(guards);
+        let writer = scope.spawn(move || -> Result<ScreeningTally, std::io::Error> {
+            let mut tally = ScreeningTally::new(guards);
             for chunk in chunks {
                 let verdicts: Vec<Verdicts> =
                     from_guards.iter().map(|rx| rx.recv().expect("every guard answers every chunk")).collect();
@@ -267,16 +267,16 @@ impl GuardRunner<'_> {
 }
 
 /// Everything summed over the chunks of a guard run, in input order.
-pub struct Tally {
+pub struct ScreeningTally {
     pub counts: ScreeningCounts,
     pub per_guard: Vec<GuardRoutes>,
     fuel: Vec<FuelTally>,
     pub bad: Vec<BadRecord>,
 }
 
-impl Tally {
+impl ScreeningTally {
     fn new(guards: &[Guard]) -> Self {
-        Tally {
+        ScreeningTally {
             counts: ScreeningCounts::default(),
             per_guard: vec![GuardRoutes::default(); guards.len()],
             fuel: vec![FuelTally::default(); guards.len()],

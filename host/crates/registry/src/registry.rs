@@ -11,7 +11,7 @@
 //! digest: a manifest against the digest it was asked for (or, for a tag,
 //! against the digest it is then known by), and the component against the
 //! layer digest in that manifest. Verified bytes go into the local
-//! [`Store`], from which later runs, including offline ones, load them.
+//! [`LocalStore`], from which later runs, including offline ones, load them.
 //!
 //! Registries on the loopback interface are spoken to over plain HTTP, as the
 //! docker CLI does by default; every other registry over HTTPS. Credentials
@@ -30,7 +30,7 @@ use oci_client::secrets::RegistryAuth;
 use oci_wasm::{ToConfig, WASM_LAYER_MEDIA_TYPE, WASM_MANIFEST_CONFIG_MEDIA_TYPE, WasmConfig};
 
 pub use crate::reference::{OciRef, RefError};
-use crate::store::{Store, StoredSignature};
+use crate::store::{LocalStore, StoredSignature};
 
 /// Why a registry operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -136,7 +136,7 @@ impl Registries {
     /// Fetches the component `reference` names into `store`, from the store
     /// itself when the manifest digest is known and already there. Without
     /// `network`, only the store is looked in.
-    pub fn pull(&self, reference: &OciRef, store: &Store, network: bool) -> Result<Pulled, RegistryError> {
+    pub fn pull(&self, reference: &OciRef, store: &LocalStore, network: bool) -> Result<Pulled, RegistryError> {
         let not_stored = || RegistryError::NotStored { reference: reference.to_string() };
         let manifest_digest = match reference.digest() {
             Some(digest) => digest.to_string(),

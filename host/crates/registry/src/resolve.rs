@@ -26,7 +26,7 @@ use assay_runtime::{Grant, Limits};
 
 use crate::lock::{LockFile, Locked};
 use crate::registry::{OciRef, RefError, Registries, RegistryError};
-use crate::store::Store;
+use crate::store::LocalStore;
 use crate::trust::{TrustError, TrustPolicy};
 
 /// A source as written, before its bytes are found.
@@ -157,7 +157,7 @@ impl Resolved {
 
 pub struct Resolver<'a> {
     registries: Registries,
-    store: Store,
+    store: LocalStore,
     lock: Option<(PathBuf, LockFile)>,
     policy: &'a TrustPolicy,
     /// Where key paths of the policy start: the config's folder.
@@ -171,7 +171,7 @@ impl<'a> Resolver<'a> {
     /// `lock` is the lock file's path and contents when the run has a config
     /// (`None` contents when the file does not exist yet).
     pub fn new(
-        store: Store,
+        store: LocalStore,
         lock: Option<(PathBuf, Option<LockFile>)>,
         policy: &'a TrustPolicy,
         policy_dir: &Path,

@@ -22,19 +22,19 @@ pub struct StoredSignature {
 }
 
 /// The store in one folder: `sha256/HEX` entries and the signatures last seen.
-pub struct Store {
+pub struct LocalStore {
     dir: PathBuf,
 }
 
-impl Store {
-    pub fn new(dir: impl Into<PathBuf>) -> Store {
-        Store { dir: dir.into() }
+impl LocalStore {
+    pub fn new(dir: impl Into<PathBuf>) -> LocalStore {
+        LocalStore { dir: dir.into() }
     }
 
     /// `store/` in the cache directory (`$ASSAY_CACHE_DIR`, else
     /// `$XDG_CACHE_HOME/assay`, else `~/.cache/assay`).
-    pub fn default_location() -> Option<Store> {
-        assay_runtime::ComponentCache::default_dir().map(|dir| Store::new(dir.join("store")))
+    pub fn default_location() -> Option<LocalStore> {
+        assay_runtime::ComponentCache::default_dir().map(|dir| LocalStore::new(dir.join("store")))
     }
 
     pub(crate) fn blob_path(&self, digest: &str) -> std::io::Result<PathBuf> {
@@ -105,7 +105,7 @@ mod tests {
     #[test]
     fn entries_are_found_by_digest_and_damaged_ones_are_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path());
+        let store = LocalStore::new(dir.path());
         let (digest, path) = store.put(b"component bytes").unwrap();
         assert_eq!(digest, sha256_digest(b"component bytes"));
         assert_eq!(store.get(&digest).unwrap().as_deref(), Some(&b"component bytes"[..]));

@@ -90,7 +90,7 @@ impl TrustedKey {
 
 /// What the policy makes of one plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum TrustVerdict {
     /// No signature was asked for.
     NotRequired,
     /// Signed by the named trusted key.
@@ -107,9 +107,9 @@ impl TrustPolicy {
         repository: &str,
         manifest_digest: &str,
         signatures: &[StoredSignature],
-    ) -> Result<Verdict, TrustError> {
+    ) -> Result<TrustVerdict, TrustError> {
         if !self.require_signatures {
-            return Ok(Verdict::NotRequired);
+            return Ok(TrustVerdict::NotRequired);
         }
         let untrusted = |reason: String| TrustError::Untrusted { subject: subject.to_string(), reason };
         let keys: Vec<(&String, &TrustedKey)> = self.keys.iter().filter(|(_, key)| key.covers(repository)).collect();
@@ -126,7 +126,7 @@ impl TrustPolicy {
         for (name, key) in &keys {
             let verifying = load_verifying_key(&base_dir.join(&key.public_key))?;
             if signatures.iter().any(|s| verify(s, &verifying, manifest_digest).is_ok()) {
-                return Ok(Verdict::SignedBy((*name).clone()));
+                return Ok(TrustVerdict::SignedBy((*name).clone()));
             }
         }
         let names: Vec<&str> = keys.iter().map(|(name, _)| name.as_str()).collect();
@@ -138,14 +138,14 @@ impl TrustPolicy {
     }
 
     /// Checks a plugin given as a local file: it carries no signature.
-    pub fn check_local_file(&self, subject: &str) -> Result<Verdict, TrustError> {
+    pub fn check_local_file(&self, subject: &str) -> Result<TrustVerdict, TrustError> {
         if self.require_signatures {
             return Err(TrustError::Untrusted {
                 subject: subject.to_string(),
                 reason: "signatures are required and a local file carries none; publish it with `assay push` and `assay sign`".into(),
             });
         }
-        Ok(Verdict::NotRequired)
+        Ok(TrustVerdict::NotRequired)
     }
 }
 
@@ -336,7 +336,7 @@ mod tests {
         let signature = sign(&load_signing_key(&private, None).unwrap(), "example.com/nlp/rouge", &digest);
         assert_eq!(
             check("example.com/nlp/rouge", std::slice::from_ref(&signature)).unwrap(),
-            Verdict::SignedBy("nlp".into())
+            TrustVerdict::SignedBy("nlp".into())
         );
         assert!(check("example.com/nlp/rouge", &[]).unwrap_err().to_string().contains("carries none"));
         assert!(
@@ -346,6 +346,6 @@ mod tests {
                 .contains("no key in [trust.keys] is trusted")
         );
         assert!(policy.check_local_file("x.wasm").unwrap_err().to_string().contains("local file"));
-        assert_eq!(TrustPolicy::default().check_local_file("x.wasm").unwrap(), Verdict::NotRequired);
+        assert_eq!(TrustPolicy::default().check_local_file("x.wasm").unwrap(), TrustVerdict::NotRequired);
     }
 }
