@@ -428,3 +428,16 @@ fn the_config_file_sets_run_options_ci_files_and_field_maps() {
         (Some(0.0), Some(3))
     );
 }
+
+#[test]
+fn completions_cover_every_subcommand() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = run(assay().args(["completions", shell]));
+        expect_code(&output, 0);
+        let script = stdout(&output);
+        for command in ["run", "guard", "inspect", "report", "lock", "completions"] {
+            assert!(script.contains(command), "{shell} completions lack {command}");
+        }
+    }
+    expect_code(&run(assay().args(["completions", "tcsh"])), 2);
+}
