@@ -30,24 +30,25 @@ impl SampleLine<'_> {
     pub fn write_to(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"id\":");
         out.extend_from_slice(self.id.get().as_bytes());
-        out.extend_from_slice(b",\"scores\":{");
-        for (i, (key, value)) in self.scores.0.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_key(out, key);
-            serde_json::to_writer(&mut *out, value).expect("writing to a Vec");
-        }
-        out.extend_from_slice(b"},\"errors\":{");
-        for (i, (key, error)) in self.errors.0.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_key(out, key);
-            serde_json::to_writer(&mut *out, error).expect("writing to a Vec");
-        }
-        out.extend_from_slice(b"}}\n");
+        out.extend_from_slice(b",\"scores\":");
+        write_object(out, &self.scores);
+        out.extend_from_slice(b",\"errors\":");
+        write_object(out, &self.errors);
+        out.extend_from_slice(b"}\n");
     }
+}
+
+/// A JSON object of `pairs`, in order.
+fn write_object<V: Serialize>(out: &mut Vec<u8>, pairs: &Pairs<Cow<'_, str>, V>) {
+    out.push(b'{');
+    for (i, (key, value)) in pairs.0.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_key(out, key);
+        serde_json::to_writer(&mut *out, value).expect("writing to a Vec");
+    }
+    out.push(b'}');
 }
 
 /// `"key":`, escaped as JSON only when it needs to be.
