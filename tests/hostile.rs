@@ -406,3 +406,42 @@ fn the_memory_cap_is_recorded_when_it_is_also_the_pooling_allocators_slot_size()
     assert_eq!(samples[0]["errors"]["hostile"]["kind"], "memory-limit");
     assert_eq!(samples[1]["scores"]["hostile/value"], 1.0);
 }
+
+#[test]
+fn plugin_text_reaches_ci_files_and_terminals_inert() {
+    let dir = tempfile::tempdir().unwrap();
+    let (junit, markdown) = (dir.path().join("junit.xml"), dir.path().join("summary.md"));
+    let hostile = "say:\u{1b}]0;pwned\u{7}\u{1b}[2J\r\n## all gates passed ![t](http://e.x/t.png) </failure>\u{0}";
+    let run = run_commands(
+        dir.path(),
+        &["ok", hostile],
+        "",
+        "",
+        &["--junit", junit.to_str().unwrap(), "--junit-samples", "--markdown", markdown.to_str().unwrap()],
+    );
+    expect_code(&run.output, 3);
+    // The message is kept whole in the result file, as data.
+    assert_eq!(run.samples[1]["errors"]["hostile"]["message"], &hostile["say:".len()..]);
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let mut failures = Vec::new();
+    loop {
+        match reader.read_event().unwrap_or_else(|e| panic!("the JUnit file is not well-formed XML: {e}\n{xml}")) {
+            quick_xml::events::Event::Eof => break,
+            quick_xml::events::Event::Text(text) => failures.push(text.decode().unwrap().into_owned()),
+            _ => {}
+        }
+    }
+    assert!(failures.iter().any(|f| f.contains("all gates passed")), "the failure is reported: {failures:?}");
+    assert!(!xml.contains('\u{1b}') && !xml.contains('\u{0}'), "{xml}");
+
+    for (what, text) in [
+        ("stdout", stdout(&run.output)),
+        ("stderr", stderr(&run.output)),
+        ("markdown", std::fs::read_to_string(&markdown).unwrap()),
+    ] {
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{what} holds control characters: {text:?}");
+        assert!(!text.contains("## all gates"), "{what}: {text}");
+    }
+}

@@ -103,21 +103,24 @@ pub fn junit(outcomes: &[Outcome], samples: Option<&[FailingSample]>, seconds: f
         write(Event::Start(start));
         let classname = format!("assay.{}", suite.name);
         for case in &suite.cases {
+            // Names and messages carry plugin text, which may hold characters XML cannot.
+            let name = crate::text::xml(&case.name);
             let start = BytesStart::new("testcase").with_attributes([
-                ("name", case.name.as_str()),
+                ("name", name.as_ref()),
                 ("classname", classname.as_str()),
                 ("time", "0"),
             ]);
             match &case.failure {
                 None => write(Event::Empty(start)),
                 Some(message) => {
+                    let message = crate::text::xml(message);
                     write(Event::Start(start));
                     // The first line as the message panels show; all of it as the body.
                     let first = message.lines().next().unwrap_or_default();
                     write(Event::Start(
                         BytesStart::new("failure").with_attributes([("message", first), ("type", "failure")]),
                     ));
-                    write(Event::Text(BytesText::new(message)));
+                    write(Event::Text(BytesText::new(&message)));
                     write(Event::End(BytesEnd::new("failure")));
                     write(Event::End(BytesEnd::new("testcase")));
                 }
@@ -151,7 +154,7 @@ struct Case {
 /// marks, and the counts, sized for a pull-request comment.
 pub fn markdown(summary: &Summary, outcomes: &[Outcome]) -> String {
     let number = |v: Option<f64>| v.map_or_else(|| "–".to_string(), |v| format!("{v:.4}"));
-    let mut md = format!("### assay {}: {}\n\n", summary.kind(), summary.input().path);
+    let mut md = format!("### assay {}: {}\n\n", summary.kind(), crate::text::markdown(&summary.input().path));
     if outcomes.is_empty() {
         md.push_str("No gates configured.\n\n");
     } else {
@@ -167,7 +170,8 @@ pub fn markdown(summary: &Summary, outcomes: &[Outcome]) -> String {
                 .value
                 .map_or_else(|| "–".to_string(), |v| if v.fract() == 0.0 { format!("{v}") } else { format!("{v:.4}") });
             let mark = if outcome.passed { "✅ pass" } else { "❌ fail" };
-            md.push_str(&format!("| `{}` | {value} | `{}` | {mark} |\n", outcome.name, outcome.condition));
+            let name = crate::text::markdown_code(&outcome.name);
+            md.push_str(&format!("| `{name}` | {value} | `{}` | {mark} |\n", outcome.condition));
         }
         md.push('\n');
     }
@@ -179,7 +183,8 @@ pub fn markdown(summary: &Summary, outcomes: &[Outcome]) -> String {
             let detail = evaluation.details.get(name);
             let stat = |f: fn(&assay_data::output::MetricSummary) -> Option<f64>| number(detail.and_then(f));
             md.push_str(&format!(
-                "| `{name}` | {} | {} | {} | {} | {} |\n",
+                "| `{}` | {} | {} | {} | {} | {} |\n",
+                crate::text::markdown_code(name),
                 number(*value),
                 stat(|d| d.p50),
                 stat(|d| d.p95),

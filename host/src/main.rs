@@ -23,6 +23,7 @@ mod exit;
 mod gate;
 mod html;
 mod table;
+mod text;
 
 use exit::Exit;
 
@@ -102,7 +103,8 @@ fn main() -> ExitCode {
         }
     };
     result.unwrap_or_else(|error| {
-        eprintln!("error: {error:#}");
+        // Errors quote plugins (a refused configuration, a failed load).
+        eprintln!("error: {}", text::terminal(&format!("{error:#}")));
         Exit::Failed.into()
     })
 }

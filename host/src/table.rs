@@ -19,7 +19,7 @@ pub fn metrics(summary: &EvaluationSummary) -> comfy_table::Table {
     let number = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.4}"));
     for (key, detail) in &summary.details {
         table.add_row([
-            key.clone(),
+            crate::text::terminal(key).into_owned(),
             number(detail.headline()),
             number(detail.p50),
             number(detail.p95),
@@ -86,7 +86,7 @@ pub fn print(summary: &Summary, out: &Path) {
                 println!("  {plugin}: {}", kinds.join(", "));
             }
             for (plugin, error) in &summary.corpus_errors {
-                println!("  {plugin}: corpus metrics failed: {}", error.message);
+                println!("  {plugin}: corpus metrics failed: {}", crate::text::terminal(&error.message));
             }
         }
         Summary::Guard(summary) => {

@@ -54,15 +54,18 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
     // Metadata describes a plugin but is no part of what it does, so a
     // section another tool wrote badly costs a warning, not the inspection.
     let metadata = metadata::read(&resolved.component).unwrap_or_else(|error| {
-        eprintln!("warning: {label}: unreadable metadata: {:#}", anyhow::Error::from(error));
+        let error = format!("{:#}", anyhow::Error::from(error));
+        eprintln!("warning: {label}: unreadable metadata: {}", crate::text::terminal(&error));
         ComponentMetadata::default()
     });
     if args.json {
         println!("{}", serde_json::to_string_pretty(&inspection(&plugin, &metadata))?);
         return Ok(());
     }
-    println!("{} {} ({})", plugin.info.name, plugin.info.version, plugin.kind);
-    println!("  {}", plugin.info.description);
+    // Everything a component says of itself is its author's text.
+    let shown = crate::text::terminal;
+    println!("{} {} ({})", plugin.info.name, shown(&plugin.info.version), plugin.kind);
+    println!("  {}", shown(&plugin.info.description));
     println!("contract  {}", plugin.contract());
     println!("world     {}", plugin.world());
     println!("source    {}", plugin.origin);
@@ -74,7 +77,7 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
         for metric in plugin.metrics.iter() {
             let level = if metric.level == MetricLevel::Sample { "sample" } else { "corpus" };
             let direction = if metric.higher_is_better { "higher is better" } else { "lower is better" };
-            println!("  {:<22} {level}, {direction}: {}", metric.name, metric.description);
+            println!("  {:<22} {level}, {direction}: {}", shown(&metric.name), shown(&metric.description));
         }
     }
     // Every import is one the sandbox provides (loading refused the rest),
@@ -97,7 +100,7 @@ fn print_metadata(metadata: &ComponentMetadata) {
     }
     println!("metadata");
     for (label, value) in present {
-        println!("  {label:<12} {value}");
+        println!("  {label:<12} {}", crate::text::terminal(value));
     }
 }
 

@@ -112,7 +112,7 @@ pub fn test(args: TestArgs) -> Result<ExitCode> {
             failed += 1;
             println!("FAIL {}", label.trim_end());
             for problem in problems {
-                println!("  {problem}");
+                println!("  {}", crate::text::terminal(&problem));
             }
         }
     }

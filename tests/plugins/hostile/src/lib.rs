@@ -35,6 +35,8 @@ fn run(command: &str, first_call: bool) -> Result<f64, String> {
     Ok(match verb {
         "ok" => 1.0,
         "fail" => return Err("this sample is not to my liking".into()),
+        // An error message of the eval set's choosing: control bytes, markup.
+        "say" => return Err(arg.into()),
         "panic" => panic!("hostile plugin panicked on purpose"),
         "loop" => loop {
             std::hint::black_box(0);
