@@ -445,3 +445,24 @@ fn plugin_text_reaches_ci_files_and_terminals_inert() {
         assert!(!text.contains("## all gates"), "{what}: {text}");
     }
 }
+
+#[test]
+fn a_plugin_that_keeps_state_scores_the_same_for_every_number_of_workers() {
+    // `later:fail` succeeds on an instance's first call only: a plugin whose
+    // answers depend on what it saw before. One sample per call, so a chunk
+    // is 16 samples and 40 samples are three chunks.
+    let commands = vec!["later:fail"; 40];
+    let mut results = Vec::new();
+    for jobs in ["1", "2", "3"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (output, _) = invoke(dir.path(), &commands, "", "", &["-j", jobs]);
+        expect_code(&output, 3);
+        results.push(std::fs::read_to_string(dir.path().join("out/samples.jsonl")).unwrap());
+    }
+    assert_eq!(results[0], results[1], "-j 1 and -j 2");
+    assert_eq!(results[0], results[2], "-j 1 and -j 3");
+    let samples: Vec<Value> = results[0].lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let fresh: Vec<usize> =
+        samples.iter().enumerate().filter(|(_, s)| s["scores"]["hostile/value"].is_number()).map(|(i, _)| i).collect();
+    assert_eq!(fresh, [0, 16, 32], "each chunk starts on a fresh instance");
+}
