@@ -17,7 +17,8 @@ pub struct Limits {
     pub fuel_per_sample: u64,
     /// Wall-clock deadline for one call, in milliseconds. Default: 10 s.
     pub timeout_ms: u64,
-    /// Linear memory cap per instance, in MiB. Default: 512.
+    /// Memory cap per instance, in MiB: all its linear memories and tables
+    /// together. Default: 512.
     pub memory_mib: u64,
     /// Cap on the total bytes of text a call returns (reasons, messages,
     /// statistic names). Default: 16 MiB.

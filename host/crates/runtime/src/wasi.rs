@@ -20,8 +20,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use rand::SeedableRng as _;
 use serde::{Deserialize, Serialize};
+use wasmtime::Store;
 use wasmtime::component::ResourceTable;
-use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
@@ -60,7 +60,7 @@ pub(crate) fn new_store(
     let state = StoreState {
         wasi: wasi.build(),
         table: ResourceTable::new(),
-        limiter: MemoryLimiter { inner: StoreLimitsBuilder::new().memory_size(memory_bytes).build(), hit: false },
+        limiter: MemoryLimiter::new(memory_bytes),
         log,
         rng,
     };
@@ -155,34 +155,46 @@ impl WasiView for StoreState {
     }
 }
 
+/// The memory cap of one instance, over all it holds: every linear memory
+/// and every table of every core instance in the component. Wasmtime asks
+/// per memory and per table, so a cap applied to each alone would let a
+/// component with two memories hold twice the cap.
 struct MemoryLimiter {
-    inner: StoreLimits,
+    cap: usize,
+    /// Bytes held now, summed over memories and tables.
+    used: usize,
+    /// Whether a growth was refused since the last call began.
     hit: bool,
+}
+
+/// What one table element is counted as: a reference, as wasmtime stores it.
+const TABLE_ELEMENT_BYTES: usize = std::mem::size_of::<usize>();
+
+impl MemoryLimiter {
+    fn new(cap: usize) -> Self {
+        MemoryLimiter { cap, used: 0, hit: false }
+    }
+
+    /// Grows the total by `desired - current` bytes if it stays under the cap.
+    fn grow(&mut self, current: usize, desired: usize) -> bool {
+        let total = self.used.saturating_sub(current).saturating_add(desired);
+        if total > self.cap {
+            self.hit = true;
+            return false;
+        }
+        self.used = total;
+        true
+    }
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
     fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-        let allowed = self.inner.memory_growing(current, desired, maximum)?;
-        if !allowed {
-            self.hit = true;
-        }
-        Ok(allowed)
+        Ok(maximum.is_none_or(|max| desired <= max) && self.grow(current, desired))
     }
 
     fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-        self.inner.table_growing(current, desired, maximum)
-    }
-
-    fn instances(&self) -> usize {
-        self.inner.instances()
-    }
-
-    fn tables(&self) -> usize {
-        self.inner.tables()
-    }
-
-    fn memories(&self) -> usize {
-        self.inner.memories()
+        let bytes = |elements: usize| elements.saturating_mul(TABLE_ELEMENT_BYTES);
+        Ok(maximum.is_none_or(|max| desired <= max) && self.grow(bytes(current), bytes(desired)))
     }
 }
 
@@ -328,6 +340,24 @@ impl rand::TryRng for SeededRng {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_memory_cap_counts_every_memory_and_table_together() {
+        use wasmtime::ResourceLimiter as _;
+        let mib = 1 << 20;
+        let mut limiter = MemoryLimiter::new(64 * mib);
+        assert!(limiter.memory_growing(0, 40 * mib, None).unwrap(), "a first memory under the cap");
+        assert!(
+            !limiter.memory_growing(0, 40 * mib, None).unwrap(),
+            "a second memory that would pass the cap together"
+        );
+        assert!(limiter.hit);
+        assert!(limiter.memory_growing(0, 20 * mib, None).unwrap(), "a second memory that fits");
+        assert!(!limiter.table_growing(0, 4 * mib / TABLE_ELEMENT_BYTES + 1, None).unwrap(), "tables count too");
+        assert!(limiter.memory_growing(40 * mib, 44 * mib, None).unwrap(), "growing one memory counts only the growth");
+        assert!(!limiter.memory_growing(44 * mib, 45 * mib, None).unwrap());
+        assert!(!limiter.memory_growing(0, mib, Some(mib / 2)).unwrap(), "a memory's own maximum holds");
+    }
 
     #[test]
     fn log_pipe_keeps_only_its_capacity() {
