@@ -198,30 +198,61 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// A bounded stderr: keeps the first `capacity` bytes and quietly drops the
-/// rest. Unlike wasmtime's `MemoryOutputPipe`, a full buffer is not an error
-/// the guest sees, because Rust's `eprintln!` panics when a write fails and a
-/// chatty plugin must not trap for it.
+/// A bounded stderr: keeps the first and the last `capacity / 2` bytes and
+/// quietly drops what lies between, so a plugin that floods its log cannot
+/// push its own final panic message out of the error it causes. Unlike
+/// wasmtime's `MemoryOutputPipe`, a full buffer is not an error the guest
+/// sees, because Rust's `eprintln!` panics when a write fails and a chatty
+/// plugin must not trap for it.
 #[derive(Clone)]
 struct LogPipe {
     capacity: usize,
-    buffer: Arc<Mutex<Vec<u8>>>,
+    log: Arc<Mutex<Log>>,
+}
+
+#[derive(Default)]
+struct Log {
+    head: Vec<u8>,
+    /// The latest bytes past the head, at most `capacity / 2` of them.
+    tail: std::collections::VecDeque<u8>,
+    dropped: u64,
 }
 
 impl LogPipe {
     fn new(capacity: usize) -> Self {
-        LogPipe { capacity, buffer: Arc::new(Mutex::new(Vec::new())) }
+        LogPipe { capacity, log: Arc::new(Mutex::new(Log::default())) }
     }
 
-    fn append(&self, bytes: &[u8]) {
-        let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
-        let room = self.capacity.saturating_sub(buffer.len());
-        buffer.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    fn append(&self, mut bytes: &[u8]) {
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        let half = self.capacity / 2;
+        let to_head = (self.capacity - half).saturating_sub(log.head.len()).min(bytes.len());
+        log.head.extend_from_slice(&bytes[..to_head]);
+        bytes = &bytes[to_head..];
+        if half == 0 {
+            log.dropped += bytes.len() as u64;
+            return;
+        }
+        if bytes.len() > half {
+            log.dropped += (log.tail.len() + bytes.len() - half) as u64;
+            log.tail.clear();
+            bytes = &bytes[bytes.len() - half..];
+        }
+        let overflow = (log.tail.len() + bytes.len()).saturating_sub(half);
+        log.tail.drain(..overflow);
+        log.dropped += overflow as u64;
+        log.tail.extend(bytes);
     }
 
     fn contents(&self) -> String {
-        let buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
-        String::from_utf8_lossy(&buffer).into_owned()
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        let mut text = String::from_utf8_lossy(&log.head).into_owned();
+        if log.dropped > 0 {
+            text.push_str(&format!("\n[... {} bytes of log dropped ...]\n", log.dropped));
+        }
+        let (a, b) = log.tail.as_slices();
+        text.push_str(&String::from_utf8_lossy(&[a, b].concat()));
+        text
     }
 }
 
@@ -360,11 +391,17 @@ mod tests {
     }
 
     #[test]
-    fn log_pipe_keeps_only_its_capacity() {
-        let pipe = LogPipe::new(5);
-        pipe.append(b"abc");
-        pipe.append(b"defgh");
-        assert_eq!(pipe.contents(), "abcde");
+    fn log_pipe_keeps_its_head_and_its_tail() {
+        let pipe = LogPipe::new(6);
+        pipe.append(b"ab");
+        assert_eq!(pipe.contents(), "ab");
+        pipe.append(b"cdef");
+        assert_eq!(pipe.contents(), "abcdef");
+        pipe.append(b"ghij");
+        assert_eq!(pipe.contents(), "abc\n[... 4 bytes of log dropped ...]\nhij");
+        pipe.append(&[b'x'; 1000]);
+        pipe.append(b"panicked: the end");
+        assert_eq!(pipe.contents(), "abc\n[... 1021 bytes of log dropped ...]\nend");
     }
 
     #[test]
