@@ -113,6 +113,16 @@ fn short_backtrace(trace: &wasmtime::WasmBacktrace) -> Vec<String> {
         .collect()
 }
 
+/// At most the first `max` bytes of `text`, cut at a character boundary, for
+/// quoting plugin text in a message without repeating all of it.
+pub(crate) fn clip(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// The last `max` bytes of `text`, cut at a character boundary.
 fn tail(text: &str, max: usize) -> &str {
     if text.len() <= max {

@@ -242,24 +242,8 @@ impl Plugin {
                 (runtime.block_on(instance.describe()).map_err(setup("describe"))?, Vec::new())
             }
         };
-        let invalid = |message: String| LoadError::Invalid { source_name: self.origin.clone(), message };
-        if info.name.is_empty() || !info.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err(invalid(format!("`describe` gave the name {:?}: use letters, digits, `_` and `-`", info.name)));
-        }
-        let mut seen = BTreeSet::new();
-        for metric in &metrics {
-            if metric.name.is_empty() || !seen.insert(metric.name.as_str()) {
-                return Err(invalid(format!("metric name {:?} is empty or declared twice", metric.name)));
-            }
-            if metric.name.contains('*')
-                && (metric.level == MetricLevel::Sample || metric.name.matches('*').count() > 1)
-            {
-                return Err(invalid(format!(
-                    "metric {:?}: only corpus-level names may declare a family, with a single `*`",
-                    metric.name
-                )));
-            }
-        }
+        check_description(&info, &metrics)
+            .map_err(|message| LoadError::Invalid { source_name: self.origin.clone(), message })?;
         let mut metrics = metrics;
         // Sample-level values arrive positionally, so their declared order
         // is kept; corpus metrics follow.
@@ -301,6 +285,67 @@ impl Plugin {
     }
 }
 
+/// The most metrics a plugin may declare; each is a column of every line of
+/// `samples.jsonl` and a row of every table.
+pub const MAX_METRICS: usize = 256;
+/// The longest name of a plugin or a metric, in bytes.
+pub const MAX_NAME_BYTES: usize = 128;
+/// The longest version, in bytes: it is in every metric's signature.
+pub const MAX_VERSION_BYTES: usize = 64;
+/// The longest description of a plugin or a metric, in bytes.
+pub const MAX_DESCRIPTION_BYTES: usize = 4096;
+
+/// Checks what `describe` and `metrics` said against the contract and the
+/// host's bounds. Names become keys of result files and columns of tables, so
+/// they are identifiers; everything a plugin says is bounded, because names
+/// and versions are repeated on every line and in every signature.
+fn check_description(info: &Info, metrics: &[MetricInfo]) -> Result<(), String> {
+    let name_chars = |name: &str, extra: &str| name.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c));
+    if info.name.is_empty() || info.name.len() > MAX_NAME_BYTES || !name_chars(&info.name, "_-") {
+        return Err(format!(
+            "`describe` gave the name {:?}: use 1 to {MAX_NAME_BYTES} letters, digits, `_` and `-`",
+            crate::failure::clip(&info.name, MAX_NAME_BYTES)
+        ));
+    }
+    if info.version.len() > MAX_VERSION_BYTES || info.version.chars().any(char::is_control) {
+        return Err(format!(
+            "`describe` gave a version of {} bytes or with control characters; the most is {MAX_VERSION_BYTES}",
+            info.version.len()
+        ));
+    }
+    if info.description.len() > MAX_DESCRIPTION_BYTES {
+        return Err(format!(
+            "`describe` gave a description of {} bytes; the most is {MAX_DESCRIPTION_BYTES}",
+            info.description.len()
+        ));
+    }
+    if metrics.len() > MAX_METRICS {
+        return Err(format!("`metrics` declared {} metrics; the most is {MAX_METRICS}", metrics.len()));
+    }
+    let mut seen = BTreeSet::new();
+    for metric in metrics {
+        let name = crate::failure::clip(&metric.name, MAX_NAME_BYTES);
+        if metric.name.is_empty() || metric.name.len() > MAX_NAME_BYTES || !name_chars(&metric.name, "_-.[]*") {
+            return Err(format!(
+                "metric name {name:?}: use 1 to {MAX_NAME_BYTES} letters, digits, `_`, `-`, `.`, `[`, `]` and `*`"
+            ));
+        }
+        if !seen.insert(metric.name.as_str()) {
+            return Err(format!("metric name {name:?} is declared twice"));
+        }
+        if metric.name.contains('*') && (metric.level == MetricLevel::Sample || metric.name.matches('*').count() > 1) {
+            return Err(format!("metric {name:?}: only corpus-level names may declare a family, with a single `*`"));
+        }
+        if metric.description.len() > MAX_DESCRIPTION_BYTES {
+            return Err(format!(
+                "metric {name:?} has a description of {} bytes; the most is {MAX_DESCRIPTION_BYTES}",
+                metric.description.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Finds the `assay:plugin/{evaluator,guard}@V` export of a component.
 fn find_plugin_export(
     engine: &Engine,
@@ -340,6 +385,37 @@ fn component_imports(engine: &Engine, component: &Component) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptions_are_bounded_and_names_are_identifiers() {
+        let info =
+            |name: &str, version: &str| Info { name: name.into(), version: version.into(), description: String::new() };
+        let metric = |name: &str, level| MetricInfo {
+            name: name.into(),
+            description: String::new(),
+            higher_is_better: true,
+            level,
+        };
+        let ok = info("rouge", "0.1.0");
+        let fine = [
+            metric("rougeL_f", MetricLevel::Sample),
+            metric("f1[*]", MetricLevel::Corpus),
+            metric("p.1", MetricLevel::Sample),
+        ];
+        assert_eq!(check_description(&ok, &fine), Ok(()));
+        let refused = |info: &Info, metrics: &[MetricInfo]| check_description(info, metrics).unwrap_err();
+        assert!(refused(&info("a b", "1"), &[]).contains("the name \"a b\""));
+        assert!(refused(&info("p", &"9".repeat(65)), &[]).contains("version of 65 bytes"));
+        assert!(refused(&info("p", "1\u{1b}[2J"), &[]).contains("control characters"));
+        assert!(refused(&ok, &[metric("| forged\n## heading", MetricLevel::Sample)]).contains("letters, digits"));
+        assert!(refused(&ok, &[metric(&"m".repeat(129), MetricLevel::Sample)]).contains("1 to 128"));
+        assert!(refused(&ok, &[metric("f1[*]", MetricLevel::Sample)]).contains("family"));
+        assert!(refused(&ok, &[metric("a", MetricLevel::Sample), metric("a", MetricLevel::Corpus)]).contains("twice"));
+        let many: Vec<MetricInfo> = (0..257).map(|i| metric(&format!("m{i}"), MetricLevel::Sample)).collect();
+        assert!(refused(&ok, &many).contains("declared 257 metrics"));
+        let wordy = MetricInfo { description: "x".repeat(4097), ..metric("m", MetricLevel::Sample) };
+        assert!(refused(&ok, &[wordy]).contains("description of 4097 bytes"));
+    }
 
     #[test]
     fn metric_families_match_members_only() {
