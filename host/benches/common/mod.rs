@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use assay_pipeline::{BadRecordPolicy, EvaluateOptions, Schedule};
 use assay_runtime::host::PluginSpec;
-use assay_runtime::{ComponentCache, Determinism, Grant, Host, Kind, Limits, LoadedPlugin};
+use assay_runtime::{ComponentCache, Determinism, Digest, Grant, Host, Kind, Limits, LoadedPlugin};
 
 /// `assay run`'s defaults, with `jobs` workers.
 pub fn options(jobs: usize) -> EvaluateOptions {
@@ -26,6 +26,7 @@ pub fn spec(name: &str, component: Component, config: &toml::Table, grants: Vec<
     PluginSpec {
         name: name.into(),
         origin,
+        sha256: Digest::of(&component),
         component: Arc::new(component),
         config_json: serde_json::to_string(config).unwrap(),
         limits: Limits::default(),

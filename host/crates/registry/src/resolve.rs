@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use assay_runtime::host::PluginSpec;
-use assay_runtime::{Grant, Limits};
+use assay_runtime::{Digest, Grant, Limits};
 
 use crate::lock::{LockFile, Locked};
 use crate::registry::{OciRef, RefError, Registries, RegistryError};
@@ -137,6 +137,8 @@ impl Origin {
 pub struct Resolved {
     pub origin: Origin,
     pub component: Arc<Cow<'static, [u8]>>,
+    /// The component's sha256, computed once here for the lock and the host.
+    pub sha256: Digest,
     /// What `assay.lock` records for it.
     pub locked: Locked,
 }
@@ -148,6 +150,7 @@ impl Resolved {
             name: name.to_string(),
             origin: self.origin.label(),
             component: self.component.clone(),
+            sha256: self.sha256,
             config_json,
             limits,
             grants,
@@ -228,7 +231,8 @@ impl<'a> Resolver<'a> {
                 (origin, Cow::Owned(pulled.component), Some(manifest))
             }
         };
-        let digest = crate::registry::sha256_digest(&bytes);
+        let sha256 = Digest::of(&bytes);
+        let digest = sha256.oci();
         if let Some(entry) = &entry
             && entry.digest != digest
         {
@@ -244,7 +248,7 @@ impl<'a> Resolver<'a> {
             self.warnings.push(format!("plugin {shown}: its bytes changed since {lock} was written (locked {}, found {digest}); run `assay lock`", entry.digest));
         }
         let locked = Locked { name: name.to_string(), source: text.to_string(), manifest, digest };
-        Ok(Resolved { origin, component: Arc::new(bytes), locked })
+        Ok(Resolved { origin, component: Arc::new(bytes), sha256, locked })
     }
 
     fn lock_path(&self) -> String {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use wasmtime::component::Linker;
 
 use crate::cache::ComponentCache;
+use crate::digest::Digest;
 use crate::engine::{EngineOptions, Sandbox};
 use crate::instance::{EvaluatorInstance, GuardInstance, Instance as _, call_runtime};
 use crate::limits::Limits;
@@ -23,6 +24,8 @@ pub struct PluginSpec {
     pub origin: String,
     /// The component's bytes, as resolved (and checked against any lock).
     pub component: Arc<Cow<'static, [u8]>>,
+    /// Their sha256, computed once by whoever read them.
+    pub sha256: Digest,
     /// The plugin's own configuration, as the JSON text it receives.
     pub config_json: String,
     pub limits: Limits,
@@ -107,7 +110,17 @@ impl Host {
         limits: &Limits,
         expected: Option<Kind>,
     ) -> Result<Plugin, LoadError> {
-        let plugin = Plugin::load(&self.sandbox, &self.linker, &self.cache, origin, bytes, limits)?;
+        self.load_digested(origin, (bytes, Digest::of(bytes)), limits, expected)
+    }
+
+    fn load_digested(
+        &self,
+        origin: &str,
+        component: (&[u8], Digest),
+        limits: &Limits,
+        expected: Option<Kind>,
+    ) -> Result<Plugin, LoadError> {
+        let plugin = Plugin::load(&self.sandbox, &self.linker, &self.cache, origin, component, limits)?;
         if let Some(kind) = expected {
             plugin.expect_kind(kind)?;
         }
@@ -125,7 +138,7 @@ impl Host {
         let runtime = call_runtime();
         let mut loaded: Vec<LoadedPlugin> = Vec::new();
         for spec in specs {
-            let plugin = self.load(&spec.origin, &spec.component, &spec.limits, Some(kind))?;
+            let plugin = self.load_digested(&spec.origin, (&spec.component, spec.sha256), &spec.limits, Some(kind))?;
             let name = if spec.name.is_empty() { plugin.info.name.clone() } else { spec.name.clone() };
             let refuse = |message: &str| Err(LoadError::Instance { name: name.clone(), message: message.into() });
             if name.contains('/') || name.contains(char::is_whitespace) {

@@ -154,13 +154,14 @@ pub(crate) enum Pre {
 }
 
 impl Plugin {
-    /// Checks and compiles a component. `origin` names it in errors.
+    /// Checks and compiles a component whose digest is `sha256`. `origin`
+    /// names it in errors.
     pub(crate) fn load(
         sandbox: &Sandbox,
         linker: &Linker<StoreState>,
         cache: &ComponentCache,
         origin: &str,
-        bytes: &[u8],
+        (bytes, sha256): (&[u8], Digest),
         limits: &Limits,
     ) -> Result<Plugin, LoadError> {
         let size = bytes.len() as u64;
@@ -171,7 +172,6 @@ impl Plugin {
                 limit_mib: limits.max_component_mib,
             });
         }
-        let sha256 = Digest::of(bytes);
         let component = cache
             .load_or_compile(sandbox.engine(), bytes, &sha256)
             .map_err(|e| LoadError::Compile { source_name: origin.into(), error: format!("{e:#}") })?;
