@@ -466,3 +466,129 @@ fn a_plugin_that_keeps_state_scores_the_same_for_every_number_of_workers() {
         samples.iter().enumerate().filter(|(_, s)| s["scores"]["hostile/value"].is_number()).map(|(i, _)| i).collect();
     assert_eq!(fresh, [0, 16, 32], "each chunk starts on a fresh instance");
 }
+
+#[test]
+fn answers_past_a_bound_fail_typed_and_say_which_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let many_names = "stats:40000:one-call";
+    let cases: &[(&str, Value)] = &[
+        ("ok", json!(1.0)),
+        ("bigframe", json!("stack-overflow")),
+        ("long-error", json!("invalid-output")),
+        ("stat-name:256", json!(1.0)),
+        ("stat-name:257", json!("invalid-output")),
+        (many_names, json!("invalid-output")),
+        ("ok", json!(1.0)),
+    ];
+    let commands: Vec<&str> = cases.iter().map(|(c, _)| *c).collect();
+    let run = run_commands(dir.path(), &commands, TIMEOUT_DECIDES, "", &[]);
+    expect_code(&run.output, 3);
+    let expected: Vec<Value> = cases.iter().map(|(_, e)| e.clone()).collect();
+    assert_eq!(outcomes(&run), expected);
+    let message = |i: usize| run.samples[i]["errors"]["hostile"]["message"].as_str().unwrap().to_string();
+    assert!(message(2).contains("5000 bytes, over the 4096 byte limit") && message(2).len() < 300, "{}", message(2));
+    assert!(message(4).contains("1 to 256 bytes"), "{}", message(4));
+    assert!(message(5).contains("40000 distinct statistic names in one call"), "{}", message(5));
+}
+
+/// Runs `assay run` and returns its exit code and the peak resident memory of
+/// that process alone, in KiB, as the kernel counted it.
+#[allow(clippy::zombie_processes)]
+fn peak_memory_kib(cmd: &mut std::process::Command) -> (i32, i64) {
+    let child = cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut status = 0;
+    // SAFETY: plain POSIX call on our own child. wait4 reaps it, which is
+    // what clippy's zombie lint guards against; `Child` is not used again.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t);
+    (libc::WEXITSTATUS(status), usage.ru_maxrss)
+}
+
+#[test]
+fn statistics_are_bounded_over_a_run_and_host_memory_stays_flat() {
+    // Each sample gives 500 statistics of ~200 bytes under names no other
+    // sample uses: 66 samples pass the run's bound of 32,768 names. Without
+    // the bound, 2,000 samples would make the host keep a million names.
+    let peak = |samples: usize| {
+        let dir = tempfile::tempdir().unwrap();
+        let commands: Vec<String> = (0..samples).map(|i| format!("stats:500:{i}")).collect();
+        let lines: Vec<Value> =
+            commands.iter().enumerate().map(|(i, c)| json!({"id": i, "output": c, "reference": c})).collect();
+        let eval_set = jsonl(dir.path(), "flood.jsonl", &lines);
+        let config = dir.path().join("assay.toml");
+        // Small batches: chunks of 64 samples, so both runs reach the steady
+        // state of every worker holding a chunk.
+        let plugins = format!(
+            "[run]\nbatch_size = 4\n[plugins.hostile]\nsource = {:?}\n[plugins.exact_match]\n",
+            artifacts::HOSTILE
+        );
+        std::fs::write(&config, plugins).unwrap();
+        let out = dir.path().join("out");
+        let (code, kib) =
+            peak_memory_kib(assay().arg("run").arg("--config").arg(&config).arg("-o").arg(&out).arg(&eval_set));
+        let summary = read_json(&out.join("summary.json"));
+        assert_eq!(code, 3, "the corpus metrics failed: {summary}");
+        assert_eq!(summary["counts"]["errors"], 0, "every sample is scored");
+        assert_eq!(summary["metrics"]["exact_match/exact_match"], json!(1.0));
+        assert_eq!(summary["metrics"]["hostile/value"], json!(1.0));
+        let error = &summary["corpus_errors"]["hostile"];
+        assert_eq!(error["kind"], "invalid-output", "{summary}");
+        assert!(error["message"].as_str().unwrap().contains("distinct statistic names in the run"), "{error}");
+        kib
+    };
+    let (small, large) = (peak(250), peak(2000));
+    eprintln!("peak memory of the host: {small} KiB for 250 samples, {large} KiB for 2,000");
+    assert!(
+        large < small + (64 << 10),
+        "8 times the eval set raised the host's peak memory from {small} KiB to {large} KiB"
+    );
+}
+
+#[test]
+fn configure_and_finalize_answers_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    for (config, expected) in [
+        (r#"config = { configure = "huge-error" }"#, "over the 4096 byte limit"),
+        (r#"config = { configure = "many-settings" }"#, "the most is 32"),
+    ] {
+        let (output, _) = invoke(dir.path(), &["ok"], config, "", &[]);
+        assert!(!output.status.success());
+        let error = stderr(&output);
+        assert!(error.contains(expected) && error.len() < 2000, "{config}: {error}");
+    }
+
+    let run = run_commands(dir.path(), &["ok"], r#"config = { finalize = "members:100000" }"#, "", &[]);
+    let error = &run.summary["corpus_errors"]["hostile"];
+    assert_eq!(error["kind"], "invalid-output");
+    assert!(error["message"].as_str().unwrap().contains("returned 100000 values; the most is 65536"), "{error}");
+    assert!(stdout(&run.output).len() < 10_000, "{}", stdout(&run.output));
+
+    let run = run_commands(dir.path(), &["ok"], r#"config = { finalize = "huge-error" }"#, "", &[]);
+    let error = &run.summary["corpus_errors"]["hostile"];
+    assert_eq!(error["kind"], "invalid-output");
+    assert!(error["message"].as_str().unwrap().len() < 300, "{error}");
+
+    // Many members within the bound: all in the summary, each once, and a
+    // terminal table and a pull-request comment that stay short.
+    let markdown = dir.path().join("summary.md");
+    let run = run_commands(
+        dir.path(),
+        &["ok"],
+        r#"config = { finalize = "members:5000" }"#,
+        "",
+        &["--markdown", markdown.to_str().unwrap()],
+    );
+    expect_code(&run.output, 0);
+    assert_eq!(run.summary["metrics"]["hostile/member[4999]"], json!(4999.0));
+    let member = &run.summary["details"]["hostile/member[7]"];
+    assert_eq!(member["family"], "member[*]");
+    assert!(member.get("description").is_none() && member.get("signature").is_none(), "{member}");
+    let size = std::fs::metadata(dir.path().join("out/summary.json")).unwrap().len();
+    assert!(size < 1 << 20, "5,000 members take {size} bytes");
+    let table = stdout(&run.output);
+    assert!(table.contains("hostile/member[*]") && table.contains("4992 more in summary.json"), "{table}");
+    assert!(table.lines().count() < 60, "{table}");
+    let comment = std::fs::read_to_string(&markdown).unwrap();
+    assert!(comment.contains("4992 more in summary.json") && comment.lines().count() < 40, "{comment}");
+}

@@ -7,7 +7,9 @@
 
 use std::path::Path;
 
-use assay_data::output::{DecisionLine, ReadError, Route, SampleLine, Summary, read_json_lines, samples::id_text};
+use assay_data::output::{
+    DecisionLine, MetricRow, ReadError, Route, SampleLine, Summary, read_json_lines, samples::id_text,
+};
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde_json::Value;
 
@@ -179,18 +181,22 @@ pub fn markdown(summary: &Summary, outcomes: &[Outcome]) -> String {
         && !evaluation.metrics.is_empty()
     {
         md.push_str("| metric | value | p50 | p95 | min | max |\n|---|---:|---:|---:|---:|---:|\n");
-        for (name, value) in &evaluation.metrics {
-            let detail = evaluation.details.get(name);
-            let stat = |f: fn(&assay_data::output::MetricSummary) -> Option<f64>| number(detail.and_then(f));
-            md.push_str(&format!(
-                "| `{}` | {} | {} | {} | {} | {} |\n",
-                crate::text::markdown_code(name),
-                number(*value),
-                stat(|d| d.p50),
-                stat(|d| d.p95),
-                stat(|d| d.min),
-                stat(|d| d.max)
-            ));
+        for row in evaluation.rows(crate::table::FAMILY_ROWS) {
+            match row {
+                MetricRow::Metric(name, detail) => md.push_str(&format!(
+                    "| `{}` | {} | {} | {} | {} | {} |\n",
+                    crate::text::markdown_code(name),
+                    number(detail.headline()),
+                    number(detail.p50),
+                    number(detail.p95),
+                    number(detail.min),
+                    number(detail.max)
+                )),
+                MetricRow::More(family, n) => md.push_str(&format!(
+                    "| `{}` | {n} more in summary.json | | | | |\n",
+                    crate::text::markdown_code(&family)
+                )),
+            }
         }
         md.push('\n');
     }

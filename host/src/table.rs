@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use assay_data::output::{EvaluationSummary, GuardSummary, Summary};
+use assay_data::output::{EvaluationSummary, GuardSummary, MetricRow, Summary};
 
 /// A table in the style every command prints.
 pub fn new(header: &[&str]) -> comfy_table::Table {
@@ -13,20 +13,28 @@ pub fn new(header: &[&str]) -> comfy_table::Table {
     table
 }
 
+/// The most members of one family shown as rows of a table.
+pub const FAMILY_ROWS: usize = 8;
+
 /// The table of metrics printed after an evaluation.
 pub fn metrics(summary: &EvaluationSummary) -> comfy_table::Table {
     let mut table = new(&["metric", "value", "p50", "p95", "min", "max", "n"]);
     let number = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.4}"));
-    for (key, detail) in &summary.details {
-        table.add_row([
-            crate::text::terminal(key).into_owned(),
-            number(detail.headline()),
-            number(detail.p50),
-            number(detail.p95),
-            number(detail.min),
-            number(detail.max),
-            detail.count.map_or_else(|| "corpus".to_string(), |n| n.to_string()),
-        ]);
+    for row in summary.rows(FAMILY_ROWS) {
+        match row {
+            MetricRow::Metric(key, detail) => table.add_row([
+                crate::text::terminal(key).into_owned(),
+                number(detail.headline()),
+                number(detail.p50),
+                number(detail.p95),
+                number(detail.min),
+                number(detail.max),
+                detail.count.map_or_else(|| "corpus".to_string(), |n| n.to_string()),
+            ]),
+            MetricRow::More(family, n) => {
+                table.add_row([crate::text::terminal(&family).into_owned(), format!("{n} more in summary.json")])
+            }
+        };
     }
     align_right(&mut table, 1..7);
     table

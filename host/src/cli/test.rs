@@ -194,7 +194,7 @@ fn run_case(host: &Host, loaded: &mut LoadedPlugin, case: Case, line: u64, toler
         case.expect.as_object().ok_or_else(|| anyhow!("`expect` must be an object of metric names and values"))?;
     let mut problems = Vec::new();
     let mut values: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-    let mut statistics: BTreeMap<String, f64> = BTreeMap::new();
+    let mut statistics = assay_pipeline::evaluate::StatisticSums::default();
     for (i, result) in scores.iter().enumerate() {
         match result {
             Err(failure) => problems.push(format!("sample {i}: error: {failure}")),
@@ -203,7 +203,7 @@ fn run_case(host: &Host, loaded: &mut LoadedPlugin, case: Case, line: u64, toler
                     values.entry(&metric.name).or_default().push(*value);
                 }
                 for statistic in &scores.statistics {
-                    *statistics.entry(statistic.name.clone()).or_default() += statistic.value;
+                    statistics.add(&statistic.name, statistic.value);
                 }
             }
         }

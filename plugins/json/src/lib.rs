@@ -95,7 +95,7 @@ impl Evaluator for Json {
     }
 
     fn settings(&self) -> Vec<Setting> {
-        let schema = self.schema.as_ref().map_or_else(|| "none".to_string(), |(schema, _)| schema.to_string());
+        let schema = self.schema.as_ref().map_or_else(|| "none".to_string(), |(schema, _)| schema_digest(schema));
         vec![Setting::new("schema", schema), Setting::new("strip_code_fence", self.strip_code_fence)]
     }
 
@@ -107,6 +107,16 @@ impl Evaluator for Json {
 }
 
 assay_sdk::export_evaluator!(Json);
+
+/// A schema's name in signatures: the first 16 hex digits of the sha256 of
+/// its JSON text (keys sorted, no spaces), which the whole schema in the
+/// summary's `config` can be checked against.
+fn schema_digest(schema: &serde_json::Value) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(schema.to_string().as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
 
 #[cfg(test)]
 mod tests {
@@ -200,6 +210,7 @@ mod tests {
         assert_eq!(plugin.score(&sample("{}")).unwrap().values, [1.0, 0.0]);
         assert_eq!(plugin.score(&sample("nope")).unwrap().values, [0.0, 0.0]);
         let settings: Vec<_> = plugin.settings().into_iter().map(|s| (s.key, s.value)).collect();
-        assert_eq!(settings[0], ("schema".to_string(), r#"{"type":"array"}"#.to_string()));
+        // sha256 of `{"type":"array"}`, as `sha256sum` gives it.
+        assert_eq!(settings[0], ("schema".to_string(), "sha256:6a7f71a05a1d45ad".to_string()));
     }
 }

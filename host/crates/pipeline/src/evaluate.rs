@@ -16,6 +16,7 @@ use assay_data::output::{
     RunInfo, SampleLine,
 };
 use assay_data::{BadRecord, Chunk, FieldMap, Format, Reader, RecordSource, eval_record};
+use assay_runtime::bounds::{MAX_STATISTIC_NAMES, statistic_names_exceeded};
 use assay_runtime::{
     EvaluatorInstance, Failure, Host, LoadedPlugin, MetricInfo, MetricLevel, Sample, Scores, Statistic, call_runtime,
 };
@@ -256,13 +257,12 @@ impl Evaluation<'_> {
 pub async fn finalize(
     host: &Host,
     loaded: &LoadedPlugin,
-    statistics: &BTreeMap<String, f64>,
+    statistics: &StatisticSums,
     determinism: &assay_runtime::Determinism,
 ) -> Result<Vec<(String, f64)>, Failure> {
     use assay_runtime::instance::Instance as _;
+    let statistics = statistics.statistics()?;
     let mut instance = EvaluatorInstance::instantiate(loaded, host, determinism).await?;
-    let statistics: Vec<Statistic> =
-        statistics.iter().map(|(name, value)| Statistic { name: name.clone(), value: *value }).collect();
     instance.finalize(&statistics).await
 }
 
@@ -306,7 +306,7 @@ struct ChunkResult {
     /// Values per metric slot, in input order.
     values: Vec<Vec<f64>>,
     /// Statistics summed over the chunk, per plugin.
-    statistics: Vec<BTreeMap<String, f64>>,
+    statistics: Vec<StatisticSums>,
     /// Failures per plugin, by kind.
     failures: Vec<BTreeMap<String, u64>>,
     fuel: Vec<FuelTally>,
@@ -320,7 +320,7 @@ struct EvaluationTally {
     references: ReferenceCounts,
     bad: Vec<BadRecord>,
     values: Vec<Vec<f64>>,
-    statistics: Vec<BTreeMap<String, f64>>,
+    statistics: Vec<StatisticSums>,
     failures: Vec<BTreeMap<String, u64>>,
     fuel: Vec<FuelTally>,
 }
@@ -333,7 +333,7 @@ impl EvaluationTally {
             references: ReferenceCounts::default(),
             bad: Vec::new(),
             values: vec![Vec::new(); slots],
-            statistics: vec![BTreeMap::new(); plugins],
+            statistics: vec![StatisticSums::default(); plugins],
             failures: vec![BTreeMap::new(); plugins],
             fuel: vec![FuelTally::default(); plugins],
         }
@@ -348,9 +348,7 @@ impl EvaluationTally {
             total.extend(values);
         }
         for (total, statistics) in self.statistics.iter_mut().zip(chunk.statistics) {
-            for (name, value) in statistics {
-                *total.entry(name).or_insert(0.0) += value;
-            }
+            total.merge(statistics);
         }
         for (total, failures) in self.failures.iter_mut().zip(chunk.failures) {
             for (kind, count) in failures {
@@ -360,6 +358,53 @@ impl EvaluationTally {
         for (total, fuel) in self.fuel.iter_mut().zip(chunk.fuel) {
             total.merge(&fuel);
         }
+    }
+}
+
+/// One plugin's statistics, summed by name in input order. The host keeps
+/// them until the run ends, so their number is bounded: past
+/// [`MAX_STATISTIC_NAMES`] distinct names the sums are dropped and the
+/// plugin's corpus metrics fail, with memory back to nothing.
+#[derive(Debug, Default, Clone)]
+pub struct StatisticSums {
+    sums: BTreeMap<String, f64>,
+    /// Distinct names seen when the bound was passed.
+    overflowed: Option<usize>,
+}
+
+impl StatisticSums {
+    pub fn add(&mut self, name: &str, value: f64) {
+        if self.overflowed.is_some() {
+            return;
+        }
+        let distinct = self.sums.len();
+        match self.sums.get_mut(name) {
+            Some(total) => *total += value,
+            None if distinct < MAX_STATISTIC_NAMES => {
+                self.sums.insert(name.to_string(), value);
+            }
+            None => self.overflow(distinct + 1),
+        }
+    }
+
+    fn overflow(&mut self, distinct: usize) {
+        self.overflowed = Some(distinct);
+        self.sums = BTreeMap::new();
+    }
+
+    fn merge(&mut self, other: StatisticSums) {
+        match other.overflowed {
+            Some(distinct) => self.overflow(distinct),
+            None => other.sums.iter().for_each(|(name, value)| self.add(name, *value)),
+        }
+    }
+
+    /// The sums, or the failure of a plugin that gave too many names.
+    pub fn statistics(&self) -> Result<Vec<Statistic>, Failure> {
+        if let Some(distinct) = self.overflowed {
+            return Err(statistic_names_exceeded(distinct, "the run"));
+        }
+        Ok(self.sums.iter().map(|(name, value)| Statistic { name: name.clone(), value: *value }).collect())
     }
 }
 
@@ -430,7 +475,7 @@ impl Worker {
             samples: samples.len() as u64,
             samples_with_errors: 0,
             values: vec![Vec::with_capacity(samples.len()); slots.keys.len()],
-            statistics: vec![BTreeMap::new(); plugins.len()],
+            statistics: vec![StatisticSums::default(); plugins.len()],
             failures: vec![BTreeMap::new(); plugins.len()],
             fuel: vec![FuelTally::default(); plugins.len()],
             references: samples.iter().map(|s| s.references.len()).collect(),
@@ -460,7 +505,17 @@ impl Worker {
                         instance.score(batch, call_seed).await
                     });
                 match outcome {
-                    Ok(results) => per_sample.extend(results),
+                    Ok(mut results) => {
+                        // Summed as soon as they arrive, in input order, so a
+                        // chunk holds one batch's statistics at a time, not
+                        // every sample's until its lines are written.
+                        for scores in results.iter_mut().flatten() {
+                            for statistic in std::mem::take(&mut scores.statistics) {
+                                result.statistics[p].add(&statistic.name, statistic.value);
+                            }
+                        }
+                        per_sample.extend(results)
+                    }
                     Err(failure) => per_sample.extend(batch.iter().map(|_| Err(failure.clone()))),
                 }
             }
@@ -482,15 +537,6 @@ impl Worker {
                             line.scores.0.push((Cow::Borrowed(&slots.keys[slot]), *value));
                             result.values[slot].push(*value);
                         }
-                        let statistics = &mut result.statistics[p];
-                        for statistic in &scores.statistics {
-                            match statistics.get_mut(statistic.name.as_str()) {
-                                Some(total) => *total += statistic.value,
-                                None => {
-                                    statistics.insert(statistic.name.clone(), statistic.value);
-                                }
-                            }
-                        }
                     }
                     Err(failure) => {
                         line.errors.0.push((Cow::Borrowed(&plugins[p].name), ErrorEntry::from(failure)));
@@ -504,5 +550,32 @@ impl Worker {
             line.write_to(&mut result.lines);
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistic_sums_drop_everything_once_a_plugin_gives_too_many_names() {
+        let mut chunk = StatisticSums::default();
+        chunk.add("a", 1.0);
+        chunk.add("a", 2.0);
+        let mut run = StatisticSums::default();
+        run.merge(chunk.clone());
+        run.merge(chunk);
+        let sums: Vec<(String, f64)> = run.statistics().unwrap().into_iter().map(|s| (s.name, s.value)).collect();
+        assert_eq!(sums, [("a".to_string(), 6.0)]);
+
+        for i in 0..MAX_STATISTIC_NAMES {
+            run.add(&format!("n{i}"), 1.0);
+        }
+        let failure = run.statistics().unwrap_err();
+        assert_eq!(failure.kind(), "invalid-output");
+        assert!(failure.to_string().contains("32769 distinct statistic names in the run"), "{failure}");
+        assert!(run.sums.is_empty(), "the sums are freed");
+        run.add("a", 1.0);
+        assert!(run.statistics().is_err(), "and stay failed");
     }
 }

@@ -24,6 +24,39 @@ pub struct Sandbox {
     engine: Engine,
 }
 
+/// The shape every plugin must fit, whatever its [`Limits`](crate::Limits):
+/// the pooling allocator reserves each instance's slots up front, so a
+/// component needing more is refused when it is loaded, with these words.
+#[derive(Debug, Clone, Copy)]
+pub struct SandboxBounds;
+
+impl SandboxBounds {
+    pub const CORE_INSTANCES_PER_COMPONENT: u32 = 64;
+    pub const MEMORIES_PER_COMPONENT: u32 = 8;
+    pub const TABLES_PER_COMPONENT: u32 = 32;
+    pub const MEMORIES_PER_MODULE: u32 = 2;
+    pub const TABLES_PER_MODULE: u32 = 8;
+    pub const TABLE_ELEMENTS: usize = 100_000;
+    pub const INSTANCE_STATE_BYTES: usize = 4 << 20;
+}
+
+impl std::fmt::Display for SandboxBounds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "at most {} core instances, {} memories and {} tables per component; {} memories and {} tables \
+             per module; {} elements per table; {} MiB of instance state",
+            Self::CORE_INSTANCES_PER_COMPONENT,
+            Self::MEMORIES_PER_COMPONENT,
+            Self::TABLES_PER_COMPONENT,
+            Self::MEMORIES_PER_MODULE,
+            Self::TABLES_PER_MODULE,
+            Self::TABLE_ELEMENTS,
+            Self::INSTANCE_STATE_BYTES >> 20
+        )
+    }
+}
+
 /// Engine settings that must be known before any plugin is compiled.
 #[derive(Debug, Clone, Copy)]
 pub struct EngineOptions {
@@ -55,14 +88,14 @@ impl Sandbox {
             .total_memories(slots * 4)
             .total_tables(slots * 16)
             .total_stacks(slots)
-            .max_core_instances_per_component(64)
-            .max_memories_per_component(8)
-            .max_tables_per_component(32)
-            .max_memories_per_module(2)
-            .max_tables_per_module(8)
-            .table_elements(100_000)
-            .max_component_instance_size(4 << 20)
-            .max_core_instance_size(4 << 20)
+            .max_core_instances_per_component(SandboxBounds::CORE_INSTANCES_PER_COMPONENT)
+            .max_memories_per_component(SandboxBounds::MEMORIES_PER_COMPONENT)
+            .max_tables_per_component(SandboxBounds::TABLES_PER_COMPONENT)
+            .max_memories_per_module(SandboxBounds::MEMORIES_PER_MODULE)
+            .max_tables_per_module(SandboxBounds::TABLES_PER_MODULE)
+            .table_elements(SandboxBounds::TABLE_ELEMENTS)
+            .max_component_instance_size(SandboxBounds::INSTANCE_STATE_BYTES)
+            .max_core_instance_size(SandboxBounds::INSTANCE_STATE_BYTES)
             .max_memory_size((options.max_memory_mib as usize) << 20);
         config.allocation_strategy(pool);
 

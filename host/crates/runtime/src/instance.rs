@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use wasmtime::Store;
 
+use crate::bounds;
 use crate::contract::{Decision, Feedback, Sample, Scores, Statistic, since_v0_1};
 use crate::engine::{Sandbox, deadline_ticks};
 use crate::failure::{Failure, classify};
@@ -103,7 +104,10 @@ impl Session {
                 "returned {text_bytes} bytes of text for one batch, over the {limit} byte limit (limits.max_output_bytes)"
             )));
         }
-        Ok(results.into_iter().map(|result| check(result.map_err(Failure::PluginError)?)).collect())
+        Ok(results
+            .into_iter()
+            .map(|result| check(result.map_err(|message| bounds::plugin_error(message, ""))?))
+            .collect())
     }
 }
 
@@ -162,8 +166,13 @@ macro_rules! impl_instance {
             async fn configure(&mut self, config: &str) -> Result<Vec<(String, String)>, Failure> {
                 let api = self.bindings.$api();
                 let result = self.session.call(SETUP_FUEL, 0, async |s| api.call_configure(s, config).await).await?;
-                let settings = result.map(|settings| settings.into_iter().map(|s| (s.key, s.value)).collect());
-                settings.map_err(|message| Failure::PluginError(format!("rejected its configuration: {message}")))
+                let settings: Vec<(String, String)> = result
+                    .map_err(|message| bounds::plugin_error(message, "rejected its configuration"))?
+                    .into_iter()
+                    .map(|s| (s.key, s.value))
+                    .collect();
+                bounds::check_settings(&settings)?;
+                Ok(settings)
             }
 
             fn fuel_used(&self, budget: u64) -> u64 {
@@ -216,7 +225,7 @@ impl EvaluatorInstance {
         let results = self.session.call(fuel, call_seed, async |s| api.call_score(s, batch).await).await?;
         let metrics = self.metrics.iter().filter(|m| m.level == MetricLevel::Sample).count();
         let statistics_text = |scores: &Scores| scores.statistics.iter().map(|s| s.name.len()).sum();
-        self.session.check_batch(results, batch.len(), "results", statistics_text, |scores| {
+        let results = self.session.check_batch(results, batch.len(), "results", statistics_text, |scores| {
             if scores.values.len() != metrics {
                 return Err(Failure::InvalidOutput(format!(
                     "returned {} values, but declares {metrics} sample metrics",
@@ -233,7 +242,10 @@ impl EvaluatorInstance {
                 )));
             }
             Ok(scores)
-        })
+        })?;
+        let names = results.iter().flatten().flat_map(|scores| scores.statistics.iter().map(|s| s.name.as_str()));
+        bounds::check_statistic_names(names)?;
+        Ok(results)
     }
 
     /// Corpus-level metrics from summed statistics, each a declared corpus
@@ -241,8 +253,12 @@ impl EvaluatorInstance {
     pub async fn finalize(&mut self, statistics: &[Statistic]) -> Result<Vec<(String, f64)>, Failure> {
         let api = self.bindings.assay_plugin_evaluator();
         let result = self.session.call(SETUP_FUEL, 0, async |s| api.call_finalize(s, statistics).await).await?;
-        let values: Vec<(String, f64)> =
-            result.map_err(Failure::PluginError)?.into_iter().map(|c| (c.name, c.value)).collect();
+        let values: Vec<(String, f64)> = result
+            .map_err(|message| bounds::plugin_error(message, ""))?
+            .into_iter()
+            .map(|c| (c.name, c.value))
+            .collect();
+        bounds::check_corpus_values(&values)?;
         let mut seen = std::collections::BTreeSet::new();
         for (name, value) in &values {
             let declared = self.metrics.iter().any(|m| m.level == MetricLevel::Corpus && m.matches(name));
@@ -291,6 +307,7 @@ impl GuardInstance {
 }
 
 fn check_decision(decision: Decision) -> Result<Decision, Failure> {
+    bounds::message_within_bounds(&decision.reason, "a reason")?;
     match decision.risk {
         Some(risk) if !(0.0..=1.0).contains(&risk) => {
             Err(Failure::InvalidOutput(format!("returned the risk {risk}; a risk is in [0, 1]")))
@@ -315,5 +332,7 @@ mod tests {
         assert!(check_decision(decision(None)).is_ok());
         assert_eq!(check_decision(decision(Some(f64::NAN))).unwrap_err().kind(), "invalid-output");
         assert_eq!(check_decision(decision(Some(-0.1))).unwrap_err().kind(), "invalid-output");
+        let wordy = Decision { reason: "r".repeat(bounds::MAX_MESSAGE_BYTES + 1), ..decision(None) };
+        assert!(check_decision(wordy).unwrap_err().to_string().contains("a reason of 4097 bytes"));
     }
 }

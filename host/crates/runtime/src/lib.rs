@@ -13,6 +13,7 @@
 //! eval sets or results, registries, or anything of a command line (clap,
 //! terminals, progress bars). Pipelines, servers and other programs embed it.
 
+pub mod bounds;
 pub mod cache;
 pub mod capability;
 pub mod contract;

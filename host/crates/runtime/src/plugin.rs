@@ -5,7 +5,6 @@
 //! the sandbox does not provide; then a throwaway instance says who the
 //! plugin is and what it reports, and that answer is checked too.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -36,8 +35,21 @@ pub enum LoadError {
         "{source_name}: the component is {size_mib} MiB, over the {limit_mib} MiB limit (limits.max_component_mib)"
     )]
     TooLarge { source_name: String, size_mib: u64, limit_mib: u64 },
-    #[error("{source_name}: not a WebAssembly component: {error}")]
-    Compile { source_name: String, error: String },
+    #[error("{source_name}: not a WebAssembly component")]
+    Compile {
+        source_name: String,
+        #[source]
+        error: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A valid component that needs more than the engine gives any instance
+    /// (memories, tables, table elements, core instances): see
+    /// [`SandboxBounds`](crate::engine::SandboxBounds).
+    #[error("{source_name}: needs more than the sandbox gives a plugin ({})", crate::engine::SandboxBounds)]
+    SandboxLimit {
+        source_name: String,
+        #[source]
+        error: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error(
         "{source_name}: not an Assay plugin: it exports {exports}, but a plugin exports \
          `{WIT_PACKAGE}/evaluator@{ACCEPTED_VERSIONS}` or `{WIT_PACKAGE}/guard@{ACCEPTED_VERSIONS}`"
@@ -121,6 +133,11 @@ pub struct MetricInfo {
 impl MetricInfo {
     /// Whether a corpus-level name returned by `finalize` is this metric or
     /// a member of its `*` family.
+    /// Whether this declares a family (`f1[*]`), whose members `finalize` names.
+    pub fn is_family(&self) -> bool {
+        self.name.contains('*')
+    }
+
     pub fn matches(&self, name: &str) -> bool {
         match self.name.split_once('*') {
             None => self.name == name,
@@ -172,9 +189,8 @@ impl Plugin {
                 limit_mib: limits.max_component_mib,
             });
         }
-        let component = cache
-            .load_or_compile(sandbox.engine(), bytes, &sha256)
-            .map_err(|e| LoadError::Compile { source_name: origin.into(), error: format!("{e:#}") })?;
+        let component =
+            cache.load_or_compile(sandbox.engine(), bytes, &sha256).map_err(|error| compile_error(origin, error))?;
 
         let (kind, export, contract_version) = find_plugin_export(sandbox.engine(), &component, origin)?;
         if !contract::version_accepted(&contract_version) {
@@ -242,7 +258,7 @@ impl Plugin {
                 (runtime.block_on(instance.describe()).map_err(setup("describe"))?, Vec::new())
             }
         };
-        check_description(&info, &metrics)
+        crate::bounds::check_description(&info, &metrics)
             .map_err(|message| LoadError::Invalid { source_name: self.origin.clone(), message })?;
         let mut metrics = metrics;
         // Sample-level values arrive positionally, so their declared order
@@ -285,65 +301,18 @@ impl Plugin {
     }
 }
 
-/// The most metrics a plugin may declare; each is a column of every line of
-/// `samples.jsonl` and a row of every table.
-pub const MAX_METRICS: usize = 256;
-/// The longest name of a plugin or a metric, in bytes.
-pub const MAX_NAME_BYTES: usize = 128;
-/// The longest version, in bytes: it is in every metric's signature.
-pub const MAX_VERSION_BYTES: usize = 64;
-/// The longest description of a plugin or a metric, in bytes.
-pub const MAX_DESCRIPTION_BYTES: usize = 4096;
-
-/// Checks what `describe` and `metrics` said against the contract and the
-/// host's bounds. Names become keys of result files and columns of tables, so
-/// they are identifiers; everything a plugin says is bounded, because names
-/// and versions are repeated on every line and in every signature.
-fn check_description(info: &Info, metrics: &[MetricInfo]) -> Result<(), String> {
-    let name_chars = |name: &str, extra: &str| name.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c));
-    if info.name.is_empty() || info.name.len() > MAX_NAME_BYTES || !name_chars(&info.name, "_-") {
-        return Err(format!(
-            "`describe` gave the name {:?}: use 1 to {MAX_NAME_BYTES} letters, digits, `_` and `-`",
-            crate::failure::clip(&info.name, MAX_NAME_BYTES)
-        ));
-    }
-    if info.version.len() > MAX_VERSION_BYTES || info.version.chars().any(char::is_control) {
-        return Err(format!(
-            "`describe` gave a version of {} bytes or with control characters; the most is {MAX_VERSION_BYTES}",
-            info.version.len()
-        ));
-    }
-    if info.description.len() > MAX_DESCRIPTION_BYTES {
-        return Err(format!(
-            "`describe` gave a description of {} bytes; the most is {MAX_DESCRIPTION_BYTES}",
-            info.description.len()
-        ));
-    }
-    if metrics.len() > MAX_METRICS {
-        return Err(format!("`metrics` declared {} metrics; the most is {MAX_METRICS}", metrics.len()));
-    }
-    let mut seen = BTreeSet::new();
-    for metric in metrics {
-        let name = crate::failure::clip(&metric.name, MAX_NAME_BYTES);
-        if metric.name.is_empty() || metric.name.len() > MAX_NAME_BYTES || !name_chars(&metric.name, "_-.[]*") {
-            return Err(format!(
-                "metric name {name:?}: use 1 to {MAX_NAME_BYTES} letters, digits, `_`, `-`, `.`, `[`, `]` and `*`"
-            ));
-        }
-        if !seen.insert(metric.name.as_str()) {
-            return Err(format!("metric name {name:?} is declared twice"));
-        }
-        if metric.name.contains('*') && (metric.level == MetricLevel::Sample || metric.name.matches('*').count() > 1) {
-            return Err(format!("metric {name:?}: only corpus-level names may declare a family, with a single `*`"));
-        }
-        if metric.description.len() > MAX_DESCRIPTION_BYTES {
-            return Err(format!(
-                "metric {name:?} has a description of {} bytes; the most is {MAX_DESCRIPTION_BYTES}",
-                metric.description.len()
-            ));
-        }
-    }
-    Ok(())
+/// Why a component did not compile. wasmtime checks it against the pooling
+/// allocator's bounds after validating it, and says so only in words, all of
+/// them "... exceeds the ... limit/maximum ..."; the hostile test component
+/// with an oversized table notices if the words change.
+fn compile_error(origin: &str, error: wasmtime::Error) -> LoadError {
+    let over_bound = error.chain().any(|cause| {
+        let text = cause.to_string();
+        text.contains("exceeds the") && (text.contains("limit") || text.contains("maximum"))
+    });
+    let source_name = origin.into();
+    let error = error.into();
+    if over_bound { LoadError::SandboxLimit { source_name, error } } else { LoadError::Compile { source_name, error } }
 }
 
 /// Finds the `assay:plugin/{evaluator,guard}@V` export of a component.
@@ -387,34 +356,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn descriptions_are_bounded_and_names_are_identifiers() {
-        let info =
-            |name: &str, version: &str| Info { name: name.into(), version: version.into(), description: String::new() };
-        let metric = |name: &str, level| MetricInfo {
-            name: name.into(),
-            description: String::new(),
-            higher_is_better: true,
-            level,
-        };
-        let ok = info("rouge", "0.1.0");
-        let fine = [
-            metric("rougeL_f", MetricLevel::Sample),
-            metric("f1[*]", MetricLevel::Corpus),
-            metric("p.1", MetricLevel::Sample),
-        ];
-        assert_eq!(check_description(&ok, &fine), Ok(()));
-        let refused = |info: &Info, metrics: &[MetricInfo]| check_description(info, metrics).unwrap_err();
-        assert!(refused(&info("a b", "1"), &[]).contains("the name \"a b\""));
-        assert!(refused(&info("p", &"9".repeat(65)), &[]).contains("version of 65 bytes"));
-        assert!(refused(&info("p", "1\u{1b}[2J"), &[]).contains("control characters"));
-        assert!(refused(&ok, &[metric("| forged\n## heading", MetricLevel::Sample)]).contains("letters, digits"));
-        assert!(refused(&ok, &[metric(&"m".repeat(129), MetricLevel::Sample)]).contains("1 to 128"));
-        assert!(refused(&ok, &[metric("f1[*]", MetricLevel::Sample)]).contains("family"));
-        assert!(refused(&ok, &[metric("a", MetricLevel::Sample), metric("a", MetricLevel::Corpus)]).contains("twice"));
-        let many: Vec<MetricInfo> = (0..257).map(|i| metric(&format!("m{i}"), MetricLevel::Sample)).collect();
-        assert!(refused(&ok, &many).contains("declared 257 metrics"));
-        let wordy = MetricInfo { description: "x".repeat(4097), ..metric("m", MetricLevel::Sample) };
-        assert!(refused(&ok, &[wordy]).contains("description of 4097 bytes"));
+    fn a_component_larger_than_the_sandbox_is_refused_by_the_bound_it_passes() {
+        let host = crate::Host::new(&[], 1, crate::ComponentCache::disabled()).unwrap();
+        let load = |wat: &str| host.load("hostile.wasm", &wat::parse_str(wat).unwrap(), &Limits::default(), None);
+        let table = r#"(component (core module (table 200000 funcref)))"#;
+        let error = load(table).err().expect("a 200,000-element table is refused");
+        assert!(matches!(error, LoadError::SandboxLimit { .. }), "{error}");
+        let text = anyhow_like(&error);
+        assert!(text.contains("100000 elements per table"), "{text}");
+        assert!(text.contains("200000"), "the cause says what the component asked for: {text}");
+        let garbage = load("(module)").err().expect("a core module is not a component");
+        assert!(matches!(garbage, LoadError::Compile { .. }), "{garbage}");
+    }
+
+    /// The error and its causes, as the binary prints them.
+    fn anyhow_like(error: &dyn std::error::Error) -> String {
+        let mut text = error.to_string();
+        let mut cause = error.source();
+        while let Some(c) = cause {
+            text.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        text
     }
 
     #[test]

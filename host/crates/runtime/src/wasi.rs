@@ -390,6 +390,44 @@ mod tests {
         assert!(!limiter.memory_growing(0, mib, Some(mib / 2)).unwrap(), "a memory's own maximum holds");
     }
 
+    /// A component whose one module has two memories, each grown by the
+    /// same number of pages: what no guest toolchain emits, written by hand.
+    const TWO_MEMORIES: &str = r#"
+        (component
+          (core module $m
+            (memory $a 1)
+            (memory $b 1)
+            (func (export "grow") (param i32) (result i32)
+              (if (i32.lt_s (memory.grow $a (local.get 0)) (i32.const 0)) (then (return (i32.const -1))))
+              (memory.grow $b (local.get 0))))
+          (core instance $i (instantiate $m))
+          (func (export "grow") (param "pages" u32) (result s32) (canon lift (core func $i "grow"))))
+    "#;
+
+    #[test]
+    fn two_memories_of_one_instance_share_its_cap_in_the_real_engine() {
+        let limits = Limits { memory_mib: 64, ..Limits::default() };
+        let sandbox =
+            crate::engine::Sandbox::new(crate::EngineOptions { max_instances: 1, max_memory_mib: 64 }).unwrap();
+        let component = wasmtime::component::Component::new(sandbox.engine(), wat::parse_str(TWO_MEMORIES).unwrap())
+            .expect("two memories fit the sandbox's shape");
+        let grow_both = |pages: u32| {
+            let mut store = new_store(sandbox.engine(), &limits, &Determinism::default(), &[]).unwrap();
+            store.set_fuel(1_000_000).unwrap();
+            store.set_epoch_deadline(u64::MAX / 2);
+            let linker = wasmtime::component::Linker::new(sandbox.engine());
+            crate::call_runtime().block_on(async {
+                let instance = linker.instantiate_async(&mut store, &component).await.unwrap();
+                let grow = instance.get_typed_func::<(u32,), (i32,)>(&mut store, "grow").unwrap();
+                let (result,) = grow.call_async(&mut store, (pages,)).await.unwrap();
+                (result, store.data().memory_limit_hit())
+            })
+        };
+        // 40 MiB each: either alone is under the 64 MiB cap, both are not.
+        assert_eq!(grow_both(640), (-1, true), "the second memory's growth is refused and recorded");
+        assert_eq!(grow_both(400), (1, false), "25 MiB each fits");
+    }
+
     #[test]
     fn log_pipe_keeps_its_head_and_its_tail() {
         let pipe = LogPipe::new(6);

@@ -11,13 +11,22 @@
 //! connection opens; `time` scores the wall clock's seconds; `random` scores
 //! a random number; `few` and `many` return one result too few or too many
 //! for the batch; `later:CMD` behaves on the first call and runs CMD on later
-//! ones; `fail` returns a plugin error.
+//! ones; `fail` returns a plugin error; `say:TEXT` fails with TEXT;
+//! `long-error` fails with a 5,000-byte message; `bigframe` recurses with
+//! 200 KB frames, which the guest fills with `memory.fill`; `stat-name:N`
+//! gives one statistic with an N-byte name; `stats:N:TAG` gives N statistics
+//! named `TAG-0` to `TAG-(N-1)`, each 200 bytes long.
+//!
+//! Its configuration misbehaves too: `configure = "huge-error"` rejects it
+//! with a 1 MiB message, `configure = "many-settings"` reports 10,000
+//! settings; `finalize = "members:N"` returns N members of the `member[*]`
+//! family, `finalize = "huge-error"` fails with a 1 MiB message.
 
 // The export macro only exists on wasm: `cargo test --workspace` also builds
 // this crate natively, where nothing uses the plugin.
 #![cfg_attr(not(target_family = "wasm"), allow(dead_code))]
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use assay_sdk::evaluator::bindings::exports::assay::plugin::evaluator::{
     CorpusScore, Guest, Level, Metric, Sample, Scores, Statistic,
@@ -26,6 +35,17 @@ use assay_sdk::{PluginInfo, Setting};
 
 thread_local! {
     static CALLS: Cell<u64> = const { Cell::new(0) };
+    static CONFIG: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// The value of `key` in the configuration, read without a JSON parser:
+/// the values are plain words.
+fn setting(key: &str) -> Option<String> {
+    CONFIG.with(|config| {
+        let config = config.borrow();
+        let rest = &config[config.find(&format!("\"{key}\":\""))? + key.len() + 4..];
+        Some(rest[..rest.find('"')?].to_string())
+    })
 }
 
 struct Hostile;
@@ -42,6 +62,9 @@ fn run(command: &str, first_call: bool) -> Result<f64, String> {
             std::hint::black_box(0);
         },
         "recurse" => recurse(std::hint::black_box(1)) as f64,
+        "bigframe" => recurse_big(std::hint::black_box(1)) as f64,
+        "long-error" => return Err("e".repeat(5000)),
+        "stat-name" | "stats" => 1.0,
         "grow" => {
             let mut hoard: Vec<Vec<u8>> = Vec::new();
             loop {
@@ -77,22 +100,61 @@ fn recurse(depth: u64) -> u64 {
     recurse(frame[0] + 1) + frame[63]
 }
 
+// Frames too large for a load or store: the compiler fills them with
+// `memory.fill`, whose fault carries no address.
+#[allow(unconditional_recursion)]
+fn recurse_big(depth: u64) -> u64 {
+    let mut frame = [0u8; 200_000];
+    frame[0] = depth as u8;
+    std::hint::black_box(&mut frame);
+    recurse_big(depth + 1) + u64::from(frame[199_999])
+}
+
+/// The statistics a command asks for.
+fn statistics(command: &str) -> Vec<Statistic> {
+    let (verb, arg) = command.split_once(':').unwrap_or((command, ""));
+    match verb {
+        "stat-name" => vec![Statistic { name: "s".repeat(arg.parse().unwrap_or(1)), value: 1.0 }],
+        "stats" => {
+            let (n, tag) = arg.split_once(':').unwrap_or((arg, ""));
+            let n: usize = n.parse().unwrap_or(0);
+            (0..n).map(|i| Statistic { name: format!("{tag}-{i}-{}", "s".repeat(180)), value: 1.0 }).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
 impl Guest for Hostile {
     fn describe() -> PluginInfo {
         assay_sdk::plugin_info!("hostile", "misbehaves on command")
     }
 
     fn metrics() -> Vec<Metric> {
-        vec![Metric {
-            name: "value".into(),
-            description: "what the command scored".into(),
-            higher_is_better: true,
-            level: Level::Sample,
-        }]
+        vec![
+            Metric {
+                name: "value".into(),
+                description: "what the command scored".into(),
+                higher_is_better: true,
+                level: Level::Sample,
+            },
+            Metric {
+                name: "member[*]".into(),
+                description: "whatever finalize was told to return".into(),
+                higher_is_better: true,
+                level: Level::Corpus,
+            },
+        ]
     }
 
-    fn configure(_: String) -> Result<Vec<Setting>, String> {
-        Ok(Vec::new())
+    fn configure(config: String) -> Result<Vec<Setting>, String> {
+        CONFIG.with(|c| *c.borrow_mut() = config);
+        match setting("configure").as_deref() {
+            Some("huge-error") => Err("c".repeat(1 << 20)),
+            Some("many-settings") => {
+                Ok((0..10_000).map(|i| Setting { key: format!("k{i}"), value: i.to_string() }).collect())
+            }
+            _ => Ok(Vec::new()),
+        }
     }
 
     fn score(batch: Vec<Sample>) -> Vec<Result<Scores, String>> {
@@ -103,9 +165,10 @@ impl Guest for Hostile {
         let mut results: Vec<Result<Scores, String>> = batch
             .iter()
             .map(|s| {
-                run(s.output.strip_prefix("later:").filter(|_| first_call).map_or(&s.output, |_| "ok"), first_call)
+                let value =
+                    run(s.output.strip_prefix("later:").filter(|_| first_call).map_or(&s.output, |_| "ok"), first_call);
+                value.map(|v| Scores { values: vec![v], statistics: statistics(&s.output) })
             })
-            .map(|r| r.map(|v| Scores { values: vec![v], statistics: Vec::new() }))
             .collect();
         if batch.iter().any(|s| s.output == "few") {
             results.pop();
@@ -117,7 +180,12 @@ impl Guest for Hostile {
     }
 
     fn finalize(_: Vec<Statistic>) -> Result<Vec<CorpusScore>, String> {
-        Ok(Vec::new())
+        let Some(how) = setting("finalize") else { return Ok(Vec::new()) };
+        if how == "huge-error" {
+            return Err("f".repeat(1 << 20));
+        }
+        let members: usize = how.strip_prefix("members:").and_then(|n| n.parse().ok()).unwrap_or(0);
+        Ok((0..members).map(|i| CorpusScore { name: format!("member[{i}]"), value: i as f64 }).collect())
     }
 }
 

@@ -27,8 +27,8 @@ pub use atomic::{AtomicFile, write_json};
 pub use decisions::{DecisionLine, FailurePolicy, GuardEntry, Route};
 pub use samples::SampleLine;
 pub use summary::{
-    EvaluationCounts, EvaluationSummary, FuelSummary, GuardRoutes, GuardSummary, InputSummary, MetricSummary,
-    PluginSummary, RunInfo, ScreeningCounts, Summary, SummaryOf,
+    EvaluationCounts, EvaluationSummary, FuelSummary, GuardRoutes, GuardSummary, InputSummary, MetricRow,
+    MetricSummary, PluginSummary, RunInfo, ScreeningCounts, Summary, SummaryOf,
 };
 
 /// A failure as written in result files: its stable kind and its message.

@@ -208,12 +208,60 @@ impl GuardRoutes {
     }
 }
 
+/// A line of a metric table people read: a metric, or how many more members
+/// of a family there are than a table shows.
+#[derive(Debug)]
+pub enum MetricRow<'a> {
+    Metric(&'a str, &'a MetricSummary),
+    /// `plugin/family[*]` and the number of its members left out.
+    More(String, usize),
+}
+
+impl EvaluationSummary {
+    /// The metrics as rows of a table, with at most `per_family` members of
+    /// each family, followed by a row per family that had more. A plugin may
+    /// return thousands of members (a confusion matrix); they belong in this
+    /// file, not in a terminal or a pull-request comment.
+    pub fn rows(&self, per_family: usize) -> Vec<MetricRow<'_>> {
+        let mut rows = Vec::new();
+        let mut members: BTreeMap<String, usize> = BTreeMap::new();
+        for (key, detail) in &self.details {
+            if let Some(family) = &detail.family {
+                let plugin = key.split_once('/').map_or("", |(plugin, _)| plugin);
+                let count = members.entry(format!("{plugin}/{family}")).or_default();
+                *count += 1;
+                if *count > per_family {
+                    continue;
+                }
+            }
+            rows.push(MetricRow::Metric(key, detail));
+        }
+        rows.extend(
+            members
+                .into_iter()
+                .filter(|(_, n)| *n > per_family)
+                .map(|(family, n)| MetricRow::More(family, n - per_family)),
+        );
+        rows
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MetricSummary {
     pub level: MetricLevel,
+    /// Empty for a member of a family, which shares its family's.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
     pub higher_is_better: bool,
+    /// Empty for a member of a family: its plugin's signature applies, which
+    /// is written once under `plugins`. A plugin may return many members, so
+    /// nothing of what it declared is repeated per member.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub signature: String,
+    /// For a member of a family, such as `f1[cat]`, the family it belongs to
+    /// (`f1[*]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
     /// Samples with a value (sample-level metrics).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
@@ -243,6 +291,7 @@ impl MetricSummary {
             description: info.description.clone(),
             higher_is_better: info.higher_is_better,
             signature,
+            family: None,
             count: Some(values.len() as u64),
             value: None,
             mean,
@@ -256,11 +305,13 @@ impl MetricSummary {
     /// A corpus-level value.
     pub fn corpus(info: &MetricInfo, signature: String, value: f64) -> Self {
         debug_assert_eq!(info.level, MetricLevel::Corpus);
+        let family = info.is_family();
         MetricSummary {
             level: MetricLevel::Corpus,
-            description: info.description.clone(),
+            description: if family { String::new() } else { info.description.clone() },
             higher_is_better: info.higher_is_better,
-            signature,
+            signature: if family { String::new() } else { signature },
+            family: family.then(|| info.name.clone()),
             count: None,
             value: Some(value),
             mean: None,
