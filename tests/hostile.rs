@@ -357,6 +357,28 @@ fn inspect_says_what_each_import_gives_and_which_need_a_grant() {
     let text = stdout(&output);
     let line = text.lines().find(|l| l.trim_start().starts_with("wasi:filesystem/types@")).unwrap();
     assert!(line.contains("no files at all; needs a grant for more: [plugins.NAME] grants ="), "{line}");
+    // The description asks a terminal to retitle and clear itself.
+    assert!(text.contains("misbehaves on command"), "{text}");
+    assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "inspect prints control characters: {text:?}");
+    assert!(!text.lines().any(|l| l.starts_with("## forged")), "{text}");
+}
+
+#[test]
+fn a_plugin_that_says_too_much_of_itself_is_refused_in_a_few_words() {
+    // 40 metric names of 512 KiB: refused when loaded, by `inspect` (what
+    // people run to vet a plugin) and by `run`, each in one short message.
+    let output = run(assay().arg("inspect").arg(artifacts::BOASTFUL));
+    assert!(!output.status.success());
+    let (out, err) = (stdout(&output), stderr(&output));
+    assert!(err.contains("use 1 to 128 letters, digits") && err.len() < 1000, "{err}");
+    assert!(out.len() < 1000, "{out}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let eval_set = jsonl(dir.path(), "s.jsonl", &[json!({"output": "a", "reference": "a"})]);
+    let output = run(assay().args(["run", "-e", artifacts::BOASTFUL, "-o"]).arg(dir.path().join("out")).arg(&eval_set));
+    assert!(!output.status.success());
+    assert!(stderr(&output).len() < 1000, "{}", stderr(&output));
+    assert!(!dir.path().join("out/samples.jsonl").exists(), "nothing is written for a refused plugin");
 }
 
 #[test]
@@ -475,6 +497,7 @@ fn answers_past_a_bound_fail_typed_and_say_which_bound() {
         ("ok", json!(1.0)),
         ("bigframe", json!("stack-overflow")),
         ("long-error", json!("invalid-output")),
+        ("flood-panic", json!("trap")),
         ("stat-name:256", json!(1.0)),
         ("stat-name:257", json!("invalid-output")),
         (many_names, json!("invalid-output")),
@@ -487,8 +510,10 @@ fn answers_past_a_bound_fail_typed_and_say_which_bound() {
     assert_eq!(outcomes(&run), expected);
     let message = |i: usize| run.samples[i]["errors"]["hostile"]["message"].as_str().unwrap().to_string();
     assert!(message(2).contains("5000 bytes, over the 4096 byte limit") && message(2).len() < 300, "{}", message(2));
-    assert!(message(4).contains("1 to 256 bytes"), "{}", message(4));
-    assert!(message(5).contains("40000 distinct statistic names in one call"), "{}", message(5));
+    // The flood is cut in the middle: the panic at its end is still quoted.
+    assert!(message(3).contains("panicked on purpose after a flood") && message(3).len() < 4000, "{}", message(3));
+    assert!(message(5).contains("1 to 256 bytes"), "{}", message(5));
+    assert!(message(6).contains("40000 distinct statistic names in one call"), "{}", message(6));
 }
 
 /// Runs `assay run` and returns its exit code and the peak resident memory of

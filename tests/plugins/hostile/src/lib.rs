@@ -12,7 +12,7 @@
 //! a random number; `few` and `many` return one result too few or too many
 //! for the batch; `later:CMD` behaves on the first call and runs CMD on later
 //! ones; `fail` returns a plugin error; `say:TEXT` fails with TEXT;
-//! `long-error` fails with a 5,000-byte message; `bigframe` recurses with
+//! `flood-panic` writes 1.2 MB to stderr, then panics; `long-error` fails with a 5,000-byte message; `bigframe` recurses with
 //! 200 KB frames, which the guest fills with `memory.fill`; `stat-name:N`
 //! gives one statistic with an N-byte name; `stats:N:TAG` gives N statistics
 //! named `TAG-0` to `TAG-(N-1)`, each 200 bytes long.
@@ -58,6 +58,10 @@ fn run(command: &str, first_call: bool) -> Result<f64, String> {
         // An error message of the eval set's choosing: control bytes, markup.
         "say" => return Err(arg.into()),
         "panic" => panic!("hostile plugin panicked on purpose"),
+        "flood-panic" => {
+            eprint!("{}", "noise ".repeat(200_000));
+            panic!("hostile plugin panicked on purpose after a flood")
+        }
         "loop" => loop {
             std::hint::black_box(0);
         },
@@ -126,7 +130,9 @@ fn statistics(command: &str) -> Vec<Statistic> {
 
 impl Guest for Hostile {
     fn describe() -> PluginInfo {
-        assay_sdk::plugin_info!("hostile", "misbehaves on command")
+        // A description that would set a terminal's title and clear its
+        // screen, were it printed raw.
+        assay_sdk::plugin_info!("hostile", "misbehaves on command\u{1b}]0;pwned\u{7}\u{1b}[2J\r\n## forged")
     }
 
     fn metrics() -> Vec<Metric> {
