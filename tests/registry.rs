@@ -100,6 +100,59 @@ impl Registry {
         (status, response[split + 4..].to_vec())
     }
 
+    /// Sends one request over plain HTTP/1.0; returns the status, the head
+    /// and the body.
+    fn send(&self, method: &str, path: &str, headers: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+        let mut stream = std::net::TcpStream::connect(&self.addr).unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.0\r\nHost: {}\r\nContent-Length: {}\r\n{headers}\r\n",
+            self.addr,
+            body.len()
+        )
+        .unwrap();
+        stream.write_all(body).unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&response[..split]).into_owned();
+        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        (status, head, response[split + 4..].to_vec())
+    }
+
+    /// Uploads a blob in one piece, as the distribution API allows; returns its digest.
+    fn upload(&self, repository: &str, bytes: &[u8]) -> String {
+        let (status, head, _) = self.send("POST", &format!("/v2/{repository}/blobs/uploads/"), "", b"");
+        assert_eq!(status, 202, "{head}");
+        let location = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Location: ").or_else(|| l.strip_prefix("location: ")))
+            .unwrap()
+            .trim()
+            .to_string();
+        let path = location.split_once(&self.addr).map_or(location.as_str(), |(_, path)| path).to_string();
+        let digest = sha256(bytes);
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let (status, head, _) = self.send(
+            "PUT",
+            &format!("{path}{separator}digest={digest}"),
+            "Content-Type: application/octet-stream\r\n",
+            bytes,
+        );
+        assert_eq!(status, 201, "{head}");
+        digest
+    }
+
+    fn put_manifest(&self, repository: &str, reference: &str, manifest: &[u8]) {
+        let (status, head, body) = self.send(
+            "PUT",
+            &format!("/v2/{repository}/manifests/{reference}"),
+            "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n",
+            manifest,
+        );
+        assert_eq!(status, 201, "{head}{}", String::from_utf8_lossy(&body));
+    }
+
     fn manifest(&self, repository: &str, reference: &str) -> Value {
         let (status, body) =
             self.get(&format!("/v2/{repository}/manifests/{reference}"), "application/vnd.oci.image.manifest.v1+json");
@@ -132,7 +185,8 @@ impl Team {
         let mut cmd = assay();
         cmd.env("ASSAY_CACHE_DIR", self.path("cache"));
         cmd.env("DOCKER_CONFIG", self.path("docker"));
-        cmd.env_remove("ASSAY_REGISTRY_USERNAME").env_remove("ASSAY_REGISTRY_PASSWORD");
+        cmd.env("ASSAY_CONFIG_DIR", self.path("config"));
+        cmd.env_remove("ASSAY_REGISTRY").env_remove("ASSAY_REGISTRY_USERNAME").env_remove("ASSAY_REGISTRY_PASSWORD");
         cmd.current_dir(self.dir.path());
         cmd
     }
@@ -293,11 +347,13 @@ fn an_authenticating_registry_takes_credentials_from_the_environment_or_docker_a
     };
 
     let anonymous = team.run(&["push", component.to_str().unwrap(), &reference], 1);
-    says(&anonymous, "refused the credentials");
+    says(&anonymous, "requires credentials for");
+    says(&anonymous, "and none were sent");
 
     let wrong = run(team
         .assay()
         .args(["push", component.to_str().unwrap(), &reference])
+        .env("ASSAY_REGISTRY", &registry.addr)
         .env("ASSAY_REGISTRY_USERNAME", USER)
         .env("ASSAY_REGISTRY_PASSWORD", "not-the-password-42"));
     expect_code(&wrong, 1);
@@ -307,6 +363,7 @@ fn an_authenticating_registry_takes_credentials_from_the_environment_or_docker_a
     let pushed = run(team
         .assay()
         .args(["push", component.to_str().unwrap(), &reference])
+        .env("ASSAY_REGISTRY", &registry.addr)
         .env("ASSAY_REGISTRY_USERNAME", USER)
         .env("ASSAY_REGISTRY_PASSWORD", PASSWORD));
     expect_code(&pushed, 0);
@@ -657,4 +714,336 @@ fn wkg_reads_what_assay_pushes_and_assay_runs_what_wkg_pushes() {
     consumer.run(&["run", eval.to_str().unwrap(), "-e", &registry.reference("nlp/from-wkg:1.0"), "-o", "out", "-q"], 0);
     let summary = read_json(&consumer.path("out/summary.json"));
     assert_eq!(format!("sha256:{}", summary["plugins"][0]["sha256"].as_str().unwrap()), digest);
+}
+
+/// How the fake registry answers one request.
+enum Answer {
+    /// A status, extra header lines and a body.
+    Full(u16, String, Vec<u8>),
+    /// A 200 whose body never ends: it streams until the client hangs up.
+    Endless(String),
+    /// Accepts the connection and never answers.
+    Silent,
+}
+
+/// A registry that is not one, on loopback: it answers each request as
+/// `respond` says, records every request's head, and counts the body bytes
+/// it managed to send. For what a real registry would never do.
+struct FakeRegistry {
+    addr: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl FakeRegistry {
+    fn start(respond: impl Fn(&str) -> Answer + Send + Sync + 'static) -> FakeRegistry {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        FakeRegistry::on(listener, respond)
+    }
+
+    fn on(listener: std::net::TcpListener, respond: impl Fn(&str) -> Answer + Send + Sync + 'static) -> FakeRegistry {
+        use std::sync::atomic::Ordering;
+        let addr = listener.local_addr().unwrap().to_string();
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let respond = std::sync::Arc::new(respond);
+        let (log, count) = (requests.clone(), sent.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let (respond, log, count) = (respond.clone(), log.clone(), count.clone());
+                std::thread::spawn(move || {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8];
+                    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                        head.push(byte[0]);
+                    }
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    log.lock().unwrap().push(head.clone());
+                    match respond(&head) {
+                        Answer::Full(status, headers, body) => {
+                            let _ = write!(
+                                stream,
+                                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n",
+                                body.len()
+                            );
+                            let _ = stream.write_all(&body);
+                        }
+                        Answer::Endless(headers) => {
+                            let _ = write!(stream, "HTTP/1.1 200 OK\r\nConnection: close\r\n{headers}\r\n");
+                            let chunk = vec![b' '; 64 << 10];
+                            while stream.write_all(&chunk).is_ok() {
+                                count.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                            }
+                        }
+                        Answer::Silent => std::thread::sleep(std::time::Duration::from_secs(120)),
+                    }
+                });
+            }
+        });
+        FakeRegistry { addr, requests, sent }
+    }
+
+    /// A registry that serves `manifest` for every manifest and streams
+    /// every blob without end.
+    fn serving_manifest(manifest: Vec<u8>) -> FakeRegistry {
+        FakeRegistry::start(move |head| {
+            if head.contains("/manifests/") {
+                Answer::Full(200, String::new(), manifest.clone())
+            } else if head.contains("/blobs/") {
+                Answer::Endless(String::new())
+            } else {
+                Answer::Full(200, String::new(), Vec::new())
+            }
+        })
+    }
+
+    fn reference(&self, repository_and_tag: &str) -> String {
+        format!("oci://{}/{repository_and_tag}", self.addr)
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+/// A manifest of the standard layout whose one layer declares `size` bytes.
+fn manifest_declaring(size: u64, layer_digest: &str) -> Vec<u8> {
+    json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.wasm.config.v0+json", "digest": format!("sha256:{}", "0".repeat(64)), "size": 2},
+        "layers": [{"mediaType": "application/wasm", "digest": layer_digest, "size": size}],
+    })
+    .to_string()
+    .into_bytes()
+}
+
+#[test]
+fn credentials_go_only_to_the_registry_they_are_for() {
+    let Some(registry) = Registry::start(true) else {
+        return;
+    };
+    // A registry a pull request could name: it asks everyone for a password.
+    let fake = FakeRegistry::start(|_| Answer::Full(401, "WWW-Authenticate: Basic realm=\"x\"\r\n".into(), Vec::new()));
+    let team = Team::new();
+    let component = team.component("exact_match");
+    let with_ci_credentials = |registry_env: Option<&str>, args: &[&str]| {
+        let mut cmd = team.assay();
+        cmd.args(args).env("ASSAY_REGISTRY_USERNAME", USER).env("ASSAY_REGISTRY_PASSWORD", PASSWORD);
+        if let Some(host) = registry_env {
+            cmd.env("ASSAY_REGISTRY", host);
+        }
+        run(&mut cmd)
+    };
+    let eval = team.eval_set();
+    let eval = eval.to_str().unwrap();
+    let hostile = fake.reference("nlp/exact:1.0");
+    for named in [Some(registry.addr.as_str()), None] {
+        let output = with_ci_credentials(named, &["run", eval, "-e", &hostile, "-q"]);
+        expect_code(&output, 1);
+        says(&output, "and none were sent");
+    }
+    let requests = fake.requests();
+    assert!(!requests.is_empty(), "the fake registry was asked");
+    for request in &requests {
+        assert!(!request.to_ascii_lowercase().contains("authorization"), "credentials reached it:\n{request}");
+    }
+
+    // The registry they name gets them; unnamed, they go nowhere, and the run says why.
+    let reference = registry.reference("nlp/exact:1.0");
+    let pushed = with_ci_credentials(Some(&registry.addr), &["push", component.to_str().unwrap(), &reference]);
+    expect_code(&pushed, 0);
+    let unnamed = with_ci_credentials(None, &["pull", &reference]);
+    expect_code(&unnamed, 1);
+    says(&unnamed, "ASSAY_REGISTRY does not name the registry they are for");
+
+    // A docker login that cannot be read is an error, not an anonymous pull.
+    std::fs::create_dir_all(team.path("docker")).unwrap();
+    std::fs::write(team.path("docker/config.json"), "{ not json").unwrap();
+    let broken = team.run(&["pull", &reference], 1);
+    says(&broken, "config.json cannot be read or is not valid JSON");
+    std::fs::write(team.path("docker/config.json"), r#"{"credsStore": "assay-test-missing"}"#).unwrap();
+    let helper = team.run(&["pull", &reference], 1);
+    says(&helper, "docker-credential-assay-test-missing");
+}
+
+#[test]
+fn what_a_registry_sends_is_bounded_before_it_is_kept() {
+    // A manifest that never ends: read up to the 4 MiB bound, then refused.
+    let endless = FakeRegistry::start(|head| {
+        if head.contains("/manifests/") {
+            Answer::Endless(String::new())
+        } else {
+            Answer::Full(200, String::new(), Vec::new())
+        }
+    });
+    let team = Team::new();
+    let pinned = format!("{}@sha256:{}", endless.reference("nlp/exact").trim_end_matches(':'), "a".repeat(64));
+    let refused = team.run(&["pull", &pinned], 1);
+    says(&refused, "sent more than 4194304 bytes for its manifest");
+    let sent = endless.sent.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(sent < 64 << 20, "the fake registry got {sent} bytes out before Assay hung up");
+
+    // A component whose descriptor claims a petabyte is refused unread.
+    let layer = format!("sha256:{}", "b".repeat(64));
+    let huge = manifest_declaring(1_000_000_000_000_000, &layer);
+    let huge_digest = sha256(&huge);
+    let claims = FakeRegistry::serving_manifest(huge);
+    let refused = team.run(&["pull", &format!("oci://{}/nlp/exact@{huge_digest}", claims.addr)], 1);
+    says(&refused, "the component is 1000000000000000 bytes, over the 268435456 byte limit");
+    assert!(!claims.requests().iter().any(|r| r.contains("/blobs/")), "nothing was downloaded");
+
+    // A blob longer than its descriptor says is cut off at the declared size.
+    let short = manifest_declaring(1000, &layer);
+    let short_digest = sha256(&short);
+    let overlong = FakeRegistry::serving_manifest(short);
+    let refused = team.run(&["pull", &format!("oci://{}/nlp/exact@{short_digest}", overlong.addr)], 1);
+    says(&refused, "sent more than 1000 bytes for the component");
+    let sent = overlong.sent.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(sent < 64 << 20, "the fake registry got {sent} bytes out");
+    let store = team.path("cache/store/sha256");
+    let stored: Vec<u64> = std::fs::read_dir(&store)
+        .map(|entries| entries.map(|e| e.unwrap().metadata().unwrap().len()).collect())
+        .unwrap_or_default();
+    assert!(stored.iter().all(|&len| len < 4096), "only small manifests are stored: {stored:?}");
+}
+
+#[test]
+fn an_unsigned_component_is_never_downloaded_and_junk_beside_a_signature_is_never_read() {
+    let Some(registry) = Registry::start(false) else {
+        return;
+    };
+    let team = Team::new();
+    team.run(&["keygen", "nlp"], 0);
+    let component = team.component("exact_match");
+    let component_digest = sha256(&std::fs::read(&component).unwrap());
+    let reference = registry.reference("nlp/exact:1.0");
+    let pinned = field(&team.run(&["push", component.to_str().unwrap(), &reference], 0), "pinned");
+    let policy = format!(
+        "[trust]\nrequire_signatures = true\n[trust.keys.nlp]\npublic_key = \"nlp.pub\"\nrepositories = [\"{}/nlp\"]\n",
+        registry.addr
+    );
+    team.config(&format!("[plugins.metric]\nsource = \"{reference}\"\n{policy}"));
+    let (unsigned, _) = team.run_config(&[], 1);
+    says(&unsigned, "carries none");
+    let stored = |team: &Team| team.path("cache/store/sha256").join(&component_digest[7..]);
+    assert!(!stored(&team).exists(), "an unsigned component reached the disk");
+
+    // Signed, then 1 MiB of junk appended to the signature manifest under
+    // the signature media type: a fresh machine verifies without reading it.
+    team.run(&["sign", &pinned, "--key", "nlp.key"], 0);
+    let sig_tag = format!("{}.sig", manifest_digest(&pinned).replace(':', "-"));
+    let mut signatures = registry.manifest("nlp/exact", &sig_tag);
+    let junk = vec![b'j'; 1 << 20];
+    let junk_digest = registry.upload("nlp/exact", &junk);
+    signatures["layers"].as_array_mut().unwrap().push(json!({
+        "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+        "digest": junk_digest,
+        "size": junk.len(),
+        "annotations": {"dev.cosignproject.cosign/signature": "AAAA"},
+    }));
+    registry.put_manifest("nlp/exact", &sig_tag, &serde_json::to_vec(&signatures).unwrap());
+    let fresh = Team::new();
+    std::fs::copy(team.path("nlp.pub"), fresh.path("nlp.pub")).unwrap();
+    std::fs::copy(team.path("assay.toml"), fresh.path("assay.toml")).unwrap();
+    let (output, plugin) = fresh.run_config(&[], 0);
+    assert_eq!(format!("sha256:{}", plugin["sha256"].as_str().unwrap()), component_digest);
+    says(&output, "skipped a signature layer of 1048576 bytes");
+    let kept: u64 = std::fs::read_dir(fresh.path("cache/store/signatures"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(kept < 64 << 10, "the junk was kept: {kept} bytes of signatures");
+    assert!(stored(&fresh).exists());
+
+    // Verified signatures are kept by manifest digest: a locked run beside a
+    // registry that is gone verifies from the store.
+    fresh.run(&["lock"], 0);
+    drop(registry);
+    fresh.run_config(&["--locked"], 0);
+}
+
+#[test]
+fn a_swapped_compiled_cache_entry_is_compiled_again_not_run() {
+    let team = Team::new();
+    let eval = team.eval_set();
+    let eval = eval.to_str().unwrap();
+    team.run(&["run", eval, "-e", "exact_match", "-o", "a", "-q"], 0);
+    team.run(&["run", eval, "-e", "length", "-o", "b", "-q"], 0);
+    let entry = |builtin: &str| {
+        let hex = &sha256(assay_builtins::get(builtin).unwrap())[7..];
+        std::fs::read_dir(team.path("cache"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(hex))
+            .unwrap_or_else(|| panic!("no cache entry for {builtin}"))
+    };
+    // What a CI cache restored from another branch could hold.
+    std::fs::copy(entry("length"), entry("exact_match")).unwrap();
+    team.run(&["run", eval, "-e", "exact_match", "-o", "c", "-q"], 0);
+    let summary = read_json(&team.path("c/summary.json"));
+    assert_eq!(summary["metrics"]["exact_match/exact_match"], json!(0.5), "{}", summary["metrics"]);
+    assert_ne!(std::fs::read(entry("exact_match")).unwrap(), std::fs::read(entry("length")).unwrap());
+    let key = team.path("config/cache.key");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn publishing_is_by_digest_and_the_same_bytes_publish_the_same_manifest() {
+    let Some(registry) = Registry::start(false) else {
+        return;
+    };
+    let team = Team::new();
+    team.run(&["keygen", "nlp"], 0);
+    let component = team.component("exact_match");
+    let component = component.to_str().unwrap();
+    let first = field(&team.run(&["push", component, &registry.reference("nlp/exact:1.0")], 0), "pinned");
+    let again = field(&team.run(&["push", component, &registry.reference("nlp/exact:1.0")], 0), "pinned");
+    assert_eq!(first, again, "a re-publish of the same bytes is not a moved tag");
+
+    let signed = team.run(&["push", component, &registry.reference("nlp/exact:2.0"), "--sign", "nlp.key"], 0);
+    let pinned = field(&signed, "pinned");
+    assert_eq!(field(&signed, "signed"), pinned, "what was pushed is what was signed");
+    team.run(&["verify", &pinned, "--key", "nlp.pub"], 0);
+    // Signing by tag names the digest it resolved.
+    let by_tag = team.run(&["sign", &registry.reference("nlp/exact:1.0"), "--key", "nlp.key"], 0);
+    assert_eq!(field(&by_tag, "signed"), first);
+}
+
+#[test]
+fn a_silent_registry_costs_a_locked_run_seconds_and_a_damaged_entry_is_named() {
+    let Some(mut registry) = Registry::start(false) else {
+        return;
+    };
+    let team = Team::new();
+    let component = team.component("exact_match");
+    let component_digest = sha256(&std::fs::read(&component).unwrap());
+    let reference = registry.reference("nlp/exact:1.0");
+    team.run(&["push", component.to_str().unwrap(), &reference], 0);
+    team.config(&format!("[plugins.metric]\nsource = \"{reference}\"\n[registry]\nread_timeout_secs = 1\n"));
+    team.run(&["lock"], 0);
+
+    // The store's copy is damaged: fetched again, and the run says so.
+    let stored = team.path("cache/store/sha256").join(&component_digest[7..]);
+    std::fs::write(&stored, b"damaged").unwrap();
+    let (refetched, _) = team.run_config(&["--locked"], 0);
+    says(&refetched, "was damaged; it was removed");
+    std::fs::write(&stored, b"damaged").unwrap();
+    let (offline, _) = team.run_config(&["--locked", "--offline"], 1);
+    says(&offline, "damaged in the local store");
+    team.run_config(&["--locked"], 0);
+
+    // The registry's port now accepts connections and never answers.
+    registry.stop();
+    let listener = std::net::TcpListener::bind(&registry.addr).unwrap();
+    let _silent = FakeRegistry::on(listener, |_| Answer::Silent);
+    let started = std::time::Instant::now();
+    let (output, plugin) = team.run_config(&["--locked"], 0);
+    let elapsed = started.elapsed();
+    assert_eq!(format!("sha256:{}", plugin["sha256"].as_str().unwrap()), component_digest);
+    says(&output, "running the locked bytes");
+    // A safety bound, not a benchmark: the old client waited 240 s.
+    assert!(elapsed < std::time::Duration::from_secs(30), "{elapsed:?}");
 }

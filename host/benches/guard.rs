@@ -44,7 +44,12 @@ fn main() {
         .collect();
     let schedule = Schedule { jobs, batch_size: 64, determinism: Determinism::default() };
     let options = ScreenOptions { schedule, on_bad_record: BadFeedbackPolicy::Quarantine };
-    let host = Host::new(&specs, jobs + specs.len(), ComponentCache::new(dir.path().join("cache"))).unwrap();
+    let host = Host::new(
+        &specs,
+        jobs + specs.len(),
+        ComponentCache::new(dir.path().join("cache"), assay_runtime::cache::CacheKey::ephemeral()),
+    )
+    .unwrap();
     let guards: Vec<Guard> = host
         .prepare(&specs, Kind::Guard, &schedule.determinism)
         .unwrap()

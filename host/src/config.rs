@@ -53,6 +53,10 @@
 //! [trust]                   # see assay_registry::trust
 //! require_signatures = true
 //! keys.nlp = { public_key = "keys/nlp.pub", repositories = ["registry.example.com/nlp"] }
+//!
+//! [registry]                # how long to wait for registries, in seconds
+//! connect_timeout_secs = 3
+//! read_timeout_secs = 10
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -60,6 +64,7 @@ use std::path::{Path, PathBuf};
 use assay_data::output::FailurePolicy;
 use assay_data::{FieldMap, Format};
 use assay_pipeline::{BadFeedbackPolicy, BadRecordPolicy};
+use assay_registry::registry::RegistryOptions;
 use assay_registry::trust::TrustPolicy;
 use assay_runtime::Limits;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
@@ -285,6 +290,7 @@ struct Sections {
     plugins: IndexMap<String, PluginEntry>,
     gates: Gates,
     trust: TrustPolicy,
+    registry: RegistryOptions,
 }
 
 /// A parsed configuration file.
@@ -303,6 +309,8 @@ pub struct ConfigFile {
     pub gates: Gates,
     /// Whose signatures registry plugins need.
     pub trust: TrustPolicy,
+    /// How long to wait for registries.
+    pub registry: RegistryOptions,
     /// Folder the file is in: relative paths in it are relative to this.
     pub base_dir: PathBuf,
 }
@@ -350,6 +358,7 @@ impl ConfigFile {
             plugins: sections.plugins,
             gates: sections.gates,
             trust: sections.trust,
+            registry: sections.registry,
             base_dir,
         })
     }

@@ -54,8 +54,12 @@ pub fn load(
     cache: &Path,
 ) -> (Host, Vec<LoadedPlugin>) {
     let spec = spec(name, component, &config, Vec::new());
-    let host = Host::new(std::slice::from_ref(&spec), options.schedule.jobs, ComponentCache::new(cache.to_path_buf()))
-        .unwrap();
+    let host = Host::new(
+        std::slice::from_ref(&spec),
+        options.schedule.jobs,
+        ComponentCache::new(cache.to_path_buf(), assay_runtime::cache::CacheKey::ephemeral()),
+    )
+    .unwrap();
     let plugins = host.prepare(std::slice::from_ref(&spec), Kind::Evaluator, &options.schedule.determinism).unwrap();
     (host, plugins)
 }

@@ -25,9 +25,12 @@ pub fn lock(args: LockArgs) -> Result<()> {
     let mut locked = Vec::new();
     for (name, entry) in &config.plugins {
         let source = entry.source.as_deref().unwrap_or(name);
-        let resolved = resolver.resolve(name, source, &config.base_dir)?;
+        let resolved = resolver.resolve(name, source, &config.base_dir, entry.limits.max_component_mib)?;
         table.add_row([name.as_str(), source, &resolved.locked.digest]);
         locked.push(resolved.locked);
+    }
+    for warning in &resolver.warnings {
+        eprintln!("warning: {warning}");
     }
     let path = LockFile::path_for(&args.config);
     LockFile::new(locked).save(&path)?;

@@ -20,6 +20,10 @@ pub struct PushArgs {
     component: PathBuf,
     /// Where: oci://HOST/NAMESPACE/NAME:TAG.
     reference: String,
+    /// Also sign what was pushed, by its digest, with this private key: no
+    /// one can move the tag between the push and the signature.
+    #[arg(long, value_name = "FILE")]
+    sign: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -33,7 +37,9 @@ pub struct PullArgs {
 
 #[derive(Args)]
 pub struct SignArgs {
-    /// The published plugin: oci://HOST/NAMESPACE/NAME:TAG (the digest it points to is signed).
+    /// The published plugin: best oci://HOST/NAMESPACE/NAME@sha256:DIGEST, as
+    /// `push` prints it; a tag is resolved once, and the digest it pointed to
+    /// then is what is signed (and printed).
     reference: String,
     /// The team's private key (PKCS#8 PEM, as `assay keygen` writes); an
     /// encrypted one is opened with $ASSAY_KEY_PASSWORD.
@@ -59,6 +65,8 @@ pub struct KeygenArgs {
 
 pub fn push(args: PushArgs) -> Result<()> {
     let reference: OciRef = args.reference.parse()?;
+    // The key is read first, so a wrong password fails before anything is published.
+    let key = args.sign.as_ref().map(|path| trust::load_signing_key(path, key_password().as_deref())).transpose()?;
     let bytes = std::fs::read(&args.component).with_context(|| format!("{}: cannot read", args.component.display()))?;
     // Refuse to publish what no host could run.
     let plugin = single_host()?.load(&args.component.display().to_string(), &bytes, &Limits::default(), None)?;
@@ -69,18 +77,35 @@ pub fn push(args: PushArgs) -> Result<()> {
     metadata.version.get_or_insert_with(|| plugin.info.version.clone());
     metadata.description.get_or_insert_with(|| plugin.info.description.clone());
     let annotations = metadata::oci_annotations(&metadata);
-    let pushed = Registries::new().push(bytes, &reference, annotations)?;
+    let registries = Registries::default();
+    let pushed = registries.push(bytes, &reference, annotations)?;
     let pinned = reference.at_digest(&pushed.manifest_digest);
     println!("pushed    {reference}");
     println!("pinned    {pinned}");
     println!("component {}", pushed.component_digest);
+    if let (Some(key), Some(path)) = (key, &args.sign) {
+        let signature = trust::sign(&key, &reference.repository(), &pushed.manifest_digest);
+        registries.attach_signature(&reference, &pushed.manifest_digest, signature)?;
+        println!("signed    {pinned}");
+        println!("with      {}", path.display());
+    }
+    print_notes(&registries);
     Ok(())
+}
+
+fn print_notes(registries: &Registries) {
+    for note in registries.take_notes() {
+        eprintln!("warning: {note}");
+    }
 }
 
 pub fn pull(args: PullArgs) -> Result<()> {
     let reference: OciRef = args.reference.parse()?;
     let store = store()?;
-    let pulled = Registries::new().pull(&reference, &store, true)?;
+    let registries = Registries::default();
+    let pulled = registries.pull(&reference, &store, true, Limits::default().max_component_mib << 20);
+    print_notes(&registries);
+    let pulled = pulled?;
     println!("pulled    {}", reference.at_digest(&pulled.manifest_digest));
     println!("component {}", pulled.component_digest);
     println!("stored    {}", pulled.path.display());
@@ -94,13 +119,16 @@ pub fn pull(args: PullArgs) -> Result<()> {
 pub fn sign(args: SignArgs) -> Result<()> {
     let reference: OciRef = args.reference.parse()?;
     let key = trust::load_signing_key(&args.key, key_password().as_deref())?;
-    let registries = Registries::new();
+    let registries = Registries::default();
+    // Resolved once: everything below is about this digest, wherever the tag goes.
+    let pinned = reference.at_digest(&registries.resolve(&reference)?);
     // Only a component artifact is signed: pulling checks the layout and
     // every digest on the way.
-    let pulled = registries.pull(&reference, &store()?, true)?;
+    let pulled = registries.pull(&pinned, &store()?, true, Limits::default().max_component_mib << 20)?;
     let signature = trust::sign(&key, &reference.repository(), &pulled.manifest_digest);
     registries.attach_signature(&reference, &pulled.manifest_digest, signature)?;
-    println!("signed    {}", reference.at_digest(&pulled.manifest_digest));
+    print_notes(&registries);
+    println!("signed    {pinned}");
     println!("with      {}", args.key.display());
     Ok(())
 }
@@ -108,7 +136,7 @@ pub fn sign(args: SignArgs) -> Result<()> {
 pub fn verify(args: VerifyArgs) -> Result<()> {
     let reference: OciRef = args.reference.parse()?;
     let key = trust::load_verifying_key(&args.key)?;
-    let registries = Registries::new();
+    let registries = Registries::default();
     let manifest = registries.resolve(&reference)?;
     let signatures = registries.signatures(&reference, &manifest)?;
     if signatures.is_empty() {

@@ -8,6 +8,7 @@ use assay_pipeline::Schedule;
 use assay_registry::lock::LockFile;
 use assay_registry::resolve::{Mode, Origin, Resolved, Resolver};
 use assay_registry::store::LocalStore;
+use assay_runtime::cache::{CacheKey, CacheKeyError};
 use assay_runtime::host::PluginSpec;
 use assay_runtime::{ComponentCache, Determinism, Grant, Host, Limits};
 
@@ -18,11 +19,20 @@ pub fn store() -> Result<LocalStore> {
     LocalStore::default_location().context("no cache directory for the plugin store: set ASSAY_CACHE_DIR or HOME")
 }
 
-/// The compiled-component cache: in `dir`, the default place, or none.
+/// The compiled-component cache: in `dir`, the default place, or none. A
+/// cache key that cannot be used turns the cache off, with a warning.
 pub fn cache(disabled: bool, dir: Option<PathBuf>) -> ComponentCache {
-    match (disabled, dir.or_else(ComponentCache::default_dir)) {
-        (false, Some(dir)) => ComponentCache::new(dir),
-        _ => ComponentCache::disabled(),
+    let Some(dir) = dir.or_else(ComponentCache::default_dir).filter(|_| !disabled) else {
+        return ComponentCache::disabled();
+    };
+    let key = CacheKey::default_path().ok_or(CacheKeyError::NoPlace).and_then(|path| CacheKey::load_or_create(&path));
+    match key {
+        Ok(key) => ComponentCache::new(dir, key),
+        Err(error) => {
+            let error = anyhow::Error::from(error);
+            eprintln!("warning: {}; compiling without the cache", crate::text::terminal(&format!("{error:#}")));
+            ComponentCache::disabled()
+        }
     }
 }
 
@@ -42,14 +52,14 @@ pub fn resolver(config: &ConfigFile, lock: bool, mode: Mode) -> Result<Resolver<
         }
         _ => None,
     };
-    Ok(Resolver::new(store()?, lock, &config.trust, &config.base_dir, mode)?)
+    Ok(Resolver::new(store()?, lock, &config.trust, &config.base_dir, mode, config.registry)?)
 }
 
 /// Resolves one source given on the command line, with no lock or policy.
 pub fn resolve_source(text: &str) -> Result<Resolved> {
     let config = ConfigFile::default();
     let mut resolver = resolver(&config, false, Mode::default())?;
-    Ok(resolver.resolve("", text, Path::new(""))?)
+    Ok(resolver.resolve("", text, Path::new(""), Limits::default().max_component_mib)?)
 }
 
 /// Everything a run command settles before any plugin is loaded.
@@ -122,7 +132,7 @@ fn select_plugins(
             .map(|grant| Grant::parse(grant, &config.base_dir))
             .collect::<Result<_, _>>()
             .map_err(|e| anyhow!("[plugins.{name}] {e}"))?;
-        let resolved = resolver.resolve(name, source, &config.base_dir)?;
+        let resolved = resolver.resolve(name, source, &config.base_dir, entry.limits.max_component_mib)?;
         Ok((resolved.spec(name, String::new(), entry.limits, grants), entry.config.clone()))
     };
     if names.is_empty() {
@@ -136,7 +146,7 @@ fn select_plugins(
         let spec = match config.plugins.get(name) {
             Some(entry) => from_config(resolver, name, entry)?,
             None => {
-                let resolved = resolver.resolve("", name, Path::new(""))?;
+                let resolved = resolver.resolve("", name, Path::new(""), Limits::default().max_component_mib)?;
                 // A component given by path or reference takes the name it
                 // gives itself.
                 let name = match &resolved.origin {

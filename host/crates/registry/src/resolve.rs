@@ -25,8 +25,8 @@ use assay_runtime::host::PluginSpec;
 use assay_runtime::{Digest, Grant, Limits};
 
 use crate::lock::{LockFile, Locked};
-use crate::registry::{OciRef, RefError, Registries, RegistryError};
-use crate::store::LocalStore;
+use crate::registry::{OciRef, RefError, Registries, RegistryError, RegistryOptions};
+use crate::store::{LocalStore, StoredSignature};
 use crate::trust::{TrustError, TrustPolicy};
 
 /// A source as written, before its bytes are found.
@@ -62,14 +62,25 @@ pub enum ResolveError {
     UnknownSource { text: String, builtins: String },
     #[error(transparent)]
     Reference(#[from] RefError),
-    #[error("{path}: cannot read the plugin: {error}")]
-    Read { path: PathBuf, error: std::io::Error },
-    #[error("plugin {name}: {error}")]
-    Registry { name: String, error: RegistryError },
+    #[error("{path}: cannot read the plugin")]
+    Read {
+        path: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
+    #[error("{path}: the component is {size} bytes, over the {limit} byte limit (limits.max_component_mib)")]
+    TooLarge { path: PathBuf, size: u64, limit: u64 },
+    #[error("plugin {name}")]
+    Registry {
+        name: String,
+        #[source]
+        error: RegistryError,
+    },
     #[error(
-        "plugin {name}: {reference} is not in the local store, and --offline forbids fetching it (run once online, or `assay lock`, to store it)"
+        "plugin {name}: {reference} is {}, and --offline forbids fetching it (run once online, or `assay lock`, to store it)",
+        if *.damaged { "damaged in the local store (the copy was removed)" } else { "not in the local store" }
     )]
-    Offline { name: String, reference: String },
+    Offline { name: String, reference: String, damaged: bool },
     #[error(
         "plugin {name}: its bytes do not match {lock}: locked {locked}, found {found} (run `assay lock` to accept the new bytes)"
     )]
@@ -88,8 +99,8 @@ pub enum ResolveError {
     NoLock { lock: String },
     #[error(transparent)]
     Trust(#[from] TrustError),
-    #[error("local plugin store: {0}")]
-    Store(std::io::Error),
+    #[error("local plugin store")]
+    Store(#[source] std::io::Error),
 }
 
 /// How strictly a run holds to its lock.
@@ -179,6 +190,7 @@ impl<'a> Resolver<'a> {
         policy: &'a TrustPolicy,
         policy_dir: &Path,
         mode: Mode,
+        registry: RegistryOptions,
     ) -> Result<Resolver<'a>, ResolveError> {
         let lock = match lock {
             Some((path, Some(lock))) => Some((path, lock)),
@@ -188,7 +200,7 @@ impl<'a> Resolver<'a> {
             _ => None,
         };
         Ok(Resolver {
-            registries: Registries::new(),
+            registries: Registries::new(registry),
             store,
             lock,
             policy,
@@ -200,38 +212,53 @@ impl<'a> Resolver<'a> {
 
     /// Resolves instance `name`'s source `text` (relative paths from `base`).
     /// `name` is empty for a component named by path on the command line,
-    /// which no lock can pin.
-    pub fn resolve(&mut self, name: &str, text: &str, base: &Path) -> Result<Resolved, ResolveError> {
+    /// which no lock can pin. A component over `max_component_mib` is
+    /// refused before it is read or downloaded.
+    pub fn resolve(
+        &mut self,
+        name: &str,
+        text: &str,
+        base: &Path,
+        max_component_mib: u64,
+    ) -> Result<Resolved, ResolveError> {
         let parsed = SourceText::parse(text, base)?;
         let entry = self.lock_entry(name, text)?;
         let shown = if name.is_empty() { text } else { name };
+        let limit = max_component_mib.saturating_mul(1 << 20);
+        // The registry path verified the component's digest as it arrived or
+        // was read from the store; it is not computed a second time.
+        let mut verified = None;
         let (origin, bytes, manifest) = match parsed {
             SourceText::Builtin(builtin) => {
                 let bytes = assay_builtins::get(&builtin).expect("parse checked the name");
                 (Origin::Builtin(builtin), Cow::Borrowed(bytes), None)
             }
             SourceText::Path(path) => {
-                let bytes = std::fs::read(&path).map_err(|error| ResolveError::Read { path: path.clone(), error })?;
                 self.policy.check_local_file(&path.display().to_string())?;
+                let bytes = read_bounded(&path, limit)?;
                 (Origin::Path(path), Cow::Owned(bytes), None)
             }
             SourceText::Oci(reference) => {
                 let manifest = self.manifest_digest(shown, &reference, entry.as_ref())?;
-                let pinned = reference.at_digest(&manifest);
-                let pulled =
-                    self.registries.pull(&pinned, &self.store, !self.mode.offline).map_err(|error| match error {
-                        RegistryError::NotStored { .. } => {
-                            ResolveError::Offline { name: shown.to_string(), reference: reference.to_string() }
-                        }
-                        error => ResolveError::Registry { name: shown.to_string(), error },
-                    })?;
+                // The policy first: a component no trusted key signed is
+                // never downloaded, let alone stored.
                 self.check_signatures(shown, &reference, &manifest)?;
+                let pinned = reference.at_digest(&manifest);
+                let pulled = self.registries.pull(&pinned, &self.store, !self.mode.offline, limit);
+                self.warnings.extend(self.registries.take_notes());
+                let pulled = pulled.map_err(|error| match error {
+                    RegistryError::NotStored { damaged, .. } => {
+                        ResolveError::Offline { name: shown.to_string(), reference: reference.to_string(), damaged }
+                    }
+                    error => ResolveError::Registry { name: shown.to_string(), error },
+                })?;
+                verified = pulled.component_digest.parse::<Digest>().ok();
                 let origin =
                     Origin::Oci { reference: reference.to_string(), manifest: manifest.clone(), path: pulled.path };
                 (origin, Cow::Owned(pulled.component), Some(manifest))
             }
         };
-        let sha256 = Digest::of(&bytes);
+        let sha256 = verified.unwrap_or_else(|| Digest::of(&bytes));
         let digest = sha256.oci();
         if let Some(entry) = &entry
             && entry.digest != digest
@@ -292,7 +319,11 @@ impl<'a> Resolver<'a> {
         let registry_error = |error| ResolveError::Registry { name: name.to_string(), error };
         let Some(locked) = entry.and_then(|e| e.manifest.clone()) else {
             if self.mode.offline {
-                return Err(ResolveError::Offline { name: name.to_string(), reference: reference.to_string() });
+                return Err(ResolveError::Offline {
+                    name: name.to_string(),
+                    reference: reference.to_string(),
+                    damaged: false,
+                });
             }
             return self.registries.resolve(reference).map_err(registry_error);
         };
@@ -311,36 +342,54 @@ impl<'a> Resolver<'a> {
         Ok(locked)
     }
 
-    /// Applies the trust policy, with the signatures the registry has now or,
-    /// when it cannot be reached, those last seen.
+    /// Applies the trust policy. Signatures that verified once are kept in
+    /// the store by manifest digest and verified again from there, with no
+    /// network; otherwise the registry's signatures now are fetched (and
+    /// kept), or, when it cannot be reached, the policy fails on what the
+    /// store has.
     fn check_signatures(&mut self, name: &str, reference: &OciRef, manifest: &str) -> Result<(), ResolveError> {
         if !self.policy.require_signatures {
             return Ok(());
         }
-        let signatures = if self.mode.offline {
-            self.store.signatures(manifest).map_err(ResolveError::Store)?
-        } else {
-            match self.registries.signatures(reference, manifest) {
-                Ok(signatures) => {
-                    self.store.put_signatures(manifest, &signatures).map_err(ResolveError::Store)?;
-                    signatures
-                }
-                Err(RegistryError::Unreachable { .. }) => {
-                    self.store.signatures(manifest).map_err(ResolveError::Store)?
-                }
-                Err(error) => {
-                    return Err(ResolveError::Registry { name: name.to_string(), error });
-                }
-            }
-        };
         let subject = format!("plugin {name} ({reference})");
-        self.policy.check_registry_plugin(
-            &self.policy_dir,
-            &subject,
-            &reference.repository(),
-            manifest,
-            &signatures,
-        )?;
+        let repository = reference.repository();
+        let check = |signatures: &[StoredSignature]| {
+            self.policy.check_registry_plugin(&self.policy_dir, &subject, &repository, manifest, signatures)
+        };
+        let stored = self.store.signatures(manifest).map_err(ResolveError::Store)?;
+        if !stored.is_empty() && check(&stored).is_ok() {
+            return Ok(());
+        }
+        if self.mode.offline {
+            check(&stored)?;
+            return Ok(());
+        }
+        let fetched = self.registries.signatures(reference, manifest);
+        self.warnings.extend(self.registries.take_notes());
+        let signatures = match fetched {
+            Ok(signatures) => signatures,
+            Err(RegistryError::Unreachable { .. }) => stored,
+            Err(error) => return Err(ResolveError::Registry { name: name.to_string(), error }),
+        };
+        check(&signatures)?;
+        self.store.put_signatures(manifest, &signatures).map_err(ResolveError::Store)?;
         Ok(())
     }
+}
+
+/// A local component, refused unread when larger than `limit` bytes.
+fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, ResolveError> {
+    let read_error = |error| ResolveError::Read { path: path.to_path_buf(), error };
+    let mut file = std::fs::File::open(path).map_err(read_error)?;
+    let size = file.metadata().map_err(read_error)?.len();
+    if size > limit {
+        return Err(ResolveError::TooLarge { path: path.to_path_buf(), size, limit });
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    // Read at most one byte past the limit, in case the file grows meanwhile.
+    std::io::Read::read_to_end(&mut std::io::Read::take(&mut file, limit + 1), &mut bytes).map_err(read_error)?;
+    if bytes.len() as u64 > limit {
+        return Err(ResolveError::TooLarge { path: path.to_path_buf(), size: bytes.len() as u64, limit });
+    }
+    Ok(bytes)
 }

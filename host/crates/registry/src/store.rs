@@ -21,6 +21,15 @@ pub struct StoredSignature {
     pub signature: String,
 }
 
+/// What the store holds under a digest.
+#[derive(Debug, PartialEq)]
+pub enum Lookup {
+    Found(Vec<u8>),
+    Missing,
+    /// There was an entry, but its bytes did not match its name; it is gone.
+    Damaged,
+}
+
 /// The store in one folder: `sha256/HEX` entries and the signatures last seen.
 pub struct LocalStore {
     dir: PathBuf,
@@ -49,14 +58,23 @@ impl LocalStore {
 
     /// The bytes stored under `digest`, if any and intact.
     pub fn get(&self, digest: &str) -> std::io::Result<Option<Vec<u8>>> {
+        Ok(match self.lookup(digest)? {
+            Lookup::Found(bytes) => Some(bytes),
+            Lookup::Missing | Lookup::Damaged => None,
+        })
+    }
+
+    /// The entry under `digest`; one whose bytes no longer match is removed,
+    /// so that it is fetched again, and reported as damaged.
+    pub fn lookup(&self, digest: &str) -> std::io::Result<Lookup> {
         let path = self.blob_path(digest)?;
         match std::fs::read(&path) {
-            Ok(bytes) if sha256_digest(&bytes) == digest => Ok(Some(bytes)),
+            Ok(bytes) if sha256_digest(&bytes) == digest => Ok(Lookup::Found(bytes)),
             Ok(_) => {
                 let _ = std::fs::remove_file(&path);
-                Ok(None)
+                Ok(Lookup::Damaged)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lookup::Missing),
             Err(e) => Err(e),
         }
     }
@@ -64,9 +82,16 @@ impl LocalStore {
     /// Stores `bytes`; returns their digest and where they are.
     pub fn put(&self, bytes: &[u8]) -> std::io::Result<(String, PathBuf)> {
         let digest = sha256_digest(bytes);
-        let path = self.blob_path(&digest)?;
-        write_atomically(&path, bytes)?;
+        let path = self.put_verified(&digest, bytes)?;
         Ok((digest, path))
+    }
+
+    /// Stores `bytes` whose digest the caller has just checked to be
+    /// `digest`, without hashing them again; returns where they are.
+    pub(crate) fn put_verified(&self, digest: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+        let path = self.blob_path(digest)?;
+        write_atomically(&path, bytes)?;
+        Ok(path)
     }
 
     fn signatures_path(&self, manifest_digest: &str) -> std::io::Result<PathBuf> {
@@ -110,7 +135,8 @@ mod tests {
         assert_eq!(digest, sha256_digest(b"component bytes"));
         assert_eq!(store.get(&digest).unwrap().as_deref(), Some(&b"component bytes"[..]));
         std::fs::write(&path, b"damaged").unwrap();
-        assert_eq!(store.get(&digest).unwrap(), None);
+        assert_eq!(store.lookup(&digest).unwrap(), Lookup::Damaged);
+        assert_eq!(store.lookup(&digest).unwrap(), Lookup::Missing);
         assert!(!path.exists(), "a damaged entry is removed so it is fetched again");
         assert!(store.get("sha256:../../etc/passwd").is_err());
     }
