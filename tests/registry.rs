@@ -1044,6 +1044,7 @@ fn a_silent_registry_costs_a_locked_run_seconds_and_a_damaged_entry_is_named() {
     let elapsed = started.elapsed();
     assert_eq!(format!("sha256:{}", plugin["sha256"].as_str().unwrap()), component_digest);
     says(&output, "running the locked bytes");
+    eprintln!("a --locked run beside a silent registry took {elapsed:?}");
     // A safety bound, not a benchmark: the old client waited 240 s.
     assert!(elapsed < std::time::Duration::from_secs(30), "{elapsed:?}");
 }

@@ -56,7 +56,7 @@
 //!
 //! [registry]                # how long to wait for registries, in seconds
 //! connect_timeout_secs = 3
-//! read_timeout_secs = 10
+//! read_timeout_secs = 5
 //! ```
 
 use std::path::{Path, PathBuf};

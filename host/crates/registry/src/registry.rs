@@ -125,13 +125,13 @@ pub struct RegistryOptions {
     /// Seconds to wait for a connection. Default: 3.
     pub connect_timeout_secs: u64,
     /// Seconds to wait for each read of an answer (not for a whole
-    /// download). Default: 10.
+    /// download). Default: 5.
     pub read_timeout_secs: u64,
 }
 
 impl Default for RegistryOptions {
     fn default() -> Self {
-        RegistryOptions { connect_timeout_secs: 3, read_timeout_secs: 10 }
+        RegistryOptions { connect_timeout_secs: 3, read_timeout_secs: 5 }
     }
 }
 
