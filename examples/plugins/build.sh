@@ -68,8 +68,8 @@ build_js() { # name world
 verify() { # name world
     local interface wit_text
     case "$2" in
-        evaluator-plugin) interface=assay:plugin/evaluator@0.1.0 ;;
-        guard-plugin) interface=assay:plugin/guard@0.1.0 ;;
+        evaluator-plugin) interface=assay:plugin/evaluator@0.1.1 ;;
+        guard-plugin) interface=assay:plugin/guard@0.1.1 ;;
     esac
     wit_text=$("$js/node_modules/.bin/jco" wit "$out/$1.wasm")
     if ! grep -qx "  export $interface;" <<<"$wit_text"; then

@@ -54,15 +54,23 @@
 //! require_signatures = true
 //! keys.nlp = { public_key = "keys/nlp.pub", repositories = ["registry.example.com/nlp"] }
 //!
+//! [models.grader]           # a language model plugins may be granted
+//! provider = "openai"       # or "anthropic"; OpenAI-compatible servers use base_url
+//! base_url = "https://api.openai.com/v1"
+//! model = "gpt-4o-mini"
+//! api_key_env = "OPENAI_API_KEY"   # read by the host only
+//!
 //! [registry]                # how long to wait for registries, in seconds
 //! connect_timeout_secs = 3
 //! read_timeout_secs = 5
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use assay_data::output::FailurePolicy;
 use assay_data::{FieldMap, Format};
+use assay_models::{CacheMode, ModelConfig};
 use assay_pipeline::{BadFeedbackPolicy, BadRecordPolicy};
 use assay_registry::registry::RegistryOptions;
 use assay_registry::trust::TrustPolicy;
@@ -167,6 +175,23 @@ option_group! {
         /// Print nothing but errors.
         #[arg(short, long)]
         pub quiet: bool,
+        /// Stop sending model requests after this many (cache hits are free).
+        #[arg(long, value_name = "N")]
+        pub max_model_requests: Option<u64>,
+        /// Stop sending model requests once this many tokens were used.
+        #[arg(long, value_name = "N")]
+        pub max_model_tokens: Option<u64>,
+        /// Stop sending model requests once their cost (from each model's
+        /// `price`) reaches this.
+        #[arg(long, value_name = "AMOUNT")]
+        pub max_cost: Option<f64>,
+        /// What the model cache may do: read and keep answers (rw), only read
+        /// them (ro), or neither (off). Default: rw.
+        #[arg(long, value_parser = choice::<CacheMode>(&["rw", "ro", "off"]))]
+        pub model_cache: Option<CacheMode>,
+        /// Use no network for models: every answer must be in the model cache.
+        #[arg(long)]
+        pub replay: bool,
     }
 }
 
@@ -275,6 +300,8 @@ pub struct PluginEntry {
     pub limits: Limits,
     /// Directories the plugin may read, as `HOST_DIR:GUEST_PATH`.
     pub grants: Vec<String>,
+    /// Model aliases (`[models.ALIAS]`) the plugin may ask.
+    pub models: Vec<String>,
     /// Guards only: what a record gets when the guard fails on it.
     pub on_failure: Option<FailurePolicy>,
 }
@@ -291,6 +318,7 @@ struct Sections {
     gates: Gates,
     trust: TrustPolicy,
     registry: RegistryOptions,
+    models: BTreeMap<String, ModelConfig>,
 }
 
 /// A parsed configuration file.
@@ -311,6 +339,8 @@ pub struct ConfigFile {
     pub trust: TrustPolicy,
     /// How long to wait for registries.
     pub registry: RegistryOptions,
+    /// Language models plugins may be granted, by alias.
+    pub models: BTreeMap<String, ModelConfig>,
     /// Folder the file is in: relative paths in it are relative to this.
     pub base_dir: PathBuf,
 }
@@ -359,6 +389,7 @@ impl ConfigFile {
             gates: sections.gates,
             trust: sections.trust,
             registry: sections.registry,
+            models: sections.models,
             base_dir,
         })
     }

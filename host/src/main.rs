@@ -65,6 +65,8 @@ enum Command {
     Verify(cli::registry::VerifyArgs),
     /// Create a signing key pair for a team.
     Keygen(cli::registry::KeygenArgs),
+    /// Move judged model answers between machines: export and import the model cache.
+    Models(cli::models::ModelsArgs),
     /// Print a shell completion script, such as `assay completions bash > /etc/bash_completion.d/assay`.
     Completions {
         #[arg(value_enum)]
@@ -97,6 +99,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => done(cli::registry::sign(args)),
         Command::Verify(args) => done(cli::registry::verify(args)),
         Command::Keygen(args) => done(cli::registry::keygen(args)),
+        Command::Models(args) => done(cli::models::models(args)),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "assay", &mut std::io::stdout());
             Ok(Exit::Success.into())

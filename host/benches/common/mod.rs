@@ -31,6 +31,7 @@ pub fn spec(name: &str, component: Component, config: &toml::Table, grants: Vec<
         config_json: serde_json::to_string(config).unwrap(),
         limits: Limits::default(),
         grants,
+        models: Vec::new(),
     }
 }
 

@@ -66,7 +66,7 @@ pub fn guard(args: GuardArgs) -> Result<ExitCode> {
         .collect();
     check_gate_names(&setup, &guards)?;
     let finish = Finish { ci: &ci, gates: &config.gates, out_dir: &out, started, quiet: setup.options.quiet };
-    finish.run(&args.feedback, |progress| {
+    let code = finish.run(&args.feedback, |progress| {
         let summary = assay_pipeline::screen(
             &host,
             &guards,
@@ -78,7 +78,9 @@ pub fn guard(args: GuardArgs) -> Result<ExitCode> {
             progress,
         );
         Ok(Summary::Guard(summary?))
-    })
+    });
+    setup.print_model_notes();
+    code
 }
 
 /// Fails before screening when a gate names no count of a guard run and no

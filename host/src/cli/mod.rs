@@ -5,6 +5,7 @@ pub mod finish;
 pub mod guard;
 pub mod inspect;
 pub mod lock;
+pub mod models;
 pub mod new;
 pub mod package;
 pub mod registry;

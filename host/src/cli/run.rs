@@ -70,11 +70,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let plugins = host.prepare(&setup.specs, Kind::Evaluator, &options.schedule.determinism)?;
     check_gate_names(&setup, &plugins)?;
     let finish = Finish { ci: &ci, gates: &config.gates, out_dir: &out, started, quiet: setup.options.quiet };
-    finish.run(&args.eval_set, |progress| {
+    let code = finish.run(&args.eval_set, |progress| {
         let summary =
             assay_pipeline::evaluate(&host, &plugins, &args.eval_set, input.format, &fields, &options, &out, progress);
         Ok(Summary::Evaluation(summary?))
-    })
+    });
+    setup.print_model_notes();
+    code
 }
 
 /// Fails before the run when a gate names no count and no metric of the

@@ -8,6 +8,11 @@ use assay_pipeline::Schedule;
 use assay_registry::lock::LockFile;
 use assay_registry::resolve::{Mode, Origin, Resolved, Resolver};
 use assay_registry::store::LocalStore;
+use std::sync::Arc;
+
+use assay_models::broker::Policy;
+use assay_models::contract::Brokered;
+use assay_models::{Broker, Budget, ResponseCache};
 use assay_runtime::cache::{CacheKey, CacheKeyError};
 use assay_runtime::host::PluginSpec;
 use assay_runtime::{ComponentCache, Determinism, Grant, Host, Limits};
@@ -69,6 +74,8 @@ pub struct Setup {
     pub specs: Vec<PluginSpec>,
     pub schedule: Schedule,
     pub cache: ComponentCache,
+    /// The run's language models, when the config has any.
+    pub models: Option<Arc<Broker>>,
 }
 
 impl Setup {
@@ -107,13 +114,60 @@ impl Setup {
         }
         let determinism = Determinism { seed: options.seed.unwrap_or(0), real_clock: options.real_clock };
         let cache = cache(options.no_cache, options.cache_dir.clone());
-        Ok(Setup { config, options, specs, schedule: Schedule { jobs, batch_size, determinism }, cache })
+        let models = models(&config, &options)?;
+        Ok(Setup { config, options, specs, schedule: Schedule { jobs, batch_size, determinism }, cache, models })
     }
 
     /// A host for this run's plugins and `workers` threads that hold instances.
     pub fn host(&self, workers: usize) -> Result<Host> {
-        Ok(Host::new(&self.specs, workers, self.cache.clone())?)
+        let host = Host::new(&self.specs, workers, self.cache.clone())?;
+        Ok(match &self.models {
+            Some(broker) => host.with_models(Arc::new(Brokered(broker.clone()))),
+            None => host,
+        })
     }
+
+    /// Prints the warnings the model broker gathered (a request the cache
+    /// made deterministic, an answer it could not keep).
+    pub fn print_model_notes(&self) {
+        for note in self.models.as_ref().map(|broker| broker.take_notes()).unwrap_or_default() {
+            eprintln!("warning: {}", crate::text::terminal(&note));
+        }
+    }
+}
+
+/// The model cache's folder: `models` in the cache directory.
+pub fn model_cache_dir(options: &SharedOptions) -> Option<PathBuf> {
+    options.cache_dir.clone().or_else(ComponentCache::default_dir).map(|dir| dir.join("models"))
+}
+
+/// The broker for the config's `[models.NAME]` tables, after checking that
+/// every plugin's grant names one of them.
+fn models(config: &ConfigFile, options: &SharedOptions) -> Result<Option<Arc<Broker>>> {
+    for (name, entry) in &config.plugins {
+        if let Some(alias) = entry.models.iter().find(|alias| !config.models.contains_key(*alias)) {
+            bail!(
+                "{}: [plugins.{name}] models names {alias:?}, which no [models.{alias}] table configures",
+                config.display_name()
+            );
+        }
+    }
+    if config.models.is_empty() {
+        return Ok(None);
+    }
+    let mode = options.model_cache.unwrap_or_default();
+    let policy = Policy {
+        cache: model_cache_dir(options).map(ResponseCache::new),
+        mode,
+        replay: options.replay,
+        budget: Budget {
+            max_requests: options.max_model_requests,
+            max_tokens: options.max_model_tokens,
+            max_cost: options.max_cost,
+        },
+    };
+    let broker = Broker::new(&config.models, policy).with_context(|| config.display_name())?;
+    Ok(Some(broker))
 }
 
 /// The plugins of a run, each with its configuration still as TOML (so
@@ -133,7 +187,8 @@ fn select_plugins(
             .collect::<Result<_, _>>()
             .map_err(|e| anyhow!("[plugins.{name}] {e}"))?;
         let resolved = resolver.resolve(name, source, &config.base_dir, entry.limits.max_component_mib)?;
-        Ok((resolved.spec(name, String::new(), entry.limits, grants), entry.config.clone()))
+        let spec = resolved.spec(name, String::new(), entry.limits, grants, entry.models.clone());
+        Ok((spec, entry.config.clone()))
     };
     if names.is_empty() {
         if config.plugins.is_empty() {
@@ -153,7 +208,8 @@ fn select_plugins(
                     Origin::Builtin(name) => name.clone(),
                     Origin::Path(_) | Origin::Oci { .. } => String::new(),
                 };
-                (resolved.spec(&name, String::new(), Limits::default(), Vec::new()), toml::Table::new())
+                let spec = resolved.spec(&name, String::new(), Limits::default(), Vec::new(), Vec::new());
+                (spec, toml::Table::new())
             }
         };
         specs.push(spec);

@@ -92,6 +92,7 @@ pub fn test(args: TestArgs) -> Result<ExitCode> {
         config_json: String::new(),
         limits: Limits::default(),
         grants: Vec::new(),
+        models: Vec::new(),
         settings: Vec::new(),
     };
 

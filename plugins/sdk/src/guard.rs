@@ -9,7 +9,7 @@ pub mod bindings {
         export_macro_name: "__export_guard_bindings",
         default_bindings_module: "assay_sdk::guard::bindings",
         // One `PluginInfo` and `Setting` type for both plugin kinds.
-        with: { "assay:plugin/types@0.1.0": crate::evaluator::bindings::assay::plugin::types },
+        with: { "assay:plugin/types@0.1.1": crate::evaluator::bindings::assay::plugin::types },
     });
 }
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+pub use assay_runtime::models::ModelUsage;
 
 use crate::cache::{CacheMode, KeyedRequest, ResponseCache};
 use crate::chat::{ChatRequest, ChatResponse, ModelError};
@@ -21,25 +21,6 @@ use crate::provider;
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// The first retry's wait before jitter; each later one doubles it.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
-
-/// What one model was used for in a run: written per model in `summary.json`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ModelUsage {
-    /// Requests sent to the provider (retries not counted again).
-    pub requests: u64,
-    /// Requests answered from the cache, at no cost.
-    pub cache_hits: u64,
-    pub retries: u64,
-    /// Requests that got no answer (after retries, over budget, not cached
-    /// in a replay).
-    pub failures: u64,
-    /// Requests from plugins this model was not granted to.
-    pub denied: u64,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    /// From `price`, when given.
-    pub cost: f64,
-}
 
 /// Why the broker could not be made.
 #[derive(Debug, thiserror::Error)]

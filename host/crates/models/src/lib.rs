@@ -8,14 +8,17 @@
 //! and keeps every answer in a content-addressed cache, so a judged eval set
 //! re-scores the same outputs for free, offline, forever ([`cache`]).
 //!
-//! What this crate must not depend on: the sandbox, file formats of eval
-//! sets, or anything of a command line. The runtime reaches it through the
-//! contract's `model` interface; the binary builds it from `[models.NAME]`.
+//! What this crate must not depend on: file formats of eval sets, or
+//! anything of a command line. It depends on the runtime only for the
+//! contract's `model` types, which [`contract`] converts, so that the
+//! runtime reaches it through its `ModelBroker` trait; the binary builds it
+//! from `[models.NAME]`.
 
 pub mod broker;
 pub mod cache;
 pub mod chat;
 pub mod config;
+pub mod contract;
 pub mod provider;
 
 pub use broker::{Broker, ModelUsage};

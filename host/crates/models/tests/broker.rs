@@ -2,151 +2,24 @@
 //! OpenAI chat-completions and Anthropic messages wire formats and answers
 //! as a deterministic fake model. No test needs the internet.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::io::{Read, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+#[path = "../../../../tests/common/fake_model.rs"]
+mod fake_model;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
+
+use fake_model::{FakeModel, Trouble};
 
 use assay_models::broker::Policy;
 use assay_models::{
     Broker, Budget, CacheMode, ChatRequest, ChatResponse, Message, ModelConfig, ModelError, Price, ProviderKind,
     ResponseCache, ResponseFormat, Role,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
-const KEY: &str = "sk-test-NEVER-WRITTEN-4b1d";
-
-/// One request the fake model server received.
-#[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    head: String,
-    body: Value,
-}
-
-/// What the server does next, before answering normally.
-#[derive(Debug, Clone, Copy)]
-enum Trouble {
-    Status(u16, &'static str),
-}
-
-/// The fake model: it answers `judged: ` and the last user message.
-struct FakeModel {
-    addr: String,
-    received: Arc<Mutex<Vec<Received>>>,
-    trouble: Arc<Mutex<VecDeque<Trouble>>>,
-    latency: Arc<Mutex<Duration>>,
-    in_flight: Arc<AtomicUsize>,
-    most_in_flight: Arc<AtomicUsize>,
-}
-
-impl FakeModel {
-    fn start() -> FakeModel {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let fake = FakeModel {
-            addr: listener.local_addr().unwrap().to_string(),
-            received: Arc::default(),
-            trouble: Arc::default(),
-            latency: Arc::default(),
-            in_flight: Arc::default(),
-            most_in_flight: Arc::default(),
-        };
-        let (received, trouble, latency, in_flight, most) = (
-            fake.received.clone(),
-            fake.trouble.clone(),
-            fake.latency.clone(),
-            fake.in_flight.clone(),
-            fake.most_in_flight.clone(),
-        );
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let (received, trouble, latency, in_flight, most) =
-                    (received.clone(), trouble.clone(), latency.clone(), in_flight.clone(), most.clone());
-                std::thread::spawn(move || {
-                    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-                    most.fetch_max(now, Ordering::SeqCst);
-                    // Counted out before the answer is written, so a client that
-                    // starts its next request on reading it is never counted twice.
-                    serve(stream, &received, &trouble, *latency.lock().unwrap(), || {
-                        in_flight.fetch_sub(1, Ordering::SeqCst);
-                    });
-                });
-            }
-        });
-        fake
-    }
-
-    fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
-    }
-
-    fn requests(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-
-    fn trouble(&self, troubles: &[Trouble]) {
-        self.trouble.lock().unwrap().extend(troubles.iter().cloned());
-    }
-}
-
-fn serve(
-    mut stream: std::net::TcpStream,
-    received: &Mutex<Vec<Received>>,
-    trouble: &Mutex<VecDeque<Trouble>>,
-    latency: Duration,
-    answered: impl FnOnce(),
-) {
-    let mut head = Vec::new();
-    let mut byte = [0u8];
-    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).into_owned();
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
-        .unwrap_or(0);
-    let mut body = vec![0u8; length];
-    stream.read_exact(&mut body).unwrap();
-    let path = head.split_whitespace().nth(1).unwrap_or_default().to_string();
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    received.lock().unwrap().push(Received { path: path.clone(), head, body: body.clone() });
-    std::thread::sleep(latency);
-    let (status, extra, answer) = match trouble.lock().unwrap().pop_front() {
-        Some(Trouble::Status(status, extra)) => (
-            status,
-            extra,
-            json!({"error": {"message": format!("trouble {status}; your key sk-test-NEVER-WRITTEN-4b1d")}}),
-        ),
-        None => (200, "", answer(&path, &body)),
-    };
-    let text = answer.to_string();
-    answered();
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{text}",
-        text.len()
-    );
-}
-
-/// The fake model's answer: `judged: ` and the last user message.
-fn answer(path: &str, body: &Value) -> Value {
-    let last = body["messages"].as_array().and_then(|m| m.last()).map_or("", |m| m["content"].as_str().unwrap_or(""));
-    let text = format!("judged: {last}");
-    let tokens = last.chars().count() as u64;
-    if path.ends_with("/messages") {
-        json!({"content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
-               "usage": {"input_tokens": tokens, "output_tokens": 3}})
-    } else {
-        let logprobs = body["logprobs"].as_bool().unwrap_or(false).then(|| {
-            json!({"content": [{"token": "4", "logprob": -0.1, "top_logprobs": [{"token": "4", "logprob": -0.1}, {"token": "5", "logprob": -2.4}]}]})
-        });
-        json!({"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop", "logprobs": logprobs}],
-               "usage": {"prompt_tokens": tokens, "completion_tokens": 3}})
-    }
-}
+use fake_model::KEY;
 
 fn config(provider: ProviderKind, fake: &FakeModel) -> ModelConfig {
     ModelConfig {
@@ -279,7 +152,7 @@ fn the_cache_answers_a_rerun_with_no_request_and_replay_needs_no_server() {
     assert_eq!(replayed[1].as_ref().unwrap_err().kind(), "not-cached");
 
     // The key is read by the host alone: no cache file holds it.
-    for entry in walk(dir.path()) {
+    for entry in fake_model::files_under(dir.path()) {
         let bytes = std::fs::read(&entry).unwrap();
         assert!(!String::from_utf8_lossy(&bytes).contains(KEY), "{} holds the key", entry.display());
     }
@@ -292,15 +165,6 @@ fn the_cache_answers_a_rerun_with_no_request_and_replay_needs_no_server() {
     let replay = Policy { replay: true, ..cache_policy(elsewhere.path(), CacheMode::Ro) };
     let moved = complete(&broker(&[("gpt", gpt)], replay), &["gpt"], vec![ask("gpt", "one")]);
     assert_eq!(moved[0].as_ref().unwrap().text, "judged: one");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
-    }
-    files
 }
 
 #[test]

@@ -104,7 +104,10 @@ pub fn evaluate(
     let schedule = &options.schedule;
     let summary = evaluation.summary(
         InputSummary { path: input.display().to_string(), sha256, format },
-        RunInfo::finished(started_at, schedule.jobs, schedule.batch_size, &schedule.determinism),
+        RunInfo {
+            models: host.model_usage(),
+            ..RunInfo::finished(started_at, schedule.jobs, schedule.batch_size, &schedule.determinism)
+        },
     );
     let summary_path = out_dir.join("summary.json");
     summary.write(&summary_path).map_err(output_error(&summary_path))?;

@@ -121,7 +121,10 @@ pub fn screen(
             .collect(),
         input: InputSummary { path: input.display().to_string(), sha256, format },
         outputs,
-        run: RunInfo::finished(started_at, schedule.jobs, schedule.batch_size, &schedule.determinism),
+        run: RunInfo {
+            models: host.model_usage(),
+            ..RunInfo::finished(started_at, schedule.jobs, schedule.batch_size, &schedule.determinism)
+        },
     };
     let summary_path = dir.path().join("summary.json");
     summary.write(&summary_path).map_err(output_error(&summary_path))?;

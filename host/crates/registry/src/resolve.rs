@@ -156,7 +156,14 @@ pub struct Resolved {
 
 impl Resolved {
     /// The plugin instance to run from this component.
-    pub fn spec(&self, name: &str, config_json: String, limits: Limits, grants: Vec<Grant>) -> PluginSpec {
+    pub fn spec(
+        &self,
+        name: &str,
+        config_json: String,
+        limits: Limits,
+        grants: Vec<Grant>,
+        models: Vec<String>,
+    ) -> PluginSpec {
         PluginSpec {
             name: name.to_string(),
             origin: self.origin.label(),
@@ -165,6 +172,7 @@ impl Resolved {
             config_json,
             limits,
             grants,
+            models,
         }
     }
 }

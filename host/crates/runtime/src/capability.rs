@@ -47,6 +47,16 @@ const PROVIDED_IMPORTS: &[(&str, Capability)] = &[
     ("wasi:random/", provides("numbers from [run] seed, reseeded before every call", None)),
     ("wasi:sockets/", provides("linked, every operation denied; no setting grants network access", None)),
     ("assay:plugin/types@0.1", provides("the contract's shared types", None)),
+    (
+        "assay:plugin/model@0.1",
+        provides(
+            "no model: every request fails `not-granted`",
+            Some(
+                "[plugins.NAME] models = [\"ALIAS\"] with a [models.ALIAS] table (the eval set's text is then sent \
+                 to that provider; the key stays with the host)",
+            ),
+        ),
+    ),
 ];
 
 /// What the sandbox gives through `import`, or `None` when it does not
@@ -57,5 +67,6 @@ pub fn capability(import: &str) -> Option<Capability> {
 
 /// Said of an interface the sandbox does not provide.
 pub(crate) const NOT_PROVIDED: &str = "; no setting grants it: a plugin may import only the WASI 0.2 interfaces \
-    (wasi:cli, wasi:clocks, wasi:filesystem, wasi:io, wasi:random, wasi:sockets) and assay:plugin/types; \
+    (wasi:cli, wasi:clocks, wasi:filesystem, wasi:io, wasi:random, wasi:sockets), assay:plugin/types and \
+    assay:plugin/model; \
     `assay inspect` lists what each gives";

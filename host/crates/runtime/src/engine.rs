@@ -112,6 +112,12 @@ impl Sandbox {
     pub fn linker(&self) -> wasmtime::Result<Linker<StoreState>> {
         let mut linker = Linker::new(&self.engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        // Every plugin may import `model`; without a grant each request
+        // fails `not-granted` (crate::models).
+        crate::contract::since_v0_1::model::assay::plugin::model::add_to_linker::<
+            StoreState,
+            wasmtime::component::HasSelf<StoreState>,
+        >(&mut linker, |state| state)?;
         Ok(linker)
     }
 }

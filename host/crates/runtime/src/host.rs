@@ -11,6 +11,7 @@ use crate::digest::Digest;
 use crate::engine::{EngineOptions, Sandbox};
 use crate::instance::{EvaluatorInstance, GuardInstance, Instance as _, call_runtime};
 use crate::limits::Limits;
+use crate::models::{ModelAccess, ModelBroker};
 use crate::plugin::{Kind, LoadError, Plugin};
 use crate::wasi::{Determinism, Grant, StoreState};
 
@@ -31,6 +32,8 @@ pub struct PluginSpec {
     pub limits: Limits,
     /// Directories the plugin may read.
     pub grants: Vec<Grant>,
+    /// Model aliases the plugin may ask (`[plugins.NAME] models`).
+    pub models: Vec<String>,
 }
 
 /// A plugin, loaded, checked and configured once for a run.
@@ -42,6 +45,7 @@ pub struct LoadedPlugin {
     pub config_json: String,
     pub limits: Limits,
     pub grants: Vec<Grant>,
+    pub models: Vec<String>,
     /// Effective settings the plugin reported, for signatures.
     pub settings: Vec<(String, String)>,
 }
@@ -83,6 +87,8 @@ pub struct Host {
     sandbox: Sandbox,
     linker: Linker<StoreState>,
     cache: ComponentCache,
+    /// Who answers plugins' model requests, when the run configures models.
+    models: Option<Arc<dyn ModelBroker>>,
 }
 
 impl Host {
@@ -94,11 +100,29 @@ impl Host {
         let max_instances = ((jobs + 2) * specs.len().max(1) * 2) as u32;
         let sandbox = Sandbox::new(EngineOptions { max_instances, max_memory_mib })?;
         let linker = sandbox.linker()?;
-        Ok(Host { sandbox, linker, cache })
+        Ok(Host { sandbox, linker, cache, models: None })
     }
 
     pub fn sandbox(&self) -> &Sandbox {
         &self.sandbox
+    }
+
+    /// This host's plugins ask their models through `broker`.
+    pub fn with_models(mut self, broker: Arc<dyn ModelBroker>) -> Host {
+        self.models = Some(broker);
+        self
+    }
+
+    /// What each model was used for so far in this run; empty without models.
+    pub fn model_usage(&self) -> std::collections::BTreeMap<String, crate::models::ModelUsage> {
+        self.models.as_ref().map(|broker| broker.usage()).unwrap_or_default()
+    }
+
+    /// What an instance granted the aliases `grants` may ask; `None` when the
+    /// run has no models, and every request then fails `not-granted`.
+    pub fn model_access(&self, grants: &[String]) -> Option<ModelAccess> {
+        let broker = self.models.clone()?;
+        Some(ModelAccess { broker, grants: grants.into() })
     }
 
     /// Checks and compiles one component (`origin` names it in errors), and
@@ -150,17 +174,18 @@ impl Host {
                 );
             }
             let (limits, grants, config) = (&spec.limits, &spec.grants, spec.config_json.as_str());
+            let models = || self.model_access(&spec.models);
             let settings = runtime
                 .block_on(async {
                     match kind {
                         Kind::Evaluator => {
-                            EvaluatorInstance::new(&plugin, &self.sandbox, limits, determinism, grants)
+                            EvaluatorInstance::new(&plugin, &self.sandbox, limits, determinism, grants, models())
                                 .await?
                                 .configure(config)
                                 .await
                         }
                         Kind::Guard => {
-                            GuardInstance::new(&plugin, &self.sandbox, limits, determinism, grants)
+                            GuardInstance::new(&plugin, &self.sandbox, limits, determinism, grants, models())
                                 .await?
                                 .configure(config)
                                 .await
@@ -175,6 +200,7 @@ impl Host {
                 config_json: spec.config_json.clone(),
                 limits: spec.limits,
                 grants: spec.grants.clone(),
+                models: spec.models.clone(),
                 settings,
             });
         }

@@ -9,6 +9,7 @@
 //! a guard call on an evaluator cannot be written.
 
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use wasmtime::Store;
@@ -19,6 +20,7 @@ use crate::engine::{Sandbox, deadline_ticks};
 use crate::failure::{Failure, classify};
 use crate::host::{Host, LoadedPlugin};
 use crate::limits::Limits;
+use crate::models::ModelAccess;
 use crate::plugin::{Info, Kind, MetricInfo, MetricLevel, Plugin, Pre};
 use crate::wasi::{Determinism, Grant, StoreState, new_store};
 
@@ -48,8 +50,9 @@ impl Session {
         limits: &Limits,
         determinism: &Determinism,
         grants: &[Grant],
+        models: Option<ModelAccess>,
     ) -> Result<(Session, T), Failure> {
-        let store = new_store(sandbox.engine(), limits, determinism, grants)?;
+        let store = new_store(sandbox.engine(), limits, determinism, grants, models)?;
         let mut session = Session { store, limits: *limits };
         let bindings = session.call(SETUP_FUEL, 0, pre).await?;
         Ok((session, bindings))
@@ -67,14 +70,43 @@ impl Session {
         store.data_mut().reset_call(call_seed);
         store.set_fuel(fuel).expect("fuel is enabled");
         store.set_epoch_deadline(deadline_ticks(limits.timeout_ms));
-        // The epoch deadline stops wasm code; this timeout also stops a plugin
+        // The epoch deadline stops wasm code; this timer also stops a plugin
         // parked in a host call. It fires a little later so that the epoch, which
-        // says exactly what happened, normally wins.
+        // says exactly what happened, normally wins. Time spent waiting for a
+        // model is given back to both: the model's own timeouts and the run's
+        // budget bound it.
+        let wait = store.data().model_wait.clone();
         let grace = Duration::from_millis(limits.timeout_ms + 50);
-        match tokio::time::timeout(grace, call(&mut *store)).await {
-            Err(_elapsed) => Err(Failure::Timeout(limits.timeout_ms)),
-            Ok(Err(error)) => Err(classify(&error, store.data(), &limits, fuel)),
-            Ok(Ok(value)) => Ok(value),
+        let outcome = {
+            let mut call = std::pin::pin!(call(&mut *store));
+            let mut timer = std::pin::pin!(tokio::time::sleep(grace));
+            let mut credited = 0;
+            std::future::poll_fn(|cx| {
+                if let Poll::Ready(result) = call.as_mut().poll(cx) {
+                    return Poll::Ready(Some(result));
+                }
+                while timer.as_mut().poll(cx).is_ready() {
+                    let waited = wait.waited_ms();
+                    let more = if wait.waiting() {
+                        grace
+                    } else if waited > credited {
+                        let more = Duration::from_millis(waited - credited);
+                        credited = waited;
+                        more
+                    } else {
+                        return Poll::Ready(None);
+                    };
+                    let next = timer.deadline() + more;
+                    timer.as_mut().reset(next);
+                }
+                Poll::Pending
+            })
+            .await
+        };
+        match outcome {
+            None => Err(Failure::Timeout(limits.timeout_ms)),
+            Some(Err(error)) => Err(classify(&error, store.data(), &limits, fuel)),
+            Some(Ok(value)) => Ok(value),
         }
     }
 
@@ -114,13 +146,14 @@ impl Session {
 /// What either kind of instance does.
 pub trait Instance: Sized {
     /// Instantiates `plugin` in a fresh store that can read the `grants`
-    /// directories, not yet configured.
+    /// directories and ask the models `models` gives, not yet configured.
     fn new(
         plugin: &Plugin,
         sandbox: &Sandbox,
         limits: &Limits,
         determinism: &Determinism,
         grants: &[Grant],
+        models: Option<ModelAccess>,
     ) -> impl Future<Output = Result<Self, Failure>>;
 
     /// Passes the configuration (JSON text); returns the effective settings.
@@ -136,8 +169,9 @@ pub trait Instance: Sized {
         determinism: &Determinism,
     ) -> impl Future<Output = Result<Self, Failure>> {
         async move {
+            let models = host.model_access(&loaded.models);
             let mut instance =
-                Self::new(&loaded.plugin, host.sandbox(), &loaded.limits, determinism, &loaded.grants).await?;
+                Self::new(&loaded.plugin, host.sandbox(), &loaded.limits, determinism, &loaded.grants, models).await?;
             instance.configure(&loaded.config_json).await?;
             Ok(instance)
         }
@@ -155,10 +189,12 @@ macro_rules! impl_instance {
                 limits: &Limits,
                 determinism: &Determinism,
                 grants: &[Grant],
+                models: Option<ModelAccess>,
             ) -> Result<Self, Failure> {
                 let Pre::$kind(pre) = &plugin.pre else { return Err(wrong_kind(plugin, Kind::$kind)) };
+                let instantiate = async |s: &mut Store<StoreState>| pre.instantiate_async(s).await;
                 let (session, bindings) =
-                    Session::new(async |s| pre.instantiate_async(s).await, sandbox, limits, determinism, grants).await?;
+                    Session::new(instantiate, sandbox, limits, determinism, grants, models).await?;
                 let $plugin = plugin;
                 Ok($ty { session, bindings, $($field: $value)? })
             }

@@ -23,6 +23,7 @@ pub mod failure;
 pub mod host;
 pub mod instance;
 pub mod limits;
+pub mod models;
 pub mod plugin;
 pub mod wasi;
 
@@ -34,5 +35,6 @@ pub use failure::Failure;
 pub use host::{Host, LoadedPlugin, PluginSpec};
 pub use instance::{EvaluatorInstance, GuardInstance, Instance, PerRecord, call_runtime};
 pub use limits::Limits;
+pub use models::{ModelAccess, ModelBroker, ModelUsage};
 pub use plugin::{Info, Kind, LoadError, MetricInfo, MetricLevel, Plugin};
 pub use wasi::{Determinism, Grant};

@@ -247,13 +247,13 @@ impl Plugin {
         let (info, metrics) = match self.kind {
             Kind::Evaluator => {
                 let mut instance = runtime
-                    .block_on(EvaluatorInstance::new(self, sandbox, limits, &determinism, &[]))
+                    .block_on(EvaluatorInstance::new(self, sandbox, limits, &determinism, &[], None))
                     .map_err(setup("instantiation"))?;
                 runtime.block_on(instance.describe()).map_err(setup("describe"))?
             }
             Kind::Guard => {
                 let mut instance = runtime
-                    .block_on(GuardInstance::new(self, sandbox, limits, &determinism, &[]))
+                    .block_on(GuardInstance::new(self, sandbox, limits, &determinism, &[], None))
                     .map_err(setup("instantiation"))?;
                 (runtime.block_on(instance.describe()).map_err(setup("describe"))?, Vec::new())
             }
@@ -269,12 +269,12 @@ impl Plugin {
         Ok(())
     }
 
-    /// The WIT interface it exports, such as `assay:plugin/evaluator@0.1.0`.
+    /// The WIT interface it exports, such as `assay:plugin/evaluator@0.1.1`.
     pub fn contract(&self) -> String {
         format!("{WIT_PACKAGE}/{}@{}", self.kind, self.contract_version)
     }
 
-    /// The WIT world it targets, such as `assay:plugin/evaluator-plugin@0.1.0`:
+    /// The WIT world it targets, such as `assay:plugin/evaluator-plugin@0.1.1`:
     /// the world a plugin author names to their bindings generator. The
     /// contract's worlds and interfaces share one versioned package.
     pub fn world(&self) -> String {

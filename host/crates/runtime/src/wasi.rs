@@ -28,17 +28,20 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 use crate::failure::Failure;
 use crate::limits::Limits;
+use crate::models::{ModelAccess, ModelWait};
 
 /// The instant virtual wall clocks show: 2000-01-01T00:00:00Z.
 const VIRTUAL_EPOCH_SECONDS: u64 = 946_684_800;
 
 /// A store for one plugin instance, with the plugin's limits and no
-/// ambient authority beyond the directories `grants` name.
+/// ambient authority beyond the directories `grants` name and the models
+/// `models` gives.
 pub(crate) fn new_store(
     engine: &wasmtime::Engine,
     limits: &Limits,
     determinism: &Determinism,
     grants: &[Grant],
+    models: Option<ModelAccess>,
 ) -> Result<Store<StoreState>, Failure> {
     let log = LogPipe::new(limits.max_log_bytes as usize);
     let rng = SeededRng::new(determinism.seed);
@@ -63,9 +66,21 @@ pub(crate) fn new_store(
         limiter: MemoryLimiter::new(memory_bytes),
         log,
         rng,
+        models,
+        model_wait: Arc::default(),
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
+    // At the deadline, time spent waiting for models is given back: it
+    // counts against the run's model budget, not the plugin's deadline.
+    store.epoch_deadline_callback(|context| {
+        let credit = context.data().model_wait.take_uncredited_ms();
+        if credit > 0 {
+            Ok(wasmtime::UpdateDeadline::Continue(crate::engine::deadline_ticks(credit)))
+        } else {
+            Err(wasmtime::Trap::Interrupt.into())
+        }
+    });
     Ok(store)
 }
 
@@ -128,6 +143,10 @@ pub struct StoreState {
     limiter: MemoryLimiter,
     log: LogPipe,
     rng: SeededRng,
+    /// The models this instance may ask, through the broker; none when the
+    /// run has no broker.
+    pub(crate) models: Option<ModelAccess>,
+    pub(crate) model_wait: Arc<ModelWait>,
 }
 
 impl StoreState {
@@ -146,6 +165,7 @@ impl StoreState {
     pub(crate) fn reset_call(&mut self, call_seed: u64) {
         self.limiter.hit = false;
         self.rng.reseed(call_seed);
+        self.model_wait.reset();
     }
 }
 
@@ -412,7 +432,7 @@ mod tests {
         let component = wasmtime::component::Component::new(sandbox.engine(), wat::parse_str(TWO_MEMORIES).unwrap())
             .expect("two memories fit the sandbox's shape");
         let grow_both = |pages: u32| {
-            let mut store = new_store(sandbox.engine(), &limits, &Determinism::default(), &[]).unwrap();
+            let mut store = new_store(sandbox.engine(), &limits, &Determinism::default(), &[], None).unwrap();
             store.set_fuel(1_000_000).unwrap();
             store.set_epoch_deadline(u64::MAX / 2);
             let linker = wasmtime::component::Linker::new(sandbox.engine());

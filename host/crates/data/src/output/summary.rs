@@ -412,12 +412,16 @@ pub struct RunInfo {
     pub seed: u64,
     /// False when plugins were given the real clock.
     pub reproducible: bool,
+    /// Per model alias: requests, cache hits, retries, failures, tokens, cost.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub models: BTreeMap<String, assay_runtime::ModelUsage>,
 }
 
 impl RunInfo {
     /// A run that started at `started_at` and has just finished.
     pub fn finished(started_at: jiff::Timestamp, jobs: usize, batch_size: usize, determinism: &Determinism) -> Self {
         RunInfo {
+            models: BTreeMap::new(),
             started_at: started_at.to_string(),
             finished_at: jiff::Timestamp::now().to_string(),
             jobs,

@@ -21,3 +21,19 @@ pub mod guard {
 
 pub use evaluator::exports::assay::plugin::evaluator::{Level, Sample, Scores, Statistic};
 pub use guard::exports::assay::plugin::guard::{Decision, Feedback, Instant, Rating, Verdict};
+
+/// The `model-evaluator-plugin` world (since 0.1.1): its exports are the
+/// evaluator's, found by the bindings above; what it adds is the imported
+/// `model` interface, which the host implements.
+pub mod model {
+    wasmtime::component::bindgen!({
+        path: "../../../wit",
+        world: "model-evaluator-plugin",
+        imports: { default: async },
+        exports: { default: async },
+    });
+
+    pub use assay::plugin::model::{
+        Error, FinishReason, Message, ProviderError, Request, Response, ResponseFormat, Role, TokenLogprob, Usage,
+    };
+}
