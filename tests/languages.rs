@@ -5,6 +5,8 @@
 //! pass their own tests and golden cases, and run.
 
 mod common;
+#[path = "common/fake_model.rs"]
+mod fake_model;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,7 +26,7 @@ fn toolchains() {
     });
 }
 
-/// The four example components, built once per test binary (a build takes
+/// The example components, built once per test binary (a build takes
 /// about a minute on two cores, so every test shares it).
 fn example_plugins() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
@@ -43,6 +45,81 @@ fn example_plugins() -> &'static Path {
 
 fn component(name: &str) -> String {
     example_plugins().join(format!("{name}.wasm")).display().to_string()
+}
+
+#[test]
+fn custom_judges_in_python_and_javascript_grade_alike_with_the_built_in_judge() {
+    let fake = fake_model::FakeModel::start();
+    let dir = tempfile::tempdir().unwrap();
+    // The fake grades 5 when the answer equals the reference, else 1; each
+    // judge's prompt shows both, in its own words.
+    let lines = [
+        json!({"id": "tr", "input": "Türkiye'nin başkenti?", "output": "Ankara", "reference": "Ankara"}),
+        json!({"id": "fr", "input": "Capital of France?", "output": "Lyon", "reference": "Paris"}),
+        json!({"id": "ja", "input": "日本の首都は?", "output": "東京", "reference": "東京"}),
+    ];
+    let eval_set = jsonl(dir.path(), "judged.jsonl", &lines);
+    let judge = |name: &str, source: Option<String>| {
+        let source = source.map(|s| format!("source = {s:?}\n")).unwrap_or_default();
+        format!(
+            "[plugins.{name}]\n{source}models = [\"grader\"]\nconfig = {{ model = \"grader\", rubric = \"Doğru mu?\" }}\n"
+        )
+    };
+    let config = format!(
+        "[models.grader]\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"fake-judge-1\"\n\n{}{}{}",
+        fake.base_url(),
+        judge("judge", None),
+        judge("rubric_judge_py", Some(component("rubric_judge_py"))),
+        judge("rubric_judge_js", Some(component("rubric_judge_js"))),
+    );
+    std::fs::write(dir.path().join("assay.toml"), config).unwrap();
+    let out = dir.path().join("out");
+    let output = run(assay()
+        .args(["run", "-q", "--config"])
+        .arg(dir.path().join("assay.toml"))
+        .arg("-o")
+        .arg(&out)
+        .arg(&eval_set));
+    expect_code(&output, 0);
+    let grades: Vec<[Value; 3]> = read_jsonl(&out.join("samples.jsonl"))
+        .into_iter()
+        .map(|s| {
+            let scores = &s["scores"];
+            [
+                scores["judge/score"].clone(),
+                scores["rubric_judge_py/score"].clone(),
+                scores["rubric_judge_js/score"].clone(),
+            ]
+        })
+        .collect();
+    assert_eq!(
+        grades,
+        [
+            [json!(5.0), json!(5.0), json!(5.0)],
+            [json!(1.0), json!(1.0), json!(1.0)],
+            [json!(5.0), json!(5.0), json!(5.0)]
+        ]
+    );
+    assert_eq!(fake.requests().len(), 9, "one request per judge and sample");
+
+    // Without the grant, each custom judge reports the typed error per sample.
+    let ungranted =
+        std::fs::read_to_string(dir.path().join("assay.toml")).unwrap().replace("models = [\"grader\"]\n", "");
+    std::fs::write(dir.path().join("assay.toml"), ungranted).unwrap();
+    let out = dir.path().join("denied");
+    let output = run(assay()
+        .args(["run", "-q", "--config"])
+        .arg(dir.path().join("assay.toml"))
+        .arg("-o")
+        .arg(&out)
+        .arg(&eval_set));
+    expect_code(&output, 3);
+    let sample = &read_jsonl(&out.join("samples.jsonl"))[0];
+    for name in ["rubric_judge_py", "rubric_judge_js"] {
+        let message = sample["errors"][name]["message"].as_str().unwrap_or_default().to_lowercase();
+        assert!(message.contains("not") && message.contains("grant"), "{name}: {message}");
+    }
+    assert_eq!(fake.requests().len(), 9, "nothing is sent for a plugin without a grant");
 }
 
 /// Runs token_f1 in Rust, Python and JavaScript over `eval_set` and returns

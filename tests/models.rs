@@ -171,3 +171,119 @@ fn the_budget_stops_requests_and_every_sample_is_accounted_for() {
     assert_eq!(world.fake.requests().len(), 3);
     assert_eq!(summary["run"]["models"]["grader"]["failures"], 5);
 }
+
+#[test]
+fn the_judge_grades_each_output_on_its_rubric_and_refuses_unreadable_answers() {
+    let world = World::new();
+    let config = format!(
+        "[models.grader]\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"fake-judge-1\"\n\n\
+         [plugins.judge]\nmodels = [\"grader\"]\n\
+         config = {{ model = \"grader\", rubric = \"Başkent doğru mu? (Is it the capital?)\", logprobs = true }}\n",
+        world.fake.base_url()
+    );
+    std::fs::write(world.path("assay.toml"), config).unwrap();
+    let lines = [
+        json!({"id": "tr", "input": "Türkiye'nin başkenti?", "output": "Ankara", "reference": "Ankara"}),
+        json!({"id": "fr", "input": "Capital of France?", "output": "Lyon", "reference": "Paris"}),
+        json!({"id": "jp", "input": "日本の首都は?", "output": "東京", "reference": "東京"}),
+    ];
+    let eval = jsonl(world.dir.path(), "judged.jsonl", &lines);
+    let output = world.run(&eval, "out", &[]);
+    expect_code(&output, 0);
+    let samples: Vec<Value> = world.samples("out").lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let scores: Vec<(f64, f64)> = samples
+        .iter()
+        .map(|s| (s["scores"]["judge/score"].as_f64().unwrap(), s["scores"]["judge/normalized"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(scores, [(5.0, 1.0), (1.0, 0.0), (5.0, 1.0)]);
+    // G-Eval: the fake is 70% sure of its score, 30% of the next one.
+    let weighted: Vec<f64> = samples.iter().map(|s| s["scores"]["judge/weighted"].as_f64().unwrap()).collect();
+    for (got, want) in weighted.iter().zip([5.0 * 0.7 + 4.0 * 0.3, 1.0 * 0.7 + 2.0 * 0.3, 4.7]) {
+        assert!((got - want).abs() < 1e-9, "{weighted:?}");
+    }
+    let summary = world.summary("out");
+    let signature = summary["details"]["judge/score"]["signature"].as_str().unwrap();
+    assert!(signature.contains("|model:grader|scale:1-5|template:sha256:"), "{signature}");
+    assert!(
+        signature.contains("|logprobs:yes|models.grader:openai/fake-judge-1"),
+        "the provider and model: {signature}"
+    );
+    // Every request asked for the JSON object, with the rubric and the answer.
+    for request in world.fake.requests() {
+        assert_eq!(request.body["response_format"]["type"], "json_schema");
+        assert_eq!(request.body["top_logprobs"], 10);
+        assert!(request.body["messages"][1]["content"].as_str().unwrap().contains("Başkent doğru mu?"));
+    }
+
+    // An answer that is not the JSON object fails its sample: no guess.
+    world.fake.trouble(&[fake_model::Trouble::Text("Score: 4 out of 5")]);
+    let one = jsonl(world.dir.path(), "one.jsonl", &[json!({"output": "Rome", "reference": "Roma"})]);
+    let output = world.run(&one, "bad", &["--model-cache", "off"]);
+    expect_code(&output, 3);
+    let samples = world.samples("bad");
+    let sample: Value = serde_json::from_str(samples.lines().next().unwrap()).unwrap();
+    let message = sample["errors"]["judge"]["message"].as_str().unwrap();
+    assert!(message.contains("is not {\"reason\": string, \"score\": number}"), "{message}");
+}
+
+#[test]
+fn the_pairwise_judge_asks_both_ways_round_and_cancels_position_bias() {
+    let world = World::new();
+    let config = format!(
+        "[models.grader]\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"fake-judge-1\"\n\n\
+         [plugins.judge_pairwise]\nmodels = [\"grader\"]\n\
+         config = {{ model = \"grader\", against = \"baseline\", rubric = \"Hangisi doğru?\" }}\n",
+        world.fake.base_url()
+    );
+    std::fs::write(world.path("assay.toml"), config).unwrap();
+    // The fake prefers the answer equal to the reference and, when it
+    // cannot tell, always says "A": a judge with a position bias.
+    let lines = [
+        json!({"id": "win", "input": "Türkiye'nin başkenti?", "output": "Ankara", "reference": "Ankara", "baseline": "İstanbul"}),
+        json!({"id": "loss", "input": "Capital of France?", "output": "Lyon", "reference": "Paris", "baseline": "Paris"}),
+        json!({"id": "biased", "input": "日本の首都は?", "output": "大阪", "reference": "東京", "baseline": "京都"}),
+        json!({"id": "tie", "input": "İzmir mi?", "output": "İzmir", "reference": "İzmir", "baseline": "İzmir"}),
+    ];
+    let eval = jsonl(world.dir.path(), "pairs.jsonl", &lines);
+    let output = world.run(&eval, "out", &[]);
+    expect_code(&output, 0);
+    let samples: Vec<Value> = world.samples("out").lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let per_sample: Vec<(f64, f64)> = samples
+        .iter()
+        .map(|s| {
+            let scores = &s["scores"];
+            (
+                scores["judge_pairwise/preference"].as_f64().unwrap(),
+                scores["judge_pairwise/consistent"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(per_sample, [(1.0, 1.0), (0.0, 1.0), (0.5, 0.0), (0.5, 1.0)]);
+    let summary = world.summary("out");
+    let value = |name: &str| summary["metrics"][format!("judge_pairwise/{name}")].as_f64().unwrap();
+    assert_eq!(
+        [value("win_rate"), value("tie_rate"), value("loss_rate"), value("position_consistency")],
+        [0.25, 0.5, 0.25, 0.75]
+    );
+    // Two requests per sample (they run concurrently, in any order), with
+    // the answers in both positions.
+    let requests = world.fake.requests();
+    assert_eq!(requests.len(), 8);
+    let section = |text: &str, name: &str| text.split_once(name).unwrap().1.lines().nth(1).unwrap().to_string();
+    for line in &lines {
+        let question = line["input"].as_str().unwrap();
+        let mut shown: Vec<(String, String)> = requests
+            .iter()
+            .map(|r| r.body["messages"][1]["content"].as_str().unwrap().to_string())
+            .filter(|text| section(text, "Question:") == question)
+            .map(|text| (section(&text, "Answer A:"), section(&text, "Answer B:")))
+            .collect();
+        shown.sort();
+        let (output, baseline) =
+            (line["output"].as_str().unwrap().to_string(), line["baseline"].as_str().unwrap().to_string());
+        let mut want = vec![(output.clone(), baseline.clone()), (baseline, output)];
+        want.sort();
+        assert_eq!(shown, want, "{question}");
+        assert!(requests.iter().all(|r| r.body["messages"][1]["content"].as_str().unwrap().contains("Hangisi doğru?")));
+    }
+}

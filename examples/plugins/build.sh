@@ -2,6 +2,7 @@
 # Build the example plugins from source into OUT_DIR:
 #   token_f1_py.wasm  banned_phrases_py.wasm  (componentize-py)
 #   token_f1_js.wasm  banned_phrases_js.wasm  (componentize-js)
+#   rubric_judge_py.wasm  rubric_judge_js.wasm  (custom judges: they ask a model)
 # then check what each component exports and imports.
 #
 #   examples/plugins/build.sh OUT_DIR [token_f1_py ...]
@@ -24,7 +25,7 @@ wit=$(cd "$here/../../wit" && pwd)
 mkdir -p "$1"
 out=$(cd "$1" && pwd)
 shift
-all=(token_f1_py banned_phrases_py token_f1_js banned_phrases_js)
+all=(token_f1_py banned_phrases_py token_f1_js banned_phrases_js rubric_judge_py rubric_judge_js)
 selected=("${@:-${all[@]}}")
 
 "$here/setup.sh"
@@ -35,6 +36,7 @@ world_of() {
     case "$1" in
         token_f1_py | token_f1_js) echo evaluator-plugin ;;
         banned_phrases_py | banned_phrases_js) echo guard-plugin ;;
+        rubric_judge_py | rubric_judge_js) echo model-evaluator-plugin ;;
         *) echo "unknown plugin $1; expected one of: ${all[*]}" >&2; exit 2 ;;
     esac
 }
@@ -68,12 +70,16 @@ build_js() { # name world
 verify() { # name world
     local interface wit_text
     case "$2" in
-        evaluator-plugin) interface=assay:plugin/evaluator@0.1.1 ;;
+        evaluator-plugin | model-evaluator-plugin) interface=assay:plugin/evaluator@0.1.1 ;;
         guard-plugin) interface=assay:plugin/guard@0.1.1 ;;
     esac
     wit_text=$("$js/node_modules/.bin/jco" wit "$out/$1.wasm")
     if ! grep -qx "  export $interface;" <<<"$wit_text"; then
         echo "$1.wasm does not export $interface" >&2
+        exit 1
+    fi
+    if [ "$2" = model-evaluator-plugin ] && ! grep -qx "  import assay:plugin/model@0.1.1;" <<<"$wit_text"; then
+        echo "$1.wasm does not import assay:plugin/model@0.1.1" >&2
         exit 1
     fi
     local network='wasi:(http|sockets)'

@@ -1,6 +1,9 @@
 //! A fake language model on loopback for tests: a real HTTP server that
 //! speaks the OpenAI chat-completions and Anthropic messages wire formats
-//! and answers `judged: ` followed by the last user message. It records
+//! and answers `judged: ` followed by the last user message; asked for JSON
+//! (a JSON Schema response format), it judges like the `judge` template
+//! expects: `{"reason", "score"}` with 5 when the answer equals the
+//! reference answer in the prompt, else 1. It records
 //! every request, can be told to answer with errors first or slowly, and
 //! counts the requests in flight. Shared by the broker's tests and the
 //! binary's, so there is one fake to trust.
@@ -29,7 +32,10 @@ pub struct Received {
 /// What the server does next, before answering normally.
 #[derive(Debug, Clone, Copy)]
 pub enum Trouble {
+    /// This status, with these extra header lines.
     Status(u16, &'static str),
+    /// A 200 whose answer text is this.
+    Text(&'static str),
 }
 
 /// The fake model: it answers `judged: ` and the last user message.
@@ -121,6 +127,7 @@ fn serve(
             extra,
             json!({"error": {"message": format!("trouble {status}; your key sk-test-NEVER-WRITTEN-4b1d")}}),
         ),
+        Some(Trouble::Text(text)) => (200, "", with_text(&path, &body, text, None)),
         None => (200, "", answer(&path, &body)),
     };
     let text = answer.to_string();
@@ -132,20 +139,58 @@ fn serve(
     );
 }
 
-/// The fake model's answer: `judged: ` and the last user message.
+/// The fake model's answer: `judged: ` and the last user message, or a
+/// judgment when JSON is asked for.
 fn answer(path: &str, body: &Value) -> Value {
     let last = body["messages"].as_array().and_then(|m| m.last()).map_or("", |m| m["content"].as_str().unwrap_or(""));
-    let text = format!("judged: {last}");
-    let tokens = last.chars().count() as u64;
+    let section = |name: &str| last.split_once(name).map(|(_, rest)| rest.lines().nth(1).unwrap_or("").to_string());
+    let schema = body["response_format"]["json_schema"].to_string();
+    if body["response_format"]["type"] != "json_schema" {
+        return with_text(path, body, &format!("judged: {last}"), None);
+    }
+    if schema.contains("winner") {
+        // Pairwise: the answer equal to the reference wins; when neither
+        // or both are, this judge has a position bias and says "A".
+        let reference = section("Reference answer:");
+        let (a, b) = (section("Answer A:") == reference, section("Answer B:") == reference);
+        let winner = match (a, b) {
+            (true, false) => "A",
+            (false, true) => "B",
+            (true, true) => "tie",
+            (false, false) => "A",
+        };
+        return with_text(path, body, &json!({"reason": "compared", "winner": winner}).to_string(), None);
+    }
+    if !schema.contains("\"score\"") {
+        return with_text(path, body, &format!("judged: {last}"), None);
+    }
+    let score = if section("Answer:").is_some() && section("Answer:") == section("Reference answer:") { 5 } else { 1 };
+    let text = json!({"reason": "compared with the reference", "score": score}).to_string();
+    // The score token is 70% sure; the next score down (or up) has the rest.
+    let prefix = text.split_once("\"score\":").unwrap().0.to_string() + "\"score\":";
+    let other = if score > 1 { score - 1 } else { score + 1 };
+    let tokens = json!({"content": [
+        {"token": prefix, "logprob": 0.0, "top_logprobs": []},
+        {"token": score.to_string(), "logprob": 0.7f64.ln(),
+         "top_logprobs": [{"token": score.to_string(), "logprob": 0.7f64.ln()}, {"token": other.to_string(), "logprob": 0.3f64.ln()}]},
+        {"token": "}", "logprob": 0.0, "top_logprobs": []}]});
+    with_text(path, body, &text, Some(tokens))
+}
+
+/// An answer in the wire format of `path` whose text is `text`, with
+/// `tokens` as its logprobs when they are asked for (else one made-up token).
+fn with_text(path: &str, body: &Value, text: &str, tokens: Option<Value>) -> Value {
+    let last = body["messages"].as_array().and_then(|m| m.last()).map_or("", |m| m["content"].as_str().unwrap_or(""));
+    let count = last.chars().count() as u64;
     if path.ends_with("/messages") {
         json!({"content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
-               "usage": {"input_tokens": tokens, "output_tokens": 3}})
+               "usage": {"input_tokens": count, "output_tokens": 3}})
     } else {
         let logprobs = body["logprobs"].as_bool().unwrap_or(false).then(|| {
-            json!({"content": [{"token": "4", "logprob": -0.1, "top_logprobs": [{"token": "4", "logprob": -0.1}, {"token": "5", "logprob": -2.4}]}]})
+            tokens.unwrap_or_else(|| json!({"content": [{"token": "4", "logprob": -0.1, "top_logprobs": [{"token": "4", "logprob": -0.1}, {"token": "5", "logprob": -2.4}]}]}))
         });
         json!({"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop", "logprobs": logprobs}],
-               "usage": {"prompt_tokens": tokens, "completion_tokens": 3}})
+               "usage": {"prompt_tokens": count, "completion_tokens": 3}})
     }
 }
 

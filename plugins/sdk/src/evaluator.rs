@@ -40,6 +40,13 @@ pub trait Evaluator: Sized + 'static {
     /// Score one sample.
     fn score(&mut self, sample: &Sample) -> Result<Scores, String>;
 
+    /// Score a batch, one result per sample in order. By default, each
+    /// sample alone; a plugin that asks a model overrides it to send the
+    /// whole batch at once, which the host runs concurrently.
+    fn score_batch(&mut self, batch: &[Sample]) -> Vec<Result<Scores, String>> {
+        batch.iter().map(|sample| self.score(sample)).collect()
+    }
+
     /// Corpus-level metrics from the statistics summed over the whole run.
     fn finalize(&self, _statistics: &Statistics) -> Result<Vec<CorpusScore>, String> {
         Ok(Vec::new())
@@ -135,7 +142,7 @@ pub fn configure<T: Evaluator>(state: &'static State<T>, config: String) -> Resu
 #[doc(hidden)]
 pub fn score<T: Evaluator>(state: &'static State<T>, batch: Vec<Sample>) -> Vec<Result<Scores, String>> {
     state.with(|cell| match cell.borrow_mut().as_mut() {
-        Some(plugin) => batch.iter().map(|sample| plugin.score(sample)).collect(),
+        Some(plugin) => plugin.score_batch(&batch),
         None => batch.iter().map(|_| Err(NOT_CONFIGURED.to_string())).collect(),
     })
 }

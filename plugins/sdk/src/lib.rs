@@ -26,6 +26,7 @@
 
 pub mod evaluator;
 pub mod guard;
+pub mod model;
 pub mod text;
 
 pub use evaluator::bindings::assay::plugin::types::{PluginInfo, Setting};

@@ -50,6 +50,9 @@ struct Model {
     permits: tokio::sync::Semaphore,
     /// When the next request may start, under `requests_per_minute`.
     next_start: Mutex<Instant>,
+    /// When the next request may start, under `tokens_per_minute`: each
+    /// answer moves it on by the time its tokens are worth.
+    next_token_start: Mutex<Instant>,
     usage: Mutex<ModelUsage>,
 }
 
@@ -102,6 +105,7 @@ impl Broker {
                     key,
                     permits: tokio::sync::Semaphore::new(config.max_concurrency.max(1)),
                     next_start: Mutex::new(Instant::now()),
+                    next_token_start: Mutex::new(Instant::now()),
                     usage: Mutex::new(ModelUsage::default()),
                 },
             );
@@ -145,6 +149,13 @@ impl Broker {
         self.models.iter().map(|(alias, m)| (alias.clone(), m.usage.lock().expect("never poisoned").clone())).collect()
     }
 
+    /// `provider/model` for a configured alias, such as `openai/gpt-4o-mini`.
+    pub fn identity(&self, alias: &str) -> Option<String> {
+        let config = &self.models.get(alias)?.config;
+        let provider = serde_json::to_value(config.provider).ok()?;
+        Some(format!("{}/{}", provider.as_str()?, config.model))
+    }
+
     /// Warnings gathered so far, each once.
     pub fn take_notes(&self) -> Vec<String> {
         std::mem::take(&mut *self.notes.lock().expect("never poisoned"))
@@ -183,6 +194,7 @@ impl Broker {
         let outcome = if self.policy.replay { Err(ModelError::NotCached) } else { self.send(model, &request).await };
         match outcome {
             Ok(response) => {
+                self.spend_tokens(model, response.usage.input_tokens + response.usage.output_tokens);
                 let cost = model.config.price.map_or(0.0, |p| {
                     (response.usage.input_tokens as f64 * p.input_per_mtok
                         + response.usage.output_tokens as f64 * p.output_per_mtok)
@@ -265,17 +277,34 @@ impl Broker {
         }
     }
 
-    /// Waits for this model's next start under `requests_per_minute`.
+    /// Waits for this model's next start under `requests_per_minute` and
+    /// `tokens_per_minute`.
     async fn rate_slot(&self, model: &Model) {
-        let Some(rpm) = model.config.requests_per_minute.filter(|&r| r > 0) else { return };
-        let interval = Duration::from_secs(60) / rpm;
-        let start = {
-            let mut next = model.next_start.lock().expect("never poisoned");
-            let start = (*next).max(Instant::now());
-            *next = start + interval;
-            start
-        };
-        tokio::time::sleep_until(start.into()).await;
+        if let Some(rpm) = model.config.requests_per_minute.filter(|&r| r > 0) {
+            let interval = Duration::from_secs(60) / rpm;
+            let start = {
+                let mut next = model.next_start.lock().expect("never poisoned");
+                let start = (*next).max(Instant::now());
+                *next = start + interval;
+                start
+            };
+            tokio::time::sleep_until(start.into()).await;
+        }
+        if model.config.tokens_per_minute.is_some_and(|t| t > 0) {
+            let start = *model.next_token_start.lock().expect("never poisoned");
+            tokio::time::sleep_until(start.into()).await;
+        }
+    }
+
+    /// Under `tokens_per_minute`, an answer that used `tokens` delays the
+    /// model's next start by the time those tokens are worth: the tokens
+    /// are known only once the provider counted them, so the limit holds on
+    /// average, paid after the fact, as providers' own token buckets do.
+    fn spend_tokens(&self, model: &Model, tokens: u64) {
+        let Some(tpm) = model.config.tokens_per_minute.filter(|&t| t > 0) else { return };
+        let worth = Duration::from_secs(60).mul_f64(tokens as f64 / tpm as f64);
+        let mut next = model.next_token_start.lock().expect("never poisoned");
+        *next = (*next).max(Instant::now()) + worth;
     }
 
     async fn attempt(&self, model: &Model, url: &str, headers: &[(&'static str, String)], body: &[u8]) -> Attempt {

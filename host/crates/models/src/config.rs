@@ -40,6 +40,10 @@ pub struct ModelConfig {
     /// Requests started per minute; none for no limit.
     #[serde(default)]
     pub requests_per_minute: Option<u32>,
+    /// Tokens (input and output, as the provider counts them) per minute;
+    /// none for no limit.
+    #[serde(default)]
+    pub tokens_per_minute: Option<u64>,
     /// Deadline of one attempt, in milliseconds. Default: 60,000.
     #[serde(default = "defaults::timeout_ms")]
     pub timeout_ms: u64,

@@ -29,6 +29,10 @@ impl assay_runtime::ModelBroker for Brokered {
     fn usage(&self) -> std::collections::BTreeMap<String, assay_runtime::ModelUsage> {
         self.0.usage()
     }
+
+    fn identity(&self, alias: &str) -> Option<String> {
+        self.0.identity(alias)
+    }
 }
 
 fn request(r: wit::Request) -> ChatRequest {

@@ -29,6 +29,7 @@ fn config(provider: ProviderKind, fake: &FakeModel) -> ModelConfig {
         api_key_env: Some("FAKE_KEY".into()),
         max_concurrency: 4,
         requests_per_minute: None,
+        tokens_per_minute: None,
         timeout_ms: 5_000,
         max_retries: 3,
         price: Some(Price { input_per_mtok: 1_000.0, output_per_mtok: 2_000.0 }),
@@ -237,4 +238,22 @@ fn requests_run_concurrently_up_to_the_models_limit() {
     for (i, result) in results.iter().enumerate() {
         assert_eq!(result.as_ref().unwrap().text, format!("judged: q{i}"));
     }
+}
+
+#[test]
+fn tokens_per_minute_spaces_requests_by_the_tokens_answers_used() {
+    let fake = FakeModel::start();
+    // Each answer uses 5 tokens (2 in, 3 out): at 600 a minute, half a
+    // second's worth. One at a time, each waits for the tokens before it.
+    let limited =
+        ModelConfig { tokens_per_minute: Some(600), max_concurrency: 1, ..config(ProviderKind::Openai, &fake) };
+    let broker = broker(&[("gpt", limited)], Policy::default());
+    let started = std::time::Instant::now();
+    let results = complete(&broker, &["gpt"], (0..5).map(|i| ask("gpt", &format!("q{i}"))).collect());
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(broker.usage()["gpt"].input_tokens + broker.usage()["gpt"].output_tokens, 25);
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(1_900), "4 answers' 20 tokens are worth 2 s at 600/min; waited {waited:?}");
+    assert_eq!(broker.identity("gpt").as_deref(), Some("openai/fake-judge-1"));
+    assert_eq!(broker.identity("nobody"), None);
 }

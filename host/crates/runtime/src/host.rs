@@ -193,6 +193,17 @@ impl Host {
                     }
                 })
                 .map_err(|failure| LoadError::Instance { name: name.clone(), message: failure.to_string() })?;
+            // A model alias is a name in one configuration: the signature
+            // names the provider and model it stands for, so that scores
+            // from two judges are never taken for comparable.
+            let mut settings = settings;
+            if let Some(broker) = &self.models {
+                for alias in &spec.models {
+                    if let Some(identity) = broker.identity(alias) {
+                        settings.push((format!("models.{alias}"), identity));
+                    }
+                }
+            }
             loaded.push(LoadedPlugin {
                 name,
                 origin: spec.origin.clone(),

@@ -29,6 +29,10 @@ pub trait ModelBroker: Send + Sync {
 
     /// What each model alias was used for so far.
     fn usage(&self) -> BTreeMap<String, ModelUsage>;
+
+    /// What `alias` stands for, as signatures name it (`provider:model`);
+    /// `None` for an alias that is not configured.
+    fn identity(&self, alias: &str) -> Option<String>;
 }
 
 /// What one model was used for in a run: written per model in `summary.json`.
