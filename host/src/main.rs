@@ -67,6 +67,8 @@ enum Command {
     Keygen(cli::registry::KeygenArgs),
     /// Move judged model answers between machines: export and import the model cache.
     Models(cli::models::ModelsArgs),
+    /// Measure people's verdicts: agreement among reviewers, and of each metric with them.
+    Review(cli::review::ReviewArgs),
     /// Print a shell completion script, such as `assay completions bash > /etc/bash_completion.d/assay`.
     Completions {
         #[arg(value_enum)]
@@ -100,6 +102,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => done(cli::registry::verify(args)),
         Command::Keygen(args) => done(cli::registry::keygen(args)),
         Command::Models(args) => done(cli::models::models(args)),
+        Command::Review(args) => done(cli::review::review(args)),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "assay", &mut std::io::stdout());
             Ok(Exit::Success.into())

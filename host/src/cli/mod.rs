@@ -10,6 +10,7 @@ pub mod new;
 pub mod package;
 pub mod registry;
 pub mod report;
+pub mod review;
 pub mod run;
 pub mod setup;
 pub mod test;
