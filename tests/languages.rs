@@ -73,13 +73,18 @@ fn custom_judges_in_python_and_javascript_grade_alike_with_the_built_in_judge() 
         judge("rubric_judge_js", Some(component("rubric_judge_js"))),
     );
     std::fs::write(dir.path().join("assay.toml"), config).unwrap();
-    let out = dir.path().join("out");
-    let output = run(assay()
-        .args(["run", "-q", "--config"])
-        .arg(dir.path().join("assay.toml"))
-        .arg("-o")
-        .arg(&out)
-        .arg(&eval_set));
+    // `assay run` with the config as it is now, into `dir/out`.
+    let judge_into = |out: &str| {
+        let out = dir.path().join(out);
+        let output = run(assay()
+            .args(["run", "-q", "--config"])
+            .arg(dir.path().join("assay.toml"))
+            .arg("-o")
+            .arg(&out)
+            .arg(&eval_set));
+        (output, out)
+    };
+    let (output, out) = judge_into("out");
     expect_code(&output, 0);
     let grades: Vec<[Value; 3]> = read_jsonl(&out.join("samples.jsonl"))
         .into_iter()
@@ -106,13 +111,7 @@ fn custom_judges_in_python_and_javascript_grade_alike_with_the_built_in_judge() 
     let ungranted =
         std::fs::read_to_string(dir.path().join("assay.toml")).unwrap().replace("models = [\"grader\"]\n", "");
     std::fs::write(dir.path().join("assay.toml"), ungranted).unwrap();
-    let out = dir.path().join("denied");
-    let output = run(assay()
-        .args(["run", "-q", "--config"])
-        .arg(dir.path().join("assay.toml"))
-        .arg("-o")
-        .arg(&out)
-        .arg(&eval_set));
+    let (output, out) = judge_into("denied");
     expect_code(&output, 3);
     let sample = &read_jsonl(&out.join("samples.jsonl"))[0];
     for name in ["rubric_judge_py", "rubric_judge_js"] {

@@ -3,9 +3,14 @@
 //! bad verdict files refused with the file, line and field.
 
 mod common;
+#[path = "common/webdriver.rs"]
+mod webdriver;
+
+use std::io::BufRead as _;
 
 use common::*;
 use serde_json::{Value, json};
+use webdriver::{Browser, get_json, post_json};
 
 /// An eval set run through `exact_match`, and the run folder.
 fn judged_run(dir: &std::path::Path) -> std::path::PathBuf {
@@ -96,4 +101,298 @@ fn bad_verdicts_are_refused_with_the_line_and_field_and_unknown_items_are_report
         "{}",
         stderr(&output)
     );
+}
+
+fn create(args: &[&str], runs: &[&std::path::Path], out: &std::path::Path) -> std::process::Output {
+    let mut cmd = assay();
+    cmd.args(["review", "create", "-o"]).arg(out).args(args);
+    for run in runs {
+        cmd.arg(run);
+    }
+    run(&mut cmd)
+}
+
+fn items(dir: &std::path::Path) -> Vec<Value> {
+    read_jsonl(&dir.join("items.jsonl"))
+}
+
+#[test]
+fn a_review_is_chosen_reproducibly_and_each_reviewer_gets_a_private_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = judged_run(dir.path());
+    let args = ["--reviewers", "ayşe,barış,çağla", "--per-item", "2", "--sample", "3", "--seed", "7", "--scale", "1-5"];
+    let first = dir.path().join("first");
+    let output = create(&args, &[&out], &first);
+    expect_code(&output, 0);
+    let chosen = items(&first);
+    assert_eq!(chosen.len(), 3);
+    for item in &chosen {
+        assert_eq!(item["reviewers"].as_array().unwrap().len(), 2);
+        assert!(!item["output"].as_str().unwrap().is_empty(), "the texts are there: {item}");
+        assert!(item["scores"]["exact_match/exact_match"].is_number());
+    }
+    // The same seed chooses the same samples.
+    let again = dir.path().join("again");
+    expect_code(&create(&args, &[&out], &again), 0);
+    let ids = |items: &[Value]| items.iter().map(|i| i["id"].clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&items(&again)), ids(&chosen));
+
+    // Links: printed, and kept for the owner only; review.json has digests, not tokens.
+    let links = std::fs::read_to_string(first.join("links.txt")).unwrap();
+    assert_eq!(links.lines().count(), 3);
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(first.join("links.txt")).unwrap().permissions().mode() & 0o777, 0o600);
+    let review = std::fs::read_to_string(first.join("review.json")).unwrap();
+    for line in links.lines() {
+        let token = line.rsplit('/').next().unwrap();
+        assert!(stdout(&output).contains(token));
+        assert!(!review.contains(token), "review.json keeps only the token's digest");
+    }
+    let review: Value = serde_json::from_str(&review).unwrap();
+    assert_eq!(review["question"]["scale"], json!([1, 5]));
+    assert_eq!(review["reviewers"][0]["token_sha256"].as_str().unwrap().len(), 64);
+
+    // A review is created once.
+    let output = create(&args, &[&out], &first);
+    expect_code(&output, 1);
+    assert!(stderr(&output).contains("a review is already there"), "{}", stderr(&output));
+}
+
+#[test]
+fn the_lowest_by_a_metric_and_a_guard_runs_quarantine() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = judged_run(dir.path());
+    let lowest = dir.path().join("lowest");
+    let args = ["--reviewers", "ayşe", "--sample", "2", "--lowest", "exact_match/exact_match"];
+    expect_code(&create(&args, &[&out], &lowest), 0);
+    let ids: Vec<Value> = items(&lowest).iter().map(|i| i["id"].clone()).collect();
+    assert_eq!(ids, [json!("q2"), json!("q4")], "the two wrong answers");
+    let unknown =
+        create(&["--reviewers", "ayşe", "--sample", "2", "--lowest", "rouge/rougeL_f"], &[&out], &dir.path().join("x"));
+    expect_code(&unknown, 1);
+    assert!(stderr(&unknown).contains("no sample has the metric \"rouge/rougeL_f\""), "{}", stderr(&unknown));
+
+    // A guard run: its quarantine, every record of it.
+    let feedback = root().join("examples/feedback");
+    let guarded = dir.path().join("guarded");
+    let output = run(assay()
+        .args(["guard", "-q", "--config"])
+        .arg(feedback.join("assay.toml"))
+        .arg("-o")
+        .arg(&guarded)
+        .arg(feedback.join("feedback.jsonl")));
+    assert!(output.status.code() == Some(0), "{}", stderr(&output));
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(guarded.join("summary.json")).unwrap()).unwrap();
+    let quarantined = summary["counts"]["quarantined"].as_u64().unwrap();
+    assert!(quarantined > 0);
+    let review = dir.path().join("quarantine");
+    expect_code(&create(&["--reviewers", "ayşe,barış"], &[&guarded], &review), 0);
+    let held = items(&review);
+    assert_eq!(held.len() as u64, quarantined, "every quarantined record is an item");
+    assert!(held.iter().all(|i| i["record"].is_string() && i["held_because"].is_string()));
+}
+
+/// `assay review serve` on a free loopback port: the child, its base URL
+/// and the admin link.
+struct Server {
+    child: std::process::Child,
+    base: String,
+    admin: String,
+}
+
+impl Server {
+    fn start(review: &std::path::Path) -> Server {
+        let mut child = assay()
+            .args(["review", "serve", "--bind", "127.0.0.1:0"])
+            .arg(review)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let base =
+            first.split_once(" at ").unwrap().1.split_whitespace().next().unwrap().trim_end_matches('/').to_string();
+        let admin = lines.next().unwrap().unwrap().trim_start_matches("admin: ").to_string();
+        Server { child, base, admin }
+    }
+
+    fn link(&self, review: &std::path::Path, reviewer: &str) -> String {
+        let links = std::fs::read_to_string(review.join("links.txt")).unwrap();
+        let url = links.lines().find_map(|l| l.strip_prefix(&format!("{reviewer}\t"))).unwrap();
+        // The links name the default address; the test's server is elsewhere.
+        format!("{}/r/{}", self.base, url.rsplit('/').next().unwrap())
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A review of the four samples, each seen by ayşe and barış, scored 1-5.
+fn review_of_four(dir: &std::path::Path) -> std::path::PathBuf {
+    let out = judged_run(dir);
+    let review = dir.join("review");
+    let args = ["--reviewers", "ayşe,barış", "--per-item", "2", "--scale", "1-5", "--tag", "ton"];
+    expect_code(&create(&args, &[&out], &review), 0);
+    review
+}
+
+fn token_of(link: &str) -> &str {
+    link.rsplit('/').next().unwrap()
+}
+
+#[test]
+fn browser_a_reviewer_judges_with_the_keyboard_and_finds_it_saved_after_a_reload() {
+    let Some(chromedriver) = webdriver::chromedriver() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let review = review_of_four(dir.path());
+    let server = Server::start(&review);
+    let link = server.link(&review, "ayşe");
+    let browser = Browser::start(&chromedriver);
+    browser.open(&link);
+    assert_eq!(browser.text_when("status", |t| t == "ready"), "ready");
+    assert_eq!(browser.text_when("position", |t| t == "1"), "1");
+    // Item 1: score 5, pass. Item 2: fail. Each is saved, then the page moves on.
+    browser.keys("5p");
+    assert!(browser.text_when("status", |t| t.starts_with("saved")).starts_with("saved"));
+    browser.keys("2f");
+    assert_eq!(browser.text_when("progress", |t| t == "2"), "2");
+    assert_eq!(browser.text_when("position", |t| t == "3"), "3");
+    // Undo the fail on item 2, then judge it again as a pass.
+    browser.keys("u");
+    assert!(browser.text_when("status", |t| t.starts_with("undone")).starts_with("undone"));
+    assert_eq!(browser.text_when("progress", |t| t == "1"), "1");
+    browser.keys("3p");
+    assert_eq!(browser.text_when("progress", |t| t == "2"), "2");
+    std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("review.png"), browser.screenshot()).unwrap();
+
+    // A reload resumes at the first item without a verdict, and shows the saved ones.
+    browser.reload();
+    assert_eq!(browser.text_when("status", |t| t == "ready"), "ready");
+    assert_eq!(browser.text_when("position", |t| t == "3"), "3");
+    browser.keys("\u{E012}"); // ArrowLeft
+    assert_eq!(browser.text_when("current", |t| t == "pass"), "pass");
+    assert_eq!(browser.text_when("score", |t| t == "3"), "3");
+
+    // What the server keeps is what the reviewer did.
+    let (_, state) = get_json(&format!("{}/api/r/{}", server.base, token_of(&link)));
+    let verdicts = &state["verdicts"];
+    assert_eq!((verdicts["q1"]["verdict"].as_str(), verdicts["q1"]["score"].as_f64()), (Some("pass"), Some(5.0)));
+    assert_eq!((verdicts["q2"]["verdict"].as_str(), verdicts["q2"]["score"].as_f64()), (Some("pass"), Some(3.0)));
+}
+
+#[test]
+fn a_reviewer_sees_and_changes_only_their_own_verdicts_and_cross_site_writes_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let review = review_of_four(dir.path());
+    let server = Server::start(&review);
+    let (ayse, baris) = (server.link(&review, "ayşe"), server.link(&review, "barış"));
+    let api = |link: &str| format!("{}/api/r/{}", server.base, token_of(link));
+    let same_origin = [("Origin", server.base.as_str())];
+    let (status, _) = post_json(
+        &format!("{}/verdict", api(&ayse)),
+        &json!({"item": "q1", "verdict": "fail", "comment": "yanlış"}),
+        &same_origin,
+    );
+    assert_eq!(status, 200);
+    // Barış sees his own (no) verdicts, not Ayşe's.
+    let (_, state) = get_json(&api(&baris));
+    assert_eq!(state["reviewer"], "barış");
+    assert_eq!(state["verdicts"], json!({}));
+    // His verdict on q1 is his; Ayşe's stays as it was.
+    let (status, _) =
+        post_json(&format!("{}/verdict", api(&baris)), &json!({"item": "q1", "verdict": "pass"}), &same_origin);
+    assert_eq!(status, 200);
+    assert_eq!(get_json(&api(&ayse)).1["verdicts"]["q1"]["verdict"], "fail");
+    // He cannot withdraw hers: withdrawing removes only his own.
+    post_json(&format!("{}/withdraw", api(&baris)), &json!({"item": "q1"}), &same_origin);
+    assert_eq!(get_json(&api(&ayse)).1["verdicts"]["q1"]["verdict"], "fail");
+    // A wrong token, a score off the scale, an unknown tag, another site: refused.
+    let (status, _) = get_json(&format!("{}/api/r/{}", server.base, "0".repeat(48)));
+    assert_eq!(status, 404);
+    let (status, _) = post_json(
+        &format!("{}/verdict", api(&ayse)),
+        &json!({"item": "q2", "verdict": "pass", "score": 9}),
+        &same_origin,
+    );
+    assert_eq!(status, 400);
+    let (status, _) = post_json(
+        &format!("{}/verdict", api(&ayse)),
+        &json!({"item": "q2", "verdict": "pass", "tags": ["x"]}),
+        &same_origin,
+    );
+    assert_eq!(status, 400);
+    let (status, _) = post_json(
+        &format!("{}/verdict", api(&ayse)),
+        &json!({"item": "q2", "verdict": "pass"}),
+        &[("Origin", "http://evil.example")],
+    );
+    assert_eq!(status, 403);
+    let (status, _) = post_json(
+        &format!("{}/verdict", api(&ayse)),
+        &json!({"item": "q2", "verdict": "pass"}),
+        &[("Sec-Fetch-Site", "cross-site")],
+    );
+    assert_eq!(status, 403);
+    let (status, _) = webdriver::http(
+        "POST",
+        &format!("{}/verdict", api(&ayse)),
+        &[("Content-Type", "text/plain")],
+        r#"{"item": "q2", "verdict": "pass"}"#,
+    );
+    assert_eq!(status, 415, "a form post from another site cannot send JSON");
+    // The admin page sees everyone's progress; a reviewer's token does not open it.
+    let (status, admin) = get_json(&server.admin.replace("/admin/", "/api/admin/"));
+    assert_eq!(status, 200);
+    assert_eq!(admin["progress"]["ayşe"], json!({"assigned": 4, "done": 1}));
+    assert_eq!(get_json(&format!("{}/api/admin/{}", server.base, token_of(&ayse))).0, 404);
+}
+
+#[test]
+fn a_sigkill_loses_no_acknowledged_verdict_and_export_import_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let review = review_of_four(dir.path());
+    let server = Server::start(&review);
+    let ayse = server.link(&review, "ayşe");
+    let api = format!("{}/api/r/{}/verdict", server.base, token_of(&ayse));
+    for (item, verdict) in [("q1", "pass"), ("q2", "fail"), ("q3", "pass")] {
+        let (status, answer) = post_json(&api, &json!({"item": item, "verdict": verdict, "score": 4}), &[]);
+        assert_eq!((status, answer["saved"].as_bool()), (200, Some(true)));
+    }
+    server.kill();
+
+    let exported = dir.path().join("verdicts.jsonl");
+    expect_code(&run(assay().args(["review", "export"]).arg(&review).arg("-o").arg(&exported)), 0);
+    let lines = read_jsonl(&exported);
+    let kept: Vec<(String, String)> =
+        lines.iter().map(|l| (l["item"].as_str().unwrap().into(), l["verdict"].as_str().unwrap().into())).collect();
+    assert_eq!(kept, [("q1".into(), "pass".into()), ("q2".into(), "fail".into()), ("q3".into(), "pass".into())]);
+
+    // Verdicts gathered elsewhere come in through the same format; unknown
+    // items or reviewers are refused, and then nothing is imported.
+    let other =
+        jsonl(dir.path(), "other.jsonl", &[verdict("q4", "barış", "fail", 2), verdict("q9", "zeynep", "pass", 5)]);
+    let output = run(assay().args(["review", "import"]).arg(&review).arg(&other));
+    expect_code(&output, 1);
+    assert!(
+        stderr(&output).contains("nothing imported: 1 verdicts name items") && stderr(&output).contains("\"zeynep\""),
+        "{}",
+        stderr(&output)
+    );
+    let good = jsonl(dir.path(), "good.jsonl", &[verdict("q4", "barış", "fail", 2)]);
+    expect_code(&run(assay().args(["review", "import"]).arg(&review).arg(&good)), 0);
+    let output = run(assay().args(["review", "stats", "--format", "json"]).arg(&review));
+    expect_code(&output, 0);
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["verdicts"], 4);
+    assert_eq!(report["reviewers"]["barış"]["items"], 1);
 }

@@ -7,207 +7,20 @@
 //! default is `'none'`, so the file works offline and, if anything ever
 //! tried to load a resource, the browser would refuse.
 //!
-//! The texts of the samples (input, output, references) come from the eval
-//! set the summary names, read again and used only if its sha256 still
-//! matches the one the run recorded; otherwise the report shows scores only
-//! and says why. The run folders thus stay as they are, and a report never
-//! shows texts the scores were not computed on.
+//! The runs are read back by `assay_data::run`, texts clipped to
+//! [`MAX_TEXT_CHARS`] so that a report over long documents stays a file a
+//! browser opens quickly.
 
-use std::path::{Path, PathBuf};
-
-use assay_data::output::{
-    DecisionLine, EvaluationSummary, GuardSummary, ReadError, Route, SampleLine, Summary, read_json, read_json_lines,
-};
-use assay_data::{DatasetError, FieldMap, Reader, eval_record};
+use assay_data::run::RunData;
 use base64::Engine as _;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-/// Longest text kept per field, so a report over long documents stays a
-/// file a browser opens quickly.
-const MAX_TEXT_CHARS: usize = 2000;
+/// Longest text kept per field.
+pub const MAX_TEXT_CHARS: usize = 2000;
 
 const SCRIPT: &str = include_str!("html/report.js");
 const STYLE: &str = include_str!("html/report.css");
-
-/// Why a run folder cannot be reported on.
-#[derive(Debug, thiserror::Error)]
-pub enum ReportError {
-    #[error(transparent)]
-    Read(#[from] ReadError),
-    #[error("{path}: {error}")]
-    Records {
-        path: PathBuf,
-        #[source]
-        error: DatasetError,
-    },
-    #[error("{dir}: not a run folder: no summary.json (run `assay run ... -o {dir}` first)")]
-    NotARun { dir: PathBuf },
-}
-
-/// One run folder, as the page shows it.
-#[derive(Debug, Serialize)]
-pub struct RunData {
-    /// The folder's name, to tell runs apart.
-    pub name: String,
-    pub dir: String,
-    pub summary: Summary,
-    /// Evaluation runs: `samples.jsonl`, each line with the record's texts
-    /// added when the eval set could be read.
-    pub samples: Vec<SampleView>,
-    /// Why the texts are missing, when they are.
-    pub records_note: Option<String>,
-    /// Guard runs: the decisions of every record not accepted, each with the
-    /// record as written to its output file.
-    pub held: Vec<HeldRecord>,
-}
-
-/// A line of `samples.jsonl` with the texts it was computed on.
-#[derive(Debug, Serialize)]
-pub struct SampleView {
-    #[serde(flatten)]
-    pub line: SampleLine<'static>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub input: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub output: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub references: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-}
-
-/// A line of `decisions.jsonl` for a record not accepted, with the record.
-#[derive(Debug, Serialize)]
-pub struct HeldRecord {
-    #[serde(flatten)]
-    pub decision: DecisionLine<'static>,
-    /// The record as written to its route's file.
-    pub record: Option<String>,
-}
-
-impl RunData {
-    /// Reads a run folder; `fields` names the eval set's fields as the run did.
-    pub fn load(dir: &Path, fields: &FieldMap) -> Result<RunData, ReportError> {
-        let summary_path = dir.join("summary.json");
-        if !summary_path.is_file() {
-            return Err(ReportError::NotARun { dir: dir.into() });
-        }
-        let summary: Summary = read_json(&summary_path)?;
-        let name = dir
-            .canonicalize()
-            .ok()
-            .as_deref()
-            .unwrap_or(dir)
-            .file_name()
-            .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
-        let (mut samples, mut records_note, mut held) = (Vec::new(), None, Vec::new());
-        match &summary {
-            Summary::Guard(guard_run) => held = held_records(dir, guard_run)?,
-            Summary::Evaluation(evaluation) => {
-                let lines: Vec<SampleLine> = read_json_lines(&dir.join("samples.jsonl"))?;
-                samples = lines
-                    .into_iter()
-                    .map(|line| SampleView { line, input: None, output: None, references: None, label: None })
-                    .collect();
-                records_note = add_texts(dir, evaluation, fields, &mut samples).err();
-            }
-        }
-        Ok(RunData { name, dir: dir.display().to_string(), summary, samples, records_note, held })
-    }
-}
-
-/// The eval set a summary names: as recorded (relative to where the run
-/// was started), else relative to the run folder's parent.
-fn eval_set_path(dir: &Path, recorded: &str) -> Option<PathBuf> {
-    let recorded = Path::new(recorded);
-    let candidates = [Some(recorded.to_path_buf()), dir.parent().map(|p| p.join(recorded))];
-    candidates.into_iter().flatten().find(|p| p.is_file())
-}
-
-/// Adds `input`, `output`, `references` and `label` to each sample from the
-/// eval set, or says why it cannot.
-fn add_texts(
-    dir: &Path,
-    summary: &EvaluationSummary,
-    fields: &FieldMap,
-    samples: &mut [SampleView],
-) -> Result<(), String> {
-    let recorded = &summary.input.path;
-    let path = eval_set_path(dir, recorded)
-        .ok_or_else(|| format!("the eval set {recorded} is not there any more; showing scores only"))?;
-    let unreadable =
-        |e: DatasetError| format!("the eval set {} cannot be read ({e}); showing scores only", path.display());
-    let mut reader = Reader::open(&path, Some(summary.input.format)).map_err(unreadable)?;
-    let mut texts = Vec::with_capacity(samples.len());
-    while let Some(chunk) = reader.next_chunk(4096).map_err(unreadable)? {
-        // Records the run skipped have no sample line, so they are left out here too.
-        texts.extend(chunk.records.iter().filter_map(|r| eval_record(r, fields).ok()));
-    }
-    let sha256 = reader.finish().map_err(unreadable)?;
-    if summary.input.sha256 != sha256 {
-        return Err(format!(
-            "the eval set {} changed since the run (its sha256 differs); showing scores only",
-            path.display()
-        ));
-    }
-    let ids_agree = texts.len() == samples.len()
-        && texts.iter().zip(samples.iter()).all(|(t, s)| t.id_json.get() == s.line.id.get());
-    if !ids_agree {
-        return Err(format!(
-            "the records of {} do not line up with samples.jsonl (was the run given --field options? pass the same to `assay report`); showing scores only",
-            path.display()
-        ));
-    }
-    for (record, sample) in texts.into_iter().zip(samples.iter_mut()) {
-        let texts = &record.sample;
-        sample.input = Some(clip(&texts.input));
-        sample.output = Some(clip(&texts.output));
-        sample.references = Some(texts.references.iter().map(|r| clip(r)).collect());
-        sample.label = texts.label.as_deref().map(clip);
-    }
-    Ok(())
-}
-
-fn clip(text: &str) -> String {
-    match text.char_indices().nth(MAX_TEXT_CHARS) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_string(),
-    }
-}
-
-/// The decisions of a guard run's records that were not accepted, each with
-/// the record text from the output file of its route (records appear there
-/// in the order of their decisions).
-fn held_records(dir: &Path, summary: &GuardSummary) -> Result<Vec<HeldRecord>, ReportError> {
-    let mut decisions: Vec<Option<DecisionLine>> =
-        read_json_lines::<DecisionLine>(&dir.join("decisions.jsonl"))?.into_iter().map(Some).collect();
-    let mut held = Vec::new();
-    for route in [Route::Quarantine, Route::Reject] {
-        let records = match summary.outputs.get(route.file_stem()) {
-            Some(file) => raw_records(&dir.join(file))?,
-            None => Vec::new(),
-        };
-        let mut records = records.into_iter();
-        for slot in decisions.iter_mut().filter(|d| d.as_ref().is_some_and(|d| d.decision == route)) {
-            let decision = slot.take().expect("filtered on Some");
-            held.push(HeldRecord { decision, record: records.next().map(|r| clip(&r)) });
-        }
-    }
-    held.sort_by_key(|h| h.decision.line);
-    Ok(held)
-}
-
-/// Each record of a data file as text, exactly as written.
-fn raw_records(path: &Path) -> Result<Vec<String>, ReportError> {
-    let records_error = |error| ReportError::Records { path: path.into(), error };
-    let mut reader = Reader::open(path, None).map_err(records_error)?;
-    let mut records = Vec::new();
-    while let Some(chunk) = reader.next_chunk(4096).map_err(records_error)? {
-        records.extend(chunk.records.iter().map(|r| String::from_utf8_lossy(r.raw()).into_owned()));
-    }
-    Ok(records)
-}
 
 /// The whole page.
 pub fn render(runs: &[RunData]) -> String {
@@ -252,6 +65,8 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use assay_data::output::SampleLine;
+    use assay_data::run::SampleView;
 
     #[test]
     fn the_page_allows_only_its_own_script_and_style_and_cannot_be_closed_by_data() {
@@ -270,12 +85,5 @@ mod tests {
         assert!(page.contains("default-src 'none'"));
         assert_eq!(page.matches("</script>").count(), 2, "only the page's own script elements close");
         assert!(!page.contains("http://") && !page.contains("https://"), "no address to fetch from");
-    }
-
-    #[test]
-    fn texts_are_clipped_on_character_boundaries() {
-        assert_eq!(clip("short"), "short");
-        let long = "é".repeat(MAX_TEXT_CHARS + 5);
-        assert_eq!(clip(&long).chars().count(), MAX_TEXT_CHARS + 1);
     }
 }

@@ -8,7 +8,7 @@ use assay_data::output::AtomicFile;
 use clap::Args;
 
 use crate::config::InputOptions;
-use crate::html::RunData;
+use assay_data::run::RunData;
 
 #[derive(Args)]
 pub struct ReportArgs {
@@ -26,7 +26,11 @@ pub struct ReportArgs {
 
 pub fn report(args: ReportArgs) -> Result<()> {
     let fields = args.input.field_map(FieldMap::samples()).map_err(anyhow::Error::msg)?;
-    let runs = args.runs.iter().map(|dir| RunData::load(dir, &fields)).collect::<Result<Vec<_>, _>>()?;
+    let runs = args
+        .runs
+        .iter()
+        .map(|dir| RunData::load(dir, &fields, crate::html::MAX_TEXT_CHARS))
+        .collect::<Result<Vec<_>, _>>()?;
     for run in &runs {
         if let Some(note) = &run.records_note {
             eprintln!("note: {}: {note}", run.dir);

@@ -1,4 +1,9 @@
-//! `assay review`: what people decided about a run's outputs, measured.
+//! `assay review`: people judge a run's outputs, and what they decided is
+//! measured.
+//!
+//! `assay review create RUN_DIR... -o REVIEW_DIR` chooses the items (all, a
+//! seeded sample, strata of a metric, the lowest, the most disputed, or a
+//! guard run's quarantine), assigns reviewers and prints their links.
 //!
 //! `assay review stats VERDICTS [--run RUN_DIR]` reads a verdict file (the
 //! format of `assay-review`'s `verdicts` module, as a spreadsheet or
@@ -13,9 +18,16 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 
+use assay_data::FieldMap;
+use assay_data::output::AtomicFile;
 use assay_data::output::samples::id_text;
 use assay_data::output::{SampleLine, read_json_lines};
+use assay_data::run::RunData;
+use assay_review::folder::{self, CreateOptions, Question};
+use assay_review::selection::Selection;
+use assay_review::server::Loaded;
 use assay_review::stats::{self, Measured, Report};
+use assay_review::store::Store;
 use assay_review::verdicts;
 
 #[derive(Args)]
@@ -26,14 +38,107 @@ pub struct ReviewArgs {
 
 #[derive(Subcommand)]
 enum ReviewCommand {
+    /// Choose what people review from run folders, assign reviewers, print their links.
+    Create(Box<CreateArgs>),
+    /// Serve a review to its reviewers in the browser (loopback by default).
+    Serve(ServeArgs),
+    /// Write every current verdict of a review to a verdict file.
+    Export(ExportArgs),
+    /// Add verdicts gathered elsewhere (a verdict file) to a review.
+    Import(ImportArgs),
     /// Agreement among reviewers, and of each automatic metric with them.
     Stats(StatsArgs),
 }
 
 #[derive(Args)]
+struct ServeArgs {
+    #[arg(value_name = "REVIEW_DIR")]
+    dir: PathBuf,
+    /// Where to listen; anything but loopback exposes the review to the network.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    bind: String,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    #[arg(value_name = "REVIEW_DIR")]
+    dir: PathBuf,
+    /// The verdict file to write.
+    #[arg(short, long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    #[arg(value_name = "REVIEW_DIR")]
+    dir: PathBuf,
+    /// A verdict file, as `export` writes it.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+#[derive(Args)]
+struct CreateArgs {
+    /// Folders written by `assay run -o` (their samples are reviewed) or
+    /// `assay guard -o` (their quarantine is).
+    #[arg(required = true, value_name = "RUN_DIR")]
+    runs: Vec<PathBuf>,
+    /// The review folder to create.
+    #[arg(short, long, value_name = "REVIEW_DIR")]
+    out: PathBuf,
+    /// Who reviews, comma-separated; each gets a personal link.
+    #[arg(long, value_delimiter = ',', required = true, value_name = "NAME,...")]
+    reviewers: Vec<String>,
+    /// How many reviewers see each item (2 or more to measure agreement).
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    per_item: usize,
+    /// Review N samples, at random unless --stratify, --lowest or --disagree says how.
+    #[arg(long, value_name = "N")]
+    sample: Option<usize>,
+    /// Review this share of the samples, at random.
+    #[arg(long, value_name = "SHARE", conflicts_with = "sample")]
+    fraction: Option<f64>,
+    /// Spread the --sample over equal-width bins of this metric's range.
+    #[arg(long, value_name = "METRIC", requires = "sample", conflicts_with_all = ["lowest", "disagree"])]
+    stratify: Option<String>,
+    /// How many bins --stratify uses.
+    #[arg(long, default_value_t = 5, value_name = "K")]
+    bins: usize,
+    /// The --sample samples with the lowest values of this metric.
+    #[arg(long, value_name = "METRIC", requires = "sample", conflicts_with = "disagree")]
+    lowest: Option<String>,
+    /// The --sample samples where these two metrics (or a metric and the judge) disagree most.
+    #[arg(long, value_name = "METRIC,METRIC", value_delimiter = ',', num_args = 1, requires = "sample")]
+    disagree: Vec<String>,
+    /// Seed of the random choices: the same seed chooses the same samples.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Do not show reviewers the automatic scores, so they do not anchor on them.
+    #[arg(long)]
+    hide_scores: bool,
+    /// The question asked of every item.
+    #[arg(long, default_value = "Is the answer appropriate?")]
+    question: String,
+    /// Also ask for a score on this scale, such as 1-5.
+    #[arg(long, value_name = "LOW-HIGH")]
+    scale: Option<String>,
+    /// A tag reviewers may attach; repeatable.
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Where `assay review serve` will be reached, for the links.
+    #[arg(long, default_value = "http://127.0.0.1:8080", value_name = "URL")]
+    base_url: String,
+    /// Read a canonical field from another field name, as given to `assay run`.
+    #[command(flatten)]
+    input: crate::config::InputOptions,
+}
+
+#[derive(Args)]
 struct StatsArgs {
-    /// A verdict file: one JSON object per line, {"item", "reviewer",
-    /// "verdict": "pass"|"fail", "score", "tags", "comment", "at"}.
+    /// A review folder, or a verdict file: one JSON object per line,
+    /// {"item", "reviewer", "verdict": "pass"|"fail", "score", "tags",
+    /// "comment", "at"}.
+    #[arg(value_name = "REVIEW_DIR|VERDICTS")]
     verdicts: PathBuf,
     /// The run folder the verdicts are about: each item is a sample id of
     /// its samples.jsonl, and each sample-level metric is measured against
@@ -56,18 +161,135 @@ enum StatsFormat {
 
 pub fn review(args: ReviewArgs) -> Result<()> {
     match args.command {
+        ReviewCommand::Create(args) => review_create(*args),
+        ReviewCommand::Serve(args) => review_serve(args),
+        ReviewCommand::Export(args) => review_export(args),
+        ReviewCommand::Import(args) => review_import(args),
         ReviewCommand::Stats(args) => review_stats(args),
     }
 }
 
-fn review_stats(args: StatsArgs) -> Result<()> {
-    let verdicts = verdicts::read(&args.verdicts)?;
-    let mut thresholds = BTreeMap::new();
-    for text in &args.threshold {
-        let (metric, value) = text.split_once('=').context(format!("--threshold {text:?}: expected METRIC=VALUE"))?;
-        let value: f64 = value.trim().parse().context(format!("--threshold {text:?}: {value:?} is not a number"))?;
-        thresholds.insert(metric.trim().to_string(), value);
+fn review_create(args: CreateArgs) -> Result<()> {
+    let selection = match (&args.sample, args.fraction) {
+        (None, None) => Selection::All,
+        (None, Some(share)) => Selection::Fraction(share),
+        (Some(n), _) => match (&args.stratify, &args.lowest, args.disagree.as_slice()) {
+            (Some(metric), _, _) => Selection::Stratified { metric: metric.clone(), bins: args.bins, n: *n },
+            (_, Some(metric), _) => Selection::Lowest { metric: metric.clone(), n: *n },
+            (_, _, [first, second]) => Selection::Disagree { first: first.clone(), second: second.clone(), n: *n },
+            (_, _, []) => Selection::Random(*n),
+            (_, _, other) => bail!("--disagree takes two metrics, as A,B; got {}", other.len()),
+        },
+    };
+    let scale = match &args.scale {
+        None => None,
+        Some(text) => {
+            let parsed = text
+                .split_once('-')
+                .and_then(|(low, high)| Some([low.trim().parse().ok()?, high.trim().parse().ok()?]));
+            match parsed {
+                Some([low, high]) if low < high => Some([low, high]),
+                _ => bail!("--scale {text:?}: expected LOW-HIGH, such as 1-5"),
+            }
+        }
+    };
+    let fields = args.input.field_map(FieldMap::samples()).map_err(anyhow::Error::msg)?;
+    // Reviewers read whole texts: nothing is cut.
+    let runs = args.runs.iter().map(|dir| RunData::load(dir, &fields, usize::MAX)).collect::<Result<Vec<_>, _>>()?;
+    let options = CreateOptions {
+        selection,
+        seed: args.seed,
+        reviewers: args.reviewers,
+        per_item: args.per_item,
+        show_scores: !args.hide_scores,
+        question: Question { text: args.question, scale, tags: args.tags },
+        base_url: args.base_url,
+    };
+    let links = folder::create(&args.out, &runs, &options)?;
+    let items = std::fs::read_to_string(args.out.join(folder::ITEMS_FILE))?.lines().count();
+    println!(
+        "created {} with {items} items; each reviewer's link (also in {}):",
+        args.out.display(),
+        folder::LINKS_FILE
+    );
+    for link in links {
+        println!("  {}\t{}", crate::text::terminal(&link.reviewer), link.url);
     }
+    Ok(())
+}
+
+fn review_serve(args: ServeArgs) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.bind))?;
+        let address = listener.local_addr()?;
+        let mut bytes = [0u8; 24];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for the admin token: {e}"))?;
+        let admin: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        // Checked before the address is printed, so a folder that is not a
+        // review fails at once.
+        Loaded::read(&args.dir)?;
+        println!(
+            "serving {} at http://{address}/ (reviewers' links are in its {})",
+            args.dir.display(),
+            folder::LINKS_FILE
+        );
+        println!("admin: http://{address}/admin/{admin}");
+        std::io::Write::flush(&mut std::io::stdout())?;
+        assay_review::server::serve(&args.dir, listener, &admin).await?;
+        Ok(())
+    })
+}
+
+fn review_export(args: ExportArgs) -> Result<()> {
+    Loaded::read(&args.dir)?;
+    let verdicts = Store::open(&args.dir)?.verdicts(None)?;
+    let mut file = AtomicFile::create(&args.out).with_context(|| format!("writing {}", args.out.display()))?;
+    verdicts::write(&mut file, &verdicts).with_context(|| format!("writing {}", args.out.display()))?;
+    file.commit().with_context(|| format!("writing {}", args.out.display()))?;
+    println!("exported {} verdicts to {}", verdicts.len(), args.out.display());
+    Ok(())
+}
+
+fn review_import(args: ImportArgs) -> Result<()> {
+    let loaded = Loaded::read(&args.dir)?;
+    let verdicts = verdicts::read(&args.file)?;
+    let items: std::collections::HashSet<&str> = loaded.items.iter().map(|i| i.id.as_str()).collect();
+    let reviewers: std::collections::HashSet<&str> = loaded.review.reviewers.iter().map(|r| r.name.as_str()).collect();
+    // Every verdict is checked before any is kept: a file is imported whole or not at all.
+    let unknown_items: Vec<&str> = verdicts.iter().map(|v| v.item.as_str()).filter(|i| !items.contains(i)).collect();
+    let unknown_reviewers: Vec<&str> =
+        verdicts.iter().map(|v| v.reviewer.as_str()).filter(|r| !reviewers.contains(r)).collect();
+    if !unknown_items.is_empty() || !unknown_reviewers.is_empty() {
+        bail!(
+            "{}: nothing imported: {} verdicts name items this review does not have{}, {} name reviewers it does not have{}",
+            args.file.display(),
+            unknown_items.len(),
+            unknown_items.first().map(|i| format!(" (the first: {i:?})")).unwrap_or_default(),
+            unknown_reviewers.len(),
+            unknown_reviewers.first().map(|r| format!(" (the first: {r:?})")).unwrap_or_default(),
+        );
+    }
+    let mut store = Store::open(&args.dir)?;
+    for verdict in &verdicts {
+        store.put(verdict)?;
+    }
+    println!("imported {} verdicts into {}", verdicts.len(), args.dir.display());
+    Ok(())
+}
+
+fn review_stats(args: StatsArgs) -> Result<()> {
+    if args.verdicts.is_dir() {
+        let loaded = Loaded::read(&args.verdicts)?;
+        let verdicts = Store::open(&args.verdicts)?.verdicts(None)?;
+        let metrics = loaded.items.iter().map(|item| (item.id.clone(), item.scores.clone())).collect();
+        let thresholds = parse_thresholds(&args.threshold)?;
+        return print_stats(&stats::report(&verdicts, &metrics, &thresholds), args.format);
+    }
+    let verdicts = verdicts::read(&args.verdicts)?;
+    let thresholds = parse_thresholds(&args.threshold)?;
     let mut metrics: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
     if let Some(run) = &args.run {
         let path = run.join("samples.jsonl");
@@ -93,10 +315,24 @@ fn review_stats(args: StatsArgs) -> Result<()> {
             bail!("--threshold names {metric:?}, which no sample of {} has", path.display());
         }
     }
-    let report = stats::report(&verdicts, &metrics, &thresholds);
-    match args.format {
-        StatsFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        StatsFormat::Text => print_report(&report),
+    print_stats(&stats::report(&verdicts, &metrics, &thresholds), args.format)
+}
+
+/// `--threshold METRIC=VALUE` options.
+fn parse_thresholds(options: &[String]) -> Result<BTreeMap<String, f64>> {
+    let mut thresholds = BTreeMap::new();
+    for text in options {
+        let (metric, value) = text.split_once('=').context(format!("--threshold {text:?}: expected METRIC=VALUE"))?;
+        let value: f64 = value.trim().parse().context(format!("--threshold {text:?}: {value:?} is not a number"))?;
+        thresholds.insert(metric.trim().to_string(), value);
+    }
+    Ok(thresholds)
+}
+
+fn print_stats(report: &Report, format: StatsFormat) -> Result<()> {
+    match format {
+        StatsFormat::Json => println!("{}", serde_json::to_string_pretty(report)?),
+        StatsFormat::Text => print_report(report),
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ pub mod fields;
 pub mod output;
 pub mod reader;
 pub mod records;
+pub mod run;
 
 pub use fields::{Field, FieldMap, RecordKind};
 pub use reader::{BadRecord, Body, Chunk, DatasetError, Format, MemorySource, RawRecord, Reader, RecordSource};
