@@ -40,17 +40,19 @@ fn main() {
     *fake.latency.lock().unwrap() = latency;
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("{samples} samples, fake model latency {latency:?}, {jobs} workers, batches of 64");
-    println!("{:>11} {:>12} {:>12} {:>9}", "concurrency", "samples/s", "ideal C/L", "of ideal");
+    println!("{:>11} {:>12} {:>12} {:>9} {:>10}", "concurrency", "samples/s", "ideal C/L", "of ideal", "in flight");
 
     for concurrency in [1, 2, 4, 8, 16, 32, 64, 128] {
         // Fewer samples where each takes long, so every row takes seconds.
         let n = samples.min(concurrency * 16);
         let input = dir.path().join(format!("judged-{n}.jsonl"));
         generate(&input, n);
+        fake.most_in_flight.store(0, std::sync::atomic::Ordering::SeqCst);
         let (elapsed, _) = judge(&fake, concurrency, Policy::default(), &input, n, dir.path());
         let rate = n as f64 / elapsed.as_secs_f64();
         let ideal = concurrency as f64 / latency.as_secs_f64();
-        println!("{concurrency:>11} {rate:>12.1} {ideal:>12.1} {:>8.0}%", 100.0 * rate / ideal);
+        let most = fake.most_in_flight.load(std::sync::atomic::Ordering::SeqCst);
+        println!("{concurrency:>11} {rate:>12.1} {ideal:>12.1} {:>8.0}% {most:>10}", 100.0 * rate / ideal);
     }
 
     // The host's own cost: every answer from the cache, no network.

@@ -76,7 +76,10 @@ impl FakeModel {
                     most.fetch_max(now, Ordering::SeqCst);
                     // Counted out before the answer is written, so a client that
                     // starts its next request on reading it is never counted twice.
-                    serve(stream, &received, &trouble, *latency.lock().unwrap(), || {
+                    // Read first: a guard in the call's arguments would be
+                    // held through the whole answer, one connection at a time.
+                    let latency = *latency.lock().unwrap();
+                    serve(stream, &received, &trouble, latency, || {
                         in_flight.fetch_sub(1, Ordering::SeqCst);
                     });
                 });
