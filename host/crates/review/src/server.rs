@@ -125,6 +125,13 @@ impl App {
         found
     }
 
+    /// The reviewer a write comes from, once it is known to come from the
+    /// page itself.
+    fn writer(&self, token: &str, headers: &HeaderMap) -> Result<&str, (StatusCode, &'static str)> {
+        same_origin(headers)?;
+        self.reviewer(token).ok_or((StatusCode::NOT_FOUND, "no such link"))
+    }
+
     fn is_admin(&self, token: &str) -> bool {
         bool::from(self.admin_digest.ct_eq(&digest(token)))
     }
@@ -252,10 +259,10 @@ async fn put_verdict(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    if let Err((status, message)) = same_origin(&headers) {
-        return refuse(status, message);
-    }
-    let Some(reviewer) = app.reviewer(&token) else { return refuse(StatusCode::NOT_FOUND, "no such link") };
+    let reviewer = match app.writer(&token, &headers) {
+        Ok(reviewer) => reviewer,
+        Err((status, message)) => return refuse(status, message),
+    };
     let form: VerdictForm = match serde_json::from_str(&body) {
         Ok(form) => form,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, &format!("not a verdict: {e}")),
@@ -305,10 +312,10 @@ async fn withdraw(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    if let Err((status, message)) = same_origin(&headers) {
-        return refuse(status, message);
-    }
-    let Some(reviewer) = app.reviewer(&token) else { return refuse(StatusCode::NOT_FOUND, "no such link") };
+    let reviewer = match app.writer(&token, &headers) {
+        Ok(reviewer) => reviewer,
+        Err((status, message)) => return refuse(status, message),
+    };
     let Ok(form) = serde_json::from_str::<WithdrawForm>(&body) else {
         return refuse(StatusCode::BAD_REQUEST, "expected {\"item\": ID}");
     };
