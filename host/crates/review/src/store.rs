@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension as _, params};
+use rusqlite::{Connection, params};
 
 use crate::verdicts::{Decision, Verdict};
 
@@ -134,18 +134,6 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// The reviewer's verdict on the item, if any.
-    pub fn verdict(&self, item: &str, reviewer: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .connection
-            .query_row(
-                "SELECT verdict FROM verdicts WHERE item = ?1 AND reviewer = ?2",
-                params![item, reviewer],
-                |row| row.get(0),
-            )
-            .optional()?)
     }
 }
 
