@@ -1,8 +1,13 @@
-//! `assay review stats` through the real binary: people's verdicts on a
-//! run's samples, their agreement, and each metric measured against them;
-//! bad verdict files refused with the file, line and field.
+//! `assay review` through the real binary: reviews chosen and served,
+//! verdicts given in a real browser and kept through a SIGKILL (in SQLite
+//! and in a real PostgreSQL), their agreement and each metric measured
+//! against them, verdicts shown as metrics in `assay report`, decisions on
+//! a guard run's quarantine applied; bad verdict files refused with the
+//! file, line and field.
 
 mod common;
+#[path = "common/postgres.rs"]
+mod postgres;
 #[path = "common/webdriver.rs"]
 mod webdriver;
 
@@ -202,8 +207,13 @@ struct Server {
 
 impl Server {
     fn start(review: &std::path::Path) -> Server {
+        Server::start_with(review, &[])
+    }
+
+    fn start_with(review: &std::path::Path, options: &[&str]) -> Server {
         let mut child = assay()
             .args(["review", "serve", "--bind", "127.0.0.1:0"])
+            .args(options)
             .arg(review)
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -250,12 +260,33 @@ fn token_of(link: &str) -> &str {
     link.rsplit('/').next().unwrap()
 }
 
+/// `--database URL`, or nothing for the review folder's SQLite file.
+fn database_options(database: Option<&postgres::Postgres>) -> Vec<&str> {
+    database.map(|db| vec!["--database", db.url.as_str()]).unwrap_or_default()
+}
+
 #[test]
 fn browser_a_reviewer_judges_with_the_keyboard_and_finds_it_saved_after_a_reload() {
+    judge_in_the_browser(None, true);
+}
+
+#[test]
+fn browser_the_same_with_the_verdicts_in_postgres() {
+    let Some(database) = postgres::Postgres::start() else { return };
+    judge_in_the_browser(Some(&database), false);
+    // The verdicts are in PostgreSQL, under the review's own schema.
+    let schemas = database.sql("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'assay_review_%'");
+    let schema = schemas.trim();
+    assert_eq!(schema.lines().count(), 1, "{schemas}");
+    assert_eq!(database.sql(&format!("SELECT version FROM {schema}.schema_version")).trim(), "1");
+    assert_eq!(database.sql(&format!("SELECT count(*) FROM {schema}.verdicts WHERE reviewer = 'ayşe'")).trim(), "2");
+}
+
+fn judge_in_the_browser(database: Option<&postgres::Postgres>, screenshot: bool) {
     let Some(chromedriver) = webdriver::chromedriver() else { return };
     let dir = tempfile::tempdir().unwrap();
     let review = review_of_four(dir.path());
-    let server = Server::start(&review);
+    let server = Server::start_with(&review, &database_options(database));
     let link = server.link(&review, "ayşe");
     let browser = Browser::start(&chromedriver);
     browser.open(&link);
@@ -273,7 +304,10 @@ fn browser_a_reviewer_judges_with_the_keyboard_and_finds_it_saved_after_a_reload
     assert_eq!(browser.text_when("progress", |t| t == "1"), "1");
     browser.keys("3p");
     assert_eq!(browser.text_when("progress", |t| t == "2"), "2");
-    std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("review.png"), browser.screenshot()).unwrap();
+    if screenshot {
+        std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("review.png"), browser.screenshot())
+            .unwrap();
+    }
 
     // A reload resumes at the first item without a verdict, and shows the saved ones.
     browser.reload();
@@ -359,9 +393,39 @@ fn a_reviewer_sees_and_changes_only_their_own_verdicts_and_cross_site_writes_are
 
 #[test]
 fn a_sigkill_loses_no_acknowledged_verdict_and_export_import_round_trip() {
+    kill_export_import(None);
+}
+
+#[test]
+fn the_same_in_postgres_and_reviews_sharing_a_database_stay_apart() {
+    let Some(database) = postgres::Postgres::start() else { return };
+    kill_export_import(Some(&database));
+    // A second review in the same database starts empty; the first keeps its four.
+    let dir = tempfile::tempdir().unwrap();
+    let other = review_of_four(dir.path());
+    let output = run(assay().args(["review", "stats", "--format", "json", "--database", &database.url]).arg(&other));
+    expect_code(&output, 0);
+    assert_eq!(serde_json::from_str::<Value>(&stdout(&output)).unwrap()["verdicts"], 0);
+    let counts = database.sql("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'assay_review_%'");
+    assert_eq!(counts.trim(), "2", "one schema per review");
+    // A server it cannot reach is an error that names it, without the password.
+    let output = run(assay()
+        .args(["review", "export", "-o", "x.jsonl", "--database", "postgres://assay:sır@127.0.0.1:1/postgres"])
+        .arg(&other));
+    expect_code(&output, 1);
+    assert!(
+        stderr(&output).contains("postgres://assay:***@127.0.0.1:1/postgres: cannot use the PostgreSQL verdict store")
+            && !stderr(&output).contains("sır"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+fn kill_export_import(database: Option<&postgres::Postgres>) {
+    let options = database_options(database);
     let dir = tempfile::tempdir().unwrap();
     let review = review_of_four(dir.path());
-    let server = Server::start(&review);
+    let server = Server::start_with(&review, &options);
     let ayse = server.link(&review, "ayşe");
     let api = format!("{}/api/r/{}/verdict", server.base, token_of(&ayse));
     for (item, verdict) in [("q1", "pass"), ("q2", "fail"), ("q3", "pass")] {
@@ -371,7 +435,7 @@ fn a_sigkill_loses_no_acknowledged_verdict_and_export_import_round_trip() {
     server.kill();
 
     let exported = dir.path().join("verdicts.jsonl");
-    expect_code(&run(assay().args(["review", "export"]).arg(&review).arg("-o").arg(&exported)), 0);
+    expect_code(&run(assay().args(["review", "export"]).args(&options).arg(&review).arg("-o").arg(&exported)), 0);
     let lines = read_jsonl(&exported);
     let kept: Vec<(String, String)> =
         lines.iter().map(|l| (l["item"].as_str().unwrap().into(), l["verdict"].as_str().unwrap().into())).collect();
@@ -381,7 +445,7 @@ fn a_sigkill_loses_no_acknowledged_verdict_and_export_import_round_trip() {
     // items or reviewers are refused, and then nothing is imported.
     let other =
         jsonl(dir.path(), "other.jsonl", &[verdict("q4", "barış", "fail", 2), verdict("q9", "zeynep", "pass", 5)]);
-    let output = run(assay().args(["review", "import"]).arg(&review).arg(&other));
+    let output = run(assay().args(["review", "import"]).args(&options).arg(&review).arg(&other));
     expect_code(&output, 1);
     assert!(
         stderr(&output).contains("nothing imported: 1 verdicts name items") && stderr(&output).contains("\"zeynep\""),
@@ -389,10 +453,151 @@ fn a_sigkill_loses_no_acknowledged_verdict_and_export_import_round_trip() {
         stderr(&output)
     );
     let good = jsonl(dir.path(), "good.jsonl", &[verdict("q4", "barış", "fail", 2)]);
-    expect_code(&run(assay().args(["review", "import"]).arg(&review).arg(&good)), 0);
-    let output = run(assay().args(["review", "stats", "--format", "json"]).arg(&review));
+    expect_code(&run(assay().args(["review", "import"]).args(&options).arg(&review).arg(&good)), 0);
+    let output = run(assay().args(["review", "stats", "--format", "json"]).args(&options).arg(&review));
     expect_code(&output, 0);
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["verdicts"], 4);
     assert_eq!(report["reviewers"]["barış"]["items"], 1);
+}
+
+/// The verdict of `reviewer` on `item`, with a comment and a time.
+fn verdict_at(item: &str, reviewer: &str, decision: &str, comment: &str, at: &str) -> Value {
+    json!({"item": item, "reviewer": reviewer, "verdict": decision, "score": null, "tags": [], "comment": comment, "at": at})
+}
+
+#[test]
+fn the_reviewers_decisions_on_a_quarantine_become_final_with_an_audit_trail() {
+    use assay_review::apply::{Applied, AuditLine, DecidedBy};
+    let dir = tempfile::tempdir().unwrap();
+    let feedback = root().join("examples/feedback");
+    let guarded = dir.path().join("guarded");
+    let output = run(assay()
+        .args(["guard", "-q", "--config"])
+        .arg(feedback.join("assay.toml"))
+        .arg("-o")
+        .arg(&guarded)
+        .arg(feedback.join("feedback.jsonl")));
+    assert!(output.status.code() == Some(0), "{}", stderr(&output));
+    let review = dir.path().join("quarantine");
+    expect_code(&create(&["--reviewers", "ayşe,barış", "--per-item", "2"], &[&guarded], &review), 0);
+    let held = items(&review);
+    let id = |i: usize| held[i]["id"].as_str().unwrap().to_string();
+    let (cleared, refused, split, early) = (id(0), id(1), id(2), id(3));
+    // Ayşe first fails the first item, then changes her mind; both pass it.
+    // Both fail the second; they split on the third; only Barış saw the fourth.
+    let verdicts = [
+        verdict_at(&cleared, "ayşe", "fail", "looks like a bot", "2026-12-01T10:00:00Z"),
+        verdict_at(&cleared, "ayşe", "pass", "a real user after all", "2026-12-01T10:05:00Z"),
+        verdict_at(&cleared, "barış", "pass", "", "2026-12-01T10:01:00Z"),
+        verdict_at(&refused, "ayşe", "fail", "2+2=5", "2026-12-01T10:02:00Z"),
+        verdict_at(&refused, "barış", "fail", "", "2026-12-01T10:03:00Z"),
+        verdict_at(&split, "ayşe", "pass", "", "2026-12-01T10:04:00Z"),
+        verdict_at(&split, "barış", "fail", "", "2026-12-01T10:04:00Z"),
+        verdict_at(&early, "barış", "pass", "", "2026-12-01T10:06:00Z"),
+    ];
+    let file = jsonl(dir.path(), "verdicts.jsonl", &verdicts);
+    expect_code(&run(assay().args(["review", "import"]).arg(&review).arg(&file)), 0);
+
+    let out = dir.path().join("final");
+    let output = run(assay().args(["review", "apply"]).arg(&review).arg("-o").arg(&out));
+    expect_code(&output, 0);
+    let applied: Applied = serde_json::from_str(&std::fs::read_to_string(out.join("applied.json")).unwrap()).unwrap();
+    let outcome = &applied.runs["guarded"];
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(guarded.join("summary.json")).unwrap()).unwrap();
+    let count = |key: &str| summary["counts"][key].as_u64().unwrap();
+    assert_eq!(
+        (outcome.accepted_by_guards, outcome.accepted_by_reviewers),
+        (count("accepted"), 1),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!((outcome.rejected_by_guards, outcome.rejected_by_reviewers), (count("rejected"), 1));
+    assert_eq!(outcome.quarantined, count("quarantined") - 2, "a split and a lone verdict decide nothing");
+    // Every record is accounted for, in exactly one file, as written.
+    let lines = |name: &str| -> Vec<String> {
+        std::fs::read_to_string(out.join(name)).unwrap().lines().map(String::from).collect()
+    };
+    let (accepted, rejected, quarantined) =
+        (lines("accepted.jsonl"), lines("rejected.jsonl"), lines("quarantined.jsonl"));
+    assert_eq!((accepted.len() + rejected.len() + quarantined.len()) as u64, count("records"));
+    let record_of = |i: usize| held[i]["record"].as_str().unwrap().to_string();
+    assert!(accepted.contains(&record_of(0)) && !quarantined.contains(&record_of(0)));
+    assert!(rejected.contains(&record_of(1)));
+    assert!(quarantined.contains(&record_of(2)) && quarantined.contains(&record_of(3)));
+    let mut all: Vec<String> = [accepted, rejected, quarantined].concat();
+    let mut input: Vec<String> =
+        std::fs::read_to_string(feedback.join("feedback.jsonl")).unwrap().lines().map(String::from).collect();
+    all.sort();
+    input.sort();
+    assert_eq!(all, input, "the same records, none lost, none doubled");
+
+    // The audit trail: who decided, when and why, every change included.
+    let audit: Vec<AuditLine> = std::fs::read_to_string(out.join("audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(audit.len() as u64, count("quarantined"), "a line per quarantined record");
+    let first = audit.iter().find(|a| a.item == cleared).unwrap();
+    assert_eq!((first.decided_by, first.pass, first.fail, first.assigned), (DecidedBy::Reviewers, 2, 0, 2));
+    let trail: Vec<(&str, &str)> = first.history.iter().map(|c| (c.reviewer.as_str(), c.comment.as_str())).collect();
+    assert_eq!(trail, [("ayşe", "looks like a bot"), ("ayşe", "a real user after all"), ("barış", "")]);
+    assert!(!first.held_because.is_empty());
+    let lone = audit.iter().find(|a| a.item == early).unwrap();
+    assert_eq!((lone.decided_by, lone.pass), (DecidedBy::Undecided, 1));
+
+    // Only a guard run's review is applied.
+    let samples = review_of_four(dir.path());
+    let output = run(assay().args(["review", "apply"]).arg(&samples).arg("-o").arg(dir.path().join("x")));
+    expect_code(&output, 1);
+    assert!(stderr(&output).contains("only a guard run's quarantine is applied"), "{}", stderr(&output));
+}
+
+#[test]
+fn verdicts_are_metrics_beside_the_automatic_ones_in_stats_and_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let review = review_of_four(dir.path());
+    // q1, q2 and q3 decided by both; on q4 they split, so it has no majority.
+    let verdicts = [
+        verdict("q1", "ayşe", "pass", 5),
+        verdict("q1", "barış", "pass", 4),
+        verdict("q2", "ayşe", "fail", 1),
+        verdict("q2", "barış", "fail", 2),
+        verdict("q3", "ayşe", "pass", 4),
+        verdict("q3", "barış", "pass", 4),
+        verdict("q4", "ayşe", "pass", 3),
+        verdict("q4", "barış", "fail", 2),
+    ];
+    let file = jsonl(dir.path(), "verdicts.jsonl", &verdicts);
+    expect_code(&run(assay().args(["review", "import"]).arg(&review).arg(&file)), 0);
+    let output = run(assay().args(["review", "stats", "--format", "json"]).arg(&review));
+    expect_code(&output, 0);
+    let stats: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let human = &stats["summary"]["run"];
+    assert!((human["metrics"]["human/pass"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-12, "{human}");
+    assert_eq!(human["details"]["human/pass"]["count"], 3, "the tie has no majority");
+    assert_eq!(human["metrics"]["human/pass[ayşe]"], 0.75);
+    assert_eq!(human["metrics"]["human/pass[barış]"], 0.5);
+    assert_eq!(human["metrics"]["human/score"], 3.125);
+
+    let page = dir.path().join("report.html");
+    let run_dir = dir.path().join("run");
+    let output = run(assay().arg("report").arg(&run_dir).arg("--review").arg(&review).arg("-o").arg(&page));
+    expect_code(&output, 0);
+    let html = std::fs::read_to_string(&page).unwrap();
+    let data = html.split("id=\"assay-data\">").nth(1).unwrap().split("</script>").next().unwrap();
+    let data: Value = serde_json::from_str(data).unwrap();
+    let summary = &data["runs"][0]["summary"];
+    assert_eq!(summary["metrics"]["human/pass"], human["metrics"]["human/pass"]);
+    assert!(summary["metrics"]["exact_match/exact_match"].is_number(), "beside the automatic metric");
+    let q2 = data["runs"][0]["samples"].as_array().unwrap().iter().find(|s| s["id"] == "q2").unwrap();
+    assert_eq!(q2["scores"]["human/pass"], 0.0);
+    // A review of other runs is refused, not silently ignored.
+    let other = tempfile::tempdir().unwrap();
+    let other_run = other.path().join("other");
+    std::fs::rename(judged_run(other.path()), &other_run).unwrap();
+    let output = run(assay().arg("report").arg(&other_run).arg("--review").arg(&review).arg("-o").arg(&page));
+    expect_code(&output, 1);
+    assert!(stderr(&output).contains("none of which is among the runs given"), "{}", stderr(&output));
 }

@@ -2,9 +2,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use assay_data::FieldMap;
 use assay_data::output::AtomicFile;
+use assay_review::human;
+use assay_review::server::Loaded;
 use clap::Args;
 
 use crate::config::InputOptions;
@@ -22,11 +24,18 @@ pub struct ReportArgs {
     /// Read a canonical field from another field name, as given to `assay run`.
     #[command(flatten)]
     input: InputOptions,
+    /// A review of these runs (`assay review create`): people's verdicts are
+    /// shown as metrics (`human/pass`, by majority and per reviewer) beside
+    /// the automatic ones. Repeatable.
+    #[arg(long = "review", value_name = "REVIEW_DIR")]
+    reviews: Vec<PathBuf>,
+    #[command(flatten)]
+    store: super::review::StoreOptions,
 }
 
 pub fn report(args: ReportArgs) -> Result<()> {
     let fields = args.input.field_map(FieldMap::samples()).map_err(anyhow::Error::msg)?;
-    let runs = args
+    let mut runs = args
         .runs
         .iter()
         .map(|dir| RunData::load(dir, &fields, crate::html::MAX_TEXT_CHARS))
@@ -34,6 +43,24 @@ pub fn report(args: ReportArgs) -> Result<()> {
     for run in &runs {
         if let Some(note) = &run.records_note {
             eprintln!("note: {}: {note}", run.dir);
+        }
+    }
+    for dir in &args.reviews {
+        let loaded = Loaded::read(dir)?;
+        let verdicts = args.store.open(dir)?.verdicts(None)?;
+        let human = human::metrics(&loaded.review, &loaded.items, &verdicts);
+        let mut shown = false;
+        for run in &mut runs {
+            if let Some(metrics) = human.get(&run.name) {
+                shown |= human::add_to_run(run, metrics);
+            }
+        }
+        if !shown && !verdicts.is_empty() {
+            bail!(
+                "{}: its verdicts are about samples of {}, none of which is among the runs given",
+                dir.display(),
+                loaded.review.runs.join(", ")
+            );
         }
     }
     let mut file = AtomicFile::create(&args.out).with_context(|| format!("writing {}", args.out.display()))?;

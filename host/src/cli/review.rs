@@ -11,6 +11,11 @@
 //! majority's, the reviewers' agreement (Cohen's kappa per pair, Fleiss'
 //! kappa, Krippendorff's alpha) and, given the run the verdicts are about,
 //! how well each of its automatic metrics agrees with the human majority.
+//!
+//! `assay review serve` runs the reviewers' web app; `export` and `import`
+//! move verdicts in the verdict file's form; `apply` makes the decisions
+//! on a guard run's quarantine final. Each command that touches verdicts
+//! takes `--database` ([`StoreOptions`]), defined once here.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,10 +29,11 @@ use assay_data::output::samples::id_text;
 use assay_data::output::{SampleLine, read_json_lines};
 use assay_data::run::RunData;
 use assay_review::folder::{self, CreateOptions, Question};
+use assay_review::human;
 use assay_review::selection::Selection;
 use assay_review::server::Loaded;
 use assay_review::stats::{self, Measured, Report};
-use assay_review::store::Store;
+use assay_review::store::{Database, Store};
 use assay_review::verdicts;
 
 #[derive(Args)]
@@ -48,6 +54,39 @@ enum ReviewCommand {
     Import(ImportArgs),
     /// Agreement among reviewers, and of each automatic metric with them.
     Stats(StatsArgs),
+    /// Make the reviewers' decisions on a guard run's quarantine final.
+    Apply(ApplyArgs),
+}
+
+/// Where a review's verdicts are kept, for every command that reads or
+/// writes them.
+#[derive(Args)]
+pub(crate) struct StoreOptions {
+    /// Keep the verdicts in PostgreSQL (postgres://USER:PASSWORD@HOST/DB)
+    /// instead of the review folder's SQLite file, for teams reviewing on
+    /// one server; each review gets its own schema there.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+}
+
+impl StoreOptions {
+    pub(crate) fn open(&self, dir: &std::path::Path) -> Result<Store> {
+        let database = Database::from_url(self.database.as_deref())?;
+        Ok(Store::open(dir, &database)?)
+    }
+}
+
+#[derive(Args)]
+struct ApplyArgs {
+    /// A review created from a guard run (`assay review create GUARD_RUN_DIR`).
+    #[arg(value_name = "REVIEW_DIR")]
+    dir: PathBuf,
+    /// Where to write the final accepted, rejected and still quarantined
+    /// records, `audit.jsonl` and `applied.json`.
+    #[arg(short, long, value_name = "OUT_DIR")]
+    out: PathBuf,
+    #[command(flatten)]
+    store: StoreOptions,
 }
 
 #[derive(Args)]
@@ -57,6 +96,8 @@ struct ServeArgs {
     /// Where to listen; anything but loopback exposes the review to the network.
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
     bind: String,
+    #[command(flatten)]
+    store: StoreOptions,
 }
 
 #[derive(Args)]
@@ -66,6 +107,8 @@ struct ExportArgs {
     /// The verdict file to write.
     #[arg(short, long, value_name = "FILE")]
     out: PathBuf,
+    #[command(flatten)]
+    store: StoreOptions,
 }
 
 #[derive(Args)]
@@ -75,6 +118,8 @@ struct ImportArgs {
     /// A verdict file, as `export` writes it.
     #[arg(value_name = "FILE")]
     file: PathBuf,
+    #[command(flatten)]
+    store: StoreOptions,
 }
 
 #[derive(Args)]
@@ -151,6 +196,8 @@ struct StatsArgs {
     threshold: Vec<String>,
     #[arg(long, value_enum, default_value_t = StatsFormat::Text)]
     format: StatsFormat,
+    #[command(flatten)]
+    store: StoreOptions,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -166,6 +213,7 @@ pub fn review(args: ReviewArgs) -> Result<()> {
         ReviewCommand::Export(args) => review_export(args),
         ReviewCommand::Import(args) => review_import(args),
         ReviewCommand::Stats(args) => review_stats(args),
+        ReviewCommand::Apply(args) => review_apply(args),
     }
 }
 
@@ -231,6 +279,7 @@ fn review_serve(args: ServeArgs) -> Result<()> {
         // Checked before the address is printed, so a folder that is not a
         // review fails at once.
         Loaded::read(&args.dir)?;
+        let database = Database::from_url(args.store.database.as_deref())?;
         println!(
             "serving {} at http://{address}/ (reviewers' links are in its {})",
             args.dir.display(),
@@ -238,14 +287,14 @@ fn review_serve(args: ServeArgs) -> Result<()> {
         );
         println!("admin: http://{address}/admin/{admin}");
         std::io::Write::flush(&mut std::io::stdout())?;
-        assay_review::server::serve(&args.dir, listener, &admin).await?;
+        assay_review::server::serve(&args.dir, database, listener, &admin).await?;
         Ok(())
     })
 }
 
 fn review_export(args: ExportArgs) -> Result<()> {
     Loaded::read(&args.dir)?;
-    let verdicts = Store::open(&args.dir)?.verdicts(None)?;
+    let verdicts = args.store.open(&args.dir)?.verdicts(None)?;
     let mut file = AtomicFile::create(&args.out).with_context(|| format!("writing {}", args.out.display()))?;
     verdicts::write(&mut file, &verdicts).with_context(|| format!("writing {}", args.out.display()))?;
     file.commit().with_context(|| format!("writing {}", args.out.display()))?;
@@ -272,7 +321,7 @@ fn review_import(args: ImportArgs) -> Result<()> {
             unknown_reviewers.first().map(|r| format!(" (the first: {r:?})")).unwrap_or_default(),
         );
     }
-    let mut store = Store::open(&args.dir)?;
+    let mut store = args.store.open(&args.dir)?;
     for verdict in &verdicts {
         store.put(verdict)?;
     }
@@ -283,10 +332,19 @@ fn review_import(args: ImportArgs) -> Result<()> {
 fn review_stats(args: StatsArgs) -> Result<()> {
     if args.verdicts.is_dir() {
         let loaded = Loaded::read(&args.verdicts)?;
-        let verdicts = Store::open(&args.verdicts)?.verdicts(None)?;
+        let verdicts = args.store.open(&args.verdicts)?.verdicts(None)?;
         let metrics = loaded.items.iter().map(|item| (item.id.clone(), item.scores.clone())).collect();
         let thresholds = parse_thresholds(&args.threshold)?;
-        return print_stats(&stats::report(&verdicts, &metrics, &thresholds), args.format);
+        let report = stats::report(&verdicts, &metrics, &thresholds);
+        if let StatsFormat::Json = args.format {
+            // People's verdicts as metrics too, per run, as summary.json holds metrics.
+            let summary = human::metrics(&loaded.review, &loaded.items, &verdicts);
+            let mut value = serde_json::to_value(&report)?;
+            value["summary"] = serde_json::to_value(summary)?;
+            println!("{}", serde_json::to_string_pretty(&value)?);
+            return Ok(());
+        }
+        return print_stats(&report, args.format);
     }
     let verdicts = verdicts::read(&args.verdicts)?;
     let thresholds = parse_thresholds(&args.threshold)?;
@@ -316,6 +374,27 @@ fn review_stats(args: StatsArgs) -> Result<()> {
         }
     }
     print_stats(&stats::report(&verdicts, &metrics, &thresholds), args.format)
+}
+
+fn review_apply(args: ApplyArgs) -> Result<()> {
+    let loaded = Loaded::read(&args.dir)?;
+    let mut store = args.store.open(&args.dir)?;
+    let (verdicts, history) = (store.verdicts(None)?, store.history()?);
+    let applied = assay_review::apply::apply(&args.dir, &loaded, &verdicts, &history, &args.out)?;
+    for (run, outcome) in &applied.runs {
+        println!(
+            "{}: {} records: {} accepted ({} by the reviewers), {} rejected ({} by the reviewers), {} still quarantined",
+            crate::text::terminal(run),
+            outcome.records,
+            outcome.accepted_by_guards + outcome.accepted_by_reviewers,
+            outcome.accepted_by_reviewers,
+            outcome.rejected_by_guards + outcome.rejected_by_reviewers,
+            outcome.rejected_by_reviewers,
+            outcome.quarantined,
+        );
+    }
+    println!("wrote {} (the audit trail in {})", args.out.display(), assay_review::apply::AUDIT_FILE);
+    Ok(())
 }
 
 /// `--threshold METRIC=VALUE` options.

@@ -65,7 +65,8 @@ pub struct SampleView {
     pub label: Option<String>,
 }
 
-/// A line of `decisions.jsonl` for a record not accepted, with the record.
+/// A line of `decisions.jsonl` with its record (in a report, only the
+/// records not accepted are shown).
 #[derive(Debug, Serialize)]
 pub struct HeldRecord {
     #[serde(flatten)]
@@ -83,13 +84,7 @@ impl RunData {
             return Err(RunError::NotARun { dir: dir.into() });
         }
         let summary: Summary = read_json(&summary_path)?;
-        let name = dir
-            .canonicalize()
-            .ok()
-            .as_deref()
-            .unwrap_or(dir)
-            .file_name()
-            .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let name = run_name(dir);
         let (mut samples, mut records_note, mut held) = (Vec::new(), None, Vec::new());
         match &summary {
             Summary::Guard(guard_run) => held = held_records(dir, guard_run, max_chars)?,
@@ -104,6 +99,17 @@ impl RunData {
         }
         Ok(RunData { name, dir: dir.display().to_string(), summary, samples, records_note, held })
     }
+}
+
+/// A run folder's name, to tell runs apart: its last component, once
+/// resolved (so `.` is named too).
+pub fn run_name(dir: &Path) -> String {
+    dir.canonicalize()
+        .ok()
+        .as_deref()
+        .unwrap_or(dir)
+        .file_name()
+        .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 /// The eval set a summary names: as recorded (relative to where the run
@@ -169,13 +175,23 @@ fn clip(text: &str, max: usize) -> String {
 }
 
 /// The decisions of a guard run's records that were not accepted, each with
-/// the record text from the output file of its route (records appear there
-/// in the order of their decisions).
+/// the record text from the output file of its route, cut at `max_chars`.
 fn held_records(dir: &Path, summary: &GuardSummary, max_chars: usize) -> Result<Vec<HeldRecord>, RunError> {
+    let mut held = routed_records(dir, summary, &[Route::Quarantine, Route::Reject])?;
+    for record in &mut held {
+        record.record = record.record.take().map(|r| clip(&r, max_chars));
+    }
+    Ok(held)
+}
+
+/// Every decision of a guard run on a record that went to one of `routes`,
+/// in input order, each with the record exactly as written to its route's
+/// file (records appear there in the order of their decisions).
+pub fn routed_records(dir: &Path, summary: &GuardSummary, routes: &[Route]) -> Result<Vec<HeldRecord>, RunError> {
     let mut decisions: Vec<Option<DecisionLine>> =
         read_json_lines::<DecisionLine>(&dir.join("decisions.jsonl"))?.into_iter().map(Some).collect();
-    let mut held = Vec::new();
-    for route in [Route::Quarantine, Route::Reject] {
+    let mut routed = Vec::new();
+    for &route in routes {
         let records = match summary.outputs.get(route.file_stem()) {
             Some(file) => raw_records(&dir.join(file))?,
             None => Vec::new(),
@@ -183,11 +199,11 @@ fn held_records(dir: &Path, summary: &GuardSummary, max_chars: usize) -> Result<
         let mut records = records.into_iter();
         for slot in decisions.iter_mut().filter(|d| d.as_ref().is_some_and(|d| d.decision == route)) {
             let decision = slot.take().expect("filtered on Some");
-            held.push(HeldRecord { decision, record: records.next().map(|r| clip(&r, max_chars)) });
+            routed.push(HeldRecord { decision, record: records.next() });
         }
     }
-    held.sort_by_key(|h| h.decision.line);
-    Ok(held)
+    routed.sort_by_key(|h| h.decision.line);
+    Ok(routed)
 }
 
 /// Each record of a data file as text, exactly as written.

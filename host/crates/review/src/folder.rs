@@ -9,7 +9,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use assay_data::output::samples::id_text;
-use assay_data::output::{AtomicFile, Route, Summary, write_json};
+use assay_data::output::{AtomicFile, DecisionLine, Route, Summary, write_json};
 use assay_data::run::RunData;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
@@ -83,6 +83,17 @@ pub struct Item {
     pub reviewers: Vec<String>,
 }
 
+impl Item {
+    /// The id its run gave it: without the run's name, which a review of
+    /// several runs puts before it.
+    pub fn run_id<'a>(&'a self, review: &Review) -> &'a str {
+        match review.runs.len() > 1 {
+            true => self.id.strip_prefix(self.run.as_str()).and_then(|id| id.strip_prefix(':')).unwrap_or(&self.id),
+            false => &self.id,
+        }
+    }
+}
+
 /// What `assay review create` is asked for.
 #[derive(Debug, Clone)]
 pub struct CreateOptions {
@@ -115,6 +126,19 @@ pub enum CreateError {
     },
     #[error("no randomness for the reviewers' tokens")]
     Random(#[source] getrandom::Error),
+}
+
+/// Why the guards held a record: each guard that did not accept it, with
+/// its reason, and why the record could not be read, when it could not.
+pub(crate) fn held_because(decision: &DecisionLine) -> String {
+    let reasons: Vec<String> = decision
+        .guards
+        .iter()
+        .filter(|(_, entry)| entry.decision != Route::Accept)
+        .map(|(guard, entry)| format!("{guard}: {}", entry.reason))
+        .chain(decision.error.iter().map(|e| format!("{}: {}", e.kind, e.message)))
+        .collect();
+    reasons.join("; ")
 }
 
 /// A reviewer's name and the link only they receive.
@@ -182,16 +206,7 @@ pub fn create(dir: &Path, runs: &[RunData], options: &CreateOptions) -> Result<V
             }
             ReviewKind::Quarantine => {
                 for held in run.held.iter().filter(|h| h.decision.decision == Route::Quarantine) {
-                    let reasons: Vec<String> = held
-                        .decision
-                        .guards
-                        .0
-                        .iter()
-                        .filter(|(_, entry)| entry.decision != Route::Accept)
-                        .map(|(guard, entry)| format!("{guard}: {}", entry.reason))
-                        .collect();
-                    let raw_id =
-                        held.decision.id.as_deref().map_or_else(|| format!("line {}", held.decision.line), id_text);
+                    let raw_id = held.decision.id_text();
                     candidates.push(Item {
                         id: id(&raw_id),
                         run: run.name.clone(),
@@ -199,7 +214,7 @@ pub fn create(dir: &Path, runs: &[RunData], options: &CreateOptions) -> Result<V
                         output: String::new(),
                         references: Vec::new(),
                         record: held.record.clone(),
-                        held_because: Some(reasons.join("; ")),
+                        held_because: Some(held_because(&held.decision)),
                         scores: BTreeMap::new(),
                         reviewers: Vec::new(),
                     });

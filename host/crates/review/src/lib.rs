@@ -9,7 +9,9 @@
 //! elsewhere (a spreadsheet, another tool) are measured the same way.
 
 pub mod agreement;
+pub mod apply;
 pub mod folder;
+pub mod human;
 pub mod selection;
 pub mod server;
 pub mod stats;

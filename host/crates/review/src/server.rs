@@ -26,7 +26,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::folder::{ITEMS_FILE, Item, REVIEW_FILE, Review};
 use crate::stats;
-use crate::store::{Store, StoreError};
+use crate::store::{Database, Store, StoreError};
 use crate::verdicts::{Decision, Verdict};
 
 const PAGE: &str = include_str!("web/review.html");
@@ -136,18 +136,40 @@ impl App {
         bool::from(self.admin_digest.ct_eq(&digest(token)))
     }
 
+    /// Runs `work` on the store off the async threads: both clients block
+    /// (PostgreSQL's on a runtime of its own, which must not run inside
+    /// this one).
+    async fn with_store<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let app = Arc::clone(self);
+        tokio::task::spawn_blocking(move || work(&mut app.store.lock().expect("never poisoned")))
+            .await
+            .expect("the store does not panic")
+    }
+
     fn assigned<'a>(&'a self, reviewer: &'a str) -> impl Iterator<Item = &'a Item> + 'a {
         self.loaded.items.iter().filter(move |item| item.reviewers.iter().any(|r| r == reviewer))
     }
 }
 
-/// Serves the review in `dir` on `listener` until the process ends;
-/// `admin_token` opens the admin page.
-pub async fn serve(dir: &Path, listener: tokio::net::TcpListener, admin_token: &str) -> Result<(), ServeError> {
+/// Serves the review in `dir`, its verdicts kept in `database`, on
+/// `listener` until the process ends; `admin_token` opens the admin page.
+pub async fn serve(
+    dir: &Path,
+    database: Database,
+    listener: tokio::net::TcpListener,
+    admin_token: &str,
+) -> Result<(), ServeError> {
     let loaded = Loaded::read(dir)?;
-    let store = Store::open(dir)?;
+    let store_dir = dir.to_path_buf();
+    let store = tokio::task::spawn_blocking(move || Store::open(&store_dir, &database))
+        .await
+        .expect("opening the store does not panic")?;
     let by_id = loaded.items.iter().enumerate().map(|(i, item)| (item.id.clone(), i)).collect();
     let app = Arc::new(App { loaded, by_id, admin_digest: digest(admin_token), store: Mutex::new(store) });
+    let kept = Arc::clone(&app);
     let router = axum::Router::new()
         .route("/r/{token}", get(|| async { page(PAGE) }))
         .route("/admin/{token}", get(|| async { page(ADMIN_PAGE) }))
@@ -158,7 +180,10 @@ pub async fn serve(dir: &Path, listener: tokio::net::TcpListener, admin_token: &
         .route("/api/r/{token}/withdraw", post(withdraw))
         .route("/api/admin/{token}", get(admin))
         .with_state(app);
-    axum::serve(listener, router).await.map_err(ServeError::Serve)
+    let served = axum::serve(listener, router).await.map_err(ServeError::Serve);
+    // The last reference closes the store, which blocks too.
+    tokio::task::spawn_blocking(move || drop(kept)).await.expect("closing the store does not panic");
+    served
 }
 
 fn secured(mut response: Response) -> Response {
@@ -232,7 +257,8 @@ async fn state(State(app): State<Arc<App>>, UrlPath(token): UrlPath<String>) -> 
             scores: review.show_scores.then_some(&item.scores),
         })
         .collect();
-    let verdicts = match app.store.lock().expect("never poisoned").verdicts(Some(reviewer)) {
+    let name = reviewer.to_string();
+    let verdicts = match app.with_store(move |store| store.verdicts(Some(&name))).await {
         Ok(verdicts) => verdicts,
         Err(_) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, "the verdict store failed"),
     };
@@ -294,8 +320,9 @@ async fn put_verdict(
         comment: form.comment,
         at: jiff::Timestamp::now().to_string(),
     };
-    match app.store.lock().expect("never poisoned").put(&verdict) {
-        Ok(()) => secured(Json(json!({"saved": true, "at": verdict.at})).into_response()),
+    let at = verdict.at.clone();
+    match app.with_store(move |store| store.put(&verdict)).await {
+        Ok(()) => secured(Json(json!({"saved": true, "at": at})).into_response()),
         Err(_) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "the verdict could not be saved"),
     }
 }
@@ -320,7 +347,8 @@ async fn withdraw(
         return refuse(StatusCode::BAD_REQUEST, "expected {\"item\": ID}");
     };
     let at = jiff::Timestamp::now().to_string();
-    match app.store.lock().expect("never poisoned").remove(&form.item, reviewer, &at) {
+    let reviewer = reviewer.to_string();
+    match app.with_store(move |store| store.remove(&form.item, &reviewer, &at)).await {
         Ok(removed) => secured(Json(json!({"withdrawn": removed})).into_response()),
         Err(_) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "the verdict could not be withdrawn"),
     }
@@ -330,7 +358,7 @@ async fn admin(State(app): State<Arc<App>>, UrlPath(token): UrlPath<String>) -> 
     if !app.is_admin(&token) {
         return refuse(StatusCode::NOT_FOUND, "no such link");
     }
-    let verdicts = match app.store.lock().expect("never poisoned").verdicts(None) {
+    let verdicts = match app.with_store(|store| store.verdicts(None)).await {
         Ok(verdicts) => verdicts,
         Err(_) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, "the verdict store failed"),
     };

@@ -87,7 +87,7 @@ pub struct MajorityRate {
 
 /// Per item, each reviewer's latest verdict (a reviewer who changed their
 /// mind counts once, as they last decided).
-fn latest(verdicts: &[Verdict]) -> BTreeMap<&str, BTreeMap<&str, &Verdict>> {
+pub fn latest(verdicts: &[Verdict]) -> BTreeMap<&str, BTreeMap<&str, &Verdict>> {
     let mut items: BTreeMap<&str, BTreeMap<&str, &Verdict>> = BTreeMap::new();
     for verdict in verdicts {
         let slot = items.entry(verdict.item.as_str()).or_default().entry(verdict.reviewer.as_str()).or_insert(verdict);
@@ -98,7 +98,18 @@ fn latest(verdicts: &[Verdict]) -> BTreeMap<&str, BTreeMap<&str, &Verdict>> {
     items
 }
 
-fn pass(decision: Decision) -> f64 {
+/// The decision of most of an item's reviewers (by reviewer, as
+/// [`latest`] gives them), or `None` on a tie.
+pub fn majority(by: &BTreeMap<&str, &Verdict>) -> Option<Decision> {
+    let passes = by.values().filter(|v| v.verdict == Decision::Pass).count();
+    match passes.cmp(&(by.len() - passes)) {
+        std::cmp::Ordering::Greater => Some(Decision::Pass),
+        std::cmp::Ordering::Less => Some(Decision::Fail),
+        std::cmp::Ordering::Equal => None,
+    }
+}
+
+pub(crate) fn pass(decision: Decision) -> f64 {
     f64::from(u8::from(decision == Decision::Pass))
 }
 
@@ -122,20 +133,7 @@ pub fn report(
         })
         .collect();
 
-    // The majority per item: Some(decision), or None on a tie.
-    let majority: BTreeMap<&str, Option<Decision>> = items
-        .iter()
-        .map(|(item, by)| {
-            let passes = by.values().filter(|v| v.verdict == Decision::Pass).count();
-            let fails = by.len() - passes;
-            let decision = match passes.cmp(&fails) {
-                std::cmp::Ordering::Greater => Some(Decision::Pass),
-                std::cmp::Ordering::Less => Some(Decision::Fail),
-                std::cmp::Ordering::Equal => None,
-            };
-            (*item, decision)
-        })
-        .collect();
+    let majority: BTreeMap<&str, Option<Decision>> = items.iter().map(|(item, by)| (*item, majority(by))).collect();
     let decided: Vec<Decision> = majority.values().flatten().copied().collect();
     let majority_rate = MajorityRate {
         items: decided.len(),

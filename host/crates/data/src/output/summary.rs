@@ -246,7 +246,7 @@ impl EvaluationSummary {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MetricSummary {
     pub level: MetricLevel,
     /// Empty for a member of a family, which shares its family's.
