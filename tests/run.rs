@@ -460,3 +460,50 @@ fn completions_cover_every_subcommand() {
     }
     expect_code(&run(assay().args(["completions", "tcsh"])), 2);
 }
+
+#[test]
+fn duplicate_ids_stop_a_run_unless_allowed_and_then_are_listed_and_refused_by_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        json!({"id": "q1", "output": "Ankara", "reference": "Ankara"}),
+        json!({"id": "q2", "output": "Paris", "reference": "Lyon"}),
+        json!({"id": "q1", "output": "Bern", "reference": "Bern"}),
+    ];
+    let path = jsonl(dir.path(), "dup.jsonl", &lines);
+    let out = dir.path().join("out");
+    let output = run(assay().args(["run", "-q", "-e", "exact_match", "-e", "bleu", "-o"]).arg(&out).arg(&path));
+    expect_code(&output, 1);
+    assert!(stderr(&output).contains("dup.jsonl:3: id \"q1\" is already the id of line 1"), "{}", stderr(&output));
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0, "no output from a refused run");
+
+    let output = run(assay()
+        .args(["run", "-q", "-e", "exact_match", "-e", "bleu", "--allow-duplicate-ids", "--keep-statistics", "-o"])
+        .arg(&out)
+        .arg(&path));
+    expect_code(&output, 0);
+    let summary = read_json(&out.join("summary.json"));
+    assert_eq!(summary["duplicate_ids"], json!([{"id": "q1", "first_line": 1, "line": 3}]));
+    // Each sample's statistics are kept, and they sum to what the corpus metric was computed from.
+    let samples = read_jsonl(&out.join("samples.jsonl"));
+    let total = |name: &str| samples.iter().map(|s| s["statistics"]["bleu"][name].as_f64().unwrap()).sum::<f64>();
+    assert_eq!((total("hyp_len"), total("ref_len"), total("match1")), (3.0, 3.0, 2.0));
+    assert!(
+        samples.iter().all(|s| s["statistics"].get("exact_match").is_none()),
+        "a plugin without statistics has none"
+    );
+
+    // Runs are joined by id: a report comparing it with another run refuses.
+    let other = dir.path().join("other");
+    let unique = jsonl(dir.path(), "unique.jsonl", &lines[..2]);
+    expect_code(&run(assay().args(["run", "-q", "-e", "exact_match", "-o"]).arg(&other).arg(&unique)), 0);
+    let output = run(assay().arg("report").arg(&out).arg(&other).arg("-o").arg(dir.path().join("r.html")));
+    expect_code(&output, 1);
+    assert!(
+        stderr(&output).contains("samples 1 and 3 of its samples.jsonl have the same id \"q1\""),
+        "{}",
+        stderr(&output)
+    );
+    // Without --keep-statistics, lines carry no statistics.
+    let lines = read_jsonl(&other.join("samples.jsonl"));
+    assert!(lines.iter().all(|l| l.get("statistics").is_none()));
+}

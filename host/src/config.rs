@@ -23,6 +23,8 @@
 //! seed = 0                  # seed of the plugins' virtual randomness
 //! max_failure_rate = 0.5    # stop once a plugin fails on over half the samples
 //! min_samples = 100         # ... checked after this many (default: no early stop)
+//! allow_duplicate_ids = false  # accept samples sharing an id (listed in summary.json)
+//! keep_statistics = false   # each sample's statistics in samples.jsonl, for `assay compare`
 //! out = "out/qa"            # where `assay run` writes (default: assay-out)
 //!
 //! [guard]
@@ -211,6 +213,15 @@ option_group! {
         /// Samples scored before --max-failure-rate is checked. Default: 100.
         #[arg(long, value_name = "N")]
         pub min_samples: Option<u64>,
+        /// Accept samples that share an id, listed in summary.json. Default:
+        /// a second sample with an id stops the run (runs are joined by id).
+        #[arg(long)]
+        pub allow_duplicate_ids: bool,
+        /// Keep each sample's plugin statistics in samples.jsonl, so that
+        /// `assay compare` can test corpus metrics (BLEU, chrF, F1) for
+        /// significance. Default: only their sums, in the corpus metrics.
+        #[arg(long)]
+        pub keep_statistics: bool,
     }
 }
 

@@ -17,6 +17,8 @@ pub fn options(jobs: usize) -> EvaluateOptions {
         schedule: Schedule { jobs, batch_size: 64, determinism: Determinism::default() },
         on_bad_record: BadRecordPolicy::Fail,
         early_stop: None,
+        allow_duplicate_ids: false,
+        keep_statistics: false,
     }
 }
 

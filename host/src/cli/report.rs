@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use assay_data::FieldMap;
-use assay_data::output::AtomicFile;
+use assay_data::output::{AtomicFile, Summary};
 use assay_review::human;
 use assay_review::server::Loaded;
 use clap::Args;
@@ -43,6 +43,18 @@ pub fn report(args: ReportArgs) -> Result<()> {
     for run in &runs {
         if let Some(note) = &run.records_note {
             eprintln!("note: {}: {note}", run.dir);
+        }
+    }
+    let evaluations = runs.iter().filter(|r| matches!(r.summary, Summary::Evaluation(_))).count();
+    if evaluations > 1 {
+        for run in &runs {
+            if let Some((id, first, second)) = run.duplicate_id() {
+                bail!(
+                    "{}: samples {first} and {second} of its samples.jsonl have the same id {id:?}; runs are compared \
+                     sample by sample, joined by id, so each id must name one sample",
+                    run.dir
+                );
+            }
         }
     }
     for dir in &args.reviews {

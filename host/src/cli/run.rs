@@ -63,6 +63,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         early_stop: eval
             .max_failure_rate
             .map(|max_failure_rate| EarlyStop { max_failure_rate, min_samples: eval.min_samples.unwrap_or(100) }),
+        allow_duplicate_ids: eval.allow_duplicate_ids,
+        keep_statistics: eval.keep_statistics,
     };
     let out = eval.out.unwrap_or_else(|| PathBuf::from("assay-out"));
 

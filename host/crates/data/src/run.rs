@@ -101,6 +101,20 @@ impl RunData {
     }
 }
 
+impl RunData {
+    /// The first id two samples share, with the positions (from 1) of both
+    /// in `samples.jsonl`: runs are joined by id, which such a run cannot be.
+    pub fn duplicate_id(&self) -> Option<(String, usize, usize)> {
+        let mut first = std::collections::HashMap::new();
+        for (index, sample) in self.samples.iter().enumerate() {
+            if let Some(earlier) = first.insert(sample.line.id.get(), index) {
+                return Some((crate::output::samples::id_text(&sample.line.id), earlier + 1, index + 1));
+            }
+        }
+        None
+    }
+}
+
 /// A run folder's name, to tell runs apart: its last component, once
 /// resolved (so `.` is named too).
 pub fn run_name(dir: &Path) -> String {

@@ -7,13 +7,15 @@
 //! every `-j`.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 
+use assay_data::output::samples::id_text;
 use assay_data::output::{
-    AtomicFile, ErrorEntry, EvaluationCounts, EvaluationSummary, InputSummary, MetricSummary, Pairs, PluginSummary,
-    RunInfo, SampleLine,
+    AtomicFile, DuplicateId, ErrorEntry, EvaluationCounts, EvaluationSummary, InputSummary, MetricSummary, Pairs,
+    PluginSummary, RunInfo, SampleLine,
 };
 use assay_data::{BadRecord, Chunk, FieldMap, Format, Reader, RecordSource, eval_record};
 use assay_runtime::bounds::{MAX_STATISTIC_NAMES, statistic_names_exceeded};
@@ -43,6 +45,12 @@ pub struct EvaluateOptions {
     pub schedule: Schedule,
     pub on_bad_record: BadRecordPolicy,
     pub early_stop: Option<EarlyStop>,
+    /// Accept records that share an id (listed in the summary) instead of
+    /// stopping at the first: runs are joined by id, so by default an id
+    /// must name one sample.
+    pub allow_duplicate_ids: bool,
+    /// Write each sample's statistics to its line of `samples.jsonl`.
+    pub keep_statistics: bool,
 }
 
 /// When to give up on a plugin that fails on most samples rather than spend
@@ -141,13 +149,15 @@ pub fn evaluate_records<'p>(
     let mut tally = EvaluationTally::new(plugins.len(), slots.keys.len());
     let mut failure: Option<RunError> = None;
     let schedule = &options.schedule;
+    // The first line of every id, to report a second sample with one.
+    let mut first_lines: HashMap<Box<str>, u64> = HashMap::new();
     let pipeline = ordered_pipeline(
         records,
         schedule.chunk_records(),
         schedule.jobs,
         || Worker { runtime: call_runtime(), slots: plugins.iter().map(|_| Slot::default()).collect() },
         |worker, chunk| worker.process(chunk, host, plugins, &slots, fields, options),
-        |result: ChunkResult| {
+        |mut result: ChunkResult| {
             progress.advance(result.bytes);
             if options.on_bad_record == BadRecordPolicy::Fail
                 && let Some(bad) = result.bad.first()
@@ -155,6 +165,21 @@ pub fn evaluate_records<'p>(
                 failure =
                     Some(RunError::BadRecord { path: input.into(), line: bad.line, message: bad.message.clone() });
                 return false;
+            }
+            for (id, line) in std::mem::take(&mut result.ids) {
+                match first_lines.entry(id.get().into()) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(line);
+                    }
+                    Entry::Occupied(first) => {
+                        let duplicate = DuplicateId { id: id_text(&id), first_line: *first.get(), line };
+                        if !options.allow_duplicate_ids {
+                            failure = Some(RunError::DuplicateId { path: input.into(), duplicate });
+                            return false;
+                        }
+                        tally.duplicate_ids.push(duplicate);
+                    }
+                }
             }
             if let Err(error) = lines.write_all(&result.lines) {
                 failure = Some(RunError::Output { path: input.into(), error });
@@ -225,6 +250,7 @@ impl Evaluation<'_> {
             details.insert(key.clone(), MetricSummary::corpus(info, signatures[owner].clone(), *value));
         }
         let skipped = std::mem::take(&mut tally.bad);
+        let duplicate_ids = std::mem::take(&mut tally.duplicate_ids);
         EvaluationSummary {
             assay_version: env!("CARGO_PKG_VERSION").into(),
             metrics,
@@ -243,6 +269,7 @@ impl Evaluation<'_> {
                 .collect(),
             corpus_errors: self.corpus_errors,
             skipped,
+            duplicate_ids,
             plugins: plugins
                 .iter()
                 .zip(&tally.fuel)
@@ -303,6 +330,8 @@ struct ChunkResult {
     bytes: u64,
     /// The chunk's lines of `samples.jsonl`.
     lines: Vec<u8>,
+    /// Each sample's id and line, in input order.
+    ids: Vec<(Box<RawValue>, u64)>,
     bad: Vec<BadRecord>,
     samples: u64,
     samples_with_errors: u64,
@@ -322,6 +351,7 @@ struct EvaluationTally {
     samples_with_errors: u64,
     references: ReferenceCounts,
     bad: Vec<BadRecord>,
+    duplicate_ids: Vec<DuplicateId>,
     values: Vec<Vec<f64>>,
     statistics: Vec<StatisticSums>,
     failures: Vec<BTreeMap<String, u64>>,
@@ -335,6 +365,7 @@ impl EvaluationTally {
             samples_with_errors: 0,
             references: ReferenceCounts::default(),
             bad: Vec::new(),
+            duplicate_ids: Vec::new(),
             values: vec![Vec::new(); slots],
             statistics: vec![StatisticSums::default(); plugins],
             failures: vec![BTreeMap::new(); plugins],
@@ -462,11 +493,13 @@ impl Worker {
         let mut bad = Vec::new();
         let mut samples: Vec<Sample> = Vec::with_capacity(chunk.records.len());
         let mut ids = Vec::with_capacity(chunk.records.len());
+        let mut record_lines = Vec::with_capacity(chunk.records.len());
         for record in &chunk.records {
             match eval_record(record, fields) {
                 Ok(r) => {
                     samples.push(r.sample);
                     ids.push(r.id_json);
+                    record_lines.push(record.line);
                 }
                 Err(b) => bad.push(b),
             }
@@ -474,6 +507,7 @@ impl Worker {
         let mut result = ChunkResult {
             bytes: chunk.bytes,
             lines: Vec::with_capacity(samples.len() * 64),
+            ids: Vec::new(),
             bad,
             samples: samples.len() as u64,
             samples_with_errors: 0,
@@ -511,10 +545,14 @@ impl Worker {
                     Ok(mut results) => {
                         // Summed as soon as they arrive, in input order, so a
                         // chunk holds one batch's statistics at a time, not
-                        // every sample's until its lines are written.
+                        // every sample's until its lines are written (unless
+                        // the lines are to keep them).
                         for scores in results.iter_mut().flatten() {
-                            for statistic in std::mem::take(&mut scores.statistics) {
+                            for statistic in &scores.statistics {
                                 result.statistics[p].add(&statistic.name, statistic.value);
+                            }
+                            if !options.keep_statistics {
+                                scores.statistics = Vec::new();
                             }
                         }
                         per_sample.extend(results)
@@ -526,12 +564,17 @@ impl Worker {
         }
 
         // One line reused for every sample, so its lists are allocated once per chunk.
-        let mut line =
-            SampleLine { id: Cow::Borrowed(RawValue::NULL), scores: Pairs::default(), errors: Pairs::default() };
+        let mut line = SampleLine {
+            id: Cow::Borrowed(RawValue::NULL),
+            scores: Pairs::default(),
+            errors: Pairs::default(),
+            statistics: Pairs::default(),
+        };
         for (i, id) in ids.iter().enumerate() {
             line.id = Cow::Borrowed(id.as_ref());
             line.scores.0.clear();
             line.errors.0.clear();
+            line.statistics.0.clear();
             for (p, outcome) in outcomes.iter().enumerate() {
                 match &outcome[i] {
                     Ok(scores) => {
@@ -539,6 +582,10 @@ impl Worker {
                             let slot = slots.first[p] + k;
                             line.scores.0.push((Cow::Borrowed(&slots.keys[slot]), *value));
                             result.values[slot].push(*value);
+                        }
+                        if options.keep_statistics && !scores.statistics.is_empty() {
+                            let kept = scores.statistics.iter().map(|s| (Cow::Borrowed(s.name.as_str()), s.value));
+                            line.statistics.0.push((Cow::Borrowed(plugins[p].name.as_str()), Pairs(kept.collect())));
                         }
                     }
                     Err(failure) => {
@@ -552,6 +599,7 @@ impl Worker {
             }
             line.write_to(&mut result.lines);
         }
+        result.ids = ids.into_iter().zip(record_lines).collect();
         result
     }
 }

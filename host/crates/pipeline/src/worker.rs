@@ -57,6 +57,12 @@ pub enum RunError {
     Dataset(#[from] DatasetError),
     #[error("{path}:{line}: {message}")]
     BadRecord { path: PathBuf, line: u64, message: String },
+    #[error(
+        "{path}:{}: id {:?} is already the id of line {}; runs are joined by id, so each sample needs its own \
+         (--allow-duplicate-ids, or allow_duplicate_ids = true under [run], accepts them and lists them in summary.json)",
+        duplicate.line, duplicate.id, duplicate.first_line
+    )]
+    DuplicateId { path: PathBuf, duplicate: assay_data::output::DuplicateId },
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error(

@@ -27,7 +27,7 @@ pub use atomic::{AtomicFile, write_json};
 pub use decisions::{DecisionLine, FailurePolicy, GuardEntry, Route};
 pub use samples::SampleLine;
 pub use summary::{
-    EvaluationCounts, EvaluationSummary, FuelSummary, GuardRoutes, GuardSummary, InputSummary, MetricRow,
+    DuplicateId, EvaluationCounts, EvaluationSummary, FuelSummary, GuardRoutes, GuardSummary, InputSummary, MetricRow,
     MetricSummary, PluginSummary, RunInfo, ScreeningCounts, Summary, SummaryOf,
 };
 

@@ -21,6 +21,11 @@ pub struct SampleLine<'a> {
     pub scores: Pairs<Cow<'a, str>, f64>,
     /// The plugins that failed on this sample, with how.
     pub errors: Pairs<Cow<'a, str>, ErrorEntry>,
+    /// Per plugin, the statistics it reported for this sample (`assay run
+    /// --keep-statistics`): what its corpus metrics are computed from, kept
+    /// so that `assay compare` can recompute them on resampled eval sets.
+    #[serde(default, skip_serializing_if = "Pairs::is_empty")]
+    pub statistics: Pairs<Cow<'a, str>, Pairs<Cow<'a, str>, f64>>,
 }
 
 impl SampleLine<'_> {
@@ -34,6 +39,10 @@ impl SampleLine<'_> {
         write_object(out, &self.scores);
         out.extend_from_slice(b",\"errors\":");
         write_object(out, &self.errors);
+        if !self.statistics.is_empty() {
+            out.extend_from_slice(b",\"statistics\":");
+            write_object(out, &self.statistics);
+        }
         out.extend_from_slice(b"}\n");
     }
 }
@@ -89,5 +98,11 @@ mod tests {
         let mut out = Vec::new();
         odd.write_to(&mut out);
         assert_eq!(String::from_utf8(out).unwrap(), format!("{}\n", serde_json::to_string(&odd).unwrap()));
+        let kept = r#"{"id":"q2","scores":{},"errors":{},"statistics":{"bleu":{"matches_1":3.0,"ref_len":4.0}}}"#;
+        let line: SampleLine = serde_json::from_str(kept).unwrap();
+        assert_eq!(line.statistics.get("bleu").unwrap().get("ref_len"), Some(&4.0));
+        let mut out = Vec::new();
+        line.write_to(&mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), format!("{kept}\n"));
     }
 }

@@ -99,9 +99,23 @@ pub struct EvaluationSummary {
     pub corpus_errors: BTreeMap<String, ErrorEntry>,
     /// Every record left out, with its line and reason.
     pub skipped: Vec<BadRecord>,
+    /// Samples whose id an earlier sample has (`--allow-duplicate-ids`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duplicate_ids: Vec<DuplicateId>,
     pub plugins: Vec<PluginSummary>,
     pub input: InputSummary,
     pub run: RunInfo,
+}
+
+/// A sample whose id an earlier sample of the eval set has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DuplicateId {
+    /// The id as people read it.
+    pub id: String,
+    /// Where it was first used.
+    pub first_line: u64,
+    /// Where it is used again.
+    pub line: u64,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
