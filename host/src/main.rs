@@ -47,6 +47,8 @@ enum Command {
     Guard(cli::guard::GuardArgs),
     /// Write one self-contained HTML report over run folders.
     Report(cli::report::ReportArgs),
+    /// Whether candidates' runs differ significantly from a baseline's, metric by metric.
+    Compare(cli::compare::CompareArgs),
     /// Check a plugin against golden cases: expected scores or decisions.
     Test(cli::test::TestArgs),
     /// Create a plugin project (Rust, Python or JavaScript) that builds as generated.
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => done(cli::inspect::inspect(args)),
         Command::Guard(args) => cli::guard::guard(args),
         Command::Report(args) => done(cli::report::report(args)),
+        Command::Compare(args) => done(cli::compare::compare(args)),
         Command::Test(args) => cli::test::test(args),
         Command::New(args) => done(cli::new::new(args)),
         Command::Package(args) => done(cli::package::package(args)),

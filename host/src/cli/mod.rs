@@ -1,6 +1,7 @@
 //! The subcommands of the `assay` binary, one module each, and what the run
 //! commands share ([`setup`] before a run, [`finish`] after it).
 
+pub mod compare;
 pub mod finish;
 pub mod guard;
 pub mod inspect;

@@ -1,0 +1,482 @@
+//! `assay compare RUN_DIR RUN_DIR...`: whether each candidate's runs are
+//! really better or worse than the baseline's (the first), metric by
+//! metric, or only by the luck of the eval set, with sacreBLEU's paired
+//! tests drawn exactly as sacreBLEU draws them.
+//!
+//! Runs are joined by sample id: each must hold the same ids, once each, and
+//! where the eval sets can be read, the same inputs and references. A
+//! metric is compared only where every run scored it with the same plugin
+//! signature. Sample-level metrics are compared on their means over the
+//! samples every run has a value for; corpus metrics are recomputed by
+//! their plugin (loaded again and checked against the digest the run
+//! recorded) from the statistics `assay run --keep-statistics` kept.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+
+use assay_compare::comparison::{Comparison, MetricComparison, RunResult, Skipped, Test, Verdict};
+use assay_compare::significance::{self, DEFAULT_SEED, Statistics};
+use assay_data::FieldMap;
+use assay_data::output::samples::id_text;
+use assay_data::output::{MetricSummary, PluginSummary, Summary, write_json};
+use assay_data::run::RunData;
+use assay_pipeline::evaluate::{StatisticSums, finalize};
+use assay_runtime::{Determinism, Host, Kind, LoadedPlugin, MetricLevel};
+
+#[derive(Args)]
+pub struct CompareArgs {
+    /// Folders written by `assay run -o`, one per candidate on the same eval
+    /// set; the first is the baseline the others are tested against.
+    #[arg(required = true, num_args = 2.., value_name = "RUN_DIR")]
+    runs: Vec<PathBuf>,
+    /// Paired bootstrap resampling (bs; also gives 95% intervals) or
+    /// paired approximate randomization (ar).
+    #[arg(long, value_enum, default_value_t = TestArg::Bs)]
+    test: TestArg,
+    /// Seed of the draws; sacreBLEU's default, so its numbers are reproduced.
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    seed: u64,
+    /// Resamples (bs; default 1000) or trials (ar; default 10000).
+    #[arg(long, value_name = "N")]
+    draws: Option<usize>,
+    /// A difference is called significant below this p-value.
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    /// Compare only this metric (PLUGIN/METRIC); repeatable. Default: every
+    /// metric all the runs have.
+    #[arg(long = "metric", value_name = "METRIC")]
+    metrics: Vec<String>,
+    /// Also write compare.json to this folder.
+    #[arg(short, long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TestArg {
+    Bs,
+    Ar,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+/// One run, its samples in the baseline's order.
+struct Candidate {
+    data: RunData,
+    /// Index into `data.samples` of each of the baseline's samples.
+    order: Vec<usize>,
+}
+
+impl Candidate {
+    fn summary(&self) -> &assay_data::output::EvaluationSummary {
+        match &self.data.summary {
+            Summary::Evaluation(summary) => summary,
+            Summary::Guard(_) => unreachable!("checked when read"),
+        }
+    }
+
+    fn plugin(&self, name: &str) -> Option<&PluginSummary> {
+        self.summary().plugins.iter().find(|p| p.name == name)
+    }
+}
+
+pub fn compare(args: CompareArgs) -> Result<()> {
+    let candidates = join(&args.runs)?;
+    let test = match args.test {
+        TestArg::Bs => Test::PairedBs,
+        TestArg::Ar => Test::PairedAr,
+    };
+    let draws = args.draws.unwrap_or(match test {
+        Test::PairedBs => significance::DEFAULT_RESAMPLES,
+        Test::PairedAr => significance::DEFAULT_TRIALS,
+    });
+    if draws == 0 {
+        bail!("--draws must be at least 1");
+    }
+    let baseline = &candidates[0];
+    let names: Vec<String> = if args.metrics.is_empty() {
+        baseline.summary().details.keys().cloned().collect()
+    } else {
+        for metric in &args.metrics {
+            if !baseline.summary().details.contains_key(metric) {
+                bail!("--metric {metric:?}: the baseline {} has no such metric", baseline.data.dir);
+            }
+        }
+        args.metrics.clone()
+    };
+    let mut comparison = Comparison {
+        assay_version: env!("CARGO_PKG_VERSION").into(),
+        test,
+        seed: args.seed,
+        draws,
+        alpha: args.alpha,
+        runs: candidates.iter().map(|c| c.data.dir.clone()).collect(),
+        metrics: Vec::new(),
+        skipped: Vec::new(),
+    };
+    let mut plugins = PluginCache::default();
+    for metric in names {
+        match compare_metric(&candidates, &metric, test, draws, &args, &mut plugins)? {
+            Ok(compared) => comparison.metrics.push(compared),
+            Err(reason) => comparison.skipped.push(Skipped { metric, reason }),
+        }
+    }
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join("compare.json");
+        write_json(&path, &comparison).with_context(|| format!("writing {}", path.display()))?;
+    }
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&comparison)?),
+        Format::Text => print_table(&comparison),
+    }
+    Ok(())
+}
+
+/// Reads the runs and puts every run's samples in the baseline's order,
+/// refusing runs that cannot be joined sample by sample.
+fn join(dirs: &[PathBuf]) -> Result<Vec<Candidate>> {
+    let mut candidates = Vec::new();
+    for dir in dirs {
+        let data = RunData::load(dir, &FieldMap::samples(), usize::MAX)?;
+        if !matches!(data.summary, Summary::Evaluation(_)) {
+            bail!("{}: a guard run; compare evaluation runs (`assay run -o`)", data.dir);
+        }
+        if let Some((id, first, second)) = data.duplicate_id() {
+            bail!(
+                "{}: samples {first} and {second} of its samples.jsonl have the same id {id:?}; runs are joined by \
+                 id, so each id must name one sample",
+                data.dir
+            );
+        }
+        candidates.push(data);
+    }
+    let baseline_ids: Vec<String> = candidates[0].samples.iter().map(|s| id_text(&s.line.id)).collect();
+    let mut joined = Vec::new();
+    for data in candidates {
+        let index: HashMap<String, usize> =
+            data.samples.iter().enumerate().map(|(i, s)| (id_text(&s.line.id), i)).collect();
+        if let Some(missing) = baseline_ids.iter().find(|id| !index.contains_key(*id)) {
+            bail!("{}: has no sample {missing:?}, which the baseline has; compare runs of one eval set", data.dir);
+        }
+        if index.len() != baseline_ids.len() {
+            bail!(
+                "{}: has {} samples, the baseline {}; compare runs of one eval set",
+                data.dir,
+                index.len(),
+                baseline_ids.len()
+            );
+        }
+        let order: Vec<usize> = baseline_ids.iter().map(|id| index[id]).collect();
+        joined.push(Candidate { data, order });
+    }
+    // The same question must have been asked of every candidate: where the
+    // eval sets can be read, inputs and references must agree.
+    let baseline = &joined[0];
+    for candidate in &joined[1..] {
+        for (position, (&b, &c)) in baseline.order.iter().zip(&candidate.order).enumerate() {
+            let (ours, theirs) = (&baseline.data.samples[b], &candidate.data.samples[c]);
+            let known = ours.references.is_some() && theirs.references.is_some();
+            if known && (ours.references != theirs.references || ours.input != theirs.input) {
+                bail!(
+                    "{} and {}: sample {:?} has other inputs or references in each; numbers computed on different \
+                     questions are not compared",
+                    baseline.data.dir,
+                    candidate.data.dir,
+                    baseline_ids[position]
+                );
+            }
+        }
+    }
+    Ok(joined)
+}
+
+/// Plugins loaded again for corpus metrics, by run folder and instance name.
+#[derive(Default)]
+struct PluginCache {
+    loaded: BTreeMap<(String, String), Result<Reloaded, String>>,
+}
+
+/// A run's plugin, ready to compute corpus metrics from summed statistics.
+struct Reloaded {
+    host: Host,
+    plugin: LoadedPlugin,
+    determinism: Determinism,
+}
+
+/// A metric from summed statistics.
+type MetricFn<'a> = Box<dyn FnMut(&[f64]) -> Result<f64, String> + 'a>;
+
+impl PluginCache {
+    fn get(&mut self, dir: &str, summary: &PluginSummary) -> Result<&Reloaded, String> {
+        let key = (dir.to_string(), summary.name.clone());
+        self.loaded
+            .entry(key)
+            .or_insert_with(|| load_plugin(summary).map_err(|e| format!("{}: plugin {:?}: {e:#}", dir, summary.name)))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+/// The plugin a run used, from where the run says it came, refused unless
+/// its bytes are the ones the run recorded.
+fn load_plugin(summary: &PluginSummary) -> Result<Reloaded> {
+    // A run records a built-in as `builtin:NAME`; the command line names it NAME.
+    let source = summary.source.strip_prefix("builtin:").unwrap_or(&summary.source);
+    let resolved = super::setup::resolve_source(source)?;
+    if resolved.sha256 != summary.sha256 {
+        bail!(
+            "{} now has sha256 {}, not {} as when the run scored with it; its corpus metrics cannot be recomputed",
+            summary.source,
+            resolved.sha256,
+            summary.sha256
+        );
+    }
+    let spec = resolved.spec(
+        &summary.name,
+        serde_json::to_string(&summary.config)?,
+        summary.limits,
+        summary.grants.clone(),
+        Vec::new(),
+    );
+    let host = Host::new(std::slice::from_ref(&spec), 1, super::setup::cache(false, None))?;
+    let determinism = Determinism::default();
+    let plugin = host.prepare(&[spec], Kind::Evaluator, &determinism)?.remove(0);
+    Ok(Reloaded { host, plugin, determinism })
+}
+
+/// One metric across the runs: `Ok(Err(reason))` when it cannot be compared.
+fn compare_metric(
+    candidates: &[Candidate],
+    metric: &str,
+    test: Test,
+    draws: usize,
+    args: &CompareArgs,
+    plugins: &mut PluginCache,
+) -> Result<std::result::Result<MetricComparison, String>> {
+    let Some((plugin_name, metric_name)) = metric.split_once('/') else {
+        return Ok(Err("not a PLUGIN/METRIC name".into()));
+    };
+    let detail: &MetricSummary = &candidates[0].summary().details[metric];
+    let mut signature = None;
+    for candidate in candidates {
+        let Some(plugin) = candidate.plugin(plugin_name) else {
+            return Ok(Err(format!("{} has no plugin {plugin_name:?}", candidate.data.dir)));
+        };
+        if !candidate.summary().details.contains_key(metric) {
+            return Ok(Err(format!("{} has no metric {metric:?}", candidate.data.dir)));
+        }
+        match &signature {
+            None => signature = Some((candidate.data.dir.clone(), plugin.signature.clone())),
+            Some((dir, first)) if *first != plugin.signature => {
+                return Ok(Err(format!(
+                    "{dir} scored it with {first}, {} with {}; numbers from different plugins or settings are not \
+                     compared",
+                    candidate.data.dir, plugin.signature
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+
+    // Each run's statistics in the baseline's sample order, and the
+    // function that turns their sums into the metric.
+    let (systems, samples, mut score): (Vec<Statistics>, usize, MetricFn) = match detail.level {
+        MetricLevel::Sample => {
+            // The samples every run has a value for.
+            let values: Vec<Vec<Option<f64>>> = candidates
+                .iter()
+                .map(|c| c.order.iter().map(|&i| c.data.samples[i].line.scores.get(metric).copied()).collect())
+                .collect();
+            let shared: Vec<usize> =
+                (0..candidates[0].order.len()).filter(|&i| values.iter().all(|v| v[i].is_some())).collect();
+            if shared.is_empty() {
+                return Ok(Err("no sample has a value in every run".into()));
+            }
+            let systems = values
+                .iter()
+                .map(|v| {
+                    let mut statistics = Statistics::new(2);
+                    for &i in &shared {
+                        statistics.push(&[v[i].expect("shared"), 1.0]);
+                    }
+                    statistics
+                })
+                .collect();
+            (systems, shared.len(), Box::new(|sums: &[f64]| Ok(sums[0] / sums[1])))
+        }
+        MetricLevel::Corpus => {
+            let mut names = BTreeSet::new();
+            for candidate in candidates {
+                for sample in &candidate.data.samples {
+                    match sample.line.statistics.get(plugin_name) {
+                        Some(kept) => names.extend(kept.iter().map(|(name, _)| name.to_string())),
+                        None if sample.line.errors.get(plugin_name).is_some() => {
+                            return Ok(Err(format!(
+                                "{} failed on sample {}; a corpus metric is compared only over the same samples",
+                                plugin_name,
+                                id_text(&sample.line.id)
+                            )));
+                        }
+                        None => {
+                            return Ok(Err(format!(
+                                "{} kept no statistics (run it with --keep-statistics to test corpus metrics)",
+                                candidate.data.dir
+                            )));
+                        }
+                    }
+                }
+            }
+            let names: Vec<String> = names.into_iter().collect();
+            let systems = candidates
+                .iter()
+                .map(|c| {
+                    let mut statistics = Statistics::new(names.len());
+                    for &i in &c.order {
+                        let kept = c.data.samples[i].line.statistics.get(plugin_name).expect("checked above");
+                        let row: Vec<f64> = names.iter().map(|n| kept.get(n).copied().unwrap_or(0.0)).collect();
+                        statistics.push(&row);
+                    }
+                    statistics
+                })
+                .collect();
+            let plugin = candidates[0].plugin(plugin_name).expect("checked above");
+            let reloaded = match plugins.get(&candidates[0].data.dir, plugin) {
+                Ok(reloaded) => reloaded,
+                Err(reason) => return Ok(Err(reason)),
+            };
+            let runtime = assay_runtime::call_runtime();
+            let metric_name = metric_name.to_string();
+            let score = move |sums: &[f64]| {
+                let mut statistics = StatisticSums::default();
+                for (name, value) in names.iter().zip(sums) {
+                    statistics.add(name, *value);
+                }
+                let values = runtime
+                    .block_on(finalize(&reloaded.host, &reloaded.plugin, &statistics, &reloaded.determinism))
+                    .map_err(|failure| format!("finalize failed on a resample: {failure}"))?;
+                values
+                    .into_iter()
+                    .find(|(name, _)| *name == metric_name)
+                    .map(|(_, value)| value)
+                    .ok_or_else(|| format!("finalize gave no {metric_name:?} on a resample"))
+            };
+            (systems, candidates[0].order.len(), Box::new(score))
+        }
+    };
+
+    let baseline = &systems[0];
+    let mut runs = Vec::new();
+    for (index, (candidate, system)) in candidates.iter().zip(&systems).enumerate().skip(1) {
+        let (baseline_estimate, result) = match test {
+            Test::PairedBs => {
+                let outcome = match significance::paired_bootstrap(baseline, system, &mut score, draws, args.seed) {
+                    Ok(outcome) => outcome,
+                    Err(reason) => return Ok(Err(reason)),
+                };
+                let estimate = outcome.system;
+                let difference = estimate.score - outcome.baseline.score;
+                let verdict = Verdict::of(outcome.p_value, args.alpha, difference, detail.higher_is_better);
+                let result = RunResult {
+                    run: candidate.data.dir.clone(),
+                    score: estimate.score,
+                    mean: Some(estimate.mean),
+                    ci: Some(estimate.ci),
+                    p_value: Some(outcome.p_value),
+                    verdict,
+                };
+                (Some(outcome.baseline), result)
+            }
+            Test::PairedAr => {
+                let p_value = match significance::paired_randomization(baseline, system, &mut score, draws, args.seed) {
+                    Ok(p) => p,
+                    Err(reason) => return Ok(Err(reason)),
+                };
+                let (base, own) = match (score(&baseline.total()), score(&system.total())) {
+                    (Ok(base), Ok(own)) => (base, own),
+                    (Err(reason), _) | (_, Err(reason)) => return Ok(Err(reason)),
+                };
+                let verdict = Verdict::of(p_value, args.alpha, own - base, detail.higher_is_better);
+                let result = RunResult {
+                    run: candidate.data.dir.clone(),
+                    score: own,
+                    mean: None,
+                    ci: None,
+                    p_value: Some(p_value),
+                    verdict,
+                };
+                (None, result)
+            }
+        };
+        if index == 1 {
+            let score_of_baseline = match baseline_estimate {
+                Some(estimate) => estimate.score,
+                None => match score(&baseline.total()) {
+                    Ok(value) => value,
+                    Err(reason) => return Ok(Err(reason)),
+                },
+            };
+            runs.push(RunResult {
+                run: candidates[0].data.dir.clone(),
+                score: score_of_baseline,
+                mean: baseline_estimate.map(|e| e.mean),
+                ci: baseline_estimate.map(|e| e.ci),
+                p_value: None,
+                verdict: Verdict::Baseline,
+            });
+        }
+        runs.push(result);
+    }
+    let level = match detail.level {
+        MetricLevel::Sample => "sample",
+        MetricLevel::Corpus => "corpus",
+    };
+    Ok(Ok(MetricComparison {
+        metric: metric.to_string(),
+        level: level.into(),
+        higher_is_better: detail.higher_is_better,
+        samples,
+        runs,
+    }))
+}
+
+fn print_table(comparison: &Comparison) {
+    let test = match comparison.test {
+        Test::PairedBs => format!("paired bootstrap, {} resamples", comparison.draws),
+        Test::PairedAr => format!("approximate randomization, {} trials", comparison.draws),
+    };
+    println!("{test}, seed {}, significant below p = {}", comparison.seed, comparison.alpha);
+    let mut table = crate::table::new(&["metric", "run", "score", "95% interval", "p", "verdict"]);
+    for metric in &comparison.metrics {
+        for result in &metric.runs {
+            let interval = match (result.mean, result.ci) {
+                (Some(mean), Some(ci)) => format!("{mean:.4} ± {ci:.4}"),
+                _ => String::new(),
+            };
+            table.add_row(vec![
+                crate::text::terminal(&metric.metric).into_owned(),
+                crate::text::terminal(&result.run).into_owned(),
+                format!("{:.4}", result.score),
+                interval,
+                result.p_value.map_or(String::new(), |p| format!("{p:.4}")),
+                result.verdict.label().into(),
+            ]);
+        }
+    }
+    println!("{table}");
+    for skipped in &comparison.skipped {
+        println!(
+            "not compared: {}: {}",
+            crate::text::terminal(&skipped.metric),
+            crate::text::terminal(&skipped.reason)
+        );
+    }
+}
