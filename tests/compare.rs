@@ -147,3 +147,79 @@ fn runs_that_cannot_be_compared_are_refused_and_metrics_that_cannot_are_said() {
     assert_eq!(comparison["metrics"], json!([]));
     assert!(comparison["skipped"][0]["reason"].as_str().unwrap().contains("are not compared"), "{comparison}");
 }
+
+#[test]
+fn the_bundled_choice_keeps_what_meets_the_requirements_ranks_and_finds_the_front() {
+    use assay_compare::comparison::{Decision, Verdict};
+    let dir = tempfile::tempdir().unwrap();
+    let example = root().join("examples/choose");
+    for model in ["atlas-70b", "lynx-8b", "corvid-3b"] {
+        let output = run(assay()
+            .arg("run")
+            .arg(example.join(format!("{model}.jsonl")))
+            .arg("--config")
+            .arg(example.join("assay.toml"))
+            .arg("-o")
+            .arg(dir.path().join(model)));
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    // The committed candidates file, its runs here.
+    let models = std::fs::read_to_string(example.join("models.toml")).unwrap();
+    let models = models.replace("../../out/choose/", &format!("{}/", dir.path().display()));
+    let file = dir.path().join("models.toml");
+    std::fs::write(&file, models).unwrap();
+    let out = dir.path().join("decision");
+    let output = run(assay()
+        .args(["compare", "--candidates"])
+        .arg(&file)
+        .args(["--require", "commercial_use == \"allowed\"", "--require", "p95_latency_ms <= 5000"])
+        .args(["--weight", "exact/exact_match=2", "--weight", "cost_per_1000=-1", "-o"])
+        .arg(&out));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let decision: Decision =
+        serde_json::from_str(&std::fs::read_to_string(out.join("decision.json")).unwrap()).unwrap();
+    let row = |name: &str| decision.candidates.iter().find(|r| r.candidate.name == name).unwrap();
+    assert_eq!(row("corvid-3b").excluded, ["commercial_use is \"forbidden\"; required: commercial_use == \"allowed\""]);
+    assert!(row("atlas-70b").excluded.is_empty() && row("lynx-8b").excluded.is_empty());
+    // Speed and cost come from the eval sets' latency and token fields.
+    let lynx = &row("lynx-8b").figures;
+    assert!(lynx["p95_latency_ms"] > lynx["p50_latency_ms"] && lynx["tokens_per_second"] > 0.0);
+    assert!(row("atlas-70b").figures["cost_per_1000"] > lynx["cost_per_1000"], "atlas costs more per answer");
+    // Lynx answers more exactly and costs less: first, alone on the front.
+    assert_eq!((row("lynx-8b").rank_score, row("atlas-70b").rank_score), (Some(1.0), Some(0.0)));
+    assert!(row("lynx-8b").pareto && !row("atlas-70b").pareto && !row("corvid-3b").pareto);
+    // Significance against the first kept candidate, corpus metrics included.
+    let comparison = &decision.comparisons[0];
+    assert!(comparison.runs[0].ends_with("atlas-70b") && comparison.runs.len() == 2);
+    let chrf =
+        comparison.metrics.iter().find(|m| m.metric == "chrf/chrf").expect("chrF is tested from kept statistics");
+    assert_eq!(chrf.runs[0].verdict, Verdict::Baseline);
+    assert!(chrf.runs[1].p_value.is_some());
+    let markdown = std::fs::read_to_string(out.join("decision.md")).unwrap();
+    assert!(
+        markdown.contains("| corvid-3b | CC-BY-NC-4.0 | forbidden |") && markdown.contains("1. lynx-8b"),
+        "{markdown}"
+    );
+
+    // A requirement on what a candidate does not say excludes it as unknown.
+    let output = run(assay()
+        .args(["compare", "--format", "json", "--require", "parameters <= 1e12", "--candidates"])
+        .arg(&file));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let decision: Decision = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(decision.candidates.iter().all(|r| r.excluded.is_empty()));
+    let unknown = std::fs::read_to_string(&file).unwrap().replace("parameters = 3e9\n", "");
+    std::fs::write(&file, unknown).unwrap();
+    let output = run(assay()
+        .args(["compare", "--format", "json", "--require", "parameters <= 1e12", "--candidates"])
+        .arg(&file));
+    let decision: Decision = serde_json::from_str(&stdout(&output)).unwrap();
+    let corvid = decision.candidates.iter().find(|r| r.candidate.name == "corvid-3b").unwrap();
+    assert_eq!(corvid.excluded, ["parameters is unknown, so `parameters <= 1e12` cannot hold"]);
+
+    // A mistake in the file names its line and field.
+    std::fs::write(&file, "[candidates.x]\nruns = [\"a\"]\nlicence = \"MIT\"\n").unwrap();
+    let output = run(assay().args(["compare", "--candidates"]).arg(&file));
+    expect_code(&output, 1);
+    assert!(stderr(&output).contains("models.toml: line 3: unknown field `licence`"), "{}", stderr(&output));
+}

@@ -18,37 +18,7 @@ use assay_data::output::{Route, Summary};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-/// How a value compares with a threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Ge,
-    Gt,
-    Le,
-    Lt,
-    Eq,
-    Ne,
-}
-
-impl Op {
-    // Two-character operators first, so `>=` is not read as `>` and `=0.5`.
-    const ALL: [(&'static str, Op); 6] =
-        [(">=", Op::Ge), ("<=", Op::Le), ("==", Op::Eq), ("!=", Op::Ne), (">", Op::Gt), ("<", Op::Lt)];
-
-    pub fn symbol(self) -> &'static str {
-        Op::ALL.iter().find(|(_, op)| *op == self).expect("every operator is listed").0
-    }
-
-    pub fn holds(self, value: f64, threshold: f64) -> bool {
-        match self {
-            Op::Ge => value >= threshold,
-            Op::Gt => value > threshold,
-            Op::Le => value <= threshold,
-            Op::Lt => value < threshold,
-            Op::Eq => value == threshold,
-            Op::Ne => value != threshold,
-        }
-    }
-}
+pub use assay_compare::choice::Op;
 
 /// `OP NUMBER`, such as `>= 0.5`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -76,7 +76,7 @@ mod tests {
             name: "r".into(),
             dir: "r".into(),
             summary: crate::gate::tests::summary("evaluation", serde_json::json!({})),
-            samples: vec![SampleView { line, input: None, output: None, references: None, label: None }],
+            samples: vec![SampleView { line, input: None, output: None, references: None, label: None, usage: None }],
             records_note: None,
             held: Vec::new(),
         };

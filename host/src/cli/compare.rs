@@ -17,11 +17,16 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 
-use assay_compare::comparison::{Comparison, MetricComparison, RunResult, Skipped, Test, Verdict};
+use assay_compare::candidates;
+use assay_compare::choice::{self, Requirement};
+use assay_compare::comparison::{
+    CandidateRow, Comparison, Decision, MetricComparison, RunResult, Skipped, Test, Verdict,
+};
 use assay_compare::significance::{self, DEFAULT_SEED, Statistics};
 use assay_data::FieldMap;
 use assay_data::output::samples::id_text;
-use assay_data::output::{MetricSummary, PluginSummary, Summary, write_json};
+use assay_data::output::summary::percentile;
+use assay_data::output::{AtomicFile, MetricSummary, PluginSummary, Summary, write_json};
 use assay_data::run::RunData;
 use assay_pipeline::evaluate::{StatisticSums, finalize};
 use assay_runtime::{Determinism, Host, Kind, LoadedPlugin, MetricLevel};
@@ -30,8 +35,26 @@ use assay_runtime::{Determinism, Host, Kind, LoadedPlugin, MetricLevel};
 pub struct CompareArgs {
     /// Folders written by `assay run -o`, one per candidate on the same eval
     /// set; the first is the baseline the others are tested against.
-    #[arg(required = true, num_args = 2.., value_name = "RUN_DIR")]
+    #[arg(value_name = "RUN_DIR", required_unless_present = "candidates", conflicts_with = "candidates")]
     runs: Vec<PathBuf>,
+    /// A candidates file (models.toml): each model's licence, commercial
+    /// use, size, adaptability, price and runs; writes decision.json (and
+    /// decision.md) with -o.
+    #[arg(long, value_name = "FILE")]
+    candidates: Option<PathBuf>,
+    /// A requirement candidates must meet, such as 'commercial_use == "allowed"',
+    /// 'parameters <= 13e9', 'p95_latency_ms <= 800', 'license in ["MIT"]',
+    /// 'bleu/bleu >= 30'. Repeatable.
+    #[arg(long = "require", value_name = "EXPR", requires = "candidates")]
+    requirements: Vec<String>,
+    /// Rank the kept candidates by these criteria, as NAME=WEIGHT; a negative
+    /// weight prefers lower values (cost_per_1000=-1). Repeatable.
+    #[arg(long = "weight", value_name = "NAME=WEIGHT", requires = "candidates")]
+    weights: Vec<String>,
+    /// The metric the Pareto front weighs against p95 latency and cost.
+    /// Default: the first weighted metric, else the baseline's first.
+    #[arg(long, value_name = "METRIC", requires = "candidates")]
+    quality: Option<String>,
     /// Paired bootstrap resampling (bs; also gives 95% intervals) or
     /// paired approximate randomization (ar).
     #[arg(long, value_enum, default_value_t = TestArg::Bs)]
@@ -89,7 +112,28 @@ impl Candidate {
 }
 
 pub fn compare(args: CompareArgs) -> Result<()> {
-    let candidates = join(&args.runs)?;
+    if let Some(file) = &args.candidates {
+        return decide(file, &args);
+    }
+    if args.runs.len() < 2 {
+        bail!("compare needs two run folders or more (the first is the baseline), or --candidates FILE");
+    }
+    let comparison = comparison(&args.runs, &args)?;
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join("compare.json");
+        write_json(&path, &comparison).with_context(|| format!("writing {}", path.display()))?;
+    }
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&comparison)?),
+        Format::Text => print_table(&comparison),
+    }
+    Ok(())
+}
+
+/// The paired tests over `dirs`, the first the baseline.
+fn comparison(dirs: &[PathBuf], args: &CompareArgs) -> Result<Comparison> {
+    let candidates = join(dirs)?;
     let test = match args.test {
         TestArg::Bs => Test::PairedBs,
         TestArg::Ar => Test::PairedAr,
@@ -124,21 +168,253 @@ pub fn compare(args: CompareArgs) -> Result<()> {
     };
     let mut plugins = PluginCache::default();
     for metric in names {
-        match compare_metric(&candidates, &metric, test, draws, &args, &mut plugins)? {
+        match compare_metric(&candidates, &metric, test, draws, args, &mut plugins)? {
             Ok(compared) => comparison.metrics.push(compared),
             Err(reason) => comparison.skipped.push(Skipped { metric, reason }),
         }
     }
+    Ok(comparison)
+}
+
+/// `--candidates`: requirements, figures, significance per eval set,
+/// ranking and the Pareto front.
+fn decide(file: &std::path::Path, args: &CompareArgs) -> Result<()> {
+    let described = candidates::read(file)?;
+    let requirements = args
+        .requirements
+        .iter()
+        .map(|r| Requirement::parse(r))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let weights = args
+        .weights
+        .iter()
+        .map(|w| choice::parse_weight(w))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let mut rows = Vec::new();
+    for candidate in described {
+        let figures = figures(&candidate).with_context(|| format!("candidate {:?}", candidate.name))?;
+        let values = candidates::criteria(&candidate, &figures);
+        let excluded = requirements.iter().filter_map(|r| r.check(&values).err()).collect();
+        rows.push(CandidateRow { candidate, figures, excluded, rank_score: None, rank_note: None, pareto: false });
+    }
+    let kept: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].excluded.is_empty()).collect();
+
+    // Ranking and the front, among the kept candidates.
+    let numbers: Vec<BTreeMap<String, f64>> = kept.iter().map(|&i| rows[i].figures.clone()).collect();
+    if !weights.is_empty() {
+        for (&i, ranked) in kept.iter().zip(choice::rank(&numbers, &weights)) {
+            match ranked {
+                Ok(score) => rows[i].rank_score = Some(score),
+                Err(note) => rows[i].rank_note = Some(note),
+            }
+        }
+    }
+    let quality = args
+        .quality
+        .clone()
+        .or_else(|| weights.iter().map(|(name, _)| name.clone()).find(|name| name.contains('/')))
+        .or_else(|| kept.first().and_then(|&i| rows[i].figures.keys().find(|k| k.contains('/')).cloned()));
+    if let Some(quality) = &quality {
+        let axes = [(quality.as_str(), true), ("p95_latency_ms", false), ("cost_per_1000", false)];
+        // Only the axes every kept candidate has: an unknown is not a zero.
+        let known: Vec<(&str, bool)> =
+            axes.into_iter().filter(|(axis, _)| numbers.iter().all(|n| n.contains_key(*axis))).collect();
+        let points: Vec<Vec<(f64, bool)>> =
+            numbers.iter().map(|n| known.iter().map(|&(axis, up)| (n[axis], up)).collect()).collect();
+        for (&i, on_front) in kept.iter().zip(choice::pareto_front(&points)) {
+            rows[i].pareto = on_front && !known.is_empty();
+        }
+    }
+
+    let mut comparisons = Vec::new();
+    if kept.len() >= 2 {
+        for set in 0..rows[kept[0]].candidate.runs.len() {
+            let dirs: Vec<PathBuf> = kept.iter().map(|&i| rows[i].candidate.runs[set].clone()).collect();
+            comparisons.push(comparison(&dirs, args)?);
+        }
+    }
+    let decision = Decision {
+        assay_version: env!("CARGO_PKG_VERSION").into(),
+        candidates_file: file.display().to_string(),
+        requirements: args.requirements.clone(),
+        weights,
+        quality,
+        candidates: rows,
+        comparisons,
+    };
+    let markdown = decision_markdown(&decision);
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let path = dir.join("compare.json");
-        write_json(&path, &comparison).with_context(|| format!("writing {}", path.display()))?;
+        let path = dir.join("decision.json");
+        write_json(&path, &decision).with_context(|| format!("writing {}", path.display()))?;
+        let path = dir.join("decision.md");
+        let mut file = AtomicFile::create(&path).with_context(|| format!("writing {}", path.display()))?;
+        std::io::Write::write_all(&mut file, markdown.as_bytes())?;
+        file.commit().with_context(|| format!("writing {}", path.display()))?;
     }
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&comparison)?),
-        Format::Text => print_table(&comparison),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&decision)?),
+        // Line by line: the page's own newlines stay, any a plugin's
+        // metric name carries are escaped.
+        Format::Text => markdown.lines().for_each(|line| println!("{}", crate::text::terminal(line))),
     }
     Ok(())
+}
+
+/// A candidate's speed and cost over all its runs' samples, and each run's
+/// metrics (the first eval set's by their names, later sets' as
+/// `setN:NAME`).
+fn figures(candidate: &candidates::Candidate) -> Result<BTreeMap<String, f64>> {
+    let mut figures = BTreeMap::new();
+    let (mut latencies, mut tokens_out, mut seconds, mut costs) = (Vec::new(), 0.0, 0.0, Vec::new());
+    for (set, dir) in candidate.runs.iter().enumerate() {
+        let data = RunData::load(dir, &FieldMap::samples(), 0)?;
+        let Summary::Evaluation(summary) = &data.summary else {
+            bail!("{}: a guard run; a candidate's runs are evaluations", data.dir);
+        };
+        for (name, value) in &summary.metrics {
+            let Some(value) = value else { continue };
+            let key = if set == 0 { name.clone() } else { format!("set{}:{name}", set + 1) };
+            figures.insert(key, *value);
+        }
+        for usage in data.samples.iter().filter_map(|s| s.usage) {
+            if let Some(latency) = usage.latency_ms {
+                latencies.push(latency);
+                if let Some(out) = usage.output_tokens {
+                    tokens_out += out;
+                    seconds += latency / 1000.0;
+                }
+            }
+            if let (Some(price), Some(input), Some(output)) = (candidate.price, usage.input_tokens, usage.output_tokens)
+            {
+                costs.push((input * price.input_per_million + output * price.output_per_million) / 1e6);
+            }
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    if let Some(p50) = percentile(&latencies, 0.5) {
+        figures.insert("p50_latency_ms".into(), p50);
+    }
+    if let Some(p95) = percentile(&latencies, 0.95) {
+        figures.insert("p95_latency_ms".into(), p95);
+    }
+    if seconds > 0.0 {
+        figures.insert("tokens_per_second".into(), tokens_out / seconds);
+    }
+    if !costs.is_empty() {
+        figures.insert("cost_per_1000".into(), 1000.0 * costs.iter().sum::<f64>() / costs.len() as f64);
+    }
+    Ok(figures)
+}
+
+/// The decision as a Markdown page, for a pull request or a ticket.
+fn decision_markdown(decision: &Decision) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+    let number = |value: Option<f64>| {
+        value.map_or("unknown".to_string(), |v| {
+            format!("{v:.4}").trim_end_matches('0').trim_end_matches('.').to_string()
+        })
+    };
+    let _ = writeln!(out, "# Choosing a model\n");
+    let _ = writeln!(
+        out,
+        "| candidate | licence | commercial use | parameters | adaptability | p95 latency (ms) | tokens/s | cost per 1,000 | status |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    for row in &decision.candidates {
+        let c = &row.candidate;
+        let commercial = match (&c.commercial_use, &c.commercial_note) {
+            (Some(use_), Some(note)) => format!("{} ({note})", use_.name()),
+            (Some(use_), None) => use_.name().to_string(),
+            (None, _) => "unknown".into(),
+        };
+        let status = if row.excluded.is_empty() {
+            let mut status = "kept".to_string();
+            if row.pareto {
+                status.push_str(", on the Pareto front");
+            }
+            status
+        } else {
+            format!("excluded: {}", row.excluded.join("; "))
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            cell(&c.name),
+            cell(c.license.as_deref().unwrap_or("unknown")),
+            cell(&commercial),
+            number(c.parameters),
+            c.adaptability.as_ref().map_or("unknown".to_string(), |a| {
+                if a.methods.is_empty() {
+                    a.kind.name().to_string()
+                } else {
+                    format!("{} ({})", a.kind.name(), a.methods.join(", "))
+                }
+            }),
+            number(row.figures.get("p95_latency_ms").copied()),
+            number(row.figures.get("tokens_per_second").copied()),
+            number(row.figures.get("cost_per_1000").copied()),
+            cell(&status),
+        );
+    }
+    if !decision.weights.is_empty() {
+        let mut ranked: Vec<&CandidateRow> = decision.candidates.iter().filter(|r| r.rank_score.is_some()).collect();
+        ranked.sort_by(|a, b| b.rank_score.partial_cmp(&a.rank_score).expect("scores are numbers"));
+        let weights: Vec<String> = decision.weights.iter().map(|(n, w)| format!("{n} × {w}")).collect();
+        let _ = writeln!(out, "\n## Ranking ({})\n", weights.join(", "));
+        for (place, row) in ranked.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "{}. {} ({:.3})",
+                place + 1,
+                cell(&row.candidate.name),
+                row.rank_score.unwrap_or_default()
+            );
+        }
+        for row in decision.candidates.iter().filter(|r| r.rank_note.is_some()) {
+            let _ = writeln!(
+                out,
+                "- {} is not ranked: {}",
+                cell(&row.candidate.name),
+                row.rank_note.as_deref().unwrap_or_default()
+            );
+        }
+    }
+    for comparison in &decision.comparisons {
+        let _ = writeln!(
+            out,
+            "\n## Against {} (paired tests, significant below p = {})\n",
+            cell(&comparison.runs[0]),
+            comparison.alpha
+        );
+        let _ = writeln!(out, "| metric | run | score | 95% interval | p | verdict |");
+        let _ = writeln!(out, "|---|---|---|---|---|---|");
+        for metric in &comparison.metrics {
+            for result in &metric.runs {
+                let interval = match (result.mean, result.ci) {
+                    (Some(mean), Some(ci)) => format!("{mean:.4} ± {ci:.4}"),
+                    _ => String::new(),
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {:.4} | {interval} | {} | {} |",
+                    cell(&metric.metric),
+                    cell(&result.run),
+                    result.score,
+                    result.p_value.map_or(String::new(), |p| format!("{p:.4}")),
+                    result.verdict.label()
+                );
+            }
+        }
+        for skipped in &comparison.skipped {
+            let _ = writeln!(out, "\nNot compared: {}: {}", cell(&skipped.metric), cell(&skipped.reason));
+        }
+    }
+    out
 }
 
 /// Reads the runs and puts every run's samples in the baseline's order,

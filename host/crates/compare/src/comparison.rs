@@ -93,3 +93,35 @@ pub struct Comparison {
     pub metrics: Vec<MetricComparison>,
     pub skipped: Vec<Skipped>,
 }
+
+/// One candidate in `decision.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateRow {
+    /// As the candidates file describes it.
+    pub candidate: crate::candidates::Candidate,
+    /// Speed, cost and metric values, by the names requirements and weights use.
+    pub figures: std::collections::BTreeMap<String, f64>,
+    /// Why it was excluded; empty when it meets every requirement.
+    pub excluded: Vec<String>,
+    /// Its weighted score in 0..=1, or why it has none (no weights given,
+    /// excluded, or a weighted criterion unknown).
+    pub rank_score: Option<f64>,
+    pub rank_note: Option<String>,
+    /// Whether no other kept candidate beats it on quality, latency and cost at once.
+    pub pareto: bool,
+}
+
+/// `decision.json`: a choice among candidates and what it rests on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub assay_version: String,
+    pub candidates_file: String,
+    pub requirements: Vec<String>,
+    pub weights: Vec<(String, f64)>,
+    /// The metric the Pareto front weighs against speed and cost.
+    pub quality: Option<String>,
+    /// In the file's order.
+    pub candidates: Vec<CandidateRow>,
+    /// One per eval set: the kept candidates' runs, the first kept one the baseline.
+    pub comparisons: Vec<Comparison>,
+}

@@ -7,6 +7,8 @@
 //! the resamples exactly as numpy's `default_rng` does, so that with the
 //! same seed the p-values and intervals are sacreBLEU's own.
 
+pub mod candidates;
+pub mod choice;
 pub mod comparison;
 pub mod numpy_random;
 pub mod significance;

@@ -63,6 +63,33 @@ pub struct SampleView {
     pub references: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// What the answer cost, where the eval set records it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+/// How long the model took to answer a sample and how many tokens it read
+/// and wrote: the eval set's `latency_ms`, `input_tokens` and
+/// `output_tokens` fields (`assay generate` writes them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Usage {
+    pub latency_ms: Option<f64>,
+    pub input_tokens: Option<f64>,
+    pub output_tokens: Option<f64>,
+}
+
+impl Usage {
+    /// From a record's other fields (a JSON object), if it has any of them.
+    fn of(metadata: &str) -> Option<Usage> {
+        let fields: serde_json::Map<String, serde_json::Value> = serde_json::from_str(metadata).ok()?;
+        let number = |name: &str| fields.get(name).and_then(serde_json::Value::as_f64);
+        let usage = Usage {
+            latency_ms: number("latency_ms"),
+            input_tokens: number("input_tokens"),
+            output_tokens: number("output_tokens"),
+        };
+        (usage != Usage::default()).then_some(usage)
+    }
 }
 
 /// A line of `decisions.jsonl` with its record (in a report, only the
@@ -92,7 +119,14 @@ impl RunData {
                 let lines: Vec<SampleLine> = read_json_lines(&dir.join("samples.jsonl"))?;
                 samples = lines
                     .into_iter()
-                    .map(|line| SampleView { line, input: None, output: None, references: None, label: None })
+                    .map(|line| SampleView {
+                        line,
+                        input: None,
+                        output: None,
+                        references: None,
+                        label: None,
+                        usage: None,
+                    })
                     .collect();
                 records_note = add_texts(dir, evaluation, fields, &mut samples, max_chars).err();
             }
@@ -176,6 +210,7 @@ fn add_texts(
         sample.output = Some(cut(&texts.output));
         sample.references = Some(texts.references.iter().map(|r| cut(r)).collect());
         sample.label = texts.label.as_deref().map(cut);
+        sample.usage = Usage::of(&texts.metadata);
     }
     Ok(())
 }
