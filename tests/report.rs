@@ -435,7 +435,30 @@ fn browser_the_report_of_two_runs_compares_them() {
     assert!(value_b < value_a);
     assert_eq!(exact[3], "model-a", "the run ahead");
     assert!(exact[4].as_str().unwrap().starts_with(&format!("{:.4}", value_a - value_b)), "by how much: {exact:?}");
+    let p: f64 = exact[5].as_str().unwrap().parse().unwrap();
+    assert!(p < 0.05, "a third of the answers wrong is a significant difference: {exact:?}");
     assert!(result["disagreements"].as_u64().unwrap() > 0);
+
+    // One answer apart: a lead, but not a significant one.
+    let close: Vec<Value> = read_jsonl(&example())
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut record)| {
+            if i == 0 {
+                record["output"] = "I do not know".into();
+            }
+            record
+        })
+        .collect();
+    let close = jsonl(dir.path(), "close.jsonl", &close);
+    let c = dir.path().join("model-c");
+    example_run(&close, &c);
+    report(&[&a, &c], &html);
+    let (result, _) = selftest(&browser, &html);
+    let rows = result["comparison"].as_array().unwrap();
+    let exact = rows.iter().find(|r| r[0].as_str().unwrap().starts_with("exact/exact_match")).unwrap();
+    assert_eq!(exact[3], "not significant", "{exact:?}");
+    assert!(exact[5].as_str().unwrap().parse::<f64>().unwrap() > 0.05);
 }
 
 #[test]

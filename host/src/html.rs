@@ -22,15 +22,27 @@ pub const MAX_TEXT_CHARS: usize = 2000;
 const SCRIPT: &str = include_str!("html/report.js");
 const STYLE: &str = include_str!("html/report.css");
 
+/// Whether several runs' differences are significant, as the page shows it.
+#[derive(Serialize)]
+pub enum Significance {
+    /// Paired tests of each run against the first.
+    #[serde(rename = "tested")]
+    Tested(assay_compare::comparison::Comparison),
+    /// Why the runs could not be tested.
+    #[serde(rename = "untested")]
+    Untested(String),
+}
+
 /// The whole page.
-pub fn render(runs: &[RunData]) -> String {
+pub fn render(runs: &[RunData], significance: Option<&Significance>) -> String {
     #[derive(Serialize)]
     struct Page<'a> {
         generator: String,
         runs: &'a [RunData],
+        significance: Option<&'a Significance>,
     }
-    let data = serde_json::to_string(&Page { generator: format!("assay {}", env!("CARGO_PKG_VERSION")), runs })
-        .expect("values serialize");
+    let generator = format!("assay {}", env!("CARGO_PKG_VERSION"));
+    let data = serde_json::to_string(&Page { generator, runs, significance }).expect("values serialize");
     // `<` only occurs inside JSON strings, where \u003c means the same, so
     // no text can close the script element early.
     let data = data.replace('<', "\\u003c");
@@ -80,7 +92,7 @@ mod tests {
             records_note: None,
             held: Vec::new(),
         };
-        let page = render(&[run]);
+        let page = render(&[run], None);
         assert!(page.contains(&format!("script-src '{}'", hash(SCRIPT))));
         assert!(page.contains("default-src 'none'"));
         assert_eq!(page.matches("</script>").count(), 2, "only the page's own script elements close");

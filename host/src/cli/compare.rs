@@ -118,7 +118,7 @@ pub fn compare(args: CompareArgs) -> Result<()> {
     if args.runs.len() < 2 {
         bail!("compare needs two run folders or more (the first is the baseline), or --candidates FILE");
     }
-    let comparison = comparison(&args.runs, &args)?;
+    let comparison = comparison(&args.runs, &Settings::of(&args)?)?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join("compare.json");
@@ -131,44 +131,75 @@ pub fn compare(args: CompareArgs) -> Result<()> {
     Ok(())
 }
 
-/// The paired tests over `dirs`, the first the baseline.
-fn comparison(dirs: &[PathBuf], args: &CompareArgs) -> Result<Comparison> {
-    let candidates = join(dirs)?;
-    let test = match args.test {
-        TestArg::Bs => Test::PairedBs,
-        TestArg::Ar => Test::PairedAr,
-    };
-    let draws = args.draws.unwrap_or(match test {
-        Test::PairedBs => significance::DEFAULT_RESAMPLES,
-        Test::PairedAr => significance::DEFAULT_TRIALS,
-    });
-    if draws == 0 {
-        bail!("--draws must be at least 1");
+/// How the paired tests are run.
+pub struct Settings {
+    pub test: Test,
+    pub seed: u64,
+    /// Resamples or trials.
+    pub draws: usize,
+    pub alpha: f64,
+    /// Only these metrics; every one when empty.
+    pub metrics: Vec<String>,
+}
+
+impl Default for Settings {
+    /// sacreBLEU's: paired bootstrap, 1,000 resamples, seed 12345; p < 0.05.
+    fn default() -> Settings {
+        Settings {
+            test: Test::PairedBs,
+            seed: DEFAULT_SEED,
+            draws: significance::DEFAULT_RESAMPLES,
+            alpha: 0.05,
+            metrics: Vec::new(),
+        }
     }
+}
+
+impl Settings {
+    fn of(args: &CompareArgs) -> Result<Settings> {
+        let test = match args.test {
+            TestArg::Bs => Test::PairedBs,
+            TestArg::Ar => Test::PairedAr,
+        };
+        let draws = args.draws.unwrap_or(match test {
+            Test::PairedBs => significance::DEFAULT_RESAMPLES,
+            Test::PairedAr => significance::DEFAULT_TRIALS,
+        });
+        if draws == 0 {
+            bail!("--draws must be at least 1");
+        }
+        Ok(Settings { test, seed: args.seed, draws, alpha: args.alpha, metrics: args.metrics.clone() })
+    }
+}
+
+/// The paired tests over `dirs`, the first the baseline.
+pub fn comparison(dirs: &[PathBuf], settings: &Settings) -> Result<Comparison> {
+    let candidates = join(dirs)?;
+    let Settings { test, draws, .. } = *settings;
     let baseline = &candidates[0];
-    let names: Vec<String> = if args.metrics.is_empty() {
+    let names: Vec<String> = if settings.metrics.is_empty() {
         baseline.summary().details.keys().cloned().collect()
     } else {
-        for metric in &args.metrics {
+        for metric in &settings.metrics {
             if !baseline.summary().details.contains_key(metric) {
                 bail!("--metric {metric:?}: the baseline {} has no such metric", baseline.data.dir);
             }
         }
-        args.metrics.clone()
+        settings.metrics.clone()
     };
     let mut comparison = Comparison {
         assay_version: env!("CARGO_PKG_VERSION").into(),
         test,
-        seed: args.seed,
+        seed: settings.seed,
         draws,
-        alpha: args.alpha,
+        alpha: settings.alpha,
         runs: candidates.iter().map(|c| c.data.dir.clone()).collect(),
         metrics: Vec::new(),
         skipped: Vec::new(),
     };
     let mut plugins = PluginCache::default();
     for metric in names {
-        match compare_metric(&candidates, &metric, test, draws, args, &mut plugins)? {
+        match compare_metric(&candidates, &metric, test, draws, settings, &mut plugins)? {
             Ok(compared) => comparison.metrics.push(compared),
             Err(reason) => comparison.skipped.push(Skipped { metric, reason }),
         }
@@ -232,7 +263,7 @@ fn decide(file: &std::path::Path, args: &CompareArgs) -> Result<()> {
     if kept.len() >= 2 {
         for set in 0..rows[kept[0]].candidate.runs.len() {
             let dirs: Vec<PathBuf> = kept.iter().map(|&i| rows[i].candidate.runs[set].clone()).collect();
-            comparisons.push(comparison(&dirs, args)?);
+            comparisons.push(comparison(&dirs, &Settings::of(args)?)?);
         }
     }
     let decision = Decision {
@@ -535,7 +566,7 @@ fn compare_metric(
     metric: &str,
     test: Test,
     draws: usize,
-    args: &CompareArgs,
+    settings: &Settings,
     plugins: &mut PluginCache,
 ) -> Result<std::result::Result<MetricComparison, String>> {
     let Some((plugin_name, metric_name)) = metric.split_once('/') else {
@@ -654,13 +685,13 @@ fn compare_metric(
     for (index, (candidate, system)) in candidates.iter().zip(&systems).enumerate().skip(1) {
         let (baseline_estimate, result) = match test {
             Test::PairedBs => {
-                let outcome = match significance::paired_bootstrap(baseline, system, &mut score, draws, args.seed) {
+                let outcome = match significance::paired_bootstrap(baseline, system, &mut score, draws, settings.seed) {
                     Ok(outcome) => outcome,
                     Err(reason) => return Ok(Err(reason)),
                 };
                 let estimate = outcome.system;
                 let difference = estimate.score - outcome.baseline.score;
-                let verdict = Verdict::of(outcome.p_value, args.alpha, difference, detail.higher_is_better);
+                let verdict = Verdict::of(outcome.p_value, settings.alpha, difference, detail.higher_is_better);
                 let result = RunResult {
                     run: candidate.data.dir.clone(),
                     score: estimate.score,
@@ -672,15 +703,16 @@ fn compare_metric(
                 (Some(outcome.baseline), result)
             }
             Test::PairedAr => {
-                let p_value = match significance::paired_randomization(baseline, system, &mut score, draws, args.seed) {
-                    Ok(p) => p,
-                    Err(reason) => return Ok(Err(reason)),
-                };
+                let p_value =
+                    match significance::paired_randomization(baseline, system, &mut score, draws, settings.seed) {
+                        Ok(p) => p,
+                        Err(reason) => return Ok(Err(reason)),
+                    };
                 let (base, own) = match (score(&baseline.total()), score(&system.total())) {
                     (Ok(base), Ok(own)) => (base, own),
                     (Err(reason), _) | (_, Err(reason)) => return Ok(Err(reason)),
                 };
-                let verdict = Verdict::of(p_value, args.alpha, own - base, detail.higher_is_better);
+                let verdict = Verdict::of(p_value, settings.alpha, own - base, detail.higher_is_better);
                 let result = RunResult {
                     run: candidate.data.dir.clone(),
                     score: own,

@@ -10,6 +10,7 @@ use assay_review::server::Loaded;
 use clap::Args;
 
 use crate::config::InputOptions;
+use crate::html::Significance;
 use assay_data::run::RunData;
 
 #[derive(Args)]
@@ -76,7 +77,21 @@ pub fn report(args: ReportArgs) -> Result<()> {
         }
     }
     let mut file = AtomicFile::create(&args.out).with_context(|| format!("writing {}", args.out.display()))?;
-    std::io::Write::write_all(&mut file, crate::html::render(&runs).as_bytes())?;
+    // Several evaluation runs: is each one's difference from the first real?
+    let evaluation_dirs: Vec<PathBuf> = args
+        .runs
+        .iter()
+        .zip(&runs)
+        .filter(|(_, run)| matches!(run.summary, Summary::Evaluation(_)))
+        .map(|(dir, _)| dir.clone())
+        .collect();
+    let significance = (evaluation_dirs.len() > 1).then(|| {
+        match super::compare::comparison(&evaluation_dirs, &super::compare::Settings::default()) {
+            Ok(comparison) => Significance::Tested(comparison),
+            Err(error) => Significance::Untested(format!("{error:#}")),
+        }
+    });
+    std::io::Write::write_all(&mut file, crate::html::render(&runs, significance.as_ref()).as_bytes())?;
     file.commit().with_context(|| format!("writing {}", args.out.display()))?;
     Ok(())
 }

@@ -314,6 +314,10 @@ function comparisonSection(runs) {
   const eval_sets = new Set(runs.map((r) => (r.summary.input || {}).path));
   out.append(el("p", { class: "muted", text: `Samples are matched by id. Eval sets: ${[...eval_sets].join(", ")}.` }));
   const signatures = (key) => new Set(runs.map((r) => ((r.summary.details || {})[key] || {}).signature).filter(Boolean));
+  // Paired tests of each run against the first (assay compare's, run by
+  // `assay report`): a run is "ahead" only when its lead is significant.
+  const significance = DATA.significance || {};
+  const tested = significance.tested ? new Map(significance.tested.metrics.map((m) => [m.metric, m])) : new Map();
   const rows = keys.map((key) => {
     const detail = runs.map((r) => (r.summary.details || {})[key]).find(Boolean) || {};
     const values = runs.map((r) => (r.summary.metrics || {})[key]);
@@ -321,15 +325,34 @@ function comparisonSection(runs) {
     present.sort((a, b) => (detail.higher_is_better === false ? a[0] - b[0] : b[0] - a[0]));
     const [best, second] = present;
     const lead = best && second ? Math.abs(best[0] - second[0]) : null;
-    const ahead = !best || !second ? "–" : lead === 0 ? "tie" : runs[best[1]].name;
     const relative = lead && second[0] !== 0 ? ` (${((lead / Math.abs(second[0])) * 100).toFixed(1)}%)` : "";
+    // The lead is tested where it is against the first run: the best is
+    // another run, or the first run leads the second best.
+    const test = tested.get(key);
+    const against = best && second ? (best[1] !== 0 ? best[1] : second[1] !== 0 ? second[1] : null) : null;
+    const result = test && against !== null ? test.runs[against] : null;
+    let ahead = "–";
+    if (best && second) {
+      if (lead === 0) ahead = "tie";
+      else if (!result) ahead = `${runs[best[1]].name} (not tested)`;
+      else ahead = result.verdict === "better" || result.verdict === "worse" ? runs[best[1]].name : "not significant";
+    }
+    const significant = ahead === runs[best ? best[1] : 0]?.name;
     return el("tr", { "data-metric": key },
       el("td", {}, el("code", { text: key }), signatures(key).size > 1 ? el("div", { class: "note", text: "signatures differ: values may not be comparable" }) : null),
-      ...values.map((v, i) => el("td", { class: `num${best && i === best[1] && lead ? " ahead" : ""}`, text: fmt(v) })),
+      ...values.map((v, i) => el("td", { class: `num${best && i === best[1] && lead && significant ? " ahead" : ""}`, text: fmt(v) })),
       el("td", { class: "ahead", text: ahead }),
-      el("td", { class: "num", text: lead ? `${fmt(lead)}${relative}` : "–" }));
+      el("td", { class: "num", text: lead ? `${fmt(lead)}${relative}` : "–" }),
+      el("td", { class: "num", text: result && typeof result.p_value === "number" ? result.p_value.toFixed(4) : "–" }));
   });
-  out.append(table([el("th", { text: "metric" }), ...runs.map((r, i) => el("th", { class: "num" }, el("span", { class: `swatch run-${i % 5}` }), r.name)), el("th", { text: "ahead" }), el("th", { class: "num", text: "by" })], rows, "comparison"));
+  out.append(table([el("th", { text: "metric" }), ...runs.map((r, i) => el("th", { class: "num" }, el("span", { class: `swatch run-${i % 5}` }), r.name)), el("th", { text: "ahead" }), el("th", { class: "num", text: "by" }), el("th", { class: "num", text: "p" })], rows, "comparison"));
+  if (significance.tested) {
+    const t = significance.tested;
+    const skipped = t.skipped.length ? ` Not tested: ${t.skipped.map((s) => `${s.metric} (${s.reason})`).join("; ")}.` : "";
+    out.append(el("p", { class: "muted", text: `"Ahead" only when the lead is significant: paired bootstrap against ${runs[0].name}, ${t.draws} resamples, seed ${t.seed}, p < ${t.alpha}.${skipped}` }));
+  } else if (significance.untested) {
+    out.append(el("p", { class: "note", text: `Differences are not tested for significance: ${significance.untested}` }));
+  }
 
   out.append(el("h3", { text: "Headline values" }));
   const bars = el("div", { class: "charts" });
