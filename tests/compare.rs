@@ -5,6 +5,8 @@
 //! statistics; and runs that cannot be compared are refused.
 
 mod common;
+#[path = "common/fake_model.rs"]
+mod fake_model;
 
 use std::path::{Path, PathBuf};
 
@@ -222,4 +224,98 @@ fn the_bundled_choice_keeps_what_meets_the_requirements_ranks_and_finds_the_fron
     let output = run(assay().args(["compare", "--candidates"]).arg(&file));
     expect_code(&output, 1);
     assert!(stderr(&output).contains("models.toml: line 3: unknown field `licence`"), "{}", stderr(&output));
+}
+
+#[test]
+fn generate_asks_each_candidate_keeps_failures_and_compare_refuses_different_prompts() {
+    use assay_data::output::generation::Generation;
+    let fake = fake_model::FakeModel::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("assay.toml");
+    let write_config = |beta_temperature: f64| {
+        let text = format!(
+            "[models.alpha]\nprovider = \"openai\"\nbase_url = \"{url}\"\nmodel = \"alpha-1\"\n\
+             api_key_env = \"ASSAY_TEST_MODEL_KEY\"\n\n\
+             [models.beta]\nprovider = \"anthropic\"\nbase_url = \"{url}\"\nmodel = \"beta-2\"\n\
+             api_key_env = \"ASSAY_TEST_MODEL_KEY\"\n\n\
+             [generate.beta]\ntemperature = {beta_temperature:?}\n",
+            url = fake.base_url()
+        );
+        std::fs::write(&config, text).unwrap();
+    };
+    write_config(0.0);
+    let lines = [
+        json!({"id": "q1", "input": "Türkiye'nin başkenti?", "reference": "judged: Türkiye'nin başkenti?"}),
+        json!({"id": "q2", "messages": [{"role": "user", "content": "2+2?"}], "reference": "4"}),
+        json!({"id": "q3", "reference": "x"}),
+    ];
+    let eval_set = jsonl(dir.path(), "questions.jsonl", &lines);
+    let out = dir.path().join("generated");
+    let generate = |extra: &[&str]| {
+        run(assay()
+            .env("ASSAY_TEST_MODEL_KEY", fake_model::KEY)
+            .args(["generate", "--model", "alpha", "--model", "beta", "--temperature", "0", "--sampling-seed", "7", "-c"])
+            .arg(&config)
+            .args(["--cache-dir"])
+            .arg(dir.path().join("cache"))
+            .args(extra)
+            .arg("-o")
+            .arg(&out)
+            .arg(&eval_set))
+    };
+    let output = generate(&[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    for name in ["alpha", "beta"] {
+        let records = read_jsonl(&out.join(format!("{name}.jsonl")));
+        assert_eq!(records.len(), 3, "every record is kept");
+        assert_eq!(records[0]["output"], "judged: Türkiye'nin başkenti?");
+        assert_eq!(records[1]["output"], "judged: 2+2?");
+        assert!(records[0]["latency_ms"].as_f64().unwrap() >= 0.0 && records[0]["output_tokens"].as_u64().is_some());
+        assert_eq!(records[2]["output"], Value::Null);
+        assert_eq!(records[2]["generation_error"]["kind"], "bad-prompt");
+    }
+    let generation: Generation =
+        serde_json::from_str(&std::fs::read_to_string(out.join("generation.json")).unwrap()).unwrap();
+    let alpha = &generation.candidates["alpha"];
+    assert_eq!((alpha.records, alpha.generated, alpha.failed), (3, 2, 1));
+    assert_eq!((alpha.model.as_str(), alpha.temperature, alpha.seed), ("openai/alpha-1", Some(0.0), Some(7)));
+    assert_eq!(generation.candidates["beta"].model, "anthropic/beta-2");
+    assert!(!files_contain(dir.path(), fake_model::KEY), "the key is in no file");
+
+    // Both scored (the failed record is listed as skipped, not lost) and compared.
+    let score = |name: &str| {
+        let run_dir = dir.path().join(format!("run-{name}"));
+        let output = run(assay()
+            .args(["run", "-q", "-e", "exact_match", "--on-bad-record", "skip", "-o"])
+            .arg(&run_dir)
+            .arg(out.join(format!("{name}.jsonl"))));
+        assert!(output.status.code() == Some(0) || output.status.code() == Some(3), "{}", stderr(&output));
+        assert_eq!(read_json(&run_dir.join("summary.json"))["counts"]["skipped"], 1);
+        run_dir
+    };
+    let (a, b) = (score("alpha"), score("beta"));
+    expect_code(&run(assay().arg("compare").arg(&a).arg(&b)), 0);
+
+    // Beta asked at another temperature: not comparable unless told.
+    write_config(0.7);
+    let output = generate(&[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let b = score("beta");
+    let output = run(assay().arg("compare").arg(&a).arg(&b));
+    expect_code(&output, 1);
+    assert!(stderr(&output).contains("different prompt settings"), "{}", stderr(&output));
+    expect_code(&run(assay().args(["compare", "--allow-different-prompts"]).arg(&a).arg(&b)), 0);
+
+    // Replayed from the cache, the answers and their latencies are the same.
+    let before = read_jsonl(&out.join("alpha.jsonl"));
+    let output = generate(&["--replay"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(read_jsonl(&out.join("alpha.jsonl")), before);
+}
+
+/// Whether any file under `dir` holds `needle`.
+fn files_contain(dir: &Path, needle: &str) -> bool {
+    fake_model::files_under(dir)
+        .iter()
+        .any(|f| std::fs::read(f).is_ok_and(|b| String::from_utf8_lossy(&b).contains(needle)))
 }

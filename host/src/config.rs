@@ -72,7 +72,7 @@ use std::path::{Path, PathBuf};
 
 use assay_data::output::FailurePolicy;
 use assay_data::{FieldMap, Format};
-use assay_models::{CacheMode, ModelConfig};
+use assay_models::{CacheMode, GenerationConfig, ModelConfig};
 use assay_pipeline::{BadFeedbackPolicy, BadRecordPolicy};
 use assay_registry::registry::RegistryOptions;
 use assay_registry::trust::TrustPolicy;
@@ -330,6 +330,7 @@ struct Sections {
     trust: TrustPolicy,
     registry: RegistryOptions,
     models: BTreeMap<String, ModelConfig>,
+    generate: BTreeMap<String, GenerationConfig>,
 }
 
 /// A parsed configuration file.
@@ -352,6 +353,8 @@ pub struct ConfigFile {
     pub registry: RegistryOptions,
     /// Language models plugins may be granted, by alias.
     pub models: BTreeMap<String, ModelConfig>,
+    /// How `assay generate` prompts each model, by alias (`[generate.NAME]`).
+    pub generate: BTreeMap<String, GenerationConfig>,
     /// Folder the file is in: relative paths in it are relative to this.
     pub base_dir: PathBuf,
 }
@@ -401,6 +404,7 @@ impl ConfigFile {
             trust: sections.trust,
             registry: sections.registry,
             models: sections.models,
+            generate: sections.generate,
             base_dir,
         })
     }

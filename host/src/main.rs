@@ -47,6 +47,8 @@ enum Command {
     Guard(cli::guard::GuardArgs),
     /// Write one self-contained HTML report over run folders.
     Report(cli::report::ReportArgs),
+    /// Ask candidate models for their answers to an eval set's prompts, one eval set each.
+    Generate(cli::generate::GenerateArgs),
     /// Whether candidates' runs differ significantly from a baseline's, metric by metric.
     Compare(cli::compare::CompareArgs),
     /// Check a plugin against golden cases: expected scores or decisions.
@@ -95,6 +97,7 @@ fn main() -> ExitCode {
         Command::Guard(args) => cli::guard::guard(args),
         Command::Report(args) => done(cli::report::report(args)),
         Command::Compare(args) => done(cli::compare::compare(args)),
+        Command::Generate(args) => done(cli::generate::generate(args)),
         Command::Test(args) => cli::test::test(args),
         Command::New(args) => done(cli::new::new(args)),
         Command::Package(args) => done(cli::package::package(args)),

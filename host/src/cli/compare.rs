@@ -24,10 +24,11 @@ use assay_compare::comparison::{
 };
 use assay_compare::significance::{self, DEFAULT_SEED, Statistics};
 use assay_data::FieldMap;
+use assay_data::output::generation::{GeneratedSet, Generation};
 use assay_data::output::samples::id_text;
 use assay_data::output::summary::percentile;
-use assay_data::output::{AtomicFile, MetricSummary, PluginSummary, Summary, write_json};
-use assay_data::run::RunData;
+use assay_data::output::{AtomicFile, MetricSummary, PluginSummary, Summary, read_json, write_json};
+use assay_data::run::{RunData, eval_set_path};
 use assay_pipeline::evaluate::{StatisticSums, finalize};
 use assay_runtime::{Determinism, Host, Kind, LoadedPlugin, MetricLevel};
 
@@ -72,6 +73,10 @@ pub struct CompareArgs {
     /// metric all the runs have.
     #[arg(long = "metric", value_name = "METRIC")]
     metrics: Vec<String>,
+    /// Compare candidates whose answers `assay generate` got with different
+    /// prompt settings (system message, temperature, max tokens, seed).
+    #[arg(long)]
+    allow_different_prompts: bool,
     /// Also write compare.json to this folder.
     #[arg(short, long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -140,6 +145,7 @@ pub struct Settings {
     pub alpha: f64,
     /// Only these metrics; every one when empty.
     pub metrics: Vec<String>,
+    pub allow_different_prompts: bool,
 }
 
 impl Default for Settings {
@@ -151,6 +157,7 @@ impl Default for Settings {
             draws: significance::DEFAULT_RESAMPLES,
             alpha: 0.05,
             metrics: Vec::new(),
+            allow_different_prompts: false,
         }
     }
 }
@@ -168,13 +175,23 @@ impl Settings {
         if draws == 0 {
             bail!("--draws must be at least 1");
         }
-        Ok(Settings { test, seed: args.seed, draws, alpha: args.alpha, metrics: args.metrics.clone() })
+        Ok(Settings {
+            test,
+            seed: args.seed,
+            draws,
+            alpha: args.alpha,
+            metrics: args.metrics.clone(),
+            allow_different_prompts: args.allow_different_prompts,
+        })
     }
 }
 
 /// The paired tests over `dirs`, the first the baseline.
 pub fn comparison(dirs: &[PathBuf], settings: &Settings) -> Result<Comparison> {
     let candidates = join(dirs)?;
+    if !settings.allow_different_prompts {
+        same_prompts(&candidates)?;
+    }
     let Settings { test, draws, .. } = *settings;
     let baseline = &candidates[0];
     let names: Vec<String> = if settings.metrics.is_empty() {
@@ -504,6 +521,35 @@ fn join(dirs: &[PathBuf]) -> Result<Vec<Candidate>> {
         }
     }
     Ok(joined)
+}
+
+/// Refuses runs of eval sets `assay generate` wrote with different prompt
+/// settings: their answers are to different questions.
+fn same_prompts(candidates: &[Candidate]) -> Result<()> {
+    let mut first: Option<(String, GeneratedSet)> = None;
+    for candidate in candidates {
+        let summary = candidate.summary();
+        let Some(eval_set) = eval_set_path(std::path::Path::new(&candidate.data.dir), &summary.input.path) else {
+            continue;
+        };
+        let record = eval_set.parent().unwrap_or(std::path::Path::new(".")).join(super::generate::GENERATION_FILE);
+        let Ok(generation) = read_json::<Generation>(&record) else { continue };
+        let file = eval_set.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let Some(set) = generation.candidates.into_values().find(|set| set.file == file) else { continue };
+        match &first {
+            None => first = Some((candidate.data.dir.clone(), set)),
+            Some((dir, earlier)) if earlier.prompt() != set.prompt() => bail!(
+                "{dir} and {}: their answers were generated with different prompt settings ({:?} and {:?}: system, \
+                 temperature, max tokens, seed); answers to different prompts are not compared \
+                 (--allow-different-prompts compares them anyway)",
+                candidate.data.dir,
+                earlier.prompt(),
+                set.prompt()
+            ),
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Plugins loaded again for corpus metrics, by run folder and instance name.

@@ -3,6 +3,7 @@
 
 pub mod compare;
 pub mod finish;
+pub mod generate;
 pub mod guard;
 pub mod inspect;
 pub mod lock;

@@ -143,7 +143,7 @@ pub fn model_cache_dir(options: &SharedOptions) -> Option<PathBuf> {
 
 /// The broker for the config's `[models.NAME]` tables, after checking that
 /// every plugin's grant names one of them.
-fn models(config: &ConfigFile, options: &SharedOptions) -> Result<Option<Arc<Broker>>> {
+pub fn models(config: &ConfigFile, options: &SharedOptions) -> Result<Option<Arc<Broker>>> {
     for (name, entry) in &config.plugins {
         if let Some(alias) = entry.models.iter().find(|alias| !config.models.contains_key(*alias)) {
             bail!(

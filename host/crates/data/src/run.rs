@@ -162,7 +162,7 @@ pub fn run_name(dir: &Path) -> String {
 
 /// The eval set a summary names: as recorded (relative to where the run
 /// was started), else relative to the run folder's parent.
-fn eval_set_path(dir: &Path, recorded: &str) -> Option<PathBuf> {
+pub fn eval_set_path(dir: &Path, recorded: &str) -> Option<PathBuf> {
     let recorded = Path::new(recorded);
     let candidates = [Some(recorded.to_path_buf()), dir.parent().map(|p| p.join(recorded))];
     candidates.into_iter().flatten().find(|p| p.is_file())

@@ -261,12 +261,17 @@ impl Broker {
                     self.spend(model, request)?;
                 }
                 self.rate_slot(model).await;
-                self.attempt(model, &outgoing.url, &outgoing.headers, &body).await
+                let started = Instant::now();
+                let attempt = self.attempt(model, &outgoing.url, &outgoing.headers, &body).await;
+                (attempt, started.elapsed())
             };
             let (after, error) = match attempt {
-                Attempt::Answer(response) => return Ok(response),
-                Attempt::Fatal(error) => return Err(error),
-                Attempt::Retry { error, after } => (after, error),
+                (Attempt::Answer(mut response), took) => {
+                    response.latency_ms = Some(took.as_secs_f64() * 1000.0);
+                    return Ok(response);
+                }
+                (Attempt::Fatal(error), _) => return Err(error),
+                (Attempt::Retry { error, after }, _) => (after, error),
             };
             if retries >= config.max_retries {
                 return Err(error);

@@ -73,6 +73,10 @@ pub struct ChatResponse {
     pub finish_reason: FinishReason,
     pub usage: Usage,
     pub logprobs: Option<Vec<TokenLogprob>>,
+    /// How long the answering attempt took; kept in the cache with the
+    /// answer, so a replayed answer keeps the latency the model had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
     /// Whether it came from the cache (then it cost nothing this run).
     #[serde(default, skip_serializing)]
     pub cached: bool,

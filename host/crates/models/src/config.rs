@@ -74,3 +74,32 @@ pub struct Budget {
     pub max_tokens: Option<u64>,
     pub max_cost: Option<f64>,
 }
+
+/// How a candidate is prompted by `assay generate` (`[generate.NAME]`, over
+/// the command line's defaults): recorded with its outputs, because answers
+/// to different prompts are not comparable.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerationConfig {
+    /// A system message before each record's prompt.
+    #[serde(default)]
+    pub system: Option<String>,
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+impl GenerationConfig {
+    /// These settings, each one not given taken from `defaults`.
+    pub fn over(&self, defaults: &GenerationConfig) -> GenerationConfig {
+        GenerationConfig {
+            system: self.system.clone().or_else(|| defaults.system.clone()),
+            temperature: self.temperature.or(defaults.temperature),
+            max_tokens: self.max_tokens.or(defaults.max_tokens),
+            seed: self.seed.or(defaults.seed),
+        }
+    }
+}

@@ -26,4 +26,4 @@ pub use cache::{CacheMode, ResponseCache};
 pub use chat::{
     ChatRequest, ChatResponse, FinishReason, Message, ModelError, ResponseFormat, Role, TokenLogprob, Usage,
 };
-pub use config::{Budget, ModelConfig, Price, ProviderKind};
+pub use config::{Budget, GenerationConfig, ModelConfig, Price, ProviderKind};

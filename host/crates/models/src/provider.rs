@@ -132,7 +132,7 @@ pub fn parse_response(provider: ProviderKind, body: &[u8]) -> Result<ChatRespons
                     })
                     .collect()
             });
-            Ok(ChatResponse { text: text.to_string(), finish_reason, usage, logprobs, cached: false })
+            Ok(ChatResponse { text: text.to_string(), finish_reason, usage, logprobs, latency_ms: None, cached: false })
         }
         ProviderKind::Anthropic => {
             let blocks = value["content"].as_array().ok_or("the answer has no content")?;
@@ -146,7 +146,7 @@ pub fn parse_response(provider: ProviderKind, body: &[u8]) -> Result<ChatRespons
                 input_tokens: count(&value["usage"]["input_tokens"]),
                 output_tokens: count(&value["usage"]["output_tokens"]),
             };
-            Ok(ChatResponse { text, finish_reason, usage, logprobs: None, cached: false })
+            Ok(ChatResponse { text, finish_reason, usage, logprobs: None, latency_ms: None, cached: false })
         }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod atomic;
 pub mod decisions;
+pub mod generation;
 pub mod samples;
 pub mod summary;
 
