@@ -4,6 +4,8 @@
 //! with corpus metrics recomputed by the real plugins from kept
 //! statistics; and runs that cannot be compared are refused.
 
+#[path = "common/browser.rs"]
+mod browser;
 mod common;
 #[path = "common/fake_model.rs"]
 mod fake_model;
@@ -254,7 +256,18 @@ fn generate_asks_each_candidate_keeps_failures_and_compare_refuses_different_pro
     let generate = |extra: &[&str]| {
         run(assay()
             .env("ASSAY_TEST_MODEL_KEY", fake_model::KEY)
-            .args(["generate", "--model", "alpha", "--model", "beta", "--temperature", "0", "--sampling-seed", "7", "-c"])
+            .args([
+                "generate",
+                "--model",
+                "alpha",
+                "--model",
+                "beta",
+                "--temperature",
+                "0",
+                "--sampling-seed",
+                "7",
+                "-c",
+            ])
             .arg(&config)
             .args(["--cache-dir"])
             .arg(dir.path().join("cache"))

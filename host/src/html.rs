@@ -43,16 +43,35 @@ pub fn render(runs: &[RunData], significance: Option<&Significance>) -> String {
     }
     let generator = format!("assay {}", env!("CARGO_PKG_VERSION"));
     let data = serde_json::to_string(&Page { generator, runs, significance }).expect("values serialize");
+    let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
+    page(&format!("assay report: {}", names.join(" vs ")), data)
+}
+
+/// The page of `assay compare --candidates`: the same script and style,
+/// drawing the decision instead of runs.
+pub fn render_decision(decision: &assay_compare::comparison::Decision) -> String {
+    #[derive(Serialize)]
+    struct Page<'a> {
+        generator: String,
+        decision: &'a assay_compare::comparison::Decision,
+    }
+    let generator = format!("assay {}", env!("CARGO_PKG_VERSION"));
+    let data = serde_json::to_string(&Page { generator, decision }).expect("values serialize");
+    page(&format!("assay compare: {} candidates", decision.candidates.len()), data)
+}
+
+/// The page around `data` (JSON).
+fn page(title: &str, data: String) -> String {
     // `<` only occurs inside JSON strings, where \u003c means the same, so
-    // no text can close the script element early.
-    let data = data.replace('<', "\\u003c");
+    // no text can close the script element early; `\/` means `/` there
+    // too, so a link in the data is no address in the file.
+    let data = data.replace('<', "\\u003c").replace("://", ":\\/\\/");
     let csp = format!(
         "default-src 'none'; script-src '{}'; style-src '{}'; img-src data:; base-uri 'none'; form-action 'none'",
         hash(SCRIPT),
         hash(STYLE)
     );
-    let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
-    let title = escape(&format!("assay report: {}", names.join(" vs ")));
+    let title = escape(title);
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"{csp}\">\n\

@@ -297,6 +297,10 @@ fn decide(file: &std::path::Path, args: &CompareArgs) -> Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join("decision.json");
         write_json(&path, &decision).with_context(|| format!("writing {}", path.display()))?;
+        let path = dir.join("decision.html");
+        let mut file = AtomicFile::create(&path).with_context(|| format!("writing {}", path.display()))?;
+        std::io::Write::write_all(&mut file, crate::html::render_decision(&decision).as_bytes())?;
+        file.commit().with_context(|| format!("writing {}", path.display()))?;
         let path = dir.join("decision.md");
         let mut file = AtomicFile::create(&path).with_context(|| format!("writing {}", path.display()))?;
         std::io::Write::write_all(&mut file, markdown.as_bytes())?;

@@ -442,10 +442,109 @@ function guardSection(run, index) {
   return out;
 }
 
+// ---- a choice among candidates (assay compare --candidates) -----------------
+
+// Each run's score and 95% interval on one metric, as thin bars on a shared axis.
+function intervalChart(metric) {
+  const width = 420, row = 22, pad = { l: 150, r: 70, t: 4 };
+  const runs = metric.runs;
+  const height = pad.t * 2 + row * runs.length;
+  const ends = runs.flatMap((r) => (typeof r.mean === "number" ? [r.mean - r.ci, r.mean + r.ci] : [r.score]));
+  let [lo, hi] = [Math.min(...ends), Math.max(...ends)];
+  if (hi === lo) { lo -= 0.5; hi += 0.5; }
+  const x = (v) => pad.l + ((v - lo) / (hi - lo)) * (width - pad.l - pad.r);
+  let svg = `<svg class="intervals" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img">`;
+  runs.forEach((r, i) => {
+    const y = pad.t + i * row;
+    const name = r.run.split("/").pop();
+    svg += `<text x="${pad.l - 6}" y="${y + 15}" text-anchor="end">${esc(name)}</text>`;
+    if (typeof r.mean === "number") {
+      svg += `<rect class="bar run-${i % 5}" x="${x(r.mean - r.ci).toFixed(1)}" y="${y + 9}" width="${Math.max(1, x(r.mean + r.ci) - x(r.mean - r.ci)).toFixed(1)}" height="4"><title>${esc(name)}: ${esc(fmt(r.mean))} ± ${esc(fmt(r.ci))}</title></rect>`;
+    }
+    svg += `<rect class="bar run-${i % 5}" x="${(x(r.score) - 2).toFixed(1)}" y="${y + 4}" width="4" height="14"><title>${esc(name)}: ${esc(fmt(r.score))} (${esc(r.verdict)})</title></rect>`;
+    svg += `<text x="${width - pad.r + 6}" y="${y + 15}">${esc(r.verdict === "baseline" ? "baseline" : r.verdict === "not-significant" ? "n.s." : r.verdict)}</text>`;
+  });
+  return svg + "</svg>";
+}
+
+// Quality against p95 latency, the Pareto front marked.
+function paretoChart(rows, quality) {
+  const points = rows.filter((r) => !r.excluded.length && typeof r.figures[quality] === "number" && typeof r.figures.p95_latency_ms === "number");
+  const width = 420, height = 260, pad = { l: 50, r: 20, t: 12, b: 36 };
+  const xs = points.map((p) => p.figures.p95_latency_ms), ys = points.map((p) => p.figures[quality]);
+  // A tenth of each range around the points, so none sits on an axis.
+  const around = (values) => {
+    let [lo, hi] = [Math.min(...values), Math.max(...values)];
+    const margin = hi > lo ? (hi - lo) / 10 : Math.abs(hi) / 10 || 0.5;
+    return [lo - margin, hi + margin];
+  };
+  const [x0, x1] = around(xs), [y0, y1] = around(ys);
+  const x = (v) => pad.l + ((v - x0) / (x1 - x0)) * (width - pad.l - pad.r);
+  const y = (v) => height - pad.b - ((v - y0) / (y1 - y0)) * (height - pad.t - pad.b);
+  let svg = `<svg class="pareto" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img">`;
+  svg += `<line x1="${pad.l}" y1="${height - pad.b}" x2="${width - pad.r}" y2="${height - pad.b}" stroke="#9aa4b2"/>`;
+  svg += `<line x1="${pad.l}" y1="${pad.t}" x2="${pad.l}" y2="${height - pad.b}" stroke="#9aa4b2"/>`;
+  svg += `<text x="${width - pad.r}" y="${height - 8}" text-anchor="end">p95 latency (ms)</text>`;
+  svg += `<text x="${pad.l + 4}" y="${pad.t + 10}">${esc(quality)}</text>`;
+  points.forEach((p, i) => {
+    const cx = x(p.figures.p95_latency_ms), cy = y(p.figures[quality]);
+    svg += `<rect class="bar run-${i % 5}${p.pareto ? " front" : ""}" data-name="${esc(p.candidate.name)}" x="${(cx - 5).toFixed(1)}" y="${(cy - 5).toFixed(1)}" width="10" height="10" rx="${p.pareto ? 0 : 5}"><title>${esc(p.candidate.name)}: ${esc(fmt(p.figures[quality]))}, p95 ${esc(fmt(p.figures.p95_latency_ms, 0))} ms${p.pareto ? ", on the Pareto front" : ""}</title></rect>`;
+    // Labels face the chart's middle, so none runs off its edge.
+    const right = cx < width / 2;
+    svg += `<text x="${(cx + (right ? 8 : -8)).toFixed(1)}" y="${(cy + 4).toFixed(1)}" text-anchor="${right ? "start" : "end"}">${esc(p.candidate.name)}${p.pareto ? " ★" : ""}</text>`;
+  });
+  return svg + "</svg>";
+}
+
+function decisionPage(app, d) {
+  app.append(el("h1", { text: `assay compare: choosing among ${d.candidates.length} candidates` }),
+    el("p", { class: "muted", text: `${DATA.generator} · ${d.candidates_file} · self-contained, works offline` }));
+  if (d.requirements.length) app.append(el("p", {}, "Requirements: ", d.requirements.flatMap((r, i) => [i ? ", " : "", el("code", { text: r })])));
+  const known = (v, digits) => (v === null || v === undefined ? "unknown" : fmt(v, digits));
+  const rows = d.candidates.map((r) => {
+    const c = r.candidate, f = r.figures;
+    const commercial = c.commercial_use ? `${c.commercial_use}${c.commercial_note ? ` (${c.commercial_note})` : ""}` : "unknown";
+    const adapt = c.adaptability ? `${c.adaptability.kind}${c.adaptability.methods.length ? ` (${c.adaptability.methods.join(", ")})` : ""}` : "unknown";
+    const status = r.excluded.length ? `excluded: ${r.excluded.join("; ")}` : `kept${r.pareto ? ", on the Pareto front" : ""}`;
+    return el("tr", { "data-name": c.name, class: r.excluded.length ? "excluded" : "" },
+      el("td", {}, el("b", { text: c.name })), el("td", { text: c.license ?? "unknown" }), el("td", { text: commercial }),
+      el("td", { class: "num", text: c.parameters >= 1e9 ? `${fmt(c.parameters / 1e9, 1)} B` : known(c.parameters, 0) }), el("td", { class: "num", text: known(c.context_length, 0) }),
+      el("td", { text: c.training_data ? c.training_data.text : "unknown" }), el("td", { text: adapt }),
+      el("td", { class: "num", text: known(f.p50_latency_ms, 1) }), el("td", { class: "num", text: known(f.p95_latency_ms, 1) }),
+      el("td", { class: "num", text: known(f.tokens_per_second, 1) }), el("td", { class: "num", text: known(f.cost_per_1000, 4) }),
+      el("td", { class: "num", text: r.rank_score === null ? (r.rank_note || "–") : fmt(r.rank_score, 3) }),
+      el("td", { text: status }));
+  });
+  app.append(el("section", {}, el("h2", { text: "Candidates" }), el("div", { class: "wide" },
+    table(["candidate", "licence", "commercial use", "parameters", "context", "training data", "adaptability", "p50 latency (ms)", "p95 latency (ms)", "tokens/s", "cost per 1,000", "rank score", "status"], rows, "criteria"))));
+  if (d.quality) {
+    app.append(el("section", {}, el("h2", { text: "Quality against speed" }),
+      el("p", { class: "muted", text: `A candidate is on the Pareto front when no other kept one is at least as good on ${d.quality}, p95 latency and cost and better on one.` }),
+      el("div", { class: "charts" }, chartBox(`${d.quality} against p95 latency`, paretoChart(d.candidates, d.quality)))));
+  }
+  for (const comparison of d.comparisons) {
+    const section = el("section", {}, el("h2", { text: `Against ${comparison.runs[0]}` }),
+      el("p", { class: "muted", text: `${comparison.test === "paired-bs" ? `paired bootstrap, ${comparison.draws} resamples` : `approximate randomization, ${comparison.draws} trials`}, seed ${comparison.seed}; a difference is significant below p = ${comparison.alpha}.` }));
+    const metricRows = comparison.metrics.flatMap((m) => m.runs.map((r) => el("tr", { "data-metric": m.metric },
+      el("td", {}, el("code", { text: m.metric })), el("td", { text: r.run }), numCell(r.score),
+      el("td", { class: "num", text: typeof r.mean === "number" ? `${fmt(r.mean)} ± ${fmt(r.ci)}` : "–" }),
+      el("td", { class: "num", text: typeof r.p_value === "number" ? fmt(r.p_value) : "–" }),
+      el("td", { text: r.verdict.replace("-", " ") }))));
+    section.append(table(["metric", "run", "score", "95% interval", "p", "verdict"], metricRows, "intervals"));
+    section.append(el("div", { class: "charts" }, comparison.metrics.map((m) => chartBox(m.metric, intervalChart(m)))));
+    if (comparison.skipped.length) {
+      section.append(el("details", {}, el("summary", { text: `${comparison.skipped.length} metrics not compared` }),
+        el("ul", {}, comparison.skipped.map((s) => el("li", {}, el("code", { text: s.metric }), `: ${s.reason}`)))));
+    }
+    app.append(section);
+  }
+}
+
 // ---- the page ---------------------------------------------------------------
 
 function render() {
   const app = document.getElementById("app");
+  if (DATA.decision) return decisionPage(app, DATA.decision);
   const runs = DATA.runs;
   app.append(el("h1", { text: runs.length === 1 ? `assay report: ${runs[0].name}` : `assay report: ${runs.map((r) => r.name).join(" vs ")}` }),
     el("p", { class: "muted", text: `${DATA.generator} · ${runs.length} run${runs.length === 1 ? "" : "s"} · self-contained, works offline` }));
@@ -514,6 +613,10 @@ function selftest() {
       decision.dispatchEvent(new Event("change"));
     }
     result.comparison = [...document.querySelectorAll("table.comparison tbody tr")].map((tr) => [...tr.children].map((td) => td.textContent));
+    const texts = (selector) => [...document.querySelectorAll(selector)].map((tr) => [...tr.children].map((td) => td.textContent));
+    result.criteria = texts("table.criteria tbody tr");
+    result.intervals = texts("table.intervals tbody tr");
+    result.front = [...document.querySelectorAll("svg.pareto rect.front")].map((r) => r.dataset.name);
     result.disagreements = document.querySelectorAll("table.disagreements tbody tr").length;
   } catch (error) {
     result.errors.push(String(error && error.stack || error));
