@@ -65,9 +65,13 @@ fn p_values_and_intervals_equal_sacrebleus() {
             .args(["--draws", &case["n"].to_string(), "--seed", &case["seed"].to_string()])
             .args(&runs));
         assert!(output.status.success(), "{name}: {}", stderr(&output));
-        let comparison: Value = serde_json::from_str(&stdout(&output)).unwrap();
+        let decision: Value = serde_json::from_str(&stdout(&output)).unwrap();
+        let comparison = &decision["comparisons"][0];
         let compared = &comparison["metrics"][0];
         assert_eq!(compared["metric"], metric.as_str(), "{name}: {comparison}");
+        // Every pair is tested: the baseline's against each run, then the others.
+        let systems = case["systems"].as_array().unwrap().len();
+        assert_eq!(compared["pairs"].as_array().unwrap().len(), (systems - 1) * (systems - 2) / 2, "{name}");
         for (system, result) in case["systems"].as_array().unwrap().iter().zip(compared["runs"].as_array().unwrap()) {
             let expected = &case["results"][system.as_str().unwrap()];
             let label = format!("{name}, {system}");
@@ -118,7 +122,8 @@ fn runs_that_cannot_be_compared_are_refused_and_metrics_that_cannot_are_said() {
     // sample-level metrics are.
     let output = run(assay().args(["compare", "--format", "json"]).arg(&a).arg(&b));
     expect_code(&output, 0);
-    let comparison: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let decision: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let comparison = &decision["comparisons"][0];
     let skipped = comparison["skipped"].as_array().unwrap();
     let bleu = skipped.iter().find(|s| s["metric"] == "bleu/bleu").unwrap();
     assert!(bleu["reason"].as_str().unwrap().contains("--keep-statistics"), "{bleu}");
@@ -144,12 +149,20 @@ fn runs_that_cannot_be_compared_are_refused_and_metrics_that_cannot_are_said() {
         .arg(&e)
         .arg(dir.path().join("b.jsonl")));
     assert!(output.status.success(), "{}", stderr(&output));
-    let output =
-        run(assay().args(["compare", "--format", "json", "--metric", "exact_match/exact_match"]).arg(&a).arg(&e));
+    let output = run(assay().args(["compare", "--metric", "exact_match/exact_match"]).arg(&a).arg(&e));
+    expect_code(&output, 1);
+    assert!(
+        stderr(&output).contains("exact_match/exact_match cannot be compared")
+            && stderr(&output).contains("are not compared"),
+        "{}",
+        stderr(&output)
+    );
+    // Left to choose its metrics, compare says which it left out and why.
+    let output = run(assay().args(["compare", "--format", "json"]).arg(&a).arg(&e));
     expect_code(&output, 0);
-    let comparison: Value = serde_json::from_str(&stdout(&output)).unwrap();
-    assert_eq!(comparison["metrics"], json!([]));
-    assert!(comparison["skipped"][0]["reason"].as_str().unwrap().contains("are not compared"), "{comparison}");
+    let decision: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let skipped = decision["comparisons"][0]["skipped"].as_array().unwrap();
+    assert!(skipped.iter().any(|s| s["metric"] == "exact_match/exact_match"), "{decision}");
 }
 
 #[test]
@@ -180,8 +193,7 @@ fn the_bundled_choice_keeps_what_meets_the_requirements_ranks_and_finds_the_fron
         .args(["--weight", "exact/exact_match=2", "--weight", "cost_per_1000=-1", "-o"])
         .arg(&out));
     assert!(output.status.success(), "{}", stderr(&output));
-    let decision: Decision =
-        serde_json::from_str(&std::fs::read_to_string(out.join("decision.json")).unwrap()).unwrap();
+    let decision: Decision = serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
     let row = |name: &str| decision.candidates.iter().find(|r| r.candidate.name == name).unwrap();
     assert_eq!(row("corvid-3b").excluded, ["commercial_use is \"forbidden\"; required: commercial_use == \"allowed\""]);
     assert!(row("atlas-70b").excluded.is_empty() && row("lynx-8b").excluded.is_empty());
@@ -199,7 +211,7 @@ fn the_bundled_choice_keeps_what_meets_the_requirements_ranks_and_finds_the_fron
         comparison.metrics.iter().find(|m| m.metric == "chrf/chrf").expect("chrF is tested from kept statistics");
     assert_eq!(chrf.runs[0].verdict, Verdict::Baseline);
     assert!(chrf.runs[1].p_value.is_some());
-    let markdown = std::fs::read_to_string(out.join("decision.md")).unwrap();
+    let markdown = std::fs::read_to_string(out.join("compare.md")).unwrap();
     assert!(
         markdown.contains("| corvid-3b | CC-BY-NC-4.0 | forbidden |") && markdown.contains("1. lynx-8b"),
         "{markdown}"

@@ -20,7 +20,7 @@ use clap::{Args, ValueEnum};
 use assay_compare::candidates;
 use assay_compare::choice::{self, Requirement};
 use assay_compare::comparison::{
-    CandidateRow, Comparison, Decision, MetricComparison, RunResult, Skipped, Test, Verdict,
+    CandidateRow, Comparison, Decision, MetricComparison, Pair, RunResult, Skipped, Test, Verdict,
 };
 use assay_compare::significance::{self, DEFAULT_SEED, Statistics};
 use assay_data::FieldMap;
@@ -39,8 +39,8 @@ pub struct CompareArgs {
     #[arg(value_name = "RUN_DIR", required_unless_present = "candidates", conflicts_with = "candidates")]
     runs: Vec<PathBuf>,
     /// A candidates file (models.toml): each model's licence, commercial
-    /// use, size, adaptability, price and runs; writes decision.json (and
-    /// decision.md) with -o.
+    /// use, size, adaptability, price and runs: the candidates that meet the
+    /// requirements are compared, ranked and placed against speed and cost.
     #[arg(long, value_name = "FILE")]
     candidates: Option<PathBuf>,
     /// A requirement candidates must meet, such as 'commercial_use == "allowed"',
@@ -77,7 +77,7 @@ pub struct CompareArgs {
     /// prompt settings (system message, temperature, max tokens, seed).
     #[arg(long)]
     allow_different_prompts: bool,
-    /// Also write compare.json to this folder.
+    /// Also write compare.json, compare.md and compare.html to this folder.
     #[arg(short, long, value_name = "DIR")]
     out: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -124,14 +124,39 @@ pub fn compare(args: CompareArgs) -> Result<()> {
         bail!("compare needs two run folders or more (the first is the baseline), or --candidates FILE");
     }
     let comparison = comparison(&args.runs, &Settings::of(&args)?)?;
+    let decision = Decision {
+        assay_version: env!("CARGO_PKG_VERSION").into(),
+        candidates_file: None,
+        requirements: Vec::new(),
+        weights: Vec::new(),
+        quality: None,
+        candidates: Vec::new(),
+        comparisons: vec![comparison],
+    };
+    write_outputs(&decision, &args)
+}
+
+/// compare.json, compare.md and compare.html with `-o`, and the terminal's
+/// table or JSON.
+fn write_outputs(decision: &Decision, args: &CompareArgs) -> Result<()> {
+    let markdown = decision_markdown(decision);
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join("compare.json");
-        write_json(&path, &comparison).with_context(|| format!("writing {}", path.display()))?;
+        write_json(&path, decision).with_context(|| format!("writing {}", path.display()))?;
+        for (name, text) in [("compare.md", markdown.clone()), ("compare.html", crate::html::render_decision(decision))]
+        {
+            let path = dir.join(name);
+            let mut file = AtomicFile::create(&path).with_context(|| format!("writing {}", path.display()))?;
+            std::io::Write::write_all(&mut file, text.as_bytes())?;
+            file.commit().with_context(|| format!("writing {}", path.display()))?;
+        }
     }
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&comparison)?),
-        Format::Text => print_table(&comparison),
+        Format::Json => println!("{}", serde_json::to_string_pretty(decision)?),
+        // Line by line: the page's own newlines stay, any a plugin's
+        // metric name carries are escaped.
+        Format::Text => markdown.lines().for_each(|line| println!("{}", crate::text::terminal(line))),
     }
     Ok(())
 }
@@ -218,6 +243,8 @@ pub fn comparison(dirs: &[PathBuf], settings: &Settings) -> Result<Comparison> {
     for metric in names {
         match compare_metric(&candidates, &metric, test, draws, settings, &mut plugins)? {
             Ok(compared) => comparison.metrics.push(compared),
+            // A metric asked for by name is refused, not quietly left out.
+            Err(reason) if !settings.metrics.is_empty() => bail!("{metric} cannot be compared: {reason}"),
             Err(reason) => comparison.skipped.push(Skipped { metric, reason }),
         }
     }
@@ -285,34 +312,14 @@ fn decide(file: &std::path::Path, args: &CompareArgs) -> Result<()> {
     }
     let decision = Decision {
         assay_version: env!("CARGO_PKG_VERSION").into(),
-        candidates_file: file.display().to_string(),
+        candidates_file: Some(file.display().to_string()),
         requirements: args.requirements.clone(),
         weights,
         quality,
         candidates: rows,
         comparisons,
     };
-    let markdown = decision_markdown(&decision);
-    if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let path = dir.join("decision.json");
-        write_json(&path, &decision).with_context(|| format!("writing {}", path.display()))?;
-        let path = dir.join("decision.html");
-        let mut file = AtomicFile::create(&path).with_context(|| format!("writing {}", path.display()))?;
-        std::io::Write::write_all(&mut file, crate::html::render_decision(&decision).as_bytes())?;
-        file.commit().with_context(|| format!("writing {}", path.display()))?;
-        let path = dir.join("decision.md");
-        let mut file = AtomicFile::create(&path).with_context(|| format!("writing {}", path.display()))?;
-        std::io::Write::write_all(&mut file, markdown.as_bytes())?;
-        file.commit().with_context(|| format!("writing {}", path.display()))?;
-    }
-    match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&decision)?),
-        // Line by line: the page's own newlines stay, any a plugin's
-        // metric name carries are escaped.
-        Format::Text => markdown.lines().for_each(|line| println!("{}", crate::text::terminal(line))),
-    }
-    Ok(())
+    write_outputs(&decision, args)
 }
 
 /// A candidate's speed and cost over all its runs' samples, and each run's
@@ -371,12 +378,16 @@ fn decision_markdown(decision: &Decision) -> String {
             format!("{v:.4}").trim_end_matches('0').trim_end_matches('.').to_string()
         })
     };
-    let _ = writeln!(out, "# Choosing a model\n");
-    let _ = writeln!(
-        out,
-        "| candidate | licence | commercial use | parameters | adaptability | p95 latency (ms) | tokens/s | cost per 1,000 | status |"
-    );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    if decision.candidates.is_empty() {
+        let _ = writeln!(out, "# Comparison");
+    } else {
+        let _ = writeln!(out, "# Choosing a model\n");
+        let _ = writeln!(
+            out,
+            "| candidate | licence | commercial use | parameters | adaptability | p95 latency (ms) | tokens/s | cost per 1,000 | status |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    }
     for row in &decision.candidates {
         let c = &row.candidate;
         let commercial = match (&c.commercial_use, &c.commercial_note) {
@@ -459,6 +470,22 @@ fn decision_markdown(decision: &Decision) -> String {
                     result.score,
                     result.p_value.map_or(String::new(), |p| format!("{p:.4}")),
                     result.verdict.label()
+                );
+            }
+        }
+        let pairs: Vec<_> = comparison.metrics.iter().flat_map(|m| m.pairs.iter().map(move |p| (m, p))).collect();
+        if !pairs.is_empty() {
+            let _ = writeln!(out, "\n| metric | pair | p | verdict |");
+            let _ = writeln!(out, "|---|---|---|---|");
+            for (metric, pair) in pairs {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} against {} | {:.4} | {} |",
+                    cell(&metric.metric),
+                    cell(&pair.second),
+                    cell(&pair.first),
+                    pair.p_value,
+                    pair.verdict.label()
                 );
             }
         }
@@ -793,6 +820,29 @@ fn compare_metric(
         }
         runs.push(result);
     }
+    // Every other pair, each tested the same way.
+    let mut pairs = Vec::new();
+    for first in 1..systems.len() {
+        for second in first + 1..systems.len() {
+            let (a, b) = (&systems[first], &systems[second]);
+            let tested = match test {
+                Test::PairedBs => significance::paired_bootstrap(a, b, &mut score, draws, settings.seed)
+                    .map(|o| (o.p_value, o.system.score - o.baseline.score)),
+                Test::PairedAr => significance::paired_randomization(a, b, &mut score, draws, settings.seed)
+                    .map(|p| (p, runs[second].score - runs[first].score)),
+            };
+            let (p_value, difference) = match tested {
+                Ok(tested) => tested,
+                Err(reason) => return Ok(Err(reason)),
+            };
+            pairs.push(Pair {
+                first: candidates[first].data.dir.clone(),
+                second: candidates[second].data.dir.clone(),
+                p_value,
+                verdict: Verdict::of(p_value, settings.alpha, difference, detail.higher_is_better),
+            });
+        }
+    }
     let level = match detail.level {
         MetricLevel::Sample => "sample",
         MetricLevel::Corpus => "corpus",
@@ -803,38 +853,6 @@ fn compare_metric(
         higher_is_better: detail.higher_is_better,
         samples,
         runs,
+        pairs,
     }))
-}
-
-fn print_table(comparison: &Comparison) {
-    let test = match comparison.test {
-        Test::PairedBs => format!("paired bootstrap, {} resamples", comparison.draws),
-        Test::PairedAr => format!("approximate randomization, {} trials", comparison.draws),
-    };
-    println!("{test}, seed {}, significant below p = {}", comparison.seed, comparison.alpha);
-    let mut table = crate::table::new(&["metric", "run", "score", "95% interval", "p", "verdict"]);
-    for metric in &comparison.metrics {
-        for result in &metric.runs {
-            let interval = match (result.mean, result.ci) {
-                (Some(mean), Some(ci)) => format!("{mean:.4} ± {ci:.4}"),
-                _ => String::new(),
-            };
-            table.add_row(vec![
-                crate::text::terminal(&metric.metric).into_owned(),
-                crate::text::terminal(&result.run).into_owned(),
-                format!("{:.4}", result.score),
-                interval,
-                result.p_value.map_or(String::new(), |p| format!("{p:.4}")),
-                result.verdict.label().into(),
-            ]);
-        }
-    }
-    println!("{table}");
-    for skipped in &comparison.skipped {
-        println!(
-            "not compared: {}: {}",
-            crate::text::terminal(&skipped.metric),
-            crate::text::terminal(&skipped.reason)
-        );
-    }
 }

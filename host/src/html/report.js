@@ -497,8 +497,9 @@ function paretoChart(rows, quality) {
 }
 
 function decisionPage(app, d) {
-  app.append(el("h1", { text: `assay compare: choosing among ${d.candidates.length} candidates` }),
-    el("p", { class: "muted", text: `${DATA.generator} · ${d.candidates_file} · self-contained, works offline` }));
+  const title = d.candidates.length ? `choosing among ${d.candidates.length} candidates` : `${d.comparisons[0].runs.length} runs`;
+  app.append(el("h1", { text: `assay compare: ${title}` }),
+    el("p", { class: "muted", text: `${DATA.generator} · ${d.candidates_file || "runs"} · self-contained, works offline` }));
   if (d.requirements.length) app.append(el("p", {}, "Requirements: ", d.requirements.flatMap((r, i) => [i ? ", " : "", el("code", { text: r })])));
   const known = (v, digits) => (v === null || v === undefined ? "unknown" : fmt(v, digits));
   const rows = d.candidates.map((r) => {
@@ -515,7 +516,7 @@ function decisionPage(app, d) {
       el("td", { class: "num", text: r.rank_score === null ? (r.rank_note || "–") : fmt(r.rank_score, 3) }),
       el("td", { text: status }));
   });
-  app.append(el("section", {}, el("h2", { text: "Candidates" }), el("div", { class: "wide" },
+  if (rows.length) app.append(el("section", {}, el("h2", { text: "Candidates" }), el("div", { class: "wide" },
     table(["candidate", "licence", "commercial use", "parameters", "context", "training data", "adaptability", "p50 latency (ms)", "p95 latency (ms)", "tokens/s", "cost per 1,000", "rank score", "status"], rows, "criteria"))));
   if (d.quality) {
     app.append(el("section", {}, el("h2", { text: "Quality against speed" }),
@@ -531,6 +532,10 @@ function decisionPage(app, d) {
       el("td", { class: "num", text: typeof r.p_value === "number" ? fmt(r.p_value) : "–" }),
       el("td", { text: r.verdict.replace("-", " ") }))));
     section.append(table(["metric", "run", "score", "95% interval", "p", "verdict"], metricRows, "intervals"));
+    const pairRows = comparison.metrics.flatMap((m) => (m.pairs || []).map((p) => el("tr", {},
+      el("td", {}, el("code", { text: m.metric })), el("td", { text: `${p.second} against ${p.first}` }),
+      el("td", { class: "num", text: fmt(p.p_value) }), el("td", { text: p.verdict.replace("-", " ") }))));
+    if (pairRows.length) section.append(el("h3", { text: "The other pairs" }), table(["metric", "pair", "p", "verdict"], pairRows, "pairs"));
     section.append(el("div", { class: "charts" }, comparison.metrics.map((m) => chartBox(m.metric, intervalChart(m)))));
     if (comparison.skipped.length) {
       section.append(el("details", {}, el("summary", { text: `${comparison.skipped.length} metrics not compared` }),

@@ -59,6 +59,16 @@ pub struct RunResult {
     pub verdict: Verdict,
 }
 
+/// Two runs other than the baseline, tested against each other.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pair {
+    pub first: String,
+    pub second: String,
+    pub p_value: f64,
+    /// The second run against the first.
+    pub verdict: Verdict,
+}
+
 /// One metric compared across the runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricComparison {
@@ -69,7 +79,11 @@ pub struct MetricComparison {
     pub higher_is_better: bool,
     /// Samples every run has a value for.
     pub samples: usize,
+    /// Each run against the baseline (the first).
     pub runs: Vec<RunResult>,
+    /// Every other pair of runs, so that each pair is tested.
+    #[serde(default)]
+    pub pairs: Vec<Pair>,
 }
 
 /// A metric that could not be compared, and why.
@@ -94,7 +108,7 @@ pub struct Comparison {
     pub skipped: Vec<Skipped>,
 }
 
-/// One candidate in `decision.json`.
+/// One candidate in `compare.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CandidateRow {
     /// As the candidates file describes it.
@@ -111,11 +125,13 @@ pub struct CandidateRow {
     pub pareto: bool,
 }
 
-/// `decision.json`: a choice among candidates and what it rests on.
+/// `compare.json`: the paired tests of runs, and with a candidates file,
+/// the choice among the candidates and what it rests on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     pub assay_version: String,
-    pub candidates_file: String,
+    /// None when runs were compared without a candidates file.
+    pub candidates_file: Option<String>,
     pub requirements: Vec<String>,
     pub weights: Vec<(String, f64)>,
     /// The metric the Pareto front weighs against speed and cost.
