@@ -15,8 +15,9 @@ use serde_json::{Map, Value, json};
 
 /// Two workers and batches of 2, so chunks hold 32 samples: the larger cases
 /// span several chunks scored on both workers, and their corpus values come
-/// from statistics merged across chunks, as in a real run.
-const RUN_ARGS: [&str; 4] = ["-j2", "--batch-size=2", "--field", "reference=references"];
+/// from statistics merged across chunks, as in a real run. Cases may number
+/// their samples from 1 in several groups, so ids may repeat.
+const RUN_ARGS: [&str; 5] = ["-j2", "--batch-size=2", "--field", "reference=references", "--allow-duplicate-ids"];
 
 struct Case {
     /// `plugin.jsonl:LINE name`, for messages.

@@ -4,7 +4,7 @@ sacreBLEU's own paired bootstrap and approximate randomization.
 Writes `significance.jsonl` next to this file. Run from anywhere:
 
     pip install -r tests/conformance/requirements.txt
-    python tests/conformance/generate_significance.py
+    python tests/conformance/compare/generate_significance.py
 
 Each case is what `sacrebleu -i SYS... --paired-bs` (or `--paired-ar`)
 computes with the default seed, 12345, calling the same functions its
