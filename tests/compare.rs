@@ -1,6 +1,6 @@
 //! `assay compare` through the real binary: its paired bootstrap and
 //! approximate randomization equal sacreBLEU's own on committed vectors
-//! (tests/conformance/significance.jsonl, from generate_significance.py),
+//! (tests/conformance/compare/significance.jsonl, from generate_significance.py),
 //! with corpus metrics recomputed by the real plugins from kept
 //! statistics; and runs that cannot be compared are refused.
 
@@ -49,7 +49,7 @@ fn close(label: &str, actual: &Value, expected: &Value, tolerance: f64) {
 
 #[test]
 fn p_values_and_intervals_equal_sacrebleus() {
-    let vectors = std::fs::read_to_string(root().join("tests/conformance/significance.jsonl")).unwrap();
+    let vectors = std::fs::read_to_string(root().join("tests/conformance/compare/significance.jsonl")).unwrap();
     for line in vectors.lines() {
         let case: Value = serde_json::from_str(line).unwrap();
         let name = case["name"].as_str().unwrap();

@@ -111,7 +111,7 @@ fn samples_are_identical_for_any_number_of_workers() {
 }
 
 #[test]
-fn a_trapping_plugin_fails_only_the_samples_of_its_call() {
+fn a_trap_costs_only_the_sample_it_happened_on() {
     let dir = tempfile::tempdir().unwrap();
     let lines: Vec<Value> = ["ok", "ok", "panic", "ok", "fail", "ok", "ok", "ok"]
         .iter()
@@ -120,7 +120,8 @@ fn a_trapping_plugin_fails_only_the_samples_of_its_call() {
         .collect();
     let eval_set = jsonl(dir.path(), "trap.jsonl", &lines);
     let out = dir.path().join("out");
-    // Batches of 2: the panic in the second batch fails samples 2 and 3.
+    // Batches of 2: the panic ends the second batch's call; its two samples
+    // are called again one by one on fresh instances, so sample 3 is scored.
     let output = run(assay()
         .args(["run", "-e", artifacts::HOSTILE, "-e", "exact_match", "--batch-size", "2", "-j", "1", "-o"])
         .arg(&out)
@@ -134,7 +135,7 @@ fn a_trapping_plugin_fails_only_the_samples_of_its_call() {
             json!(null),
             json!(null),
             json!("trap"),
-            json!("trap"),
+            json!(null),
             json!("plugin-error"),
             json!(null),
             json!(null),
@@ -146,15 +147,42 @@ fn a_trapping_plugin_fails_only_the_samples_of_its_call() {
         "stderr is attached: {}",
         samples[2]
     );
-    for i in [0, 1, 5, 6, 7] {
-        assert_eq!(samples[i]["scores"]["hostile/value"], json!(1.0), "sample {i} is scored by a fresh instance");
+    for i in [0, 1, 3, 5, 6, 7] {
+        assert_eq!(samples[i]["scores"]["hostile/value"], json!(1.0), "sample {i} is scored");
     }
-    // The other plugin scored every sample, the trapped ones included.
+    // The other plugin scored every sample, the trapped one included.
     assert!(samples.iter().all(|s| s["scores"]["exact_match/exact_match"].is_number()));
     let summary = read_json(&out.join("summary.json"));
-    assert_eq!(summary["counts"]["errors"], 3);
-    assert_eq!(summary["errors"]["hostile"], json!({"plugin-error": 1, "trap": 2}));
-    assert!(stdout(&output).contains("hostile: 1 plugin-error, 2 trap"));
+    assert_eq!(summary["counts"]["errors"], 2);
+    assert_eq!(summary["errors"]["hostile"], json!({"plugin-error": 1, "trap": 1}));
+    let hostile = summary["plugins"].as_array().unwrap().iter().find(|p| p["name"] == "hostile").unwrap();
+    assert_eq!(hostile["fuel"]["trap_splits"], 1);
+    assert!(hostile["fuel"].get("unisolated").is_none());
+    assert!(stdout(&output).contains("hostile: 1 plugin-error, 1 trap"));
+}
+
+#[test]
+fn a_plugin_that_traps_on_everything_costs_at_most_twice_the_calls_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: Vec<Value> = (0..40).map(|i| json!({"id": i, "output": "panic", "reference": "ok"})).collect();
+    let eval_set = jsonl(dir.path(), "traps.jsonl", &lines);
+    let mut summaries = Vec::new();
+    for jobs in ["1", "2"] {
+        let out = dir.path().join(format!("out-{jobs}"));
+        let output = run(assay()
+            .args(["run", "-e", artifacts::HOSTILE, "--batch-size", "2", "-j", jobs, "-o"])
+            .arg(&out)
+            .arg(&eval_set));
+        expect_code(&output, 3);
+        summaries.push(read_json(&out.join("summary.json")));
+    }
+    // Chunks of 16 calls (32 samples), each with 8 splits: the first chunk
+    // splits 8 of its 16 calls and fails the other 8 whole (16 samples); the
+    // second (4 calls) splits all 4.
+    let fuel = &summaries[0]["plugins"][0]["fuel"];
+    assert_eq!((fuel["trap_splits"].as_u64(), fuel["unisolated"].as_u64()), (Some(12), Some(16)));
+    assert_eq!(summaries[0]["errors"]["hostile"], json!({"trap": 40}), "every sample is accounted for");
+    assert_eq!(summaries[1]["plugins"][0]["fuel"], *fuel, "the same for every -j");
 }
 
 #[test]

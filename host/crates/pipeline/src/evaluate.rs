@@ -25,7 +25,8 @@ use assay_runtime::{
 use serde_json::value::RawValue;
 
 use crate::worker::{
-    BATCHES_PER_CHUNK, FuelTally, Progress, Recipe, RunError, Schedule, Slot, ordered_pipeline, output_error,
+    BATCHES_PER_CHUNK, FuelTally, Progress, Recipe, RunError, Schedule, Slot, TRAP_SPLITS_PER_CHUNK, ordered_pipeline,
+    output_error,
 };
 
 /// What to do with a record that cannot be read.
@@ -534,31 +535,30 @@ impl Worker {
         let mut outcomes: Vec<Vec<Result<Scores, Failure>>> = Vec::with_capacity(plugins.len());
         for (p, loaded) in plugins.iter().enumerate() {
             let mut per_sample = Vec::with_capacity(samples.len());
+            let mut splits = TRAP_SPLITS_PER_CHUNK;
             for (b, batch) in samples.chunks(options.schedule.batch_size).enumerate() {
                 let call_seed = chunk.index * BATCHES_PER_CHUNK as u64 + b as u64;
                 let recipe = Recipe { loaded, host, determinism };
-                let outcome =
-                    self.slots[p].call(&self.runtime, recipe, batch.len(), &mut result.fuel[p], async |instance| {
-                        instance.score(batch, call_seed).await
-                    });
-                match outcome {
-                    Ok(mut results) => {
-                        // Summed as soon as they arrive, in input order, so a
-                        // chunk holds one batch's statistics at a time, not
-                        // every sample's until its lines are written (unless
-                        // the lines are to keep them).
-                        for scores in results.iter_mut().flatten() {
-                            for statistic in &scores.statistics {
-                                result.statistics[p].add(&statistic.name, statistic.value);
-                            }
-                            if !options.keep_statistics {
-                                scores.statistics = Vec::new();
-                            }
-                        }
-                        per_sample.extend(results)
+                let mut results = self.slots[p].call_isolating(
+                    &self.runtime,
+                    recipe,
+                    batch,
+                    &mut result.fuel[p],
+                    &mut splits,
+                    &async |instance: &mut EvaluatorInstance, items: &[Sample]| instance.score(items, call_seed).await,
+                );
+                // Summed as soon as they arrive, in input order, so a chunk
+                // holds one batch's statistics at a time, not every sample's
+                // until its lines are written (unless the lines keep them).
+                for scores in results.iter_mut().flatten() {
+                    for statistic in &scores.statistics {
+                        result.statistics[p].add(&statistic.name, statistic.value);
                     }
-                    Err(failure) => per_sample.extend(batch.iter().map(|_| Err(failure.clone()))),
+                    if !options.keep_statistics {
+                        scores.statistics = Vec::new();
+                    }
                 }
+                per_sample.extend(results);
             }
             outcomes.push(per_sample);
         }

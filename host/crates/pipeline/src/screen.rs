@@ -35,7 +35,9 @@ use assay_runtime::{Decision, Failure, Feedback, GuardInstance, Host, LoadedPlug
 use serde_json::value::RawValue;
 
 use crate::staging::{Staging, swap_in};
-use crate::worker::{FuelTally, Progress, Recipe, RunError, Schedule, Slot, ordered_pipeline, output_error};
+use crate::worker::{
+    FuelTally, Progress, Recipe, RunError, Schedule, Slot, TRAP_SPLITS_PER_CHUNK, ordered_pipeline, output_error,
+};
 
 /// What to do with a feedback record that cannot be read.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -252,18 +254,22 @@ struct GuardRunner<'a> {
 impl GuardRunner<'_> {
     fn screen(&mut self, feedback: &[Feedback]) -> Verdicts {
         let mut verdicts = Verdicts { outcomes: Vec::with_capacity(feedback.len()), fuel: FuelTally::default() };
+        // A trap costs only the records it happened on (see Slot::call_isolating).
+        let mut splits = TRAP_SPLITS_PER_CHUNK;
         for batch in feedback.chunks(self.schedule.batch_size) {
             let call_seed = self.calls;
             self.calls += 1;
             let recipe =
                 Recipe { loaded: &self.guard.loaded, host: self.host, determinism: &self.schedule.determinism };
-            let outcome = self.slot.call(&self.runtime, recipe, batch.len(), &mut verdicts.fuel, async |instance| {
-                instance.screen(batch, call_seed).await
-            });
-            match outcome {
-                Ok(outcomes) => verdicts.outcomes.extend(outcomes),
-                Err(failure) => verdicts.outcomes.extend(batch.iter().map(|_| Err(failure.clone()))),
-            }
+            let outcomes = self.slot.call_isolating(
+                &self.runtime,
+                recipe,
+                batch,
+                &mut verdicts.fuel,
+                &mut splits,
+                &async |instance: &mut GuardInstance, items: &[Feedback]| instance.screen(items, call_seed).await,
+            );
+            verdicts.outcomes.extend(outcomes);
         }
         verdicts
     }

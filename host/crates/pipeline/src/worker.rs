@@ -133,13 +133,55 @@ impl<I: Instance> Slot<I> {
     }
 }
 
-/// Fuel a plugin used: a cost figure that does not depend on machine load.
+/// Splits a chunk may spend isolating the records a plugin traps on: a
+/// plugin that traps on everything makes at most twice the calls.
+pub const TRAP_SPLITS_PER_CHUNK: u32 = (BATCHES_PER_CHUNK / 2) as u32;
+
+impl<I: Instance> Slot<I> {
+    /// Calls `call` on `items`. When the call fails in a way that ends the
+    /// instance (a trap, a limit, a timeout), the items are split in halves
+    /// and each half called again on a fresh instance, so that only the
+    /// items that fail carry the failure, while the chunk's `splits` last.
+    #[allow(clippy::too_many_arguments)]
+    pub fn call_isolating<T, X>(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        recipe: Recipe<'_>,
+        items: &[T],
+        fuel: &mut FuelTally,
+        splits: &mut u32,
+        call: &impl AsyncFn(&mut I, &[T]) -> Result<Vec<Result<X, Failure>>, Failure>,
+    ) -> Vec<Result<X, Failure>> {
+        match self.call(runtime, recipe, items.len(), fuel, async |instance| call(instance, items).await) {
+            Ok(outcomes) => outcomes,
+            Err(failure) if failure.poisons_instance() && items.len() > 1 && *splits > 0 => {
+                *splits -= 1;
+                fuel.trap_splits += 1;
+                let (left, right) = items.split_at(items.len() / 2);
+                let mut outcomes = self.call_isolating(runtime, recipe, left, fuel, splits, call);
+                outcomes.extend(self.call_isolating(runtime, recipe, right, fuel, splits, call));
+                outcomes
+            }
+            Err(failure) => {
+                if failure.poisons_instance() && items.len() > 1 {
+                    fuel.unisolated += items.len() as u64;
+                }
+                items.iter().map(|_| Err(failure.clone())).collect()
+            }
+        }
+    }
+}
+
+/// Fuel a plugin used: a cost figure that does not depend on machine load;
+/// and the calls spent isolating records it trapped on.
 #[derive(Debug, Default, Clone)]
 pub struct FuelTally {
     total: u64,
     samples: u64,
     /// The largest per-sample average of any one call.
     max_per_sample: u64,
+    trap_splits: u64,
+    unisolated: u64,
 }
 
 impl FuelTally {
@@ -153,6 +195,8 @@ impl FuelTally {
         self.total += other.total;
         self.samples += other.samples;
         self.max_per_sample = self.max_per_sample.max(other.max_per_sample);
+        self.trap_splits += other.trap_splits;
+        self.unisolated += other.unisolated;
     }
 
     pub fn summary(&self) -> FuelSummary {
@@ -160,6 +204,8 @@ impl FuelTally {
             total: self.total,
             mean_per_sample: if self.samples == 0 { 0.0 } else { self.total as f64 / self.samples as f64 },
             max_per_sample: self.max_per_sample,
+            trap_splits: self.trap_splits,
+            unisolated: self.unisolated,
         }
     }
 }

@@ -408,6 +408,19 @@ pub struct FuelSummary {
     pub mean_per_sample: f64,
     /// The largest per-sample average of any one call.
     pub max_per_sample: u64,
+    /// Calls that trapped and were split to find the records that trap, so
+    /// that the others are still scored.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub trap_splits: u64,
+    /// Records that failed with a trapping call because its chunk's splits
+    /// were spent (8 per chunk of 16 calls): their failure may be another
+    /// record's.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unisolated: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Serialize, Deserialize)]
