@@ -586,7 +586,7 @@ fn configure_and_finalize_answers_are_bounded() {
     let run = run_commands(dir.path(), &["ok"], r#"config = { finalize = "members:100000" }"#, "", &[]);
     let error = &run.summary["corpus_errors"]["hostile"];
     assert_eq!(error["kind"], "invalid-output");
-    assert!(error["message"].as_str().unwrap().contains("returned 100000 values; the most is 65536"), "{error}");
+    assert!(error["message"].as_str().unwrap().contains("returned 100001 values; the most is 65536"), "{error}");
     assert!(stdout(&run.output).len() < 10_000, "{}", stdout(&run.output));
 
     let run = run_commands(dir.path(), &["ok"], r#"config = { finalize = "huge-error" }"#, "", &[]);
@@ -616,4 +616,22 @@ fn configure_and_finalize_answers_are_bounded() {
     assert!(table.lines().count() < 60, "{table}");
     let comment = std::fs::read_to_string(&markdown).unwrap();
     assert!(comment.contains("4992 more in summary.json") && comment.lines().count() < 40, "{comment}");
+}
+
+#[test]
+fn a_declared_corpus_metric_finalize_leaves_out_is_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_commands(dir.path(), &["ok"], r#"config = { finalize = "omit" }"#, "", &[]);
+    expect_code(&run.output, 3);
+    let error = &run.summary["corpus_errors"]["hostile"];
+    assert_eq!(error["kind"], "invalid-output");
+    assert!(
+        error["message"].as_str().unwrap().contains("no value for the declared corpus metrics declared"),
+        "{error}"
+    );
+    // Returned, it is simply a metric.
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_commands(dir.path(), &["ok"], "", "", &[]);
+    expect_code(&run.output, 0);
+    assert_eq!(run.summary["metrics"]["hostile/declared"], json!(0.0));
 }

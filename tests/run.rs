@@ -535,3 +535,28 @@ fn duplicate_ids_stop_a_run_unless_allowed_and_then_are_listed_and_refused_by_re
     let lines = read_jsonl(&other.join("samples.jsonl"));
     assert!(lines.iter().all(|l| l.get("statistics").is_none()));
 }
+
+#[test]
+fn set_reaches_a_plugin_given_by_path_and_refuses_numbers_json_cannot_carry() {
+    let dir = tempfile::tempdir().unwrap();
+    let eval_set = jsonl(dir.path(), "e.jsonl", &[json!({"id": 1, "output": "ok", "reference": "ok"})]);
+    let out = dir.path().join("out");
+    // The component's file name addresses it before its own name is known.
+    let stem = std::path::Path::new(artifacts::HOSTILE).file_stem().unwrap().to_str().unwrap().to_string();
+    let output = run(assay()
+        .args(["run", "-q", "-e", artifacts::HOSTILE, "--set", &format!("{stem}.finalize=omit"), "-o"])
+        .arg(&out)
+        .arg(&eval_set));
+    expect_code(&output, 3);
+    assert_eq!(read_json(&out.join("summary.json"))["corpus_errors"]["hostile"]["kind"], "invalid-output");
+    let output = run(assay()
+        .args(["run", "-e", "exact_match", "--set", "exact_match.normalize=nan", "-o"])
+        .arg(&out)
+        .arg(&eval_set));
+    expect_code(&output, 1);
+    assert!(
+        stderr(&output).contains("plugin \"exact_match\": normalize is not a finite number"),
+        "{}",
+        stderr(&output)
+    );
+}

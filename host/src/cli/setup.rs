@@ -97,11 +97,27 @@ impl Setup {
                 set.split_once('=').ok_or_else(|| anyhow!("--set {set:?}: expected PLUGIN.KEY=VALUE"))?;
             let (plugin, key) =
                 target.split_once('.').ok_or_else(|| anyhow!("--set {set:?}: expected PLUGIN.KEY=VALUE"))?;
+            // A plugin given as a path takes the name it gives itself,
+            // known only once it is loaded; until then its file name
+            // (without .wasm) addresses it, as people type it.
+            let named = |spec: &PluginSpec| {
+                spec.name == plugin
+                    || (spec.name.is_empty() && Path::new(&spec.origin).file_stem().is_some_and(|s| s == plugin))
+            };
             let (_, config) = plugins
                 .iter_mut()
-                .find(|(spec, _)| spec.name == plugin)
+                .find(|(spec, _)| named(spec))
                 .ok_or_else(|| anyhow!("--set {set:?}: no plugin named {plugin:?} in this run"))?;
             set_value(config, key, value).map_err(|e| anyhow!("--set {set:?}: {e}"))?;
+        }
+        for (spec, config) in &plugins {
+            let name = if spec.name.is_empty() { spec.origin.as_str() } else { spec.name.as_str() };
+            finite(config).map_err(|key| {
+                anyhow!(
+                    "plugin {name:?}: {key} is not a finite number; plugins receive JSON, which has no NaN or \
+                     infinity (quote it to pass text)"
+                )
+            })?;
         }
         let specs = plugins
             .into_iter()
@@ -168,6 +184,22 @@ pub fn models(config: &ConfigFile, options: &SharedOptions) -> Result<Option<Arc
     };
     let broker = Broker::new(&config.models, policy).with_context(|| config.display_name())?;
     Ok(Some(broker))
+}
+
+/// The first key (dotted) of `config` holding a NaN or an infinity, which
+/// JSON cannot carry.
+fn finite(config: &toml::Table) -> Result<(), String> {
+    fn check(value: &toml::Value, key: String) -> Result<(), String> {
+        match value {
+            toml::Value::Float(f) if !f.is_finite() => Err(key),
+            toml::Value::Table(table) => table.iter().try_for_each(|(k, v)| check(v, format!("{key}.{k}"))),
+            toml::Value::Array(items) => {
+                items.iter().enumerate().try_for_each(|(i, v)| check(v, format!("{key}[{i}]")))
+            }
+            _ => Ok(()),
+        }
+    }
+    config.iter().try_for_each(|(k, v)| check(v, k.clone()))
 }
 
 /// The plugins of a run, each with its configuration still as TOML (so

@@ -208,6 +208,21 @@ pub fn evaluate_records<'p>(
         }
         match runtime.block_on(finalize(host, loaded, &tally.statistics[index], &schedule.determinism)) {
             Ok(values) => {
+                // A declared metric finalize leaves out is a failure to
+                // report, not a number to drop without a word.
+                let missing: Vec<&str> = loaded
+                    .plugin
+                    .metrics
+                    .iter()
+                    .filter(|m| m.level == MetricLevel::Corpus && !m.is_family())
+                    .map(|m| m.name.as_str())
+                    .filter(|name| !values.iter().any(|(returned, _)| returned == name))
+                    .collect();
+                if !missing.is_empty() {
+                    let message =
+                        format!("finalize returned no value for the declared corpus metrics {}", missing.join(", "));
+                    corpus_errors.insert(loaded.name.clone(), ErrorEntry { kind: "invalid-output".into(), message });
+                }
                 for (name, value) in values {
                     corpus.insert(format!("{}/{}", loaded.name, name), value);
                 }

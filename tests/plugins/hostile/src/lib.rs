@@ -20,7 +20,9 @@
 //! Its configuration misbehaves too: `configure = "huge-error"` rejects it
 //! with a 1 MiB message, `configure = "many-settings"` reports 10,000
 //! settings; `finalize = "members:N"` returns N members of the `member[*]`
-//! family, `finalize = "huge-error"` fails with a 1 MiB message.
+//! family (besides `declared`, always 0), `finalize = "omit"` returns
+//! nothing, not even the declared metric, `finalize = "huge-error"` fails
+//! with a 1 MiB message.
 
 // The export macro only exists on wasm: `cargo test --workspace` also builds
 // this crate natively, where nothing uses the plugin.
@@ -149,6 +151,12 @@ impl Guest for Hostile {
                 higher_is_better: true,
                 level: Level::Corpus,
             },
+            Metric {
+                name: "declared".into(),
+                description: "0, unless finalize is told to omit it".into(),
+                higher_is_better: true,
+                level: Level::Corpus,
+            },
         ]
     }
 
@@ -186,12 +194,17 @@ impl Guest for Hostile {
     }
 
     fn finalize(_: Vec<Statistic>) -> Result<Vec<CorpusScore>, String> {
-        let Some(how) = setting("finalize") else { return Ok(Vec::new()) };
-        if how == "huge-error" {
-            return Err("f".repeat(1 << 20));
+        let how = setting("finalize").unwrap_or_default();
+        match how.as_str() {
+            "huge-error" => return Err("f".repeat(1 << 20)),
+            "omit" => return Ok(Vec::new()),
+            _ => {}
         }
         let members: usize = how.strip_prefix("members:").and_then(|n| n.parse().ok()).unwrap_or(0);
-        Ok((0..members).map(|i| CorpusScore { name: format!("member[{i}]"), value: i as f64 }).collect())
+        let declared = CorpusScore { name: "declared".into(), value: 0.0 };
+        Ok(std::iter::once(declared)
+            .chain((0..members).map(|i| CorpusScore { name: format!("member[{i}]"), value: i as f64 }))
+            .collect())
     }
 }
 
