@@ -158,7 +158,20 @@ fn a_trap_costs_only_the_sample_it_happened_on() {
     let hostile = summary["plugins"].as_array().unwrap().iter().find(|p| p["name"] == "hostile").unwrap();
     assert_eq!(hostile["fuel"]["trap_splits"], 1);
     assert!(hostile["fuel"].get("unisolated").is_none());
-    assert!(stdout(&output).contains("hostile: 1 plugin-error, 1 trap"));
+    assert!(stdout(&output).contains("hostile: 1 plugin-error, 1 trap; first: "), "{}", stdout(&output));
+    // The first failure in input order is kept, and -q still says it.
+    assert_eq!(summary["first_errors"]["hostile"]["kind"], "trap");
+    let output = run(assay()
+        .args(["run", "-q", "-e", artifacts::HOSTILE, "--batch-size", "2", "-o"])
+        .arg(dir.path().join("quiet"))
+        .arg(&eval_set));
+    expect_code(&output, 3);
+    assert_eq!(stdout(&output), "");
+    let said = stderr(&output);
+    assert!(
+        said.starts_with("hostile: 1 plugin-error, 1 trap; first: ") && said.contains("panicked on purpose"),
+        "{said}"
+    );
 }
 
 #[test]

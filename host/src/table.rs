@@ -89,12 +89,8 @@ pub fn print(summary: &Summary, out: &Path) {
                 counts.skipped,
                 out.display()
             );
-            for (plugin, kinds) in &summary.errors {
-                let kinds: Vec<String> = kinds.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
-                println!("  {plugin}: {}", kinds.join(", "));
-            }
-            for (plugin, error) in &summary.corpus_errors {
-                println!("  {plugin}: corpus metrics failed: {}", crate::text::terminal(&error.message));
+            for line in failures(summary) {
+                println!("  {line}");
             }
         }
         Summary::Guard(summary) => {
@@ -112,6 +108,45 @@ pub fn print(summary: &Summary, out: &Path) {
             );
         }
     }
+}
+
+/// Longest first message shown per plugin; summary.json has it whole.
+const FIRST_MESSAGE_CHARS: usize = 240;
+
+/// A failure's message on one line, for a person: without the trap's
+/// chain of guest frames (summary.json keeps them), so that what the
+/// plugin said on stderr fits.
+fn brief(message: &str) -> String {
+    let mut text = message.to_string();
+    if let (Some(start), Some(stderr)) = (text.find(" (in "), text.find("); stderr: "))
+        && start < stderr
+    {
+        text.replace_range(start..stderr + 1, "");
+    }
+    let text = text.replace('\n', " / ");
+    let clipped: String = text.chars().take(FIRST_MESSAGE_CHARS).collect();
+    let cut = if text.chars().count() > FIRST_MESSAGE_CHARS { "…" } else { "" };
+    format!("{}{cut}", crate::text::terminal(&clipped))
+}
+
+/// A line per failing plugin: its failures by kind and the first one's
+/// message, then each failed corpus computation. Printed with the table,
+/// and on stderr under `-q`, so no failure passes without a word.
+pub fn failures(summary: &assay_data::output::EvaluationSummary) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (plugin, kinds) in &summary.errors {
+        let kinds: Vec<String> = kinds.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+        let first = summary.first_errors.get(plugin).map(|e| format!("; first: {}", brief(&e.message)));
+        lines.push(format!("{}: {}{}", crate::text::terminal(plugin), kinds.join(", "), first.unwrap_or_default()));
+    }
+    for (plugin, error) in &summary.corpus_errors {
+        lines.push(format!(
+            "{}: corpus metrics failed: {}",
+            crate::text::terminal(plugin),
+            crate::text::terminal(&error.message)
+        ));
+    }
+    lines
 }
 
 /// Runs `work` with a progress bar over the bytes of the file at `input`,
@@ -137,4 +172,17 @@ fn progress_bar(enabled: bool, input: &Path) -> indicatif::ProgressBar {
         .expect("a valid template"),
     );
     bar
+}
+
+#[cfg(test)]
+mod failure_tests {
+    use super::brief;
+
+    #[test]
+    fn a_brief_message_keeps_what_the_plugin_said_and_drops_the_frames() {
+        let message = "the plugin trapped: wasm trap: unreachable (in a <- b <- c); stderr: boom\nat line 3";
+        assert_eq!(brief(message), "the plugin trapped: wasm trap: unreachable; stderr: boom / at line 3");
+        assert_eq!(brief("timed out"), "timed out");
+        assert!(brief(&"x".repeat(1000)).ends_with('…'));
+    }
 }

@@ -49,6 +49,13 @@ impl Finish<'_> {
         let output_format = self.ci.output_format.unwrap_or_default();
         if !self.quiet && output_format == OutputFormat::Table {
             crate::table::print(summary, self.out_dir);
+        } else if let Summary::Evaluation(evaluation) = summary
+            && self.quiet
+        {
+            // "Nothing but errors" still means the errors.
+            for line in crate::table::failures(evaluation) {
+                eprintln!("{line}");
+            }
         }
         let outcomes = crate::gate::check(self.gates, summary);
         if let Some(path) = &self.ci.junit {

@@ -283,6 +283,11 @@ impl Evaluation<'_> {
                 .filter(|(_, kinds)| !kinds.is_empty())
                 .map(|(p, kinds)| (p.name.clone(), kinds.clone()))
                 .collect(),
+            first_errors: plugins
+                .iter()
+                .zip(std::mem::take(&mut tally.first_failures))
+                .filter_map(|(p, first)| Some((p.name.clone(), first?)))
+                .collect(),
             corpus_errors: self.corpus_errors,
             skipped,
             duplicate_ids,
@@ -357,6 +362,8 @@ struct ChunkResult {
     statistics: Vec<StatisticSums>,
     /// Failures per plugin, by kind.
     failures: Vec<BTreeMap<String, u64>>,
+    /// Each plugin's first failure in the chunk.
+    first_failures: Vec<Option<ErrorEntry>>,
     fuel: Vec<FuelTally>,
     references: ReferenceCounts,
 }
@@ -371,6 +378,7 @@ struct EvaluationTally {
     values: Vec<Vec<f64>>,
     statistics: Vec<StatisticSums>,
     failures: Vec<BTreeMap<String, u64>>,
+    first_failures: Vec<Option<ErrorEntry>>,
     fuel: Vec<FuelTally>,
 }
 
@@ -385,6 +393,7 @@ impl EvaluationTally {
             values: vec![Vec::new(); slots],
             statistics: vec![StatisticSums::default(); plugins],
             failures: vec![BTreeMap::new(); plugins],
+            first_failures: vec![None; plugins],
             fuel: vec![FuelTally::default(); plugins],
         }
     }
@@ -403,6 +412,12 @@ impl EvaluationTally {
         for (total, failures) in self.failures.iter_mut().zip(chunk.failures) {
             for (kind, count) in failures {
                 *total.entry(kind).or_insert(0) += count;
+            }
+        }
+        // Chunks arrive in input order: the first kept is the input's first.
+        for (first, chunk_first) in self.first_failures.iter_mut().zip(chunk.first_failures) {
+            if first.is_none() {
+                *first = chunk_first;
             }
         }
         for (total, fuel) in self.fuel.iter_mut().zip(chunk.fuel) {
@@ -530,6 +545,7 @@ impl Worker {
             values: vec![Vec::with_capacity(samples.len()); slots.keys.len()],
             statistics: vec![StatisticSums::default(); plugins.len()],
             failures: vec![BTreeMap::new(); plugins.len()],
+            first_failures: vec![None; plugins.len()],
             fuel: vec![FuelTally::default(); plugins.len()],
             references: samples.iter().map(|s| s.references.len()).collect(),
         };
@@ -604,7 +620,9 @@ impl Worker {
                         }
                     }
                     Err(failure) => {
-                        line.errors.0.push((Cow::Borrowed(&plugins[p].name), ErrorEntry::from(failure)));
+                        let entry = ErrorEntry::from(failure);
+                        result.first_failures[p].get_or_insert_with(|| entry.clone());
+                        line.errors.0.push((Cow::Borrowed(&plugins[p].name), entry));
                         *result.failures[p].entry(failure.kind().to_string()).or_insert(0) += 1;
                     }
                 }

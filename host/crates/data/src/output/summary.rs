@@ -95,6 +95,9 @@ pub struct EvaluationSummary {
     pub counts: EvaluationCounts,
     /// Failed samples per plugin, by kind of failure.
     pub errors: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Each failing plugin's first failure, in input order: what to read first.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub first_errors: BTreeMap<String, ErrorEntry>,
     /// Plugins whose corpus-level metrics could not be computed.
     pub corpus_errors: BTreeMap<String, ErrorEntry>,
     /// Every record left out, with its line and reason.
