@@ -573,3 +573,26 @@ fn set_reaches_a_plugin_given_by_path_and_refuses_numbers_json_cannot_carry() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_missing_or_unbuilt_plugin_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let eval_set = jsonl(dir.path(), "e.jsonl", &[json!({"id": 1, "output": "ok", "reference": "ok"})]);
+    let script = dir.path().join("app.py");
+    std::fs::write(&script, "def score(sample):\n    return 1\n").unwrap();
+    let output = run(assay().arg("run").arg("-e").arg(&script).arg("-o").arg(dir.path().join("o")).arg(&eval_set));
+    expect_code(&output, 1);
+    let said = stderr(&output);
+    assert!(said.contains("app.py: not a plugin component") && said.lines().count() <= 2, "{said}");
+    let missing = dir.path().join("numeric_close.wasm");
+    let output = run(assay().arg("run").arg("-e").arg(&missing).arg("-o").arg(dir.path().join("o")).arg(&eval_set));
+    expect_code(&output, 1);
+    assert!(stderr(&output).contains("numeric_close.wasm: no such plugin component; a plugin runs once built"));
+    let output = run(assay().args(["guard", "-g", "exact_match", "-o"]).arg(dir.path().join("g")).arg(&eval_set));
+    expect_code(&output, 1);
+    assert!(
+        stderr(&output).contains("is an evaluator plugin, but was given where a guard is expected"),
+        "{}",
+        stderr(&output)
+    );
+}

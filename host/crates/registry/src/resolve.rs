@@ -62,6 +62,13 @@ pub enum ResolveError {
     UnknownSource { text: String, builtins: String },
     #[error(transparent)]
     Reference(#[from] RefError),
+    #[error(
+        "{path}: no such plugin component; a plugin runs once built (in its project: ./build.sh, or \
+         `cargo build --target wasm32-wasip2 --release` for Rust; `assay new` makes a project)"
+    )]
+    Missing { path: PathBuf },
+    #[error("{path}: not a plugin component; give the .wasm file a plugin project's build writes, not its source")]
+    NotAComponent { path: PathBuf },
     #[error("{path}: cannot read the plugin")]
     Read {
         path: PathBuf,
@@ -388,7 +395,10 @@ impl<'a> Resolver<'a> {
 /// A local component, refused unread when larger than `limit` bytes.
 fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, ResolveError> {
     let read_error = |error| ResolveError::Read { path: path.to_path_buf(), error };
-    let mut file = std::fs::File::open(path).map_err(read_error)?;
+    let mut file = std::fs::File::open(path).map_err(|error| match error.kind() {
+        std::io::ErrorKind::NotFound => ResolveError::Missing { path: path.to_path_buf() },
+        _ => read_error(error),
+    })?;
     let size = file.metadata().map_err(read_error)?.len();
     if size > limit {
         return Err(ResolveError::TooLarge { path: path.to_path_buf(), size, limit });
@@ -398,6 +408,11 @@ fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, ResolveError> {
     std::io::Read::read_to_end(&mut std::io::Read::take(&mut file, limit + 1), &mut bytes).map_err(read_error)?;
     if bytes.len() as u64 > limit {
         return Err(ResolveError::TooLarge { path: path.to_path_buf(), size: bytes.len() as u64, limit });
+    }
+    // Every WebAssembly binary starts so; a script or a text file given by
+    // mistake is named as such, not dumped as bytes that failed to parse.
+    if !bytes.starts_with(b"\0asm") {
+        return Err(ResolveError::NotAComponent { path: path.to_path_buf() });
     }
     Ok(bytes)
 }

@@ -353,7 +353,12 @@ fn check_decision(decision: Decision) -> Result<Decision, Failure> {
 }
 
 fn wrong_kind(plugin: &Plugin, expected: Kind) -> Failure {
-    Failure::PluginError(format!("{} is a {} plugin, not a {expected}", plugin.origin, plugin.kind))
+    Failure::PluginError(format!(
+        "{} is {} plugin, not {}",
+        plugin.origin,
+        plugin.kind.with_article(),
+        expected.with_article()
+    ))
 }
 
 #[cfg(test)]

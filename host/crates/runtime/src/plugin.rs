@@ -60,7 +60,7 @@ pub enum LoadError {
          {WIT_PACKAGE} {ACCEPTED_VERSIONS}; rebuild the plugin against a supported version of the WIT package"
     )]
     UnsupportedVersion { source_name: String, export: String, host: &'static str },
-    #[error("{source_name}: is a {found} plugin, but was given where a {expected} is expected")]
+    #[error("{source_name}: is {} plugin, but was given where {} is expected", found.with_article(), expected.with_article())]
     WrongKind { source_name: String, found: Kind, expected: Kind },
     #[error("{source_name}: imports `{import}`, which the sandbox does not provide{hint}")]
     UnsupportedImport { source_name: String, import: String, hint: String },
@@ -85,6 +85,16 @@ pub enum LoadError {
 pub enum Kind {
     Evaluator,
     Guard,
+}
+
+impl Kind {
+    /// "an evaluator", "a guard".
+    pub fn with_article(self) -> &'static str {
+        match self {
+            Kind::Evaluator => "an evaluator",
+            Kind::Guard => "a guard",
+        }
+    }
 }
 
 impl fmt::Display for Kind {
