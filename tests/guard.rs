@@ -220,6 +220,10 @@ fn a_guard_that_fails_holds_its_records_or_lets_them_pass_as_configured() {
     assert_eq!(summary["guards"]["trap_guard"]["errors"], json!({"invalid-output": 1, "plugin-error": 1, "trap": 1}));
     assert_eq!(summary["counts"]["guard_errors"], 3);
     assert_eq!(lines(&closed.join("quarantined.jsonl")).len(), 3);
+    // The table counts them in all, as it does per guard.
+    let table = stdout(&output);
+    let all = table.lines().find(|l| l.contains("all guards")).unwrap();
+    assert!(all.contains("3 records with guard errors"), "{table}");
     assert_eq!(summary["plugins"][0]["fuel"]["trap_splits"], 1);
 
     // Fail open: the same failures, recorded, but the records pass.

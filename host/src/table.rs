@@ -53,14 +53,22 @@ pub fn guards(summary: &GuardSummary) -> comfy_table::Table {
             if errors.is_empty() { "-".into() } else { errors.join(", ") },
         ]);
     }
+    // In all: the records any guard failed on, and those no guard could
+    // read, so the row never says `-` while a guard's row counts errors.
     let c = &summary.counts;
-    let bad = if c.bad_records > 0 { format!("{} bad-record", c.bad_records) } else { "-".into() };
+    let mut errors = Vec::new();
+    if c.guard_errors > 0 {
+        errors.push(format!("{} records with guard errors", c.guard_errors));
+    }
+    if c.bad_records > 0 {
+        errors.push(format!("{} bad-record", c.bad_records));
+    }
     table.add_row([
         "all guards".to_string(),
         c.accepted.to_string(),
         c.quarantined.to_string(),
         c.rejected.to_string(),
-        bad,
+        if errors.is_empty() { "-".into() } else { errors.join(", ") },
     ]);
     align_right(&mut table, 1..4);
     table
