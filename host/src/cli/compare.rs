@@ -217,7 +217,6 @@ pub fn comparison(dirs: &[PathBuf], settings: &Settings) -> Result<Comparison> {
     if !settings.allow_different_prompts {
         same_prompts(&candidates)?;
     }
-    let Settings { test, draws, .. } = *settings;
     let baseline = &candidates[0];
     let names: Vec<String> = if settings.metrics.is_empty() {
         baseline.summary().details.keys().cloned().collect()
@@ -231,9 +230,9 @@ pub fn comparison(dirs: &[PathBuf], settings: &Settings) -> Result<Comparison> {
     };
     let mut comparison = Comparison {
         assay_version: env!("CARGO_PKG_VERSION").into(),
-        test,
+        test: settings.test,
         seed: settings.seed,
-        draws,
+        draws: settings.draws,
         alpha: settings.alpha,
         runs: candidates.iter().map(|c| c.data.dir.clone()).collect(),
         metrics: Vec::new(),
@@ -241,7 +240,7 @@ pub fn comparison(dirs: &[PathBuf], settings: &Settings) -> Result<Comparison> {
     };
     let mut plugins = PluginCache::default();
     for metric in names {
-        match compare_metric(&candidates, &metric, test, draws, settings, &mut plugins)? {
+        match compare_metric(&candidates, &metric, settings, &mut plugins)? {
             Ok(compared) => comparison.metrics.push(compared),
             // A metric asked for by name is refused, not quietly left out.
             Err(reason) if !settings.metrics.is_empty() => bail!("{metric} cannot be compared: {reason}"),
@@ -254,6 +253,7 @@ pub fn comparison(dirs: &[PathBuf], settings: &Settings) -> Result<Comparison> {
 /// `--candidates`: requirements, figures, significance per eval set,
 /// ranking and the Pareto front.
 fn decide(file: &std::path::Path, args: &CompareArgs) -> Result<()> {
+    let settings = Settings::of(args)?;
     let described = candidates::read(file)?;
     let requirements = args
         .requirements
@@ -307,7 +307,7 @@ fn decide(file: &std::path::Path, args: &CompareArgs) -> Result<()> {
     if kept.len() >= 2 {
         for set in 0..rows[kept[0]].candidate.runs.len() {
             let dirs: Vec<PathBuf> = kept.iter().map(|&i| rows[i].candidate.runs[set].clone()).collect();
-            comparisons.push(comparison(&dirs, &Settings::of(args)?)?);
+            comparisons.push(comparison(&dirs, &settings)?);
         }
     }
     let decision = Decision {
@@ -637,12 +637,47 @@ fn load_plugin(summary: &PluginSummary) -> Result<Reloaded> {
     Ok(Reloaded { host, plugin, determinism })
 }
 
+/// One side of a paired test: its score, its bootstrap estimate (paired
+/// bootstrap only) and the test's p-value.
+struct Side {
+    score: f64,
+    mean: Option<f64>,
+    ci: Option<f64>,
+    p_value: f64,
+}
+
+impl Side {
+    fn result(&self, run: &str, p_value: Option<f64>, verdict: Verdict) -> RunResult {
+        RunResult { run: run.to_string(), score: self.score, mean: self.mean, ci: self.ci, p_value, verdict }
+    }
+}
+
+/// `b` tested against `a` with the settings' test: both sides.
+fn paired(
+    a: &Statistics,
+    b: &Statistics,
+    score: &mut impl FnMut(&[f64]) -> Result<f64, String>,
+    settings: &Settings,
+) -> Result<(Side, Side), String> {
+    let side =
+        |e: significance::Estimate, p_value| Side { score: e.score, mean: Some(e.mean), ci: Some(e.ci), p_value };
+    let plain = |score, p_value| Side { score, mean: None, ci: None, p_value };
+    Ok(match settings.test {
+        Test::PairedBs => {
+            let o = significance::paired_bootstrap(a, b, score, settings.draws, settings.seed)?;
+            (side(o.baseline, o.p_value), side(o.system, o.p_value))
+        }
+        Test::PairedAr => {
+            let o = significance::paired_randomization(a, b, score, settings.draws, settings.seed)?;
+            (plain(o.baseline_score, o.p_value), plain(o.system_score, o.p_value))
+        }
+    })
+}
+
 /// One metric across the runs: `Ok(Err(reason))` when it cannot be compared.
 fn compare_metric(
     candidates: &[Candidate],
     metric: &str,
-    test: Test,
-    draws: usize,
     settings: &Settings,
     plugins: &mut PluginCache,
 ) -> Result<std::result::Result<MetricComparison, String>> {
@@ -757,89 +792,32 @@ fn compare_metric(
         }
     };
 
-    let baseline = &systems[0];
+    // Each run against the baseline, then every other pair, each tested the same way.
     let mut runs = Vec::new();
-    for (index, (candidate, system)) in candidates.iter().zip(&systems).enumerate().skip(1) {
-        let (baseline_estimate, result) = match test {
-            Test::PairedBs => {
-                let outcome = match significance::paired_bootstrap(baseline, system, &mut score, draws, settings.seed) {
-                    Ok(outcome) => outcome,
-                    Err(reason) => return Ok(Err(reason)),
-                };
-                let estimate = outcome.system;
-                let difference = estimate.score - outcome.baseline.score;
-                let verdict = Verdict::of(outcome.p_value, settings.alpha, difference, detail.higher_is_better);
-                let result = RunResult {
-                    run: candidate.data.dir.clone(),
-                    score: estimate.score,
-                    mean: Some(estimate.mean),
-                    ci: Some(estimate.ci),
-                    p_value: Some(outcome.p_value),
-                    verdict,
-                };
-                (Some(outcome.baseline), result)
-            }
-            Test::PairedAr => {
-                let p_value =
-                    match significance::paired_randomization(baseline, system, &mut score, draws, settings.seed) {
-                        Ok(p) => p,
-                        Err(reason) => return Ok(Err(reason)),
-                    };
-                let (base, own) = match (score(&baseline.total()), score(&system.total())) {
-                    (Ok(base), Ok(own)) => (base, own),
-                    (Err(reason), _) | (_, Err(reason)) => return Ok(Err(reason)),
-                };
-                let verdict = Verdict::of(p_value, settings.alpha, own - base, detail.higher_is_better);
-                let result = RunResult {
-                    run: candidate.data.dir.clone(),
-                    score: own,
-                    mean: None,
-                    ci: None,
-                    p_value: Some(p_value),
-                    verdict,
-                };
-                (None, result)
-            }
+    for (index, candidate) in candidates.iter().enumerate().skip(1) {
+        let (baseline, result) = match paired(&systems[0], &systems[index], &mut score, settings) {
+            Ok(tested) => tested,
+            Err(reason) => return Ok(Err(reason)),
         };
         if index == 1 {
-            let score_of_baseline = match baseline_estimate {
-                Some(estimate) => estimate.score,
-                None => match score(&baseline.total()) {
-                    Ok(value) => value,
-                    Err(reason) => return Ok(Err(reason)),
-                },
-            };
-            runs.push(RunResult {
-                run: candidates[0].data.dir.clone(),
-                score: score_of_baseline,
-                mean: baseline_estimate.map(|e| e.mean),
-                ci: baseline_estimate.map(|e| e.ci),
-                p_value: None,
-                verdict: Verdict::Baseline,
-            });
+            runs.push(baseline.result(&candidates[0].data.dir, None, Verdict::Baseline));
         }
-        runs.push(result);
+        let verdict =
+            Verdict::of(result.p_value, settings.alpha, result.score - baseline.score, detail.higher_is_better);
+        runs.push(result.result(&candidate.data.dir, Some(result.p_value), verdict));
     }
-    // Every other pair, each tested the same way.
     let mut pairs = Vec::new();
     for first in 1..systems.len() {
         for second in first + 1..systems.len() {
-            let (a, b) = (&systems[first], &systems[second]);
-            let tested = match test {
-                Test::PairedBs => significance::paired_bootstrap(a, b, &mut score, draws, settings.seed)
-                    .map(|o| (o.p_value, o.system.score - o.baseline.score)),
-                Test::PairedAr => significance::paired_randomization(a, b, &mut score, draws, settings.seed)
-                    .map(|p| (p, runs[second].score - runs[first].score)),
-            };
-            let (p_value, difference) = match tested {
+            let (a, b) = match paired(&systems[first], &systems[second], &mut score, settings) {
                 Ok(tested) => tested,
                 Err(reason) => return Ok(Err(reason)),
             };
             pairs.push(Pair {
                 first: candidates[first].data.dir.clone(),
                 second: candidates[second].data.dir.clone(),
-                p_value,
-                verdict: Verdict::of(p_value, settings.alpha, difference, detail.higher_is_better),
+                p_value: b.p_value,
+                verdict: Verdict::of(b.p_value, settings.alpha, b.score - a.score, detail.higher_is_better),
             });
         }
     }

@@ -144,6 +144,15 @@ pub fn paired_bootstrap<E>(
     })
 }
 
+/// What paired approximate randomization found for a system against a
+/// baseline: both scores (which it computes anyway) and the p-value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Randomization {
+    pub baseline_score: f64,
+    pub system_score: f64,
+    pub p_value: f64,
+}
+
 /// Paired approximate randomization of `system` against `baseline` on
 /// `metric`: in each of `trials` trials every sample's pair of outputs is
 /// swapped or not by a coin, and the p-value is the share of trials whose
@@ -154,11 +163,12 @@ pub fn paired_randomization<E>(
     metric: &mut impl FnMut(&[f64]) -> Result<f64, E>,
     trials: usize,
     seed: u64,
-) -> Result<f64, E> {
+) -> Result<Randomization, E> {
     assert_eq!(baseline.samples(), system.samples(), "paired systems score the same samples");
     let n = baseline.samples();
     let coins = Generator::new(u128::from(seed)).booleans(trials * n);
-    let observed = (metric(&baseline.total())? - metric(&system.total())?).abs();
+    let (baseline_score, system_score) = (metric(&baseline.total())?, metric(&system.total())?);
+    let observed = (baseline_score - system_score).abs();
     let mut statistics = Vec::with_capacity(trials);
     for trial in coins.chunks(n.max(1)).take(trials) {
         let pick =
@@ -167,7 +177,7 @@ pub fn paired_randomization<E>(
         let b = baseline.sum(trial.iter().enumerate().map(pick(false)));
         statistics.push((metric(&a)? - metric(&b)?).abs());
     }
-    Ok(p_value(statistics.into_iter(), observed))
+    Ok(Randomization { baseline_score, system_score, p_value: p_value(statistics.into_iter(), observed) })
 }
 
 #[cfg(test)]
@@ -201,15 +211,16 @@ mod tests {
         let bootstrap = paired_bootstrap(&baseline, &better, &mut mean, 1000, DEFAULT_SEED).unwrap();
         assert_eq!(bootstrap.p_value, 1.0 / 1001.0);
         assert_eq!((bootstrap.system.score, bootstrap.baseline.score), (1.0, 0.0));
-        let p = paired_randomization(&baseline, &better, &mut mean, 1000, DEFAULT_SEED).unwrap();
-        assert_eq!(p, 1.0 / 1001.0);
+        let randomization = paired_randomization(&baseline, &better, &mut mean, 1000, DEFAULT_SEED).unwrap();
+        assert_eq!(randomization.p_value, 1.0 / 1001.0);
+        assert_eq!((randomization.system_score, randomization.baseline_score), (1.0, 0.0));
 
         // Two systems right on alternate samples: no difference to find.
         let odd = system(&(0..200).map(|i| f64::from(i % 2)).collect::<Vec<_>>());
         let even = system(&(0..200).map(|i| f64::from((i + 1) % 2)).collect::<Vec<_>>());
         let bootstrap = paired_bootstrap(&odd, &even, &mut mean, 1000, DEFAULT_SEED).unwrap();
         assert!(bootstrap.p_value > 0.3, "{bootstrap:?}");
-        assert!(paired_randomization(&odd, &even, &mut mean, 1000, DEFAULT_SEED).unwrap() > 0.3);
+        assert!(paired_randomization(&odd, &even, &mut mean, 1000, DEFAULT_SEED).unwrap().p_value > 0.3);
     }
 
     #[test]
