@@ -186,9 +186,11 @@ const UPSERT: &str =
 const RECORD: &str =
     "INSERT INTO history (item, reviewer, verdict, score, tags, comment, at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 const DELETE: &str = "DELETE FROM verdicts WHERE item = $1 AND reviewer = $2";
+/// Both reads take one parameter, a reviewer or NULL for all.
 const CURRENT: &str = "SELECT item, reviewer, verdict, score, tags, comment, at FROM verdicts
      WHERE CAST($1 AS TEXT) IS NULL OR reviewer = $1 ORDER BY item, reviewer";
-const HISTORY: &str = "SELECT item, reviewer, verdict, score, tags, comment, at FROM history ORDER BY id";
+const HISTORY: &str = "SELECT item, reviewer, verdict, score, tags, comment, at FROM history
+     WHERE CAST($1 AS TEXT) IS NULL OR reviewer = $1 ORDER BY id";
 
 impl Store {
     /// Opens (creating if needed) the store of the review in `dir`.
@@ -339,19 +341,13 @@ impl Store {
                 let read = |row: &rusqlite::Row| {
                     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?))
                 };
-                if query.contains("$1") {
-                    statement.query_map(params![reviewer], read)?.collect::<Result<_, _>>()?
-                } else {
-                    statement.query_map([], read)?.collect::<Result<_, _>>()?
-                }
+                statement.query_map(params![reviewer], read)?.collect::<Result<_, _>>()?
             }
-            Backend::Postgres(client) => {
-                let rows =
-                    if query.contains("$1") { client.query(query, &[&reviewer])? } else { client.query(query, &[])? };
-                rows.iter()
-                    .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6)))
-                    .collect()
-            }
+            Backend::Postgres(client) => client
+                .query(query, &[&reviewer])?
+                .iter()
+                .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6)))
+                .collect(),
         };
         Ok(rows
             .into_iter()
