@@ -42,9 +42,26 @@ pub struct NoConfig {}
 ///
 /// Plugins declare their configuration as a serde type, typically with
 /// `#[serde(default, deny_unknown_fields)]`, so a typo in a key is an error
-/// that names the key instead of a silently ignored setting.
+/// that names the key instead of a silently ignored setting. A value of the
+/// wrong type names its key too (`at \`strict\`: invalid type: string
+/// "yes", expected a boolean`): the author wrote TOML or `--set`, never the
+/// JSON the host made of it, so a line and column of that JSON would point
+/// nowhere and are left out.
 fn parse_config<C: serde::de::DeserializeOwned>(text: &str) -> Result<C, String> {
-    serde_json::from_str(text).map_err(|e| format!("invalid configuration: {e}"))
+    let mut json = serde_json::Deserializer::from_str(text);
+    let config = serde_path_to_error::deserialize(&mut json).map_err(|e| match e.path().to_string().as_str() {
+        "." => format!("invalid configuration: {}", without_position(e.inner())),
+        path => format!("invalid configuration: at `{path}`: {}", without_position(e.inner())),
+    })?;
+    json.end().map_err(|e| format!("invalid configuration: {}", without_position(&e)))?;
+    Ok(config)
+}
+
+/// serde_json's message without its ` at line L column C`.
+fn without_position(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    message.strip_suffix(&position).unwrap_or(&message).to_string()
 }
 
 /// Where an exported plugin keeps its configured instance between calls.
@@ -82,4 +99,40 @@ macro_rules! plugin_info {
             description: ::std::string::String::from($description),
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_config;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Config {
+        strict: bool,
+        #[serde(default)]
+        weights: Vec<f64>,
+    }
+
+    #[test]
+    fn a_wrong_type_names_its_key_and_the_value_written() {
+        let error = parse_config::<Config>(r#"{"strict": "yes"}"#).unwrap_err();
+        assert_eq!(error, r#"invalid configuration: at `strict`: invalid type: string "yes", expected a boolean"#);
+        let error = parse_config::<Config>(r#"{"strict": true, "weights": [1, "x"]}"#).unwrap_err();
+        assert!(error.starts_with("invalid configuration: at `weights[1]`: invalid type: string \"x\""), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_or_missing_key_is_named() {
+        let error = parse_config::<Config>(r#"{"strict": true, "strcit": 1}"#).unwrap_err();
+        assert!(error.contains("unknown field `strcit`"), "{error}");
+        assert!(!error.contains("column"), "{error}");
+        let error = parse_config::<Config>("{}").unwrap_err();
+        assert_eq!(error, "invalid configuration: missing field `strict`");
+        assert!(
+            parse_config::<Config>(r#"{"strict": false} x"#)
+                .unwrap_err()
+                .starts_with("invalid configuration: trailing")
+        );
+    }
 }
