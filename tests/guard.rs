@@ -225,6 +225,16 @@ fn a_guard_that_fails_holds_its_records_or_lets_them_pass_as_configured() {
     let all = table.lines().find(|l| l.contains("all guards")).unwrap();
     assert!(all.contains("3 records with guard errors"), "{table}");
     assert_eq!(summary["plugins"][0]["fuel"]["trap_splits"], 1);
+    // The first failure in input order is kept and printed after the table.
+    assert_eq!(summary["guards"]["trap_guard"]["first_error"]["kind"], "trap");
+    assert!(summary["guards"]["arithmetic"].get("first_error").is_none());
+    assert!(
+        table
+            .lines()
+            .any(|l| l.trim_start().starts_with("trap_guard: 1 invalid-output, 1 plugin-error, 1 trap; first: ")
+                && l.contains("panicked on purpose")),
+        "{table}"
+    );
 
     // Fail open: the same failures, recorded, but the records pass.
     let config = dir.path().join("assay.toml");

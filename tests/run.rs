@@ -172,6 +172,14 @@ fn a_trap_costs_only_the_sample_it_happened_on() {
         said.starts_with("hostile: 1 plugin-error, 1 trap; first: ") && said.contains("panicked on purpose"),
         "{said}"
     );
+    // -v shows what the plugin wrote, each line after the plugin's name.
+    let output = run(assay()
+        .args(["run", "-v", "-e", artifacts::HOSTILE, "--batch-size", "2", "-o"])
+        .arg(dir.path().join("verbose"))
+        .arg(&eval_set));
+    expect_code(&output, 3);
+    let said = stderr(&output);
+    assert!(said.lines().any(|l| l.starts_with("hostile| ") && l.contains("panicked on purpose")), "{said}");
 }
 
 #[test]
@@ -595,4 +603,130 @@ fn a_missing_or_unbuilt_plugin_says_what_to_do() {
         "{}",
         stderr(&output)
     );
+}
+
+#[test]
+fn the_compiled_component_cache_is_capped_listed_pruned_and_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let eval_set = root().join("examples/eval/qa.jsonl");
+    let assay_in = |cap: Option<&str>| {
+        let mut command = assay();
+        command.env("ASSAY_CACHE_DIR", &cache);
+        match cap {
+            Some(mib) => command.env("ASSAY_CACHE_MAX_MIB", mib),
+            None => command.env_remove("ASSAY_CACHE_MAX_MIB"),
+        };
+        command
+    };
+    let listed = || -> Vec<Value> {
+        let output = run(assay_in(None).args(["cache", "list", "--json"]));
+        expect_code(&output, 0);
+        stdout(&output).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let sha256 = |plugin: &str| -> Value {
+        let output = run(assay_in(None).args(["inspect", "--json", plugin]));
+        read_value(&stdout(&output))["sha256"].clone()
+    };
+    let out = dir.path().join("out");
+    let output =
+        run(assay_in(None).args(["run", "-q", "-e", "exact_match", "-e", "token_f1", "-o"]).arg(&out).arg(&eval_set));
+    expect_code(&output, 0);
+    let entries = listed();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(entries.iter().all(|e| e["current"] == true && e["bytes"].as_u64() > Some(0)));
+
+    // What the cache must never remove, and what prune removes first.
+    std::fs::create_dir_all(cache.join("models")).unwrap();
+    std::fs::write(cache.join("models/answer.json"), "paid for").unwrap();
+    std::fs::write(cache.join(format!("{}-0000000000000000.cwasm", "0".repeat(64))), "another version").unwrap();
+    let output = run(assay_in(None).args(["cache", "size"]));
+    expect_code(&output, 0);
+    assert!(stdout(&output).contains("compiled components") && stdout(&output).contains("3 entries; cap 1024 MiB"));
+    let output = run(assay_in(None).args(["cache", "list"]));
+    assert!(stdout(&output).contains("(another Assay version"), "{}", stdout(&output));
+    let output = run(assay_in(None).args(["cache", "prune"]));
+    expect_code(&output, 0);
+    assert!(stdout(&output).starts_with("pruned 1 compiled components"), "{}", stdout(&output));
+    assert_eq!(listed().len(), 2);
+
+    // Under a cap of 0 MiB a run keeps only the entry it just wrote.
+    let output = run(assay_in(Some("0")).args(["run", "-q", "-e", "length", "-o"]).arg(&out).arg(&eval_set));
+    expect_code(&output, 0);
+    let entries = listed();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["component"], sha256("length"));
+    let output = run(assay_in(None).args(["cache", "prune", "--max-mib", "0"]));
+    assert!(stdout(&output).starts_with("pruned 1 compiled components"), "{}", stdout(&output));
+
+    let output = run(assay_in(None).args(["run", "-q", "-e", "length", "-o"]).arg(&out).arg(&eval_set));
+    expect_code(&output, 0);
+    assert!(cache.join("functions.log").exists(), "compiled functions are kept for the next compile");
+    let output = run(assay_in(None).args(["cache", "clear"]));
+    assert!(stdout(&output).starts_with("cleared 1 compiled components"), "{}", stdout(&output));
+    assert!(stdout(&output).contains("MiB of compiled functions"), "{}", stdout(&output));
+    assert!(listed().is_empty() && !cache.join("functions.log").exists());
+    assert_eq!(std::fs::read_to_string(cache.join("models/answer.json")).unwrap(), "paid for");
+}
+
+fn read_value(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn assay_dev_rebuilds_on_every_change_and_says_what_changed() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    std::fs::create_dir(&project).unwrap();
+    // A "build" that copies the component the file `source` names.
+    std::fs::write(project.join("build.sh"), "cp \"$(cat source)\" plugin.wasm\n").unwrap();
+    std::fs::write(project.join("source"), artifacts::NOOP).unwrap();
+    let set = jsonl(
+        dir.path(),
+        "set.jsonl",
+        &[
+            json!({"id": "a", "output": "ok", "reference": "ok"}),
+            json!({"id": "b", "output": "panic", "reference": "ok"}),
+        ],
+    );
+    let mut child = assay()
+        .args(["dev", "--input"])
+        .arg(&set)
+        .arg(&project)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    // The lines of one round, up to the loop's "watching" line.
+    let round = || -> Vec<String> {
+        let mut said = Vec::new();
+        loop {
+            match lines.recv_timeout(std::time::Duration::from_secs(120)) {
+                Ok(line) if line.starts_with("watching ") => return said,
+                Ok(line) => said.push(line),
+                Err(e) => panic!("no round ended ({e}); it said: {said:?}"),
+            }
+        }
+    };
+    let first = round();
+    assert!(first.iter().any(|l| l == "errors (count): 0.0000"), "{first:?}");
+    assert!(first.last().unwrap().contains("rebuild-to-result"), "{first:?}");
+
+    std::fs::write(project.join("source"), artifacts::HOSTILE).unwrap();
+    let second = round();
+    assert!(second.iter().any(|l| l == "errors (count): 0.0000 -> 1.0000"), "{second:?}");
+
+    std::fs::write(project.join("source"), dir.path().join("missing.wasm").display().to_string()).unwrap();
+    let third = round();
+    assert!(third.iter().any(|l| l.starts_with("build failed after")), "{third:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

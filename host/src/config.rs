@@ -177,6 +177,11 @@ option_group! {
         /// Print nothing but errors.
         #[arg(short, long)]
         pub quiet: bool,
+        /// Print what plugins print (stdout and stderr: Python's `print`,
+        /// `console.log`, Rust's `eprintln!`) as each call ends, each line
+        /// after its plugin's name; the progress bar is then off.
+        #[arg(short, long, conflicts_with = "quiet")]
+        pub verbose: bool,
         /// Stop sending model requests after this many (cache hits are free).
         #[arg(long, value_name = "N")]
         pub max_model_requests: Option<u64>,

@@ -53,6 +53,8 @@ enum Command {
     Compare(cli::compare::CompareArgs),
     /// Check a plugin against golden cases: expected scores or decisions.
     Test(cli::test::TestArgs),
+    /// Rebuild a plugin project on every change, run its cases and a small run, and say what changed.
+    Dev(cli::dev::DevArgs),
     /// Create a plugin project (Rust, Python or JavaScript) that builds as generated.
     New(cli::new::NewArgs),
     /// Write a plugin's metadata (name, version, authors, license, source...) into the component.
@@ -69,6 +71,8 @@ enum Command {
     Verify(cli::registry::VerifyArgs),
     /// Create a signing key pair for a team.
     Keygen(cli::registry::KeygenArgs),
+    /// The compiled-component cache: list, size, prune, clear.
+    Cache(cli::cache::CacheArgs),
     /// Move judged model answers between machines: export and import the model cache.
     Models(cli::models::ModelsArgs),
     /// Measure people's verdicts: agreement among reviewers, and of each metric with them.
@@ -100,6 +104,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => done(cli::generate::generate(args)),
         Command::Test(args) => cli::test::test(args),
         Command::New(args) => done(cli::new::new(args)),
+        Command::Dev(args) => cli::dev::dev(args),
         Command::Package(args) => done(cli::package::package(args)),
         Command::Lock(args) => done(cli::lock::lock(args)),
         Command::Push(args) => done(cli::registry::push(args)),
@@ -108,6 +113,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => done(cli::registry::verify(args)),
         Command::Keygen(args) => done(cli::registry::keygen(args)),
         Command::Models(args) => done(cli::models::models(args)),
+        Command::Cache(args) => done(cli::cache::cache(args)),
         Command::Review(args) => done(cli::review::review(args)),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "assay", &mut std::io::stdout());

@@ -1,9 +1,10 @@
 //! What people read in a terminal: tables after a run, and a progress bar
 //! while it goes.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use assay_data::output::{EvaluationSummary, GuardSummary, MetricRow, Summary};
+use assay_data::output::{ErrorEntry, EvaluationSummary, GuardSummary, MetricRow, Summary};
 
 /// A table in the style every command prints.
 pub fn new(header: &[&str]) -> comfy_table::Table {
@@ -86,6 +87,7 @@ fn align_right(table: &mut comfy_table::Table, columns: std::ops::Range<usize>) 
 /// What a finished run prints: its table, and a line of counts saying
 /// where the results are.
 pub fn print(summary: &Summary, out: &Path) {
+    let failed = failures(summary);
     match summary {
         Summary::Evaluation(summary) => {
             println!("{}", metrics(summary));
@@ -97,9 +99,6 @@ pub fn print(summary: &Summary, out: &Path) {
                 counts.skipped,
                 out.display()
             );
-            for line in failures(summary) {
-                println!("  {line}");
-            }
         }
         Summary::Guard(summary) => {
             println!("{}", guards(summary));
@@ -115,6 +114,9 @@ pub fn print(summary: &Summary, out: &Path) {
                 out.display()
             );
         }
+    }
+    for line in failed {
+        println!("  {line}");
     }
 }
 
@@ -140,12 +142,26 @@ fn brief(message: &str) -> String {
 /// A line per failing plugin: its failures by kind and the first one's
 /// message, then each failed corpus computation. Printed with the table,
 /// and on stderr under `-q`, so no failure passes without a word.
-pub fn failures(summary: &assay_data::output::EvaluationSummary) -> Vec<String> {
+pub fn failures(summary: &Summary) -> Vec<String> {
+    let line = |plugin: &str, kinds: &BTreeMap<String, u64>, first: Option<&ErrorEntry>| {
+        let kinds: Vec<String> = kinds.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+        let first = first.map(|e| format!("; first: {}", brief(&e.message)));
+        format!("{}: {}{}", crate::text::terminal(plugin), kinds.join(", "), first.unwrap_or_default())
+    };
+    let summary = match summary {
+        Summary::Evaluation(summary) => summary,
+        Summary::Guard(summary) => {
+            return summary
+                .guards
+                .iter()
+                .filter(|(_, routes)| !routes.errors.is_empty())
+                .map(|(guard, routes)| line(guard, &routes.errors, routes.first_error.as_ref()))
+                .collect();
+        }
+    };
     let mut lines = Vec::new();
     for (plugin, kinds) in &summary.errors {
-        let kinds: Vec<String> = kinds.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
-        let first = summary.first_errors.get(plugin).map(|e| format!("; first: {}", brief(&e.message)));
-        lines.push(format!("{}: {}{}", crate::text::terminal(plugin), kinds.join(", "), first.unwrap_or_default()));
+        lines.push(line(plugin, kinds, summary.first_errors.get(plugin)));
     }
     for (plugin, error) in &summary.corpus_errors {
         lines.push(format!(

@@ -13,6 +13,10 @@ pub use assay_test_artifacts as artifacts;
 pub fn assay() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_assay"));
     cmd.env("ASSAY_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("assay-cache"));
+    // Past the default cap of 1 GiB, tests would evict each other's
+    // compiled Python and JavaScript plugins (about 40 MB each) and compile
+    // them again.
+    cmd.env("ASSAY_CACHE_MAX_MIB", "16384");
     cmd.env_remove("RUST_LOG");
     cmd
 }

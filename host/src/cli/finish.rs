@@ -32,13 +32,26 @@ pub struct Finish<'a> {
     pub started: std::time::Instant,
     /// Print nothing but errors.
     pub quiet: bool,
+    /// Plugins' logs go to stderr, where a progress bar would garble them.
+    pub verbose: bool,
 }
 
-impl Finish<'_> {
-    /// Runs `work` over `input`, with a progress bar unless quiet, and
+impl<'a> Finish<'a> {
+    /// A run's finish as the run's options (`-q`, `-v`) ask.
+    pub fn new(
+        ci: &'a CiOptions,
+        gates: &'a Gates,
+        out_dir: &'a Path,
+        started: std::time::Instant,
+        options: &crate::config::SharedOptions,
+    ) -> Self {
+        Finish { ci, gates, out_dir, started, quiet: options.quiet, verbose: options.verbose }
+    }
+
+    /// Runs `work` over `input`, with a progress bar unless quiet or verbose, and
     /// reports what it found.
     pub fn run(&self, input: &Path, work: impl FnOnce(&dyn Progress) -> Result<Summary, RunError>) -> Result<ExitCode> {
-        let summary = crate::table::with_progress(!self.quiet, input, work)?;
+        let summary = crate::table::with_progress(!self.quiet && !self.verbose, input, work)?;
         self.report(&summary)
     }
 
@@ -49,11 +62,9 @@ impl Finish<'_> {
         let output_format = self.ci.output_format.unwrap_or_default();
         if !self.quiet && output_format == OutputFormat::Table {
             crate::table::print(summary, self.out_dir);
-        } else if let Summary::Evaluation(evaluation) = summary
-            && self.quiet
-        {
+        } else if self.quiet {
             // "Nothing but errors" still means the errors.
-            for line in crate::table::failures(evaluation) {
+            for line in crate::table::failures(summary) {
                 eprintln!("{line}");
             }
         }

@@ -65,7 +65,7 @@ pub fn guard(args: GuardArgs) -> Result<ExitCode> {
         })
         .collect();
     check_gate_names(&setup, &guards)?;
-    let finish = Finish { ci: &ci, gates: &config.gates, out_dir: &out, started, quiet: setup.options.quiet };
+    let finish = Finish::new(&ci, &config.gates, &out, started, &setup.options);
     let code = finish.run(&args.feedback, |progress| {
         let summary = assay_pipeline::screen(
             &host,

@@ -1,7 +1,9 @@
 //! The subcommands of the `assay` binary, one module each, and what the run
 //! commands share ([`setup`] before a run, [`finish`] after it).
 
+pub mod cache;
 pub mod compare;
+pub mod dev;
 pub mod finish;
 pub mod generate;
 pub mod guard;

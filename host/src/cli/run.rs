@@ -71,7 +71,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let host = setup.host(options.schedule.jobs)?;
     let plugins = host.prepare(&setup.specs, Kind::Evaluator, &options.schedule.determinism)?;
     check_gate_names(&setup, &plugins)?;
-    let finish = Finish { ci: &ci, gates: &config.gates, out_dir: &out, started, quiet: setup.options.quiet };
+    let finish = Finish::new(&ci, &config.gates, &out, started, &setup.options);
     let code = finish.run(&args.eval_set, |progress| {
         let summary =
             assay_pipeline::evaluate(&host, &plugins, &args.eval_set, input.format, &fields, &options, &out, progress);

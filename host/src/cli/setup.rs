@@ -136,7 +136,10 @@ impl Setup {
 
     /// A host for this run's plugins and `workers` threads that hold instances.
     pub fn host(&self, workers: usize) -> Result<Host> {
-        let host = Host::new(&self.specs, workers, self.cache.clone())?;
+        let mut host = Host::new(&self.specs, workers, self.cache.clone())?;
+        if self.options.verbose {
+            host = host.with_log(Arc::new(PrintedLog));
+        }
         Ok(match &self.models {
             Some(broker) => host.with_models(Arc::new(Brokered(broker.clone()))),
             None => host,
@@ -149,6 +152,21 @@ impl Setup {
         for note in self.models.as_ref().map(|broker| broker.take_notes()).unwrap_or_default() {
             eprintln!("warning: {}", crate::text::terminal(&note));
         }
+    }
+}
+
+/// Plugins' logs on stderr, for `-v`: each line after the plugin's name,
+/// so that the lines of plugins run side by side can be told apart.
+struct PrintedLog;
+
+impl assay_runtime::PluginLog for PrintedLog {
+    fn write(&self, plugin: &str, text: &str) {
+        let mut lines = String::new();
+        for line in text.lines() {
+            lines.push_str(&format!("{plugin}| {}\n", crate::text::terminal(line)));
+        }
+        // One write per call, so two workers' lines do not interleave.
+        eprint!("{lines}");
     }
 }
 

@@ -45,6 +45,29 @@ pub struct TestArgs {
     /// Compile the plugin afresh instead of using the compiled-component cache.
     #[arg(long)]
     no_cache: bool,
+    /// Show what the plugin printed for every case, not only for failing ones.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+/// What the plugin printed during the case being run.
+#[derive(Default)]
+struct CaseLog(std::sync::Mutex<String>);
+
+impl CaseLog {
+    fn take(&self) -> String {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl assay_runtime::PluginLog for CaseLog {
+    fn write(&self, _plugin: &str, text: &str) {
+        let mut log = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        log.push_str(text);
+        if !text.ends_with('\n') {
+            log.push('\n');
+        }
+    }
 }
 
 /// One line of a cases file.
@@ -82,7 +105,8 @@ impl OneOrMany {
 pub fn test(args: TestArgs) -> Result<ExitCode> {
     let text = std::fs::read_to_string(&args.cases).with_context(|| format!("reading {}", args.cases.display()))?;
     let resolved = resolve_source(&args.plugin)?;
-    let host = Host::new(&[], 1, cache(args.no_cache, None))?;
+    let log = std::sync::Arc::new(CaseLog::default());
+    let host = Host::new(&[], 1, cache(args.no_cache, None))?.with_log(log.clone());
     let origin = resolved.origin.label();
     let plugin = host.load(&origin, &resolved.component, &Limits::default(), None)?;
     let mut loaded = LoadedPlugin {
@@ -107,13 +131,27 @@ pub fn test(args: TestArgs) -> Result<ExitCode> {
         let label = format!("{at} {}", case.name.as_deref().unwrap_or(""));
         let tolerance = case.tolerance.unwrap_or(args.tolerance);
         let problems = run_case(&host, &mut loaded, case, line_number, tolerance).map_err(|e| anyhow!("{at}: {e}"))?;
-        if problems.is_empty() {
+        let printed = log.take();
+        let case_failed = !problems.is_empty();
+        if !case_failed {
             passed += 1;
+            if args.verbose {
+                println!("ok {}", label.trim_end());
+            }
         } else {
             failed += 1;
             println!("FAIL {}", label.trim_end());
             for problem in problems {
-                println!("  {}", crate::text::terminal(&problem));
+                // The log follows in full, so a failure's quote of it is left out.
+                let problem =
+                    if printed.is_empty() { &problem } else { problem.split("; stderr: ").next().unwrap_or_default() };
+                println!("  {}", crate::text::terminal(problem));
+            }
+        }
+        if !printed.is_empty() && (args.verbose || case_failed) {
+            println!("  the plugin printed:");
+            for line in printed.lines() {
+                println!("  | {}", crate::text::terminal(line));
             }
         }
     }
@@ -162,6 +200,7 @@ fn run_case(host: &Host, loaded: &mut LoadedPlugin, case: Case, line: u64, toler
             })
             .collect::<Result<Vec<_>>>()?;
         let decisions = runtime.block_on(instance.screen(&batch, 0));
+        instance.forward_log(host, &loaded.name);
         return check_guard(decisions, &case.expect, expected_error.as_deref(), batch.len(), tolerance);
     }
     let mut instance: EvaluatorInstance = match configured(&runtime, loaded, host, expected_error.as_deref(), &records)
@@ -175,7 +214,9 @@ fn run_case(host: &Host, loaded: &mut LoadedPlugin, case: Case, line: u64, toler
             eval_record(&raw(r), &FieldMap::samples()).map(|e| e.sample).map_err(|e| anyhow!("sample: {}", e.message))
         })
         .collect::<Result<Vec<_>>>()?;
-    let scores = match runtime.block_on(instance.score(&batch, 0)) {
+    let scores = runtime.block_on(instance.score(&batch, 0));
+    instance.forward_log(host, &loaded.name);
+    let scores = match scores {
         Err(failure) => return Ok(outcome_error(&failure, expected_error.as_deref())),
         Ok(scores) => scores,
     };

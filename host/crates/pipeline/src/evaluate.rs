@@ -314,7 +314,9 @@ pub async fn finalize(
     use assay_runtime::instance::Instance as _;
     let statistics = statistics.statistics()?;
     let mut instance = EvaluatorInstance::instantiate(loaded, host, determinism).await?;
-    instance.finalize(&statistics).await
+    let corpus = instance.finalize(&statistics).await;
+    instance.forward_log(host, &loaded.name);
+    corpus
 }
 
 /// The flat list of `plugin/metric` sample-level keys of a run, and which

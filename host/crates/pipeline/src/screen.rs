@@ -332,7 +332,9 @@ impl ScreeningTally {
                         let entry = guard_entry(guard, outcome);
                         if let Some(error) = &entry.error {
                             failed = true;
-                            *self.per_guard[g].errors.entry(error.kind.to_string()).or_insert(0) += 1;
+                            let routes = &mut self.per_guard[g];
+                            *routes.errors.entry(error.kind.to_string()).or_insert(0) += 1;
+                            routes.first_error.get_or_insert_with(|| error.clone());
                         }
                         self.per_guard[g].add(entry.decision);
                         entries.0.push((Cow::Borrowed(guard.loaded.name.as_str()), entry));

@@ -124,6 +124,7 @@ impl<I: Instance> Slot<I> {
         let budget = recipe.loaded.limits.call_fuel(records);
         let outcome = runtime.block_on(call(&mut *instance));
         fuel.record(instance.fuel_used(budget), records);
+        instance.forward_log(recipe.host, &recipe.loaded.name);
         if let Err(failure) = &outcome
             && failure.poisons_instance()
         {

@@ -18,6 +18,13 @@
 //! not verify (swapped, copied, restored from someone else's CI cache) is
 //! compiled again and overwritten, never loaded. Every entry is written
 //! atomically so a crash never leaves a torn file behind.
+//!
+//! The cache is bounded: each new entry is followed by evicting the least
+//! recently used ones (a hit marks its entry used by setting its modification
+//! time) until the entries fit under the cap, by default
+//! [`DEFAULT_MAX_MIB`], else `$ASSAY_CACHE_MAX_MIB`. An edit-build-run loop
+//! on a Python plugin adds about 40 MB per build, so without a cap the cache
+//! only grows. `assay cache` lists, sizes, prunes and clears it.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -29,10 +36,19 @@ use hmac::{Hmac, Mac};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-type CacheMac = Hmac<sha2::Sha256>;
+pub(crate) type CacheMac = Hmac<sha2::Sha256>;
 
 /// Bytes of the tag that starts every entry.
 const TAG_BYTES: usize = 32;
+
+/// The cap on the compiled entries' total size, in MiB, unless
+/// `$ASSAY_CACHE_MAX_MIB` sets another: room for about 25 compiled Python
+/// plugins, or hundreds of Rust ones.
+pub const DEFAULT_MAX_MIB: u64 = 1024;
+
+/// The file name extension of compiled entries; nothing else in the cache
+/// directory (the model cache, the plugin store) is ever evicted.
+const ENTRY_EXTENSION: &str = "cwasm";
 
 /// Where compiled components are kept, if anywhere, and the key that
 /// authenticates them.
@@ -117,8 +133,13 @@ impl CacheKey {
         CacheKey(key)
     }
 
+    /// A MAC keyed with this key, for entries of either cache.
+    pub(crate) fn mac(&self) -> CacheMac {
+        CacheMac::new_from_slice(&self.0).expect("HMAC takes any key length")
+    }
+
     fn tag(&self, sha256: &crate::Digest, engine_hash: u64, artifact: &[u8]) -> CacheMac {
-        let mut mac = CacheMac::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut mac = self.mac();
         mac.update(sha256.to_string().as_bytes());
         mac.update(&engine_hash.to_le_bytes());
         mac.update(artifact);
@@ -149,6 +170,21 @@ impl ComponentCache {
         self.dir.as_ref().map(|(dir, _)| dir.as_path())
     }
 
+    /// The store of compiled functions beside the compiled components, under
+    /// the same key, capped at a quarter of the cache's cap.
+    pub fn function_cache(&self) -> Option<Arc<crate::function_cache::FunctionCache>> {
+        let (dir, key) = self.dir.as_ref()?;
+        Some(Arc::new(crate::function_cache::FunctionCache::open(dir, key.clone(), Self::max_bytes() / 4)))
+    }
+
+    /// The cap in bytes: `$ASSAY_CACHE_MAX_MIB`, else [`DEFAULT_MAX_MIB`].
+    /// A value that is not a number is ignored, not fatal: the cache only
+    /// saves time.
+    pub fn max_bytes() -> u64 {
+        let mib = std::env::var("ASSAY_CACHE_MAX_MIB").ok().and_then(|v| v.trim().parse::<u64>().ok());
+        mib.unwrap_or(DEFAULT_MAX_MIB).saturating_mul(1 << 20)
+    }
+
     /// The compiled component, from the cache when its entry is authentic.
     pub fn load_or_compile(
         &self,
@@ -170,14 +206,147 @@ impl ComponentCache {
                 // from `Component::serialize` of this engine configuration for
                 // this component's digest.
                 if let Ok(component) = unsafe { Component::deserialize(engine, artifact) } {
+                    mark_used(&path);
                     return Ok(component);
                 }
             }
         }
         let component = Component::new(engine, bytes)?;
         // A cache that cannot be written only costs time on the next run.
-        let _ = store(dir, &path, &component, |artifact| key.tag(sha256, engine_hash, artifact));
+        if store(dir, &path, &component, |artifact| key.tag(sha256, engine_hash, artifact)).is_ok() {
+            let _ = evict(dir, Self::max_bytes(), Some(&path));
+        }
         Ok(component)
+    }
+}
+
+/// One compiled component in the cache.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Entry {
+    pub path: PathBuf,
+    /// The sha256 of the component it was compiled from.
+    pub component: String,
+    pub bytes: u64,
+    /// When it was last loaded or written.
+    #[serde(serialize_with = "unix_seconds")]
+    pub last_used: std::time::SystemTime,
+    /// Whether this build of Assay can load it; entries of other versions or
+    /// engine settings are never loaded, only evicted.
+    pub current: bool,
+}
+
+fn unix_seconds<S: serde::Serializer>(time: &std::time::SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(time.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+}
+
+/// The compiled entries in `dir`, least recently used first. `engine` tells
+/// which ones this build can load.
+pub fn entries(dir: &Path, engine: Option<&Engine>) -> std::io::Result<Vec<Entry>> {
+    let suffix = engine.map(|engine| format!("-{:016x}.{ENTRY_EXTENSION}", engine_hash(engine)));
+    let mut found = Vec::new();
+    let listing = match std::fs::read_dir(dir) {
+        Ok(listing) => listing,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+        Err(e) => return Err(e),
+    };
+    for item in listing {
+        let item = item?;
+        let path = item.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+        if path.extension().is_none_or(|e| e != ENTRY_EXTENSION) {
+            continue;
+        }
+        // An entry removed by a concurrent prune is simply gone.
+        let Ok(metadata) = item.metadata() else { continue };
+        found.push(Entry {
+            component: name.split('-').next().unwrap_or_default().to_string(),
+            bytes: metadata.len(),
+            last_used: metadata.modified()?,
+            current: suffix.as_ref().is_some_and(|s| name.ends_with(s.as_str())),
+            path,
+        });
+    }
+    found.sort_by(|a, b| a.last_used.cmp(&b.last_used).then_with(|| a.path.cmp(&b.path)));
+    Ok(found)
+}
+
+/// What a prune or a clear removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Removed {
+    /// Compiled components removed, and their bytes.
+    pub entries: u64,
+    pub bytes: u64,
+    /// Bytes of compiled functions removed (see [`crate::function_cache`]).
+    pub function_bytes: u64,
+}
+
+/// Removes the least recently used entries until the rest fit in
+/// `max_bytes`, never `keep` (the entry just written).
+pub fn evict(dir: &Path, max_bytes: u64, keep: Option<&Path>) -> std::io::Result<Removed> {
+    let found = entries(dir, None)?;
+    let mut total: u64 = found.iter().map(|e| e.bytes).sum();
+    let mut removed = Removed::default();
+    for entry in found {
+        if total <= max_bytes {
+            break;
+        }
+        if keep == Some(entry.path.as_path()) {
+            continue;
+        }
+        if removed.remove(&entry)? {
+            total -= entry.bytes;
+        }
+    }
+    Ok(removed)
+}
+
+/// Removes the entries this build cannot load, then evicts down to
+/// `max_bytes`.
+pub fn prune(dir: &Path, engine: &Engine, max_bytes: u64) -> std::io::Result<Removed> {
+    let mut removed = Removed::default();
+    for entry in entries(dir, Some(engine))?.into_iter().filter(|e| !e.current) {
+        removed.remove(&entry)?;
+    }
+    let evicted = evict(dir, max_bytes, None)?;
+    Ok(Removed { entries: removed.entries + evicted.entries, bytes: removed.bytes + evicted.bytes, function_bytes: 0 })
+}
+
+/// Removes every compiled entry and the compiled functions; nothing else
+/// in `dir`.
+pub fn clear(dir: &Path) -> std::io::Result<Removed> {
+    let mut removed = evict(dir, 0, None)?;
+    let functions = dir.join(crate::function_cache::FILE_NAME);
+    if let Ok(metadata) = std::fs::metadata(&functions) {
+        match std::fs::remove_file(&functions) {
+            Ok(()) => removed.function_bytes = metadata.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
+}
+
+impl Removed {
+    /// Removes `entry` and counts it; `false` when another process removed
+    /// it first.
+    fn remove(&mut self, entry: &Entry) -> std::io::Result<bool> {
+        match std::fs::remove_file(&entry.path) {
+            Ok(()) => {
+                self.entries += 1;
+                self.bytes += entry.bytes;
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Marks an entry used now, for least-recently-used eviction. Best effort:
+/// a read-only cache still loads.
+fn mark_used(path: &Path) {
+    if let Ok(file) = std::fs::OpenOptions::new().write(true).open(path) {
+        let _ = file.set_modified(std::time::SystemTime::now());
     }
 }
 
@@ -218,7 +387,9 @@ mod tests {
 
     #[test]
     fn an_entry_swapped_or_written_with_another_key_is_compiled_again_not_loaded() {
-        let sandbox = crate::Sandbox::new(crate::EngineOptions { max_instances: 1, max_memory_mib: 16 }).unwrap();
+        let sandbox =
+            crate::Sandbox::new(crate::EngineOptions { max_instances: 1, max_memory_mib: 16, ..Default::default() })
+                .unwrap();
         let engine = sandbox.engine();
         let dir = tempfile::tempdir().unwrap();
         let cache = ComponentCache::new(dir.path(), CacheKey::ephemeral());
@@ -240,6 +411,45 @@ mod tests {
         let before = std::fs::read(entry(&our_digest)).unwrap();
         assert_eq!(exports(engine, &other.load_or_compile(engine, &ours, &our_digest).unwrap()), ["ours"]);
         assert_ne!(std::fs::read(entry(&our_digest)).unwrap()[..TAG_BYTES], before[..TAG_BYTES]);
+    }
+
+    #[test]
+    fn the_least_recently_used_entries_go_first_and_only_compiled_entries_go() {
+        let sandbox =
+            crate::Sandbox::new(crate::EngineOptions { max_instances: 1, max_memory_mib: 16, ..Default::default() })
+                .unwrap();
+        let engine = sandbox.engine();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ComponentCache::new(dir.path(), CacheKey::ephemeral());
+        let names = ["a", "b", "c"];
+        let digests: Vec<_> = names.iter().map(|n| crate::Digest::of(&component(n))).collect();
+        for (name, digest) in names.iter().zip(&digests) {
+            cache.load_or_compile(engine, &component(name), digest).unwrap();
+        }
+        std::fs::create_dir(dir.path().join("models")).unwrap();
+        std::fs::write(dir.path().join("models/answer.json"), "paid for").unwrap();
+        std::fs::write(dir.path().join(format!("{}-0000000000000000.cwasm", digests[0])), "old engine").unwrap();
+        // Ages a second apart, "a" the oldest; then a hit makes "a" the newest.
+        let entry = |digest: &crate::Digest| dir.path().join(format!("{digest}-{:016x}.cwasm", engine_hash(engine)));
+        let base = std::time::SystemTime::now() - std::time::Duration::from_secs(100);
+        for (i, digest) in digests.iter().enumerate() {
+            let file = std::fs::OpenOptions::new().write(true).open(entry(digest)).unwrap();
+            file.set_modified(base + std::time::Duration::from_secs(i as u64)).unwrap();
+        }
+        cache.load_or_compile(engine, &component("a"), &digests[0]).unwrap();
+        let listed = entries(dir.path(), Some(engine)).unwrap();
+        assert_eq!(listed.len(), 4);
+        assert_eq!(listed.iter().filter(|e| !e.current).count(), 1, "the other engine's entry is not current");
+        assert_eq!(listed.last().unwrap().path, entry(&digests[0]), "a hit marks the entry used");
+
+        // Prune: the other engine's entry, then the least recently used ("b").
+        let one = std::fs::metadata(entry(&digests[1])).unwrap().len();
+        let removed = prune(dir.path(), engine, 2 * one + one / 2).unwrap();
+        assert_eq!(removed.entries, 2);
+        assert!(!entry(&digests[1]).exists() && entry(&digests[0]).exists() && entry(&digests[2]).exists());
+        assert_eq!(clear(dir.path()).unwrap().entries, 2);
+        assert!(entries(dir.path(), None).unwrap().is_empty());
+        assert_eq!(std::fs::read_to_string(dir.path().join("models/answer.json")).unwrap(), "paid for");
     }
 
     #[test]

@@ -31,8 +31,11 @@ const PROVIDED_IMPORTS: &[(&str, Capability)] = &[
     ("wasi:cli/environment@0.2", provides("no environment variables, no arguments", None)),
     ("wasi:cli/exit@0.2", provides("exiting ends the call as a trap", None)),
     ("wasi:cli/stdin@0.2", provides("an empty input", None)),
-    ("wasi:cli/stdout@0.2", provides("output that goes nowhere", None)),
-    ("wasi:cli/stderr@0.2", provides("a log kept up to limits.max_log_bytes and quoted in the plugin's errors", None)),
+    ("wasi:cli/stdout@0.2", provides("the plugin's log, as stderr: shown by `assay run -v` and `assay test`", None)),
+    (
+        "wasi:cli/stderr@0.2",
+        provides("the plugin's log, kept up to limits.max_log_bytes per call and quoted in the plugin's errors", None),
+    ),
     ("wasi:cli/terminal-", provides("no terminal", None)),
     ("wasi:io/", provides("streams and polling over what the other interfaces give", None)),
     ("wasi:clocks/wall-clock@0.2", provides("a clock stopped at 2000-01-01T00:00:00Z", REAL_CLOCK)),

@@ -58,13 +58,15 @@ impl std::fmt::Display for SandboxBounds {
 }
 
 /// Engine settings that must be known before any plugin is compiled.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
     /// Instances that may exist at once (workers times plugins, plus spares
     /// for replacements).
     pub max_instances: u32,
     /// The largest memory cap of any plugin, in MiB.
     pub max_memory_mib: u64,
+    /// Where compiled functions are kept for the next compile, if anywhere.
+    pub function_cache: Option<std::sync::Arc<crate::function_cache::FunctionCache>>,
 }
 
 impl Sandbox {
@@ -98,6 +100,9 @@ impl Sandbox {
             .max_core_instance_size(SandboxBounds::INSTANCE_STATE_BYTES)
             .max_memory_size((options.max_memory_mib as usize) << 20);
         config.allocation_strategy(pool);
+        if let Some(store) = options.function_cache {
+            config.enable_incremental_compilation(store)?;
+        }
 
         let engine = Engine::new(&config)?;
         start_epoch_ticker(&engine);

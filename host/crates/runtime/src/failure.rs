@@ -69,6 +69,9 @@ pub(crate) fn classify(error: &wasmtime::Error, state: &StoreState, limits: &Lim
                 if !frames.is_empty() {
                     message.push_str(&format!(" (in {})", frames.join(" <- ")));
                 }
+                if let Some(hint) = frames.iter().find_map(|frame| toolchain_hint(frame)) {
+                    message.push_str(&format!("; {hint}"));
+                }
             }
             let log = state.log();
             let log = log.trim();
@@ -139,6 +142,20 @@ fn short_backtrace(trace: &wasmtime::WasmBacktrace) -> Vec<String> {
         .collect()
 }
 
+/// What a trap in a language toolchain's own glue code usually means, where
+/// the toolchain's message does not say (componentize-py converts a
+/// function's answer to the contract's types in `wit_dylib_pop_result`, and
+/// panics with "entered unreachable code" on a value of the wrong type).
+fn toolchain_hint(frame: &str) -> Option<&'static str> {
+    match frame {
+        "wit_dylib_pop_result" => Some(
+            "the plugin returned a value that does not fit the contract's type: in Python, each item of a list \
+             of results must be Ok(value) or Err(message), and a record must be its generated class",
+        ),
+        _ => None,
+    }
+}
+
 /// At most the first `max` bytes of `text`, cut at a character boundary, for
 /// quoting plugin text in a message without repeating all of it.
 pub(crate) fn clip(text: &str, max: usize) -> &str {
@@ -172,6 +189,12 @@ mod tests {
             Some(0x1_0000_0168)
         );
         assert_eq!(fault_address("wasm trap: out of bounds memory access"), None);
+    }
+
+    #[test]
+    fn a_trap_in_componentize_py_s_result_conversion_says_what_it_means() {
+        assert!(toolchain_hint("wit_dylib_pop_result").is_some_and(|hint| hint.contains("Ok(value)")));
+        assert_eq!(toolchain_hint("score"), None);
     }
 
     #[test]

@@ -89,6 +89,17 @@ pub struct Host {
     cache: ComponentCache,
     /// Who answers plugins' model requests, when the run configures models.
     models: Option<Arc<dyn ModelBroker>>,
+    /// Who reads what plugins print, when anyone does.
+    log: Option<Arc<dyn PluginLog>>,
+}
+
+/// Where plugins' logs (their stdout and stderr) go, call by call, when
+/// someone reads them: `assay run -v` prints them, `assay test` shows them
+/// under each case. Without one, a log is read only by the error of a call
+/// that fails.
+pub trait PluginLog: Send + Sync {
+    /// `text` is what the plugin instance `plugin` printed during one call.
+    fn write(&self, plugin: &str, text: &str);
 }
 
 impl Host {
@@ -98,9 +109,10 @@ impl Host {
         // Each worker holds one instance per plugin; loading, finalizing and
         // replacing trapped instances need a few more.
         let max_instances = ((jobs + 2) * specs.len().max(1) * 2) as u32;
-        let sandbox = Sandbox::new(EngineOptions { max_instances, max_memory_mib })?;
+        let function_cache = cache.function_cache();
+        let sandbox = Sandbox::new(EngineOptions { max_instances, max_memory_mib, function_cache })?;
         let linker = sandbox.linker()?;
-        Ok(Host { sandbox, linker, cache, models: None })
+        Ok(Host { sandbox, linker, cache, models: None, log: None })
     }
 
     pub fn sandbox(&self) -> &Sandbox {
@@ -111,6 +123,21 @@ impl Host {
     pub fn with_models(mut self, broker: Arc<dyn ModelBroker>) -> Host {
         self.models = Some(broker);
         self
+    }
+
+    /// This host's plugins' logs go to `log`.
+    pub fn with_log(mut self, log: Arc<dyn PluginLog>) -> Host {
+        self.log = Some(log);
+        self
+    }
+
+    /// Passes what `plugin` printed during one call to whoever reads logs.
+    pub fn log(&self, plugin: &str, text: &str) {
+        if let Some(log) = &self.log
+            && !text.is_empty()
+        {
+            log.write(plugin, text);
+        }
     }
 
     /// What each model was used for so far in this run; empty without models.

@@ -162,6 +162,17 @@ pub trait Instance: Sized {
     /// Fuel the last call used, given the budget it had.
     fn fuel_used(&self, budget: u64) -> u64;
 
+    /// Takes what the plugin printed since the last take. A call's failure
+    /// quotes what was printed since the last take, so taking after every
+    /// call keeps each failure's quote to its own call.
+    fn take_log(&mut self) -> String;
+
+    /// Hands what the plugin printed since the last take to the host's log.
+    fn forward_log(&mut self, host: &Host, plugin: &str) {
+        let text = self.take_log();
+        host.log(plugin, &text);
+    }
+
     /// A fresh instance of `loaded`, configured as the run configured it.
     fn instantiate(
         loaded: &LoadedPlugin,
@@ -172,7 +183,9 @@ pub trait Instance: Sized {
             let models = host.model_access(&loaded.models);
             let mut instance =
                 Self::new(&loaded.plugin, host.sandbox(), &loaded.limits, determinism, &loaded.grants, models).await?;
-            instance.configure(&loaded.config_json).await?;
+            let configured = instance.configure(&loaded.config_json).await;
+            instance.forward_log(host, &loaded.name);
+            configured?;
             Ok(instance)
         }
     }
@@ -209,6 +222,10 @@ macro_rules! impl_instance {
                     .collect();
                 bounds::check_settings(&settings)?;
                 Ok(settings)
+            }
+
+            fn take_log(&mut self) -> String {
+                self.session.store.data_mut().take_log()
             }
 
             fn fuel_used(&self, budget: u64) -> u64 {

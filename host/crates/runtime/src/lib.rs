@@ -20,6 +20,7 @@ pub mod contract;
 pub mod digest;
 pub mod engine;
 pub mod failure;
+pub mod function_cache;
 pub mod host;
 pub mod instance;
 pub mod limits;
@@ -32,7 +33,7 @@ pub use contract::{Decision, Feedback, Instant, Rating, Sample, Scores, Statisti
 pub use digest::Digest;
 pub use engine::{EngineOptions, Sandbox};
 pub use failure::Failure;
-pub use host::{Host, LoadedPlugin, PluginSpec};
+pub use host::{Host, LoadedPlugin, PluginLog, PluginSpec};
 pub use instance::{EvaluatorInstance, GuardInstance, Instance, PerRecord, call_runtime};
 pub use limits::Limits;
 pub use models::{ModelAccess, ModelBroker, ModelUsage};

@@ -23,8 +23,8 @@ pub struct Limits {
     /// Cap on the total bytes of text a call returns (reasons, messages,
     /// statistic names). Default: 16 MiB.
     pub max_output_bytes: u64,
-    /// Cap on the stderr kept per instance, in bytes: its first and last
-    /// halves are kept, what lies between is dropped.
+    /// Cap on the log (stdout and stderr) kept per call, in bytes: its first
+    /// and last halves are kept, what lies between is dropped.
     /// Default: 64 KiB.
     pub max_log_bytes: u64,
     /// Cap on the size of the component file, in MiB. Default: 256.

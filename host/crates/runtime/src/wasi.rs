@@ -1,10 +1,12 @@
 //! The WASI context a plugin sees: nothing it was not given.
 //!
 //! A plugin starts with no preopened directories, no environment variables,
-//! no arguments, no network, an empty stdin and a stdout that goes nowhere.
-//! Its stderr is kept in a bounded buffer so a failing plugin can explain
-//! itself in the error it causes, without being able to fill the host's
-//! memory. Directories are given only by a [`Grant`], read-only.
+//! no arguments, no network and an empty stdin. What it writes to stdout or
+//! stderr (Python's `print` and tracebacks, JavaScript's `console.log`, Rust's
+//! panics) goes to one bounded log, so a failing plugin can explain itself in
+//! the error it causes, and its author can read it (`assay run -v`, `assay
+//! test`), without the plugin being able to fill the host's memory.
+//! Directories are given only by a [`Grant`], read-only.
 //!
 //! Clocks and randomness are virtual by default: a plugin reads a fixed time
 //! and a generator reseeded before every call from the run's seed and the
@@ -46,7 +48,8 @@ pub(crate) fn new_store(
     let log = LogPipe::new(limits.max_log_bytes as usize);
     let rng = SeededRng::new(determinism.seed);
     let mut wasi = WasiCtx::builder();
-    wasi.stderr(log.clone())
+    wasi.stdout(log.clone())
+        .stderr(log.clone())
         .secure_random(rng.clone())
         .insecure_random(rng.clone())
         .insecure_random_seed(u128::from(determinism.seed))
@@ -155,9 +158,14 @@ impl StoreState {
         self.limiter.hit
     }
 
-    /// The plugin's captured stderr, lossily decoded.
+    /// What the plugin wrote since its log was last taken, lossily decoded.
     pub fn log(&self) -> String {
         self.log.contents()
+    }
+
+    /// Takes what the plugin wrote since the last take, leaving the log empty.
+    pub(crate) fn take_log(&mut self) -> String {
+        self.log.take()
     }
 
     /// Prepares for the next call: reseeds randomness from the call's
@@ -218,7 +226,7 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// A bounded stderr: keeps the first and the last `capacity / 2` bytes and
+/// A bounded log: keeps the first and the last `capacity / 2` bytes and
 /// quietly drops what lies between, so a plugin that floods its log cannot
 /// push its own final panic message out of the error it causes. Unlike
 /// wasmtime's `MemoryOutputPipe`, a full buffer is not an error the guest
@@ -272,6 +280,12 @@ impl LogPipe {
         }
         let (a, b) = log.tail.as_slices();
         text.push_str(&String::from_utf8_lossy(&[a, b].concat()));
+        text
+    }
+
+    fn take(&self) -> String {
+        let text = self.contents();
+        *self.log.lock().unwrap_or_else(|e| e.into_inner()) = Log::default();
         text
     }
 }
@@ -427,8 +441,12 @@ mod tests {
     #[test]
     fn two_memories_of_one_instance_share_its_cap_in_the_real_engine() {
         let limits = Limits { memory_mib: 64, ..Limits::default() };
-        let sandbox =
-            crate::engine::Sandbox::new(crate::EngineOptions { max_instances: 1, max_memory_mib: 64 }).unwrap();
+        let sandbox = crate::engine::Sandbox::new(crate::EngineOptions {
+            max_instances: 1,
+            max_memory_mib: 64,
+            ..Default::default()
+        })
+        .unwrap();
         let component = wasmtime::component::Component::new(sandbox.engine(), wat::parse_str(TWO_MEMORIES).unwrap())
             .expect("two memories fit the sandbox's shape");
         let grow_both = |pages: u32| {
@@ -460,6 +478,10 @@ mod tests {
         pipe.append(&[b'x'; 1000]);
         pipe.append(b"panicked: the end");
         assert_eq!(pipe.contents(), "abc\n[... 1021 bytes of log dropped ...]\nend");
+        assert_eq!(pipe.take(), "abc\n[... 1021 bytes of log dropped ...]\nend");
+        assert_eq!(pipe.contents(), "", "taking empties the log");
+        pipe.append(b"abcdefgh");
+        assert_eq!(pipe.contents(), "abc\n[... 2 bytes of log dropped ...]\nfgh", "and resets its bound");
     }
 
     #[test]

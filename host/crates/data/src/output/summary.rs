@@ -200,6 +200,10 @@ pub struct GuardRoutes {
     pub quarantine: u64,
     pub reject: u64,
     pub errors: BTreeMap<String, u64>,
+    /// The guard's first failure in input order, so the run can say what
+    /// went wrong without a search through decisions.jsonl.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<super::ErrorEntry>,
 }
 
 impl GuardRoutes {
