@@ -287,6 +287,7 @@ fn new_plugin_builds_and_runs(kind: &str, lang: &str) {
             .map(|s| s["scores"][format!("{name}/contains")].clone())
             .collect();
         assert_eq!(scores, [json!(1.0), json!(0.0)]);
+        deliberate_mistake(lang, &name, &project, &set);
     } else {
         let set = jsonl(
             dir.path(),
@@ -297,6 +298,88 @@ fn new_plugin_builds_and_runs(kind: &str, lang: &str) {
         let decisions: Vec<Value> =
             read_jsonl(&out.join("decisions.jsonl")).iter().map(|d| d["decision"].clone()).collect();
         assert_eq!(decisions, [json!("accept"), json!("reject")]);
+    }
+}
+
+/// The plugin guide's "When it goes wrong", in each language: a `score` that
+/// prints a line and fails on one sample, rebuilt by `assay dev --once`.
+/// The author must see their own words: the exception's type and message
+/// (Python's traceback, JavaScript's stack, Rust's panic message) in that
+/// sample's error, and the printed line under `assay run -v`; and the other
+/// sample of the same batch is still scored.
+fn deliberate_mistake(lang: &str, name: &str, project: &Path, set: &Path) {
+    let (file, anchor, bug, says) = match lang {
+        "python" => (
+            "app.py".to_string(),
+            "    def score(self, batch):\n",
+            "        print(\"scoring\", len(batch), \"samples\")\n        if any(s.output == \"Lyon\" for s in batch):\n            raise ValueError(\"no Lyon, please\")\n",
+            vec!["ValueError: no Lyon, please".to_string(), "Traceback".into(), "line ".into()],
+        ),
+        "js" => (
+            format!("{name}.js"),
+            "  score(batch) {\n",
+            "    console.log(\"scoring\", batch.length, \"samples\");\n    if (batch.some((s) => s.output === \"Lyon\")) throw new Error(\"no Lyon, please\");\n",
+            vec!["no Lyon, please".to_string(), "Stack:".into(), format!("{name}.js:")],
+        ),
+        _ => (
+            "src/lib.rs".to_string(),
+            "    fn score(&mut self, sample: &Sample) -> Result<Scores, String> {\n",
+            "        println!(\"scoring {}\", sample.output);\n        assert_ne!(sample.output, \"Lyon\", \"no Lyon, please\");\n",
+            vec!["panicked".to_string(), "no Lyon, please".into(), "src/lib.rs:".into()],
+        ),
+    };
+    let path = project.join(&file);
+    let source = std::fs::read_to_string(&path).unwrap();
+    assert!(source.contains(anchor), "{file} has no {anchor:?}: the template changed");
+    let mut source = source.replacen(anchor, &format!("{anchor}{bug}"), 1);
+    if lang == "js" {
+        // An Error thrown by `configure`, whose WIT result wants a string.
+        let anchor = "  configure(config) {\n";
+        assert!(source.contains(anchor), "{file} has no {anchor:?}: the template changed");
+        let bug = "    if (JSON.parse(config).boom) throw new Error(\"boom is not a setting\");\n";
+        source = source.replacen(anchor, &format!("{anchor}{bug}"), 1);
+    }
+    std::fs::write(&path, source).unwrap();
+
+    let mut dev = assay();
+    dev.args(["dev", "--once", "--input"]).arg(set).arg(project);
+    dev.env("ASSAY_JS_NODE_MODULES", root().join("examples/plugins/js/node_modules"));
+    dev.env("CARGO_TARGET_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-rust-target"));
+    dev.env("RUSTUP_TOOLCHAIN", pinned_toolchain());
+    dev.env("ASSAY_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("assay-cache"));
+    let output = run(&mut dev);
+    let printed = stdout(&output);
+    expect_code(&output, 1);
+    assert!(printed.contains("FAIL") && printed.contains("not contained"), "the case on Lyon fails:\n{printed}");
+    assert!(printed.contains("rebuild-to-result"), "{printed}");
+
+    let samples = read_jsonl(&project.join(".assay-dev/run/samples.jsonl"));
+    assert_eq!(samples[0]["scores"][format!("{name}/contains")], json!(1.0), "the other sample is still scored");
+    let error = samples[1]["errors"][name]["message"].as_str().unwrap_or_default();
+    for words in &says {
+        assert!(error.contains(words), "{lang}: the error should say {words:?}; it says:\n{error}");
+    }
+
+    let wasm = project.join(format!("{name}.wasm"));
+    let out = project.join(".assay-dev/verbose");
+    let output = run(assay().args(["run", "-v", "-o"]).arg(&out).arg(set).arg("-e").arg(&wasm));
+    assert!(
+        stderr(&output).contains(&format!("{name}| scoring")),
+        "-v shows what the plugin printed:\n{}",
+        stderr(&output)
+    );
+
+    if lang == "js" {
+        let output = run(assay()
+            .args(["run", "-q", "-o"])
+            .arg(&out)
+            .arg(set)
+            .arg("-e")
+            .arg(&wasm)
+            .args(["--set", &format!("{name}.boom=true")]));
+        assert_ne!(output.status.code(), Some(0));
+        let said = stderr(&output);
+        assert!(said.contains("Error: boom is not a setting") && said.contains("configure@"), "{said}");
     }
 }
 
@@ -336,4 +419,106 @@ fn new_js_evaluator() {
 #[test]
 fn new_js_guard() {
     new_plugin_builds_and_runs("guard", "js");
+}
+
+#[test]
+fn a_missing_toolchain_prints_the_command_that_installs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for (lang, variable, says) in [
+        ("python", "ASSAY_PLUGIN_VENV", "pip install componentize-py==0.25.1"),
+        ("js", "ASSAY_JS_NODE_MODULES", "npm install --prefix"),
+    ] {
+        let project = dir.path().join(lang);
+        expect_code(&run(assay().args(["new", "evaluator", "tool_check", "--lang", lang, "--dir"]).arg(&project)), 0);
+        let nowhere = dir.path().join("nowhere").join(if lang == "js" { "node_modules" } else { "venv" });
+        let output = Command::new(project.join("build.sh")).env(variable, &nowhere).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{lang}: {}", stderr(&output));
+        let said = stderr(&output);
+        assert!(said.contains("is not installed") && said.contains(says), "{lang}: {said}");
+        assert!(said.contains(&nowhere.display().to_string().replace("/node_modules", "")), "{lang}: {said}");
+    }
+}
+
+/// A block of the guide and the name it carries (a file's path, a project's).
+type Named = (String, String);
+
+/// The guide's code blocks that are files of a project (```` ```python
+/// file=PROJECT/PATH ````, one block may name several) and the commands run
+/// in a project (```` ```sh run=PROJECT ````).
+fn guide_blocks() -> (Vec<Named>, Vec<Named>) {
+    let guide = std::fs::read_to_string(root().join("docs/plugin-guide.md")).unwrap();
+    let (mut files, mut scripts) = (Vec::new(), Vec::new());
+    let mut lines = guide.lines();
+    while let Some(line) = lines.next() {
+        let Some(info) = line.strip_prefix("```") else { continue };
+        let body: String = lines.by_ref().take_while(|l| !l.starts_with("```")).flat_map(|l| [l, "\n"]).collect();
+        for word in info.split_whitespace() {
+            if let Some(path) = word.strip_prefix("file=") {
+                files.push((path.to_string(), body.clone()));
+            } else if let Some(project) = word.strip_prefix("run=") {
+                scripts.push((project.to_string(), body.clone()));
+            }
+        }
+    }
+    (files, scripts)
+}
+
+/// The guide's corpus example in Python and JavaScript, built and tested
+/// from the guide's own text: a project `assay new` made, its code replaced
+/// by the guide's, and the guide's commands run in it.
+#[test]
+fn the_guide_s_corpus_example_builds_and_passes_its_cases_in_python_and_javascript() {
+    toolchains();
+    let (files, scripts) = guide_blocks();
+    assert_eq!(scripts.len(), 2, "the guide runs one project per language");
+    let dir = tempfile::tempdir().unwrap();
+    // Where examples/plugins/setup.sh put componentize-py.
+    let venv = match std::env::var_os("ASSAY_PLUGIN_VENV") {
+        Some(venv) => PathBuf::from(venv),
+        None => std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(&std::env::var_os("HOME").unwrap()).join(".cache"))
+            .join("assay/plugin-venv"),
+    };
+    let bin = Path::new(env!("CARGO_BIN_EXE_assay")).parent().unwrap();
+    let path = std::env::join_paths(
+        [venv.join("bin"), root().join("examples/plugins/js/node_modules/.bin"), bin.to_path_buf()]
+            .into_iter()
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap();
+    for (project, script) in &scripts {
+        let lang = if project.ends_with("_py") { "python" } else { "js" };
+        let folder = dir.path().join(project);
+        expect_code(&run(assay().args(["new", "evaluator", "overlap", "--lang", lang, "--dir"]).arg(&folder)), 0);
+        let mine: Vec<_> = files.iter().filter(|(path, _)| path.starts_with(&format!("{project}/"))).collect();
+        assert_eq!(mine.len(), 2, "{project}: the code and the cases");
+        for (path, text) in mine {
+            std::fs::write(dir.path().join(path), text).unwrap();
+        }
+        let output = assay_env(Command::new("bash").args(["-euo", "pipefail", "-c", script]))
+            .current_dir(&folder)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{project}: the guide's commands failed\n{}{}",
+            stdout(&output),
+            stderr(&output)
+        );
+        assert!(stdout(&output).contains("overlap ok: 5 passed, 0 failed"), "{project}: {}", stdout(&output));
+    }
+}
+
+/// `command` with the environment `assay()` gives the binary under test.
+fn assay_env(command: &mut Command) -> &mut Command {
+    let template = assay();
+    for (key, value) in template.get_envs() {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    command
 }

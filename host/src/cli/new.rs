@@ -55,6 +55,7 @@ fn files(kind: Kind, lang: Lang, name: &str) -> Vec<(String, &'static str)> {
     let pick = |evaluator_text, guard_text| if evaluator { evaluator_text } else { guard_text };
     let mut files = vec![
         ("README.md".to_string(), template!("README.md")),
+        (".gitignore".to_string(), template!("gitignore")),
         ("cases.jsonl".to_string(), pick(template!("evaluator.cases.jsonl"), template!("guard.cases.jsonl"))),
     ];
     files.extend(match lang {
@@ -72,6 +73,7 @@ fn files(kind: Kind, lang: Lang, name: &str) -> Vec<(String, &'static str)> {
         Lang::Js => vec![
             ("build.sh".into(), template!("js/build.sh")),
             ("package.json".into(), template!("js/package.json")),
+            ("errors.js".into(), template!("js/errors.js")),
             (format!("{name}.js"), pick(template!("js/evaluator.js"), template!("js/guard.js"))),
             (format!("test/{name}.test.js"), pick(template!("js/evaluator.test.js"), template!("js/guard.test.js"))),
         ],

@@ -1,13 +1,15 @@
 // `{{name}}` as an Assay evaluator: componentize-js exports the object named
 // after the interface (`evaluator`).
 
+import { reportingErrors } from "./errors.js";
+
 /** 1 when the output contains a reference, ignoring case, else 0. */
 export function contains(output, references) {
   const lowered = output.toLowerCase();
   return references.some((r) => lowered.includes(r.toLowerCase())) ? 1 : 0;
 }
 
-export const evaluator = {
+export const evaluator = reportingErrors({
   describe() {
     return { name: "{{name}}", version: "0.1.0", description: "1 when the output contains a reference, ignoring case" };
   },
@@ -16,7 +18,8 @@ export const evaluator = {
     return [{ name: "contains", description: "share of outputs that contain a reference", higherIsBetter: true, level: "sample" }];
   },
 
-  // A thrown string becomes the `err` of the WIT result.
+  // A thrown string becomes the `err` of the WIT result; so does a thrown
+  // Error, as its message and stack (see errors.js).
   configure(config) {
     const unknown = Object.keys(JSON.parse(config)).sort();
     if (unknown.length > 0) throw `unknown key ${unknown.join(", ")}: {{name}} takes no settings`;
@@ -35,4 +38,4 @@ export const evaluator = {
   finalize(_statistics) {
     return [];
   },
-};
+});

@@ -1,6 +1,8 @@
 // `{{name}}` as an Assay feedback guard: componentize-js exports the object
 // named after the interface (`guard`).
 
+import { reportingErrors } from "./errors.js";
+
 export const PHRASE = "ignore previous instructions";
 
 /** The field that contains the phrase (ignoring case), or null. */
@@ -12,12 +14,13 @@ export function injected(correction, comment) {
   return null;
 }
 
-export const guard = {
+export const guard = reportingErrors({
   describe() {
     return { name: "{{name}}", version: "0.1.0", description: "rejects feedback that says to ignore previous instructions" };
   },
 
-  // A thrown string becomes the `err` of the WIT result.
+  // A thrown string becomes the `err` of the WIT result; so does a thrown
+  // Error, as its message and stack (see errors.js).
   configure(config) {
     const unknown = Object.keys(JSON.parse(config)).sort();
     if (unknown.length > 0) throw `unknown key ${unknown.join(", ")}: {{name}} takes no settings`;
@@ -32,4 +35,4 @@ export const guard = {
       return { tag: "ok", val: decision };
     });
   },
-};
+});
