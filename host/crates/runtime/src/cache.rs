@@ -381,18 +381,22 @@ mod tests {
         .unwrap()
     }
 
+    /// A small engine and an empty cache in a folder of its own.
+    fn fresh_cache() -> (crate::Sandbox, tempfile::TempDir, ComponentCache) {
+        let options = crate::EngineOptions { max_instances: 1, max_memory_mib: 16, ..Default::default() };
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ComponentCache::new(dir.path(), CacheKey::ephemeral());
+        (crate::Sandbox::new(options).unwrap(), dir, cache)
+    }
+
     fn exports(engine: &Engine, component: &Component) -> Vec<String> {
         component.component_type().exports(engine).map(|(name, _)| name.to_string()).collect()
     }
 
     #[test]
     fn an_entry_swapped_or_written_with_another_key_is_compiled_again_not_loaded() {
-        let sandbox =
-            crate::Sandbox::new(crate::EngineOptions { max_instances: 1, max_memory_mib: 16, ..Default::default() })
-                .unwrap();
+        let (sandbox, dir, cache) = fresh_cache();
         let engine = sandbox.engine();
-        let dir = tempfile::tempdir().unwrap();
-        let cache = ComponentCache::new(dir.path(), CacheKey::ephemeral());
         let (ours, theirs) = (component("ours"), component("theirs"));
         let (our_digest, their_digest) = (crate::Digest::of(&ours), crate::Digest::of(&theirs));
         cache.load_or_compile(engine, &ours, &our_digest).unwrap();
@@ -415,12 +419,8 @@ mod tests {
 
     #[test]
     fn the_least_recently_used_entries_go_first_and_only_compiled_entries_go() {
-        let sandbox =
-            crate::Sandbox::new(crate::EngineOptions { max_instances: 1, max_memory_mib: 16, ..Default::default() })
-                .unwrap();
+        let (sandbox, dir, cache) = fresh_cache();
         let engine = sandbox.engine();
-        let dir = tempfile::tempdir().unwrap();
-        let cache = ComponentCache::new(dir.path(), CacheKey::ephemeral());
         let names = ["a", "b", "c"];
         let digests: Vec<_> = names.iter().map(|n| crate::Digest::of(&component(n))).collect();
         for (name, digest) in names.iter().zip(&digests) {
