@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use assay_data::output::{ErrorEntry, EvaluationSummary, GuardSummary, MetricRow, Summary};
+use assay_runtime::failure;
 
 /// A table in the style every command prints.
 pub fn new(header: &[&str]) -> comfy_table::Table {
@@ -128,7 +129,7 @@ const FIRST_MESSAGE_CHARS: usize = 240;
 /// plugin said on stderr fits.
 fn brief(message: &str) -> String {
     let mut text = message.to_string();
-    if let (Some(start), Some(stderr)) = (text.find(" (in "), text.find("); stderr: "))
+    if let (Some(start), Some(stderr)) = (text.find(" (in "), text.find(&format!("){}", failure::LOG_QUOTE)))
         && start < stderr
     {
         text.replace_range(start..stderr + 1, "");

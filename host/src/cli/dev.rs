@@ -108,20 +108,16 @@ fn round(dir: &Path, work: &Path, input: Option<&Path>, previous: Option<&Round>
         let step = Instant::now();
         let output = assay(&["test", "-v"], &[wasm.as_path(), Path::new("--cases"), cases.as_path()])?;
         timings.push(format!("cases {:.1} s", step.elapsed().as_secs_f64()));
-        let text = String::from_utf8_lossy(&output.stdout);
-        for line in text.lines() {
+        passed &= output.status.success();
+        // Each case's outcome is kept; failing cases are printed in full
+        // (with what the plugin printed), passing ones only in the summary line.
+        let mut failing = false;
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
             if let Some(label) = line.strip_prefix("ok ") {
                 round.cases.insert(label.to_string(), true);
+                failing = false;
             } else if let Some(label) = line.strip_prefix("FAIL ") {
                 round.cases.insert(label.to_string(), false);
-            }
-        }
-        passed &= output.status.success();
-        // Failing cases in full (with what the plugin printed); passing ones
-        // only as the summary line.
-        let mut failing = false;
-        for line in text.lines() {
-            if line.starts_with("FAIL ") {
                 failing = true;
             } else if !line.starts_with("  ") {
                 failing = false;
@@ -181,9 +177,9 @@ fn print_changes(round: &Round, previous: Option<&Round>) {
         changed = true;
     }
     for (name, value) in &round.figures {
-        let before = previous.figures.get(name).copied().flatten();
-        if before != *value {
-            println!("{name}: {} -> {}", previous.figures.get(name).map_or("-".into(), |v| figure(*v)), figure(*value));
+        let before = previous.figures.get(name).copied();
+        if before.flatten() != *value {
+            println!("{name}: {} -> {}", before.map_or("-".into(), figure), figure(*value));
             changed = true;
         }
     }

@@ -143,8 +143,11 @@ pub fn test(args: TestArgs) -> Result<ExitCode> {
             println!("FAIL {}", label.trim_end());
             for problem in problems {
                 // The log follows in full, so a failure's quote of it is left out.
-                let problem =
-                    if printed.is_empty() { &problem } else { problem.split("; stderr: ").next().unwrap_or_default() };
+                let problem = if printed.is_empty() {
+                    &problem
+                } else {
+                    problem.split(assay_runtime::failure::LOG_QUOTE).next().unwrap_or_default()
+                };
                 println!("  {}", crate::text::terminal(problem));
             }
         }

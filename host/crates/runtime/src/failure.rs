@@ -52,6 +52,11 @@ impl Failure {
     }
 }
 
+/// What precedes the plugin's log in a trap's message: readers that show
+/// the log apart (`assay test`) or drop the frames before it (run tables)
+/// find it by this.
+pub const LOG_QUOTE: &str = "; stderr: ";
+
 /// Turns the error of a failed call into its typed outcome.
 pub(crate) fn classify(error: &wasmtime::Error, state: &StoreState, limits: &Limits, fuel: u64) -> Failure {
     if state.memory_limit_hit() {
@@ -63,20 +68,22 @@ pub(crate) fn classify(error: &wasmtime::Error, state: &StoreState, limits: &Lim
         Some(Trap::StackOverflow) => Failure::StackOverflow,
         Some(Trap::MemoryOutOfBounds) if shadow_stack_overflow(error) => Failure::StackOverflow,
         _ => {
+            // The layout readers rely on: what happened, what it means, ` (in
+            // FRAMES)`, then the log after LOG_QUOTE.
             let mut message = error.root_cause().to_string();
             if let Some(trace) = error.downcast_ref::<wasmtime::WasmBacktrace>() {
                 let frames = short_backtrace(trace);
-                if !frames.is_empty() {
-                    message.push_str(&format!(" (in {})", frames.join(" <- ")));
-                }
                 if let Some(hint) = frames.iter().find_map(|frame| toolchain_hint(frame)) {
                     message.push_str(&format!("; {hint}"));
+                }
+                if !frames.is_empty() {
+                    message.push_str(&format!(" (in {})", frames.join(" <- ")));
                 }
             }
             let log = state.log();
             let log = log.trim();
             if !log.is_empty() {
-                message.push_str(&format!("; stderr: {}", tail(log, 2000)));
+                message.push_str(&format!("{LOG_QUOTE}{}", tail(log, 2000)));
             }
             Failure::Trap(message)
         }
