@@ -11,7 +11,7 @@ use assay_runtime::Kind;
 use clap::Args;
 
 use super::finish::Finish;
-use super::setup::Setup;
+use super::setup::{PluginFlags, Setup};
 use crate::config::{CiOptions, GuardOptions, InputOptions, SharedOptions};
 
 #[derive(Args)]
@@ -26,9 +26,8 @@ pub struct GuardArgs {
     /// A configuration file (assay.toml); flags override it.
     #[arg(short, long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Set one plugin configuration value, such as facts.strict=true.
-    #[arg(long = "set", value_name = "PLUGIN.KEY=VALUE")]
-    sets: Vec<String>,
+    #[command(flatten)]
+    plugin_flags: PluginFlags,
     #[command(flatten)]
     guard: GuardOptions,
     /// Options shared with `assay run`; `-j` sets the parsing threads, and
@@ -43,7 +42,7 @@ pub struct GuardArgs {
 
 pub fn guard(args: GuardArgs) -> Result<ExitCode> {
     let started = std::time::Instant::now();
-    let setup = Setup::new(args.config.as_deref(), args.shared, &args.guards, &args.sets)?;
+    let setup = Setup::new(args.config.as_deref(), args.shared, &args.guards, &args.plugin_flags)?;
     let config = &setup.config;
     let options = args.guard.over(config.guard.clone());
     let input = args.input.over(config.input.clone());

@@ -11,7 +11,7 @@ use assay_runtime::{Kind, LoadedPlugin};
 use clap::Args;
 
 use super::finish::Finish;
-use super::setup::Setup;
+use super::setup::{PluginFlags, Setup};
 use crate::config::{CiOptions, EvalOptions, InputOptions, SharedOptions};
 
 #[derive(Args)]
@@ -26,9 +26,8 @@ pub struct RunArgs {
     /// A configuration file (assay.toml); flags override it.
     #[arg(short, long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Set one plugin configuration value, such as rouge.stemmer=true.
-    #[arg(long = "set", value_name = "PLUGIN.KEY=VALUE")]
-    sets: Vec<String>,
+    #[command(flatten)]
+    plugin_flags: PluginFlags,
     #[command(flatten)]
     eval: EvalOptions,
     #[command(flatten)]
@@ -41,7 +40,7 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let started = std::time::Instant::now();
-    let setup = Setup::new(args.config.as_deref(), args.shared, &args.evaluators, &args.sets)?;
+    let setup = Setup::new(args.config.as_deref(), args.shared, &args.evaluators, &args.plugin_flags)?;
     let config = &setup.config;
     if let Some(spec) = setup.specs.iter().find(|s| config.plugins.get(&s.name).is_some_and(|e| e.on_failure.is_some()))
     {

@@ -16,6 +16,7 @@ use assay_models::{Broker, Budget, ResponseCache};
 use assay_runtime::cache::{CacheKey, CacheKeyError};
 use assay_runtime::host::PluginSpec;
 use assay_runtime::{ComponentCache, Determinism, Grant, Host, Limits};
+use clap::Args;
 
 use crate::config::{ConfigFile, PluginEntry, SharedOptions, config_json, set_value};
 
@@ -81,8 +82,13 @@ pub struct Setup {
 impl Setup {
     /// Reads the config at `config_path`, merges `flags` over it, and
     /// settles the plugins `names` select (every configured one when empty),
-    /// with each `--set PLUGIN.KEY=VALUE` of `sets` applied.
-    pub fn new(config_path: Option<&Path>, flags: SharedOptions, names: &[String], sets: &[String]) -> Result<Setup> {
+    /// with `plugin_flags` (`--set`, `--grant`) applied.
+    pub fn new(
+        config_path: Option<&Path>,
+        flags: SharedOptions,
+        names: &[String],
+        plugin_flags: &PluginFlags,
+    ) -> Result<Setup> {
         let config = ConfigFile::load_or_default(config_path)?;
         let options = flags.over(config.shared.clone());
         let mode = Mode { locked: options.locked, offline: options.offline };
@@ -92,23 +98,22 @@ impl Setup {
             eprintln!("warning: {warning}");
         }
         drop(resolver);
-        for set in sets {
+        for set in &plugin_flags.sets {
             let (target, value) =
                 set.split_once('=').ok_or_else(|| anyhow!("--set {set:?}: expected PLUGIN.KEY=VALUE"))?;
             let (plugin, key) =
                 target.split_once('.').ok_or_else(|| anyhow!("--set {set:?}: expected PLUGIN.KEY=VALUE"))?;
-            // A plugin given as a path takes the name it gives itself,
-            // known only once it is loaded; until then its file name
-            // (without .wasm) addresses it, as people type it.
-            let named = |spec: &PluginSpec| {
-                spec.name == plugin
-                    || (spec.name.is_empty() && Path::new(&spec.origin).file_stem().is_some_and(|s| s == plugin))
-            };
-            let (_, config) = plugins
-                .iter_mut()
-                .find(|(spec, _)| named(spec))
+            let (_, config) = named(&mut plugins, plugin)
                 .ok_or_else(|| anyhow!("--set {set:?}: no plugin named {plugin:?} in this run"))?;
             set_value(config, key, value).map_err(|e| anyhow!("--set {set:?}: {e}"))?;
+        }
+        for grant in &plugin_flags.grants {
+            let (plugin, dirs) = grant
+                .split_once('=')
+                .ok_or_else(|| anyhow!("--grant {grant:?}: expected PLUGIN=HOST_DIR:GUEST_PATH"))?;
+            let (spec, _) = named(&mut plugins, plugin)
+                .ok_or_else(|| anyhow!("--grant {grant:?}: no plugin named {plugin:?} in this run"))?;
+            spec.grants.push(Grant::parse(dirs, Path::new("")).map_err(|e| anyhow!("--grant: {e}"))?);
         }
         for (spec, config) in &plugins {
             let name = if spec.name.is_empty() { spec.origin.as_str() } else { spec.name.as_str() };
@@ -202,6 +207,29 @@ pub fn models(config: &ConfigFile, options: &SharedOptions) -> Result<Option<Arc
     };
     let broker = Broker::new(&config.models, policy).with_context(|| config.display_name())?;
     Ok(Some(broker))
+}
+
+/// Flags of `assay run` and `assay guard` that address one plugin of the run.
+#[derive(Args, Default)]
+pub struct PluginFlags {
+    /// Set one plugin configuration value, such as rouge.stemmer=true.
+    /// Repeatable.
+    #[arg(long = "set", value_name = "PLUGIN.KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Let one plugin read a directory, as `grants` in its config table
+    /// does: PLUGIN=HOST_DIR:GUEST_PATH, such as facts=./facts:/data.
+    /// Read-only. Repeatable.
+    #[arg(long = "grant", value_name = "PLUGIN=HOST_DIR:GUEST_PATH")]
+    pub grants: Vec<String>,
+}
+
+/// The plugin of the run that `name` addresses. A plugin given as a path
+/// takes the name it gives itself, known only once it is loaded; until then
+/// its file name (without .wasm) addresses it, as people type it.
+fn named<'a>(plugins: &'a mut [(PluginSpec, toml::Table)], name: &str) -> Option<&'a mut (PluginSpec, toml::Table)> {
+    plugins.iter_mut().find(|(spec, _)| {
+        spec.name == name || (spec.name.is_empty() && Path::new(&spec.origin).file_stem().is_some_and(|s| s == name))
+    })
 }
 
 /// The first key (dotted) of `config` holding a NaN or an infinity, which

@@ -14,7 +14,7 @@
 //! format in full.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -25,8 +25,8 @@ use serde_json::Value;
 use assay_data::output::Route;
 use assay_data::{Body, FieldMap, RawRecord, eval_record, feedback_record};
 use assay_runtime::{
-    Decision, Determinism, EvaluatorInstance, Failure, GuardInstance, Host, Instance, Kind, Limits, LoadedPlugin,
-    MetricLevel, call_runtime,
+    Decision, Determinism, EvaluatorInstance, Failure, Grant, GuardInstance, Host, Instance, Kind, Limits,
+    LoadedPlugin, MetricLevel, call_runtime,
 };
 
 use super::setup::{cache, resolve_source};
@@ -48,6 +48,10 @@ pub struct TestArgs {
     /// Show what the plugin printed for every case, not only for failing ones.
     #[arg(short, long)]
     verbose: bool,
+    /// A directory the plugin may read, as a config's `grants` gives it:
+    /// HOST_DIR:GUEST_PATH, such as ./facts:/data. Repeatable.
+    #[arg(long, value_name = "HOST_DIR:GUEST_PATH")]
+    grant: Vec<String>,
 }
 
 /// What the plugin printed during the case being run.
@@ -105,17 +109,23 @@ impl OneOrMany {
 pub fn test(args: TestArgs) -> Result<ExitCode> {
     let text = std::fs::read_to_string(&args.cases).with_context(|| format!("reading {}", args.cases.display()))?;
     let resolved = resolve_source(&args.plugin)?;
+    let grants = args
+        .grant
+        .iter()
+        .map(|grant| Grant::parse(grant, Path::new("")))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow!("--grant: {e}"))?;
     let log = std::sync::Arc::new(CaseLog::default());
     let host = Host::new(&[], 1, cache(args.no_cache, None))?.with_log(log.clone());
     let origin = resolved.origin.label();
-    let plugin = host.load(&origin, &resolved.component, &Limits::default(), None)?;
+    let plugin = host.load_granted(&origin, &resolved.component, &Limits::default(), &grants)?;
     let mut loaded = LoadedPlugin {
         name: plugin.info.name.clone(),
         origin,
         plugin,
         config_json: String::new(),
         limits: Limits::default(),
-        grants: Vec::new(),
+        grants,
         models: Vec::new(),
         settings: Vec::new(),
     };

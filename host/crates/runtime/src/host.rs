@@ -161,7 +161,19 @@ impl Host {
         limits: &Limits,
         expected: Option<Kind>,
     ) -> Result<Plugin, LoadError> {
-        self.load_digested(origin, (bytes, Digest::of(bytes)), limits, expected)
+        self.load_digested(origin, (bytes, Digest::of(bytes)), limits, &[], expected)
+    }
+
+    /// [`Host::load`] for a plugin that will be given `grants`: it sees them
+    /// from its first call on, `describe` included.
+    pub fn load_granted(
+        &self,
+        origin: &str,
+        bytes: &[u8],
+        limits: &Limits,
+        grants: &[Grant],
+    ) -> Result<Plugin, LoadError> {
+        self.load_digested(origin, (bytes, Digest::of(bytes)), limits, grants, None)
     }
 
     fn load_digested(
@@ -169,9 +181,10 @@ impl Host {
         origin: &str,
         component: (&[u8], Digest),
         limits: &Limits,
+        grants: &[Grant],
         expected: Option<Kind>,
     ) -> Result<Plugin, LoadError> {
-        let plugin = Plugin::load(&self.sandbox, &self.linker, &self.cache, origin, component, limits)?;
+        let plugin = Plugin::load(&self.sandbox, &self.linker, &self.cache, origin, component, limits, grants)?;
         if let Some(kind) = expected {
             plugin.expect_kind(kind)?;
         }
@@ -189,7 +202,8 @@ impl Host {
         let runtime = call_runtime();
         let mut loaded: Vec<LoadedPlugin> = Vec::new();
         for spec in specs {
-            let plugin = self.load_digested(&spec.origin, (&spec.component, spec.sha256), &spec.limits, Some(kind))?;
+            let component = (&**spec.component, spec.sha256);
+            let plugin = self.load_digested(&spec.origin, component, &spec.limits, &spec.grants, Some(kind))?;
             let name = if spec.name.is_empty() { plugin.info.name.clone() } else { spec.name.clone() };
             let refuse = |message: &str| Err(LoadError::Instance { name: name.clone(), message: message.into() });
             if name.contains('/') || name.contains(char::is_whitespace) {

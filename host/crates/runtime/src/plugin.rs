@@ -20,7 +20,7 @@ use crate::engine::Sandbox;
 use crate::failure::Failure;
 use crate::instance::{EvaluatorInstance, GuardInstance, Instance as _, call_runtime};
 use crate::limits::Limits;
-use crate::wasi::{Determinism, StoreState};
+use crate::wasi::{Determinism, Grant, StoreState};
 
 /// Why a component could not be loaded, or a loaded plugin not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -190,6 +190,7 @@ impl Plugin {
         origin: &str,
         (bytes, sha256): (&[u8], Digest),
         limits: &Limits,
+        grants: &[Grant],
     ) -> Result<Plugin, LoadError> {
         let size = bytes.len() as u64;
         if size > limits.max_component_mib << 20 {
@@ -242,12 +243,15 @@ impl Plugin {
             imports,
             pre,
         };
-        plugin.describe(sandbox, limits)?;
+        plugin.describe(sandbox, limits, grants)?;
         Ok(plugin)
     }
 
-    /// Asks a throwaway instance who the plugin is and what it reports.
-    fn describe(&mut self, sandbox: &Sandbox, limits: &Limits) -> Result<(), LoadError> {
+    /// Asks a throwaway instance who the plugin is and what it reports. It
+    /// sees the directories the plugin's other instances will see, so what
+    /// a plugin says of itself may come from them (`assay dev`'s Python
+    /// shell reads the author's code from one).
+    fn describe(&mut self, sandbox: &Sandbox, limits: &Limits, grants: &[Grant]) -> Result<(), LoadError> {
         let setup = |call: &'static str| {
             let source_name = self.origin.clone();
             move |failure: Failure| LoadError::Setup { source_name, call, failure }
@@ -257,13 +261,13 @@ impl Plugin {
         let (info, metrics) = match self.kind {
             Kind::Evaluator => {
                 let mut instance = runtime
-                    .block_on(EvaluatorInstance::new(self, sandbox, limits, &determinism, &[], None))
+                    .block_on(EvaluatorInstance::new(self, sandbox, limits, &determinism, grants, None))
                     .map_err(setup("instantiation"))?;
                 runtime.block_on(instance.describe()).map_err(setup("describe"))?
             }
             Kind::Guard => {
                 let mut instance = runtime
-                    .block_on(GuardInstance::new(self, sandbox, limits, &determinism, &[], None))
+                    .block_on(GuardInstance::new(self, sandbox, limits, &determinism, grants, None))
                     .map_err(setup("instantiation"))?;
                 (runtime.block_on(instance.describe()).map_err(setup("describe"))?, Vec::new())
             }
