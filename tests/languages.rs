@@ -298,6 +298,16 @@ fn new_plugin_builds_and_runs(kind: &str, lang: &str) {
         let decisions: Vec<Value> =
             read_jsonl(&out.join("decisions.jsonl")).iter().map(|d| d["decision"].clone()).collect();
         assert_eq!(decisions, [json!("accept"), json!("reject")]);
+        if lang == "python" {
+            // The loop's Python shell serves guards as well.
+            expect_code(&run(&mut dev_once(&project, &set)), 0);
+            assert!(project.join(format!(".assay-dev/shell/{name}.wasm")).is_file());
+            let decisions: Vec<Value> = read_jsonl(&project.join(".assay-dev/run/decisions.jsonl"))
+                .iter()
+                .map(|d| d["decision"].clone())
+                .collect();
+            assert_eq!(decisions, [json!("accept"), json!("reject")]);
+        }
     }
 }
 
@@ -328,6 +338,15 @@ fn deliberate_mistake(lang: &str, name: &str, project: &Path, set: &Path) {
             vec!["panicked".to_string(), "no Lyon, please".into(), "src/lib.rs:".into()],
         ),
     };
+    // Python's loop runs a shell that reads the project's code at run time:
+    // built by the first round, reused by the next while no import changes.
+    let shell = project.join(format!(".assay-dev/shell/{name}.wasm"));
+    if lang == "python" {
+        expect_code(&run(&mut dev_once(project, set)), 0);
+    }
+    let shell_before = std::fs::read(&shell).ok();
+    assert_eq!(shell_before.is_some(), lang == "python", "{lang}: only Python's loop has a shell");
+
     let path = project.join(&file);
     let source = std::fs::read_to_string(&path).unwrap();
     assert!(source.contains(anchor), "{file} has no {anchor:?}: the template changed");
@@ -341,28 +360,36 @@ fn deliberate_mistake(lang: &str, name: &str, project: &Path, set: &Path) {
     }
     std::fs::write(&path, source).unwrap();
 
-    let mut dev = assay();
-    dev.args(["dev", "--once", "--input"]).arg(set).arg(project);
-    dev.env("ASSAY_JS_NODE_MODULES", root().join("examples/plugins/js/node_modules"));
-    dev.env("CARGO_TARGET_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-rust-target"));
-    dev.env("RUSTUP_TOOLCHAIN", pinned_toolchain());
-    dev.env("ASSAY_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("assay-cache"));
-    let output = run(&mut dev);
-    let printed = stdout(&output);
-    expect_code(&output, 1);
-    assert!(printed.contains("FAIL") && printed.contains("not contained"), "the case on Lyon fails:\n{printed}");
-    assert!(printed.contains("rebuild-to-result"), "{printed}");
+    let mistaken = |round: &str| {
+        let output = run(&mut dev_once(project, set));
+        let printed = stdout(&output);
+        expect_code(&output, 1);
+        assert!(
+            printed.contains("FAIL") && printed.contains("not contained"),
+            "{round}: the case on Lyon fails:\n{printed}"
+        );
+        assert!(printed.contains("rebuild-to-result"), "{printed}");
 
-    let samples = read_jsonl(&project.join(".assay-dev/run/samples.jsonl"));
-    assert_eq!(samples[0]["scores"][format!("{name}/contains")], json!(1.0), "the other sample is still scored");
-    let error = samples[1]["errors"][name]["message"].as_str().unwrap_or_default();
-    for words in &says {
-        assert!(error.contains(words), "{lang}: the error should say {words:?}; it says:\n{error}");
-    }
+        let samples = read_jsonl(&project.join(".assay-dev/run/samples.jsonl"));
+        assert_eq!(samples[0]["scores"][format!("{name}/contains")], json!(1.0), "the other sample is still scored");
+        let error = samples[1]["errors"][name]["message"].as_str().unwrap_or_default();
+        for words in &says {
+            assert!(error.contains(words), "{lang}, {round}: the error should say {words:?}; it says:\n{error}");
+        }
+    };
+    mistaken("after the edit");
+    assert!(
+        shell_before.is_none_or(|before| std::fs::read(&shell).unwrap() == before),
+        "an edit that changes no import line is run by the same shell, not rebuilt"
+    );
 
-    let wasm = project.join(format!("{name}.wasm"));
+    // The loop's component: the shell, granted the project, for Python.
+    let (wasm, grant) = match lang {
+        "python" => (shell.clone(), vec!["--grant".to_string(), format!("{name}={}:/src", project.display())]),
+        _ => (project.join(format!("{name}.wasm")), Vec::new()),
+    };
     let out = project.join(".assay-dev/verbose");
-    let output = run(assay().args(["run", "-v", "-o"]).arg(&out).arg(set).arg("-e").arg(&wasm));
+    let output = run(assay().args(["run", "-v", "-o"]).arg(&out).arg(set).arg("-e").arg(&wasm).args(&grant));
     assert!(
         stderr(&output).contains(&format!("{name}| scoring")),
         "-v shows what the plugin printed:\n{}",
@@ -381,6 +408,27 @@ fn deliberate_mistake(lang: &str, name: &str, project: &Path, set: &Path) {
         let said = stderr(&output);
         assert!(said.contains("Error: boom is not a setting") && said.contains("configure@"), "{said}");
     }
+
+    if lang == "python" {
+        // A new import may need a module the shell does not hold: rebuilt.
+        let source = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("import statistics\n{source}")).unwrap();
+        let before = std::fs::read(&shell).unwrap();
+        mistaken("after a new import");
+        assert_ne!(std::fs::read(&shell).unwrap(), before, "a new import line rebuilds the shell");
+    }
+}
+
+/// `assay dev --once` over `set`, with the toolchains and caches the other
+/// builds of these tests use.
+fn dev_once(project: &Path, set: &Path) -> Command {
+    let mut dev = assay();
+    dev.args(["dev", "--once", "--input"]).arg(set).arg(project);
+    dev.env("ASSAY_JS_NODE_MODULES", root().join("examples/plugins/js/node_modules"));
+    dev.env("CARGO_TARGET_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("new-rust-target"));
+    dev.env("RUSTUP_TOOLCHAIN", pinned_toolchain());
+    dev.env("ASSAY_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("assay-cache"));
+    dev
 }
 
 /// The toolchain rust-toolchain.toml pins, so that nested cargo builds use
@@ -521,4 +569,51 @@ fn assay_env(command: &mut Command) -> &mut Command {
         };
     }
     command
+}
+
+/// A JavaScript project's build reuses componentize-js's splice of the WIT
+/// into its engine (componentize-cache.mjs): the first build writes one
+/// entry, the next reads it without writing, and a change to the WIT makes
+/// a new entry instead of reusing the old one. The built components score
+/// alike.
+#[test]
+fn js_splice_cache() {
+    toolchains();
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("spliced");
+    expect_code(&run(assay().args(["new", "evaluator", "spliced", "--lang", "js", "--dir"]).arg(&project)), 0);
+    let cache = dir.path().join("xdg");
+    let entries = || -> Vec<(PathBuf, std::time::SystemTime)> {
+        let folder = cache.join("assay/js-splice");
+        let mut found: Vec<_> = std::fs::read_dir(&folder)
+            .map(|listing| listing.flatten().map(|e| (e.path(), e.metadata().unwrap().modified().unwrap())).collect())
+            .unwrap_or_default();
+        found.sort();
+        found
+    };
+    let build = || {
+        let output = Command::new(project.join("build.sh"))
+            .env("ASSAY_JS_NODE_MODULES", root().join("examples/plugins/js/node_modules"))
+            .env("XDG_CACHE_HOME", &cache)
+            .env("ASSAY_DEV", "1")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "build.sh failed\n{}{}", stdout(&output), stderr(&output));
+        let cases = project.join("cases.jsonl");
+        expect_code(&run(assay().arg("test").arg(project.join("spliced.wasm")).arg("--cases").arg(&cases)), 0);
+    };
+
+    build();
+    let first = entries();
+    let names: Vec<String> =
+        first.iter().map(|(path, _)| path.extension().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["json", "wasm"], "one entry: the bindings and the spliced engine");
+    build();
+    assert_eq!(entries(), first, "the second build reads the entry and writes nothing");
+
+    let wit = project.join("wit/assay.wit");
+    let text = std::fs::read_to_string(&wit).unwrap();
+    std::fs::write(&wit, format!("{text}\n// a comment changes the digest\n")).unwrap();
+    build();
+    assert_eq!(entries().len(), 4, "a changed WIT is spliced again, under a new digest");
 }

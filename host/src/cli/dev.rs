@@ -13,6 +13,7 @@
 //! where change notifications are not always delivered.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Output};
 use std::time::{Duration, Instant, SystemTime};
@@ -40,7 +41,23 @@ pub struct DevArgs {
     /// One round, then exit with the cases' outcome: for scripts and CI.
     #[arg(long)]
     once: bool,
+    /// Build with build.sh's full build every round, never with the
+    /// Python shell that reads the project's code at run time.
+    #[arg(long)]
+    full_build: bool,
 }
+
+/// Where a round's plugin comes from.
+struct Built {
+    wasm: PathBuf,
+    /// `HOST_DIR:GUEST_PATH` to grant it: the project folder at /src for
+    /// the Python shell, which reads the author's code from there.
+    grant: Option<String>,
+}
+
+/// The module of the Python shell (see the module's own doc), which a
+/// Python project's build.sh builds when ASSAY_DEV_SHELL names a folder.
+const PYTHON_SHELL: &str = include_str!("../../templates/dev/assay_dev_shell.py");
 
 /// What a round found, kept to say what changed in the next.
 #[derive(Default)]
@@ -62,10 +79,16 @@ pub fn dev(args: DevArgs) -> Result<ExitCode> {
     let work = dir.join(".assay-dev");
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let input = args.input.as_deref().map(|path| sample_input(path, args.limit, &work)).transpose()?;
+    let shell = (!args.full_build).then(|| work.join("shell"));
+    if let Some(shell) = &shell {
+        std::fs::create_dir_all(shell).with_context(|| format!("creating {}", shell.display()))?;
+        let module = shell.join("assay_dev_shell.py");
+        std::fs::write(&module, PYTHON_SHELL).with_context(|| format!("writing {}", module.display()))?;
+    }
     let mut previous: Option<Round> = None;
     let mut seen = fingerprint(&dir);
     loop {
-        let (round, passed) = round(&dir, &work, input.as_deref(), previous.as_ref())?;
+        let (round, passed) = round(&dir, &work, shell.as_deref(), input.as_deref(), previous.as_ref())?;
         if args.once {
             return Ok(if passed { Exit::Success } else { Exit::Failed }.into());
         }
@@ -79,26 +102,41 @@ pub fn dev(args: DevArgs) -> Result<ExitCode> {
 
 /// One build, test and run. `None` when the build failed (the last good
 /// round stays the one to compare with); the flag says whether all passed.
-fn round(dir: &Path, work: &Path, input: Option<&Path>, previous: Option<&Round>) -> Result<(Option<Round>, bool)> {
+fn round(
+    dir: &Path,
+    work: &Path,
+    shell: Option<&Path>,
+    input: Option<&Path>,
+    previous: Option<&Round>,
+) -> Result<(Option<Round>, bool)> {
     let started = Instant::now();
     let build_started = SystemTime::now();
-    let built = Command::new("bash")
-        .arg(dir.join("build.sh"))
-        .current_dir(dir)
-        .env("ASSAY", self_exe()?)
-        .env("ASSAY_DEV", "1")
-        .output();
-    let built = built.context("running build.sh")?;
+    let mut build = Command::new("bash");
+    build.arg(dir.join("build.sh")).current_dir(dir).env("ASSAY", self_exe()?).env("ASSAY_DEV", "1");
+    if let Some(shell) = shell {
+        build.env("ASSAY_DEV_SHELL", shell);
+    }
+    let built = build.output().context("running build.sh")?;
     let build_time = started.elapsed();
     if !built.status.success() {
         print_tail(&built, 30);
         println!("build failed after {:.1} s", build_time.as_secs_f64());
         return Ok((None, false));
     }
-    let Some(wasm) = newest_wasm(dir, build_started) else {
-        println!("build.sh succeeded but wrote no .wasm file in {}", dir.display());
-        return Ok((None, false));
+    // A build.sh that knows the shell leaves it in the shell folder; any
+    // other leaves its component in the project.
+    let from_shell = shell.and_then(|shell| newest_wasm(shell, build_started));
+    let built = match from_shell {
+        Some(wasm) => Built { wasm, grant: Some(format!("{}:/src", dir.display())) },
+        None => match newest_wasm(dir, build_started) {
+            Some(wasm) => Built { wasm, grant: None },
+            None => {
+                println!("build.sh succeeded but wrote no .wasm file in {}", dir.display());
+                return Ok((None, false));
+            }
+        },
     };
+    let wasm = built.wasm.as_path();
     let mut round = Round::default();
     let mut timings = vec![format!("build {:.1} s", build_time.as_secs_f64())];
     let mut passed = true;
@@ -106,7 +144,11 @@ fn round(dir: &Path, work: &Path, input: Option<&Path>, previous: Option<&Round>
     let cases = dir.join("cases.jsonl");
     if cases.is_file() {
         let step = Instant::now();
-        let output = assay(&["test", "-v"], &[wasm.as_path(), Path::new("--cases"), cases.as_path()])?;
+        let mut test = vec![OsString::from("test"), "-v".into(), wasm.into(), "--cases".into(), cases.into()];
+        if let Some(grant) = &built.grant {
+            test.extend(["--grant".into(), grant.into()]);
+        }
+        let output = assay(&test)?;
         timings.push(format!("cases {:.1} s", step.elapsed().as_secs_f64()));
         passed &= output.status.success();
         // Each case's outcome is kept; failing cases are printed in full
@@ -132,9 +174,16 @@ fn round(dir: &Path, work: &Path, input: Option<&Path>, previous: Option<&Round>
     if let Some(input) = input {
         let step = Instant::now();
         let out = work.join("run");
-        let kind = inspect_kind(&wasm)?;
+        let kind = inspect_kind(wasm)?;
         let (command, flag) = if kind == "guard" { ("guard", "-g") } else { ("run", "-e") };
-        let output = assay(&[command, "-q", "-o"], &[out.as_path(), input, Path::new(flag), wasm.as_path()])?;
+        let mut run = vec![OsString::from(command), "-q".into(), "-o".into(), (&out).into(), input.into(), flag.into()];
+        run.push(wasm.into());
+        if let Some(grant) = &built.grant {
+            // The file name addresses a plugin given as a path (--set alike).
+            let name = wasm.file_stem().unwrap_or_default().to_string_lossy();
+            run.extend(["--grant".into(), format!("{name}={grant}").into()]);
+        }
+        let output = assay(&run)?;
         timings.push(format!("run {:.1} s", step.elapsed().as_secs_f64()));
         eprint!("{}", String::from_utf8_lossy(&output.stderr));
         match read_json::<Summary>(&out.join("summary.json")) {
@@ -197,13 +246,13 @@ fn self_exe() -> Result<PathBuf> {
     std::env::current_exe().context("finding the assay binary")
 }
 
-fn assay(args: &[&str], paths: &[&Path]) -> Result<Output> {
-    Command::new(self_exe()?).args(args).args(paths).output().context("running assay")
+fn assay(args: &[OsString]) -> Result<Output> {
+    Command::new(self_exe()?).args(args).output().context("running assay")
 }
 
 /// `evaluator` or `guard`, as `assay inspect` tells.
 fn inspect_kind(wasm: &Path) -> Result<String> {
-    let output = assay(&["inspect", "--json"], &[wasm])?;
+    let output = assay(&["inspect".into(), "--json".into(), wasm.into()])?;
     let info: serde_json::Value = serde_json::from_slice(&output.stdout)
         .with_context(|| format!("assay inspect {}: {}", wasm.display(), String::from_utf8_lossy(&output.stderr)))?;
     Ok(info["kind"].as_str().unwrap_or("evaluator").to_string())

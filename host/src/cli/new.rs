@@ -74,6 +74,7 @@ fn files(kind: Kind, lang: Lang, name: &str) -> Vec<(String, &'static str)> {
             ("build.sh".into(), template!("js/build.sh")),
             ("package.json".into(), template!("js/package.json")),
             ("errors.js".into(), template!("js/errors.js")),
+            ("componentize-cache.mjs".into(), template!("js/componentize-cache.mjs")),
             (format!("{name}.js"), pick(template!("js/evaluator.js"), template!("js/guard.js"))),
             (format!("test/{name}.test.js"), pick(template!("js/evaluator.test.js"), template!("js/guard.test.js"))),
         ],

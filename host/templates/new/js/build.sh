@@ -16,6 +16,12 @@ node --test test/
 # From this folder, with a relative source path: componentize-js lets the
 # module import only files under the working directory. `-d http -d
 # fetch-event` keeps wasi:http out of the component's imports.
-"$modules/.bin/componentize-js" {{name}}.js --wit wit --world-name {{world}} -d http -d fetch-event -o {{name}}.wasm >/dev/null
+# componentize-cache.mjs reuses the step that does not read your code (see
+# that file). --single-threaded-gc: componentize-js runs a large WebAssembly
+# module that grows its memory step by step, and Node's concurrent garbage
+# collector makes each step slow; with it a build takes 14 s instead of 22 s
+# on two busy cores.
+node --single-threaded-gc --import ./componentize-cache.mjs "$modules/@bytecodealliance/componentize-js/src/cli.js" \
+    {{name}}.js --wit wit --world-name {{world}} -d http -d fetch-event -o {{name}}.wasm >/dev/null
 {{package_step}}
 echo "built {{name}}.wasm"

@@ -14,6 +14,24 @@ if ! command -v "$componentize_py" >/dev/null; then
     exit 1
 fi
 python3 -m unittest --quiet
+if [ -n "${ASSAY_DEV_SHELL:-}" ]; then
+    # `assay dev` asks for its shell: a component that holds the interpreter
+    # and the modules your code imports, and reads your code itself afresh
+    # from /src (this folder, granted read-only) at every run, so an edit
+    # needs no componentize-py. The shell is built again only when what it
+    # holds may change: the WIT, componentize-py, assay's shell module, or
+    # an import line.
+    shell=$ASSAY_DEV_SHELL/{{name}}.wasm
+    key=$({ cat wit/*.wit "$ASSAY_DEV_SHELL"/*.py; "$componentize_py" --version
+            grep -rhE --include='*.py' --exclude-dir=.assay-dev '^[[:space:]]*(import|from)[[:space:]]' . | sort; } | sha256sum)
+    if [ -f "$shell" ] && [ "$(cat "$shell.key" 2>/dev/null)" = "$key" ]; then
+        touch "$shell"
+        exit 0
+    fi
+    PYTHONDONTWRITEBYTECODE=1 "$componentize_py" -d wit -w {{world}} componentize -p . -p "$ASSAY_DEV_SHELL" assay_dev_shell -o "$shell" >/dev/null
+    echo "$key" > "$shell.key"
+    exit 0
+fi
 # With WASI, an exception's traceback and print() reach the plugin's log,
 # which Assay quotes in the error a failing call causes and shows with
 # `assay run -v` and `assay test`. ASSAY_PY_WASI=stub builds with --stub-wasi
