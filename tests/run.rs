@@ -730,3 +730,53 @@ fn assay_dev_rebuilds_on_every_change_and_says_what_changed() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A run killed with SIGKILL leaves its temporary samples file (it cannot
+/// remove it); the next run writing in that folder removes it, and its
+/// outputs are created with the umask's permissions, not the owner's alone.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_killed_runs_temporary_file_is_removed_by_the_next_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.jsonl");
+    let line = "{\"output\": \"the same answer\", \"reference\": \"the same answer\"}\n";
+    std::fs::write(&big, line.repeat(400_000)).unwrap();
+    let out = dir.path().join("out");
+    let mut child =
+        assay().args(["run", "-q", "-j", "1", "-e", "exact_match", "-o"]).arg(&out).arg(&big).spawn().unwrap();
+    let temporaries = || -> Vec<String> {
+        std::fs::read_dir(&out)
+            .map(|listing| {
+                listing
+                    .flatten()
+                    .map(|e| e.file_name().into_string().unwrap())
+                    .filter(|name| name.starts_with(".assay-"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let started = std::time::Instant::now();
+    while temporaries().is_empty() {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it wrote anything");
+        assert!(started.elapsed().as_secs() < 120, "no temporary file appeared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = temporaries();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].starts_with(&format!(".assay-{}@", child.id())), "named after its process: {left:?}");
+
+    let small = jsonl(dir.path(), "small.jsonl", &[json!({"output": "a", "reference": "a"})]);
+    let mut again = std::process::Command::new("sh");
+    again.arg("-c").arg("umask 027; exec \"$@\"").arg("sh").arg(env!("CARGO_BIN_EXE_assay"));
+    again.args(["run", "-q", "-e", "exact_match", "-o"]).arg(&out).arg(&small);
+    again.env("ASSAY_CACHE_DIR", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("assay-cache"));
+    expect_code(&run(&mut again), 0);
+    assert_eq!(temporaries(), Vec::<String>::new(), "the stale temporary file is gone");
+    for name in ["samples.jsonl", "summary.json"] {
+        let mode = std::fs::metadata(out.join(name)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640, "{name} follows umask 027");
+    }
+}

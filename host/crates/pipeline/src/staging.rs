@@ -10,7 +10,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use assay_data::Format;
-use assay_data::output::Route;
+use assay_data::output::{Route, temporary_dir_in};
 
 use crate::screen::RouteSink;
 use crate::worker::{RunError, output_error};
@@ -47,7 +47,7 @@ impl Staging {
         let parent = out_dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(output_error(parent))?;
         // Beside OUT_DIR, so the swap is a rename within one file system.
-        let dir = tempfile::Builder::new().prefix(".assay-guard-").tempdir_in(parent).map_err(output_error(parent))?;
+        let dir = temporary_dir_in(parent).map_err(output_error(parent))?;
         let create = |name: &str| -> Result<BufWriter<File>, RunError> {
             let path = dir.path().join(name);
             let file = File::create(&path).map_err(output_error(&path))?;
