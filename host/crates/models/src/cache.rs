@@ -181,7 +181,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
     let io = |error| CacheError::Io { path: path.to_path_buf(), error };
     let dir = path.parent().expect("cache paths have a parent");
     std::fs::create_dir_all(dir).map_err(io)?;
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    let mut file = assay_data::output::temporary_file_in(dir).map_err(io)?;
     file.write_all(bytes).map_err(io)?;
     file.persist(path).map_err(|e| io(e.error))?;
     Ok(())

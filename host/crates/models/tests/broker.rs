@@ -152,10 +152,22 @@ fn the_cache_answers_a_rerun_with_no_request_and_replay_needs_no_server() {
     assert_eq!(replayed[0].as_ref().unwrap().text, "judged: two");
     assert_eq!(replayed[1].as_ref().unwrap_err().kind(), "not-cached");
 
-    // The key is read by the host alone: no cache file holds it.
+    // The key is read by the host alone: no cache file holds it. Entries are
+    // created as any file (0666 less the umask), so a team can share them.
+    #[cfg(target_os = "linux")]
+    let umask = {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        u32::from_str_radix(status.lines().find_map(|l| l.strip_prefix("Umask:")).unwrap().trim(), 8).unwrap()
+    };
     for entry in fake_model::files_under(dir.path()) {
         let bytes = std::fs::read(&entry).unwrap();
         assert!(!String::from_utf8_lossy(&bytes).contains(KEY), "{} holds the key", entry.display());
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&entry).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o666 & !umask, "{}", entry.display());
+        }
     }
 
     // Exported, imported elsewhere, replayed there.

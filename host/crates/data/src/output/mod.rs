@@ -24,7 +24,7 @@ use serde::de::{DeserializeOwned, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-pub use atomic::{AtomicFile, temporary_dir_in, write_json};
+pub use atomic::{AtomicFile, temporary_dir_in, temporary_file_in, write_json};
 pub use decisions::{DecisionLine, FailurePolicy, GuardEntry, Route};
 pub use samples::SampleLine;
 pub use summary::{
