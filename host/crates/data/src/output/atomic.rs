@@ -9,8 +9,10 @@
 //! 0666 for files, 0777 for folders, less the umask), so a team's shared
 //! results folder stays readable to the team.
 
+use std::collections::HashSet;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, Mutex};
 
 use serde::Serialize;
 
@@ -20,14 +22,14 @@ const TEMPORARY: &str = ".assay-";
 
 /// A temporary file in `dir` for an output, removing stale ones first.
 pub fn temporary_file_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
-    remove_stale(dir);
+    remove_stale_once(dir);
     let prefix = prefix();
     builder(&prefix, 0o666).tempfile_in(dir)
 }
 
 /// A temporary folder in `dir` for outputs, removing stale ones first.
 pub fn temporary_dir_in(dir: &Path) -> std::io::Result<tempfile::TempDir> {
-    remove_stale(dir);
+    remove_stale_once(dir);
     let prefix = prefix();
     builder(&prefix, 0o777).tempdir_in(dir)
 }
@@ -49,13 +51,28 @@ fn builder(prefix: &str, #[allow(unused_variables)] mode: u32) -> tempfile::Buil
     builder
 }
 
+/// [`remove_stale`], once per folder and process: what a killed process
+/// left is there when this one starts, and the judge cache writes many
+/// entries into one folder, which must not cost a listing each.
+fn remove_stale_once(dir: &Path) {
+    static CLEANED: LazyLock<Mutex<HashSet<PathBuf>>> = LazyLock::new(Mutex::default);
+    let first = CLEANED.lock().unwrap_or_else(|e| e.into_inner()).insert(dir.to_path_buf());
+    if first {
+        remove_stale(dir);
+    }
+}
+
 /// Removes the temporary files and folders in `dir` that a process of this
 /// machine left when it was killed. Best effort: what cannot be read or
 /// removed is left, and entries of other machines (a shared file system)
 /// or of live processes are never touched.
 pub fn remove_stale(dir: &Path) {
-    let Ok(listing) = std::fs::read_dir(dir) else { return };
     let host = host_name();
+    // Without the machine's name, liveness cannot be told either.
+    if host == "-" {
+        return;
+    }
+    let Ok(listing) = std::fs::read_dir(dir) else { return };
     for entry in listing.flatten() {
         let name = entry.file_name();
         let Some((pid, entry_host)) = name.to_str().and_then(owner) else { continue };
@@ -79,17 +96,20 @@ fn owner(name: &str) -> Option<(u32, &str)> {
     Some((pid.parse().ok()?, host))
 }
 
-/// This machine's name, as the kernel gives it; `-` where it cannot be read,
-/// and then nothing is ever taken for stale.
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map_or_else(|_| "-".into(), |name| name.trim().replace('/', "_"))
+/// This machine's name, as the kernel gives it (read once); `-` where it
+/// cannot be read (not Linux), and then nothing is ever taken for stale.
+fn host_name() -> &'static str {
+    static HOST: LazyLock<String> = LazyLock::new(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map_or_else(|_| "-".into(), |name| name.trim().replace('/', "_"))
+    });
+    &HOST
 }
 
-/// Whether process `pid` of this machine still runs. Only Linux says (by
-/// /proc); elsewhere every process is taken for alive, so nothing is removed.
+/// Whether process `pid` of this machine still runs, by /proc (Linux, as
+/// [`host_name`] is).
 fn process_alive(pid: u32) -> bool {
-    host_name() == "-" || Path::new("/proc").join(pid.to_string()).exists()
+    Path::new("/proc").join(pid.to_string()).exists()
 }
 
 /// A file that appears under its name only when complete: it is written to
