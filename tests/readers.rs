@@ -96,3 +96,76 @@ proptest! {
         }
     }
 }
+
+/// Every record of `shard` of the file at `path`, with its chunk's
+/// position, its line and its bytes, and the digest of what it read.
+type ShardRead = (Vec<(u64, u64, Vec<u8>)>, String);
+
+fn read_shard(path: &Path, format: Format, block_bytes: u64, shard: assay_data::Shard) -> Result<ShardRead, String> {
+    let mut reader = Reader::open_shard(path, Some(format), block_bytes, shard).map_err(|e| e.to_string())?;
+    let mut records = Vec::new();
+    while let Some(chunk) = reader.next_chunk(5).map_err(|e| e.to_string())? {
+        records.extend(chunk.records.iter().map(|r| (chunk.position, r.line, r.raw().to_vec())));
+    }
+    Ok((records, reader.finish().map_err(|e| e.to_string())?.to_string()))
+}
+
+/// Rows of RFC 4180 CSV: quoted fields may hold commas, doubled quotes and
+/// line breaks; a few blank lines.
+fn csv_file() -> impl Strategy<Value = Vec<u8>> {
+    let field =
+        prop_oneof!["[a-z0-9 ]{0,6}", "[a-z,\"\n\r ]{0,8}".prop_map(|f| format!("\"{}\"", f.replace('"', "\"\"")))];
+    // An empty row is a blank line, which holds no record.
+    let row = prop_oneof![4 => proptest::collection::vec(field, 2..=2), 1 => Just(Vec::new())];
+    proptest::collection::vec(row, 0..25).prop_map(|rows| {
+        let mut text = String::from("id,output\n");
+        for row in rows {
+            text.push_str(&row.join(","));
+            text.push('\n');
+        }
+        text.into_bytes()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Whatever the file, block size and number of shards, the shards read
+    /// every record of the whole file once, in the same chunks, and each
+    /// hashes exactly its own bytes.
+    #[test]
+    fn shards_together_read_what_the_whole_file_holds(
+        jsonl in plausible_file(),
+        csv in csv_file(),
+        block_bytes in 1u64..200,
+        count in 1u64..9,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        for (bytes, format) in [(jsonl, Format::Jsonl), (csv, Format::Csv)] {
+            let path = dir.path().join("input");
+            std::fs::write(&path, &bytes).unwrap();
+            let Ok((whole, _)) = read_shard(&path, format, block_bytes, assay_data::Shard::WHOLE) else { continue };
+            let mut joined = Vec::new();
+            for index in 0..count {
+                let shard = assay_data::Shard { index, count };
+                let (records, digest) = read_shard(&path, format, block_bytes, shard).unwrap();
+                let (start, end) = shard.range(bytes.len() as u64, block_bytes);
+                prop_assert_eq!(digest, assay_runtime::Digest::of(&bytes[start as usize..end as usize]).to_string());
+                joined.extend(records);
+            }
+            prop_assert_eq!(&joined, &whole, "{:?} {:?}", format, String::from_utf8_lossy(&bytes));
+
+            // A resumed run reads from a block on, and still hashes it all.
+            let blocks = (bytes.len() as u64).div_ceil(block_bytes);
+            let from = blocks * count / 8;
+            let mut reader = Reader::open_shard_from(&path, Some(format), block_bytes, assay_data::Shard::WHOLE, from * block_bytes).unwrap();
+            let mut rest = Vec::new();
+            while let Some(chunk) = reader.next_chunk(5).unwrap() {
+                rest.extend(chunk.records.iter().map(|r| (chunk.position, r.line, r.raw().to_vec())));
+            }
+            prop_assert_eq!(reader.finish().unwrap(), assay_runtime::Digest::of(&bytes));
+            let expected: Vec<_> = whole.iter().filter(|(position, _, _)| position >> 32 >= from).cloned().collect();
+            prop_assert_eq!(rest, expected, "from block {}", from);
+        }
+    }
+}

@@ -610,26 +610,6 @@ fn a_policy_that_requires_signatures_runs_only_what_a_trusted_key_signed() {
     team.run_config(&["--locked", "--offline"], 0);
 }
 
-/// A program `.ci/run` installs under `$XDG_CACHE_HOME/assay/DIR` (or
-/// `$ENV`), or `None` outside CI when it is missing.
-fn installed_tool(env: &str, dir: &str, program: &str) -> Option<PathBuf> {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")));
-    let root = std::env::var_os(env).map(PathBuf::from).or_else(|| Some(cache?.join("assay").join(dir)))?;
-    let path = root.join(program);
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is missing, and CI must run the interop tests: .ci/run installs it",
-        path.display()
-    );
-    eprintln!("SKIPPED: {} is not installed (.ci/run installs it)", path.display());
-    None
-}
-
 #[test]
 fn oras_reads_what_assay_pushes_and_assay_runs_what_oras_pushes() {
     let Some(registry) = Registry::start(false) else {

@@ -736,7 +736,7 @@ fn assay_dev_rebuilds_on_every_change_and_says_what_changed() {
 /// outputs are created with the umask's permissions, not the owner's alone.
 #[cfg(target_os = "linux")]
 #[test]
-fn a_killed_runs_temporary_file_is_removed_by_the_next_run() {
+fn a_killed_runs_progress_is_removed_by_the_next_run_that_does_not_resume_it() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.jsonl");
@@ -757,16 +757,17 @@ fn a_killed_runs_temporary_file_is_removed_by_the_next_run() {
             .unwrap_or_default()
     };
     let started = std::time::Instant::now();
-    while temporaries().is_empty() {
+    let written = || std::fs::metadata(out.join(".assay-progress/samples.jsonl")).map_or(0, |m| m.len());
+    while written() == 0 {
         assert!(child.try_wait().unwrap().is_none(), "the run ended before it wrote anything");
-        assert!(started.elapsed().as_secs() < 120, "no temporary file appeared");
+        assert!(started.elapsed().as_secs() < 120, "no samples were written");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let left = temporaries();
-    assert_eq!(left.len(), 1, "{left:?}");
-    assert!(left[0].starts_with(&format!(".assay-{}@", child.id())), "named after its process: {left:?}");
+    // What it wrote is in its progress folder, for `--resume`; nothing else.
+    assert_eq!(temporaries(), [".assay-progress"]);
+    assert!(!out.join("samples.jsonl").exists(), "no half-written results");
 
     let small = jsonl(dir.path(), "small.jsonl", &[json!({"output": "a", "reference": "a"})]);
     let mut again = std::process::Command::new("sh");
@@ -774,7 +775,7 @@ fn a_killed_runs_temporary_file_is_removed_by_the_next_run() {
     again.args(["run", "-q", "-e", "exact_match", "-o"]).arg(&out).arg(&small);
     again.env("ASSAY_CACHE_DIR", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("assay-cache"));
     expect_code(&run(&mut again), 0);
-    assert_eq!(temporaries(), Vec::<String>::new(), "the stale temporary file is gone");
+    assert_eq!(temporaries(), Vec::<String>::new(), "the killed run's progress is gone");
     for name in ["samples.jsonl", "summary.json"] {
         let mode = std::fs::metadata(out.join(name)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o640, "{name} follows umask 027");

@@ -25,6 +25,8 @@
 //! min_samples = 100         # ... checked after this many (default: no early stop)
 //! allow_duplicate_ids = false  # accept samples sharing an id (listed in summary.json)
 //! keep_statistics = false   # each sample's statistics in samples.jsonl, for `assay compare`
+//! block_bytes = 262144      # input blocks; a shard (--shard K/N) is whole blocks
+//! checkpoint_seconds = 2    # how often a run records where `--resume` goes on from
 //! out = "out/qa"            # where `assay run` writes (default: assay-out)
 //!
 //! [guard]
@@ -227,6 +229,31 @@ option_group! {
         /// significance. Default: only their sums, in the corpus metrics.
         #[arg(long)]
         pub keep_statistics: bool,
+        /// Score one shard of the eval set: K/N, K from 0 to N-1. `--shard`
+        /// alone takes it from the scheduler: a Slurm array task
+        /// (SLURM_ARRAY_TASK_ID, _MIN, _STEP, _COUNT) or a pod of a
+        /// Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with --shards).
+        /// --out gets the shard's samples.jsonl and shard.json, which
+        /// `assay merge` puts together with the other shards'.
+        #[arg(long, value_name = "K/N", num_args = 0..=1, default_missing_value = "auto")]
+        pub shard: Option<String>,
+        /// How many shards the run has, when the scheduler does not say
+        /// (Kubernetes: the Job's completions). Default: $ASSAY_SHARDS.
+        #[arg(long, value_name = "N")]
+        pub shards: Option<u64>,
+        /// Input bytes per block: work is never split inside a block, and a
+        /// shard is whole blocks. Shards of one run must share it. Default: 262144.
+        #[arg(long, value_name = "BYTES")]
+        pub block_bytes: Option<u64>,
+        /// Go on from where a killed run into the same --out stopped (its
+        /// last checkpoint), instead of starting afresh. The results are
+        /// those of a run never killed.
+        #[arg(long)]
+        pub resume: bool,
+        /// Make what a run wrote safe, and record a checkpoint, at most this
+        /// often (when a block of the input is done). Default: 2.
+        #[arg(long, value_name = "SECONDS")]
+        pub checkpoint_seconds: Option<f64>,
     }
 }
 

@@ -49,6 +49,8 @@ enum Command {
     Report(cli::report::ReportArgs),
     /// Ask candidate models for their answers to an eval set's prompts, one eval set each.
     Generate(cli::generate::GenerateArgs),
+    /// Put the shards of a sharded run (`assay run --shard K/N`) together into the run's results.
+    Merge(cli::merge::MergeArgs),
     /// Whether candidates' runs differ significantly from a baseline's, metric by metric.
     Compare(cli::compare::CompareArgs),
     /// Check a plugin against golden cases: expected scores or decisions.
@@ -100,6 +102,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => done(cli::inspect::inspect(args)),
         Command::Guard(args) => cli::guard::guard(args),
         Command::Report(args) => done(cli::report::report(args)),
+        Command::Merge(args) => cli::merge::merge(args),
         Command::Compare(args) => done(cli::compare::compare(args)),
         Command::Generate(args) => done(cli::generate::generate(args)),
         Command::Test(args) => cli::test::test(args),

@@ -72,3 +72,22 @@ pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
 pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
 }
+/// A program `.ci/run` installs under `$XDG_CACHE_HOME/assay/DIR` (or
+/// `$ENV`), or `None` outside CI when it is missing.
+pub fn installed_tool(env: &str, dir: &str, program: &str) -> Option<PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")));
+    let root = std::env::var_os(env).map(PathBuf::from).or_else(|| Some(cache?.join("assay").join(dir)))?;
+    let path = root.join(program);
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} is missing, and CI must run the interop tests: .ci/run installs it",
+        path.display()
+    );
+    eprintln!("SKIPPED: {} is not installed (.ci/run installs it)", path.display());
+    None
+}

@@ -19,6 +19,9 @@ pub fn options(jobs: usize) -> EvaluateOptions {
         early_stop: None,
         allow_duplicate_ids: false,
         keep_statistics: false,
+        block_bytes: assay_data::DEFAULT_BLOCK_BYTES,
+        resume: false,
+        checkpoint_every: std::time::Duration::from_secs(2),
     }
 }
 

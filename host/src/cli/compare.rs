@@ -30,7 +30,7 @@ use assay_data::output::summary::percentile;
 use assay_data::output::{AtomicFile, MetricSummary, PluginSummary, Summary, read_json, write_json};
 use assay_data::run::{RunData, eval_set_path};
 use assay_pipeline::evaluate::{StatisticSums, finalize};
-use assay_runtime::{Determinism, Host, Kind, LoadedPlugin, MetricLevel};
+use assay_runtime::{Determinism, Host, LoadedPlugin, MetricLevel};
 
 #[derive(Args)]
 pub struct CompareArgs {
@@ -610,31 +610,11 @@ impl PluginCache {
     }
 }
 
-/// The plugin a run used, from where the run says it came, refused unless
-/// its bytes are the ones the run recorded.
+/// The plugin a run used, as the run recorded it.
 fn load_plugin(summary: &PluginSummary) -> Result<Reloaded> {
-    // A run records a built-in as `builtin:NAME`; the command line names it NAME.
-    let source = summary.source.strip_prefix("builtin:").unwrap_or(&summary.source);
-    let resolved = super::setup::resolve_source(source)?;
-    if resolved.sha256 != summary.sha256 {
-        bail!(
-            "{} now has sha256 {}, not {} as when the run scored with it; its corpus metrics cannot be recomputed",
-            summary.source,
-            resolved.sha256,
-            summary.sha256
-        );
-    }
-    let spec = resolved.spec(
-        &summary.name,
-        serde_json::to_string(&summary.config)?,
-        summary.limits,
-        summary.grants.clone(),
-        Vec::new(),
-    );
-    let host = Host::new(std::slice::from_ref(&spec), 1, super::setup::cache(false, None))?;
     let determinism = Determinism::default();
-    let plugin = host.prepare(&[spec], Kind::Evaluator, &determinism)?.remove(0);
-    Ok(Reloaded { host, plugin, determinism })
+    let (host, mut plugins) = super::setup::reload_plugins(&[summary], &determinism)?;
+    Ok(Reloaded { host, plugin: plugins.remove(0), determinism })
 }
 
 /// One side of a paired test: its score, its bootstrap estimate (paired

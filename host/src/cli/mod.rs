@@ -9,6 +9,7 @@ pub mod generate;
 pub mod guard;
 pub mod inspect;
 pub mod lock;
+pub mod merge;
 pub mod models;
 pub mod new;
 pub mod package;

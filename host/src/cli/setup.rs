@@ -10,12 +10,13 @@ use assay_registry::resolve::{Mode, Origin, Resolved, Resolver};
 use assay_registry::store::LocalStore;
 use std::sync::Arc;
 
+use assay_data::output::PluginSummary;
 use assay_models::broker::Policy;
 use assay_models::contract::Brokered;
 use assay_models::{Broker, Budget, ResponseCache};
 use assay_runtime::cache::{CacheKey, CacheKeyError};
 use assay_runtime::host::PluginSpec;
-use assay_runtime::{ComponentCache, Determinism, Grant, Host, Limits};
+use assay_runtime::{ComponentCache, Determinism, Grant, Host, Kind, Limits};
 use clap::Args;
 
 use crate::config::{ConfigFile, PluginEntry, SharedOptions, config_json, set_value};
@@ -45,6 +46,51 @@ pub fn cache(disabled: bool, dir: Option<PathBuf>) -> ComponentCache {
 /// A host for commands that load one plugin at a time.
 pub fn single_host() -> Result<Host> {
     Ok(Host::new(&[], 1, cache(false, None))?)
+}
+
+/// The plugins a run used, from where the run says each came, each refused
+/// unless its bytes are the ones the run recorded: what `assay compare` and
+/// `assay merge` compute corpus metrics with.
+pub fn reload_plugins(
+    summaries: &[&PluginSummary],
+    determinism: &Determinism,
+) -> Result<(Host, Vec<assay_runtime::LoadedPlugin>)> {
+    let mut specs = Vec::with_capacity(summaries.len());
+    for summary in summaries {
+        // A run records a built-in as `builtin:NAME`; the command line names it NAME.
+        let source = summary.source.strip_prefix("builtin:").unwrap_or(&summary.source);
+        let resolved = resolve_source(source)?;
+        if resolved.sha256 != summary.sha256 {
+            bail!(
+                "plugin {:?}: {} now has sha256 {}, not {} as when the run scored with it; its corpus metrics \
+                 cannot be recomputed",
+                summary.name,
+                summary.source,
+                resolved.sha256,
+                summary.sha256
+            );
+        }
+        specs.push(resolved.spec(
+            &summary.name,
+            serde_json::to_string(&summary.config)?,
+            summary.limits,
+            summary.grants.clone(),
+            Vec::new(),
+        ));
+    }
+    let host = Host::new(&specs, 1, cache(false, None))?;
+    let mut plugins = host.prepare(&specs, Kind::Evaluator, determinism)?;
+    // Which provider and model each alias stood for is the run's host's
+    // knowledge ([models] of its config), not the plugin's: taken from what
+    // the run recorded, in its order.
+    for (plugin, summary) in plugins.iter_mut().zip(summaries) {
+        for part in summary.signature.split('|') {
+            if let Some((key, value)) = part.split_once(':').filter(|(key, _)| key.starts_with("models.")) {
+                plugin.settings.push((key.to_string(), value.to_string()));
+            }
+        }
+    }
+    Ok((host, plugins))
 }
 
 /// A resolver for one command: the config's lock and trust policy, the

@@ -296,6 +296,12 @@ impl FieldMap {
         Ok(())
     }
 
+    /// Each of this kind's canonical fields and the input field it is read
+    /// from.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.kind.fields().iter().map(|f| (f.name().to_string(), self.name(*f).to_string())).collect()
+    }
+
     /// The source names of this kind's canonical fields: what is not
     /// metadata.
     pub fn used(&self) -> &[String] {

@@ -17,5 +17,8 @@ pub mod records;
 pub mod run;
 
 pub use fields::{Field, FieldMap, RecordKind};
-pub use reader::{BadRecord, Body, Chunk, DatasetError, Format, MemorySource, RawRecord, Reader, RecordSource};
+pub use reader::{
+    BadRecord, Body, Chunk, DEFAULT_BLOCK_BYTES, DatasetError, Format, MemorySource, RawRecord, Reader, RecordSource,
+    Shard,
+};
 pub use records::{EvalRecord, FeedbackRecord, eval_record, feedback_record};

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -95,10 +95,61 @@ pub struct BadRecord {
     pub message: String,
 }
 
-/// A run of whole records, in input order.
-pub struct Chunk {
-    /// Position of this chunk in the input, from 0.
+/// Input is cut into blocks of this many bytes unless a run says otherwise.
+/// A chunk never crosses a block's end and a shard is a run of whole blocks,
+/// so which chunk a record is in, and so the seed of its plugin call and the
+/// order statistics are summed in, is the same however many shards a run has.
+pub const DEFAULT_BLOCK_BYTES: u64 = 256 * 1024;
+
+/// One of `count` parts of an input: what one process of a sharded run reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shard {
+    /// From 0.
     pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    /// The whole input, as an unsharded run reads it.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// The bytes of a file of `size` bytes this shard reads: whole blocks,
+    /// spread as evenly as blocks allow (a shard may get none).
+    pub fn range(&self, size: u64, block_bytes: u64) -> (u64, u64) {
+        let blocks = u128::from(size.div_ceil(block_bytes));
+        let edge = |k: u64| ((blocks * u128::from(k) / u128::from(self.count)) as u64 * block_bytes).min(size);
+        (edge(self.index), edge(self.index + 1))
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let bad = || format!("{text:?} is not a shard: write K/N, such as 0/4 (K from 0 to N-1)");
+        let (index, count) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (index.trim().parse().map_err(|_| bad())?, count.trim().parse().map_err(|_| bad())?);
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// A run of whole records, in input order, all starting in one block.
+pub struct Chunk {
+    /// Position of this chunk among the chunks its source gives, from 0.
+    pub index: u64,
+    /// Where the chunk sits in the whole input, whichever part of it is
+    /// read: its block in the high 32 bits, its place among that block's
+    /// chunks in the low ones. Plugin calls are seeded from it.
+    pub position: u64,
     /// Bytes of input the chunk covers (for progress).
     pub bytes: u64,
     pub records: Vec<RawRecord>,
@@ -142,113 +193,266 @@ impl RawRecord {
     }
 }
 
-/// Reads a data file chunk by chunk, hashing every byte.
+/// Reads a data file, or one shard of it, chunk by chunk, hashing every
+/// byte of what it reads.
 pub struct Reader {
     path: PathBuf,
     format: Format,
     input: Input,
     next_index: u64,
+    block_bytes: u64,
+    size: u64,
+    /// The bytes whose records this reader gives: a record belongs to the
+    /// range its first byte is in.
+    range: (u64, u64),
+    /// A record already read that starts the next chunk, at its offset.
+    pending: Option<(u64, RawRecord)>,
+    /// The block of the last chunk, and that chunk's place in it.
+    block: Option<(u64, u64)>,
+    done: bool,
 }
 
 enum Input {
-    Lines { input: BufReader<HashingReader<File>>, line: u64 },
-    Table { input: csv::Reader<HashingReader<File>>, headers: Arc<Vec<String>>, last_offset: u64, raw: Vec<u8> },
+    Lines {
+        input: BufReader<HashingReader<File>>,
+        /// Lines read so far, blank ones included.
+        line: u64,
+        /// The file offset of the next line.
+        offset: u64,
+        buffer: Vec<u8>,
+    },
+    Table {
+        input: csv::Reader<HashingReader<File>>,
+        headers: Arc<Vec<String>>,
+        last_offset: u64,
+        raw: Vec<u8>,
+        row: csv::StringRecord,
+        /// The file offset where the CSV reader started, and the lines
+        /// before it: the reader counts from there.
+        origin: u64,
+        lines_before: u64,
+    },
 }
 
 impl Reader {
     /// Opens `path`, in `format` or the one its extension names.
     pub fn open(path: &Path, format: Option<Format>) -> Result<Reader, DatasetError> {
+        Reader::open_shard(path, format, DEFAULT_BLOCK_BYTES, Shard::WHOLE)
+    }
+
+    /// Opens `shard` of `path`: only the records that start in its blocks
+    /// are read and only its bytes hashed. The bytes before it are scanned
+    /// for line breaks (and, in CSV, quotes, since a quoted field may hold a
+    /// line break), so that line numbers, and the ids made of them, are those
+    /// of the whole file.
+    pub fn open_shard(
+        path: &Path,
+        format: Option<Format>,
+        block_bytes: u64,
+        shard: Shard,
+    ) -> Result<Reader, DatasetError> {
+        Reader::open_shard_from(path, format, block_bytes, shard, 0)
+    }
+
+    /// Opens `shard` of `path` to go on from the file offset `from` (a
+    /// block's start, where a killed run's last checkpoint was): records are
+    /// read from there, and the bytes of the shard before it are only
+    /// hashed, so that the digest is still the whole shard's.
+    pub fn open_shard_from(
+        path: &Path,
+        format: Option<Format>,
+        block_bytes: u64,
+        shard: Shard,
+        from: u64,
+    ) -> Result<Reader, DatasetError> {
         let format = format
             .or_else(|| Format::from_path(path))
             .ok_or_else(|| DatasetError::UnknownFormat { path: path.into() })?;
         let io = |error| DatasetError::Io { path: path.into(), error };
-        let keep = format != Format::Jsonl;
-        let file = HashingReader::new(File::open(path).map_err(io)?, keep);
+        let block_bytes = block_bytes.max(1);
+        let mut file = File::open(path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        let range = shard.range(size, block_bytes);
+        let read_from = range.0.max(from.min(range.1));
         let input = match format {
-            Format::Jsonl => Input::Lines { input: BufReader::with_capacity(1 << 20, file), line: 0 },
+            Format::Jsonl => {
+                // The line that holds the byte before the range is the last
+                // of the shard before; this one starts after it.
+                let start = read_from.saturating_sub(1);
+                let mut line = if start > 0 { line_breaks_before(&mut file, start).map_err(io)? } else { 0 };
+                let hashed_from = range.0.min(start);
+                file.seek(SeekFrom::Start(hashed_from)).map_err(io)?;
+                let mut hashing = HashingReader::new(file, hashed_from, range, false);
+                std::io::copy(&mut (&mut hashing).take(start - hashed_from), &mut std::io::sink()).map_err(io)?;
+                let mut input = BufReader::with_capacity(1 << 20, hashing);
+                let mut offset = start;
+                if read_from > 0 {
+                    let mut skipped = Vec::new();
+                    offset += input.read_until(b'\n', &mut skipped).map_err(io)? as u64;
+                    line += u64::from(skipped.ends_with(b"\n"));
+                }
+                Input::Lines { input, line, offset, buffer: Vec::new() }
+            }
             Format::Csv | Format::Tsv => {
-                let mut input = csv::ReaderBuilder::new()
-                    .delimiter(if format == Format::Tsv { b'\t' } else { b',' })
-                    .flexible(true)
-                    .from_reader(file);
-                let headers = input.headers().map_err(|e| csv_error(path, &e))?.iter().map(str::to_string).collect();
-                let last_offset = input.position().byte();
-                Input::Table { input, headers: Arc::new(headers), last_offset, raw: Vec::new() }
+                let builder = |has_headers| {
+                    let mut builder = csv::ReaderBuilder::new();
+                    builder
+                        .delimiter(if format == Format::Tsv { b'\t' } else { b',' })
+                        .flexible(true)
+                        .has_headers(has_headers);
+                    builder
+                };
+                if read_from == 0 {
+                    let mut input = builder(true).from_reader(HashingReader::new(file, 0, range, true));
+                    let headers = csv_headers(path, &mut input)?;
+                    let last_offset = input.position().byte();
+                    let (raw, row) = (Vec::new(), csv::StringRecord::new());
+                    Input::Table { input, headers, last_offset, raw, row, origin: 0, lines_before: 0 }
+                } else {
+                    let mut head = builder(true).from_reader(File::open(path).map_err(io)?);
+                    let headers = csv_headers(path, &mut head)?;
+                    let header_end = head.position().byte();
+                    let (origin, lines_before) = row_start_from(&mut file, read_from.max(header_end)).map_err(io)?;
+                    file.seek(SeekFrom::Start(range.0)).map_err(io)?;
+                    let mut hashing = HashingReader::new(file, range.0, range, true);
+                    std::io::copy(&mut (&mut hashing).take(origin - range.0), &mut std::io::sink()).map_err(io)?;
+                    hashing.kept.clear();
+                    let input = builder(false).from_reader(hashing);
+                    let (raw, row) = (Vec::new(), csv::StringRecord::new());
+                    Input::Table { input, headers, last_offset: 0, raw, row, origin, lines_before }
+                }
             }
         };
-        Ok(Reader { path: path.into(), format, input, next_index: 0 })
+        Ok(Reader {
+            path: path.into(),
+            format,
+            input,
+            next_index: 0,
+            block_bytes,
+            size,
+            range,
+            pending: None,
+            block: None,
+            done: false,
+        })
     }
 
     pub fn format(&self) -> Format {
         self.format
     }
 
-    /// Up to `max_records` records, or `None` at the end.
+    /// The file's size when it was opened.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The bytes this reader's records start in (the whole file unless a shard).
+    pub fn range(&self) -> (u64, u64) {
+        self.range
+    }
+
+    /// Up to `max_records` records, all starting in one block, or `None` at
+    /// the end.
     pub fn next_chunk(&mut self, max_records: usize) -> Result<Option<Chunk>, DatasetError> {
-        let path = &self.path;
         let mut records = Vec::with_capacity(max_records);
         let mut bytes = 0u64;
-        match &mut self.input {
-            Input::Lines { input, line } => {
-                let mut buffer = Vec::new();
-                while records.len() < max_records {
-                    buffer.clear();
-                    let n = input
-                        .read_until(b'\n', &mut buffer)
-                        .map_err(|error| DatasetError::Io { path: path.clone(), error })?;
-                    if n == 0 {
-                        break;
-                    }
-                    *line += 1;
-                    bytes += n as u64;
-                    let mut text = buffer.as_slice();
-                    if *line == 1 {
-                        text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
-                    }
-                    let text = text.strip_suffix(b"\n").unwrap_or(text);
-                    let text = text.strip_suffix(b"\r").unwrap_or(text);
-                    // Blank lines separate nothing and hold no record.
-                    if text.iter().all(u8::is_ascii_whitespace) {
-                        continue;
-                    }
-                    records.push(RawRecord { line: *line, body: Body::Json(text.to_vec()) });
-                }
+        let mut block = None;
+        while records.len() < max_records && !self.done {
+            let next = match self.pending.take() {
+                Some(pending) => Some(pending),
+                None => self.read_record(&mut bytes)?,
+            };
+            let Some((start, record)) = next else {
+                self.done = true;
+                break;
+            };
+            if start >= self.range.1 {
+                self.done = true;
+                break;
             }
-            Input::Table { input, headers, last_offset, raw } => {
-                let mut row = csv::StringRecord::new();
-                while records.len() < max_records {
-                    let start_line = input.position().line();
-                    let fields = match input.read_record(&mut row) {
-                        Ok(false) => break,
-                        Ok(true) if row.len() != headers.len() => {
-                            Err(format!("the row has {} fields, but the header has {}", row.len(), headers.len()))
-                        }
-                        Ok(true) => Ok(row.iter().map(str::to_string).collect()),
-                        Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => {
-                            Err("the row is not valid UTF-8".to_string())
-                        }
-                        Err(e) => return Err(csv_error(path, &e)),
-                    };
-                    let line = row.position().map_or(start_line, |p| p.line());
-                    let offset = input.position().byte();
-                    // The raw bytes of the row are recovered from the bytes
-                    // the hashing reader saw, so outputs can carry the input
-                    // record unchanged.
-                    input.get_mut().take_since(*last_offset, offset, raw);
-                    bytes += offset - *last_offset;
-                    *last_offset = offset;
-                    let text = raw.strip_suffix(b"\n").unwrap_or(raw);
-                    let text = text.strip_suffix(b"\r").unwrap_or(text).to_vec();
-                    records.push(RawRecord { line, body: Body::Row { raw: text, fields, headers: headers.clone() } });
+            let record_block = start / self.block_bytes;
+            match block {
+                None => block = Some(record_block),
+                Some(block) if block != record_block => {
+                    self.pending = Some((start, record));
+                    break;
                 }
+                Some(_) => {}
             }
+            records.push(record);
         }
-        if records.is_empty() {
-            return Ok(None);
-        }
+        let Some(block) = block else { return Ok(None) };
+        let in_block = match self.block {
+            Some((last, n)) if last == block => n + 1,
+            _ => 0,
+        };
+        self.block = Some((block, in_block));
         let index = self.next_index;
         self.next_index += 1;
-        Ok(Some(Chunk { index, bytes, records }))
+        Ok(Some(Chunk { index, position: (block << 32) | in_block, bytes, records }))
+    }
+
+    /// The next record and the file offset it starts at, adding the bytes
+    /// read to `bytes`.
+    fn read_record(&mut self, bytes: &mut u64) -> Result<Option<(u64, RawRecord)>, DatasetError> {
+        let path = &self.path;
+        match &mut self.input {
+            Input::Lines { input, line, offset, buffer } => loop {
+                buffer.clear();
+                let n =
+                    input.read_until(b'\n', buffer).map_err(|error| DatasetError::Io { path: path.clone(), error })?;
+                if n == 0 {
+                    return Ok(None);
+                }
+                let start = *offset;
+                *offset += n as u64;
+                *line += 1;
+                *bytes += n as u64;
+                let mut text = buffer.as_slice();
+                if *line == 1 {
+                    text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+                }
+                let text = text.strip_suffix(b"\n").unwrap_or(text);
+                let text = text.strip_suffix(b"\r").unwrap_or(text);
+                // Blank lines separate nothing and hold no record.
+                if text.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                return Ok(Some((start, RawRecord { line: *line, body: Body::Json(text.to_vec()) })));
+            },
+            Input::Table { input, headers, last_offset, raw, row, origin, lines_before } => {
+                let start_line = input.position().line();
+                let fields = match input.read_record(row) {
+                    Ok(false) => return Ok(None),
+                    Ok(true) if row.len() != headers.len() => {
+                        Err(format!("the row has {} fields, but the header has {}", row.len(), headers.len()))
+                    }
+                    Ok(true) => Ok(row.iter().map(str::to_string).collect()),
+                    Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => {
+                        Err("the row is not valid UTF-8".to_string())
+                    }
+                    Err(e) => return Err(csv_error(path, &e)),
+                };
+                let offset = input.position().byte();
+                // The raw bytes of the row are recovered from the bytes
+                // the hashing reader saw, so outputs can carry the input
+                // record unchanged.
+                input.get_mut().take_since(*last_offset, offset, raw);
+                // They start with the blank lines the CSV reader skipped
+                // (and counts the row's line from): the row starts after.
+                let blank = raw.iter().take_while(|&&b| b == b'\n' || b == b'\r').count();
+                let skipped_lines = raw[..blank].iter().filter(|&&b| b == b'\n').count() as u64;
+                let line = *lines_before + row.position().map_or(start_line, |p| p.line()) + skipped_lines;
+                let start = *origin + *last_offset + blank as u64;
+                *bytes += offset - *last_offset;
+                *last_offset = offset;
+                let text = &raw[blank..];
+                let text = text.strip_suffix(b"\n").unwrap_or(text);
+                let text = text.strip_suffix(b"\r").unwrap_or(text).to_vec();
+                let body = Body::Row { raw: text, fields, headers: headers.clone() };
+                Ok(Some((start, RawRecord { line, body })))
+            }
+        }
     }
 
     /// The header row of a CSV or TSV file.
@@ -259,25 +463,67 @@ impl Reader {
         }
     }
 
-    /// The sha256 of the whole file; call after the last chunk.
+    /// The sha256 of the bytes read: the whole file, or the shard's range.
+    /// Call after the last chunk.
     pub fn finish(mut self) -> Result<Digest, DatasetError> {
         let hashing = match &mut self.input {
-            Input::Lines { input, .. } => {
-                // Read whatever follows the last record so the digest covers
-                // the whole file.
-                std::io::copy(input, &mut std::io::sink())
-                    .map_err(|error| DatasetError::Io { path: self.path.clone(), error })?;
-                input.get_mut()
-            }
-            Input::Table { input, .. } => {
-                let inner = input.get_mut();
-                std::io::copy(inner, &mut std::io::sink())
-                    .map_err(|error| DatasetError::Io { path: self.path.clone(), error })?;
-                inner
-            }
+            Input::Lines { input, .. } => input.get_mut(),
+            Input::Table { input, .. } => input.get_mut(),
         };
-        Ok(Digest::from_hasher(std::mem::take(&mut hashing.hasher)))
+        hashing.finish().map_err(|error| DatasetError::Io { path: self.path.clone(), error })
     }
+}
+
+/// The line breaks in the first `end` bytes of `file`.
+fn line_breaks_before(file: &mut File, end: u64) -> std::io::Result<u64> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut input = BufReader::with_capacity(1 << 20, file.take(end));
+    let mut breaks = 0u64;
+    loop {
+        let buffer = input.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok(breaks);
+        }
+        breaks += buffer.iter().filter(|&&b| b == b'\n').count() as u64;
+        let n = buffer.len();
+        input.consume(n);
+    }
+}
+
+/// The offset of the first CSV row that starts at or after `from`, and the
+/// line breaks before it: a row starts after a line break outside quotes,
+/// that is, after an even number of `"` (RFC 4180 quoting, where a quote
+/// inside a field is doubled).
+fn row_start_from(file: &mut File, from: u64) -> std::io::Result<(u64, u64)> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut input = BufReader::with_capacity(1 << 20, file);
+    let (mut offset, mut quotes, mut breaks) = (0u64, 0u64, 0u64);
+    loop {
+        let buffer = input.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok((offset, breaks));
+        }
+        for (i, &b) in buffer.iter().enumerate() {
+            if b == b'"' {
+                quotes += 1;
+            } else if b == b'\n' {
+                breaks += 1;
+                let next = offset + i as u64 + 1;
+                if next >= from && quotes % 2 == 0 {
+                    return Ok((next, breaks));
+                }
+            }
+        }
+        let n = buffer.len();
+        offset += n as u64;
+        input.consume(n);
+    }
+}
+
+/// The header row a CSV reader starts with.
+fn csv_headers<R: Read>(path: &Path, input: &mut csv::Reader<R>) -> Result<Arc<Vec<String>>, DatasetError> {
+    let headers = input.headers().map_err(|e| csv_error(path, &e))?;
+    Ok(Arc::new(headers.iter().map(str::to_string).collect()))
 }
 
 fn csv_error(path: &Path, error: &csv::Error) -> DatasetError {
@@ -285,20 +531,25 @@ fn csv_error(path: &Path, error: &csv::Error) -> DatasetError {
     DatasetError::Csv { path: path.into(), line, message: error.to_string() }
 }
 
-/// A reader that hashes what passes through it and, for CSV, keeps the bytes
-/// not yet claimed by a record.
+/// A reader that hashes the bytes of its window that pass through it and,
+/// for CSV, keeps the bytes not yet claimed by a record.
 struct HashingReader<R> {
     inner: R,
     hasher: Sha256,
-    /// Bytes read but not yet assigned to a record, starting at `kept_from`.
+    /// The file offset of the next byte read.
+    position: u64,
+    /// The bytes hashed: a shard's range, or the whole file.
+    window: (u64, u64),
+    /// Bytes read but not yet assigned to a record, starting at `kept_from`
+    /// (counted from where the CSV reader started).
     kept: Vec<u8>,
     kept_from: u64,
     keep: bool,
 }
 
 impl<R: Read> HashingReader<R> {
-    fn new(inner: R, keep: bool) -> Self {
-        HashingReader { inner, hasher: Sha256::new(), kept: Vec::new(), kept_from: 0, keep }
+    fn new(inner: R, position: u64, window: (u64, u64), keep: bool) -> Self {
+        HashingReader { inner, hasher: Sha256::new(), position, window, kept: Vec::new(), kept_from: 0, keep }
     }
 
     /// Moves the bytes at offsets `from..to` into `out`, dropping anything before.
@@ -310,12 +561,24 @@ impl<R: Read> HashingReader<R> {
         self.kept.drain(..end.min(self.kept.len()));
         self.kept_from = to;
     }
+
+    /// Reads the rest of the window, so that the digest covers all of it.
+    fn finish(&mut self) -> std::io::Result<Digest> {
+        let rest = self.window.1.saturating_sub(self.position);
+        std::io::copy(&mut self.by_ref().take(rest), &mut std::io::sink())?;
+        Ok(Digest::from_hasher(std::mem::take(&mut self.hasher)))
+    }
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        let (start, end) = (self.position, self.position + n as u64);
+        let (from, to) = (start.max(self.window.0), end.min(self.window.1));
+        if from < to {
+            self.hasher.update(&buf[(from - start) as usize..(to - start) as usize]);
+        }
+        self.position = end;
         if self.keep {
             self.kept.extend_from_slice(&buf[..n]);
         }
@@ -365,7 +628,7 @@ impl RecordSource for MemorySource {
         let bytes = records.iter().map(|r| r.raw().len() as u64 + 1).sum();
         let index = self.next_index;
         self.next_index += 1;
-        Ok(Some(Chunk { index, bytes, records }))
+        Ok(Some(Chunk { index, position: index, bytes, records }))
     }
 }
 
@@ -422,6 +685,15 @@ pub(crate) mod tests {
         assert_eq!(first.sample.references, vec!["x", "y"]);
         assert!(eval_record(&records[2], &map).unwrap_err().message.contains("has 2 fields"));
         reader.finish().unwrap();
+    }
+
+    #[test]
+    fn shards_parse_from_k_of_n() {
+        assert_eq!("2/4".parse::<Shard>().unwrap(), Shard { index: 2, count: 4 });
+        assert!("4/4".parse::<Shard>().unwrap_err().contains("K from 0 to N-1"));
+        assert!("1".parse::<Shard>().is_err() && "0/0".parse::<Shard>().is_err());
+        assert_eq!(Shard { index: 1, count: 3 }.range(10, 4), (4, 8));
+        assert_eq!(Shard { index: 0, count: 3 }.range(0, 4), (0, 0));
     }
 
     #[test]

@@ -3,29 +3,31 @@
 //! Workers parse, score and format their chunks; the collecting thread puts
 //! the results back in input order and writes them. Each worker owns one
 //! instance per plugin, so plugin calls never wait on a lock. Corpus
-//! statistics are summed in input order, so every output is identical for
-//! every `-j`.
+//! statistics are summed exactly, so every output is identical for every
+//! `-j`, every number of shards, and a run killed and resumed.
 
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::Path;
 
 use assay_data::output::samples::id_text;
+pub use assay_data::output::tally::StatisticSums;
+use assay_data::output::tally::{FuelTally, ReferenceCounts, RunSums};
 use assay_data::output::{
-    AtomicFile, DuplicateId, ErrorEntry, EvaluationCounts, EvaluationSummary, InputSummary, MetricSummary, Pairs,
-    PluginSummary, RunInfo, SampleLine,
+    DuplicateId, ErrorEntry, EvaluationCounts, EvaluationSummary, InputSummary, MetricSummary, Pairs, PluginSummary,
+    RunInfo, SampleLine,
 };
-use assay_data::{BadRecord, Chunk, FieldMap, Format, Reader, RecordSource, eval_record};
-use assay_runtime::bounds::{MAX_STATISTIC_NAMES, statistic_names_exceeded};
+use assay_data::output::{SHARD_FILE, ShardFile, ShardRun};
+use assay_data::{Chunk, DatasetError, FieldMap, Format, Reader, RecordSource, Shard, eval_record};
 use assay_runtime::{
-    EvaluatorInstance, Failure, Host, LoadedPlugin, MetricInfo, MetricLevel, Sample, Scores, Statistic, call_runtime,
+    EvaluatorInstance, Failure, Host, LoadedPlugin, MetricInfo, MetricLevel, Sample, Scores, call_runtime,
 };
 use serde_json::value::RawValue;
 
+use crate::journal::{self, Journal};
 use crate::worker::{
-    BATCHES_PER_CHUNK, FuelTally, Progress, Recipe, RunError, Schedule, Slot, TRAP_SPLITS_PER_CHUNK, ordered_pipeline,
+    BATCHES_PER_CHUNK, Progress, Recipe, RunError, Schedule, Slot, TRAP_SPLITS_PER_CHUNK, ordered_pipeline,
     output_error,
 };
 
@@ -40,6 +42,16 @@ pub enum BadRecordPolicy {
     Skip,
 }
 
+impl BadRecordPolicy {
+    /// As `[run] on_bad_record` writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BadRecordPolicy::Fail => "fail",
+            BadRecordPolicy::Skip => "skip",
+        }
+    }
+}
+
 /// How an evaluation goes, beyond what it runs.
 #[derive(Debug, Clone)]
 pub struct EvaluateOptions {
@@ -52,6 +64,15 @@ pub struct EvaluateOptions {
     pub allow_duplicate_ids: bool,
     /// Write each sample's statistics to its line of `samples.jsonl`.
     pub keep_statistics: bool,
+    /// The input's blocks: chunks never cross one, and shards are made of
+    /// whole ones ([`assay_data::DEFAULT_BLOCK_BYTES`] unless a run says).
+    pub block_bytes: u64,
+    /// Go on from the checkpoint a killed run of the same run left in the
+    /// output folder, instead of starting afresh.
+    pub resume: bool,
+    /// How often, at least, a run makes what it wrote safe and records a
+    /// checkpoint (when a block of the input is done).
+    pub checkpoint_every: std::time::Duration,
 }
 
 /// When to give up on a plugin that fails on most samples rather than spend
@@ -72,6 +93,7 @@ pub struct EarlyStop {
 impl EarlyStop {
     /// The first plugin over the rate, as the error that stops the run.
     fn check(&self, plugins: &[LoadedPlugin], tally: &EvaluationTally) -> Option<RunError> {
+        let tally = &tally.sums;
         if tally.samples < self.min_samples {
             return None;
         }
@@ -101,26 +123,139 @@ pub fn evaluate(
     out_dir: &Path,
     progress: &dyn Progress,
 ) -> Result<EvaluationSummary, RunError> {
-    let started_at = jiff::Timestamp::now();
-    std::fs::create_dir_all(out_dir).map_err(output_error(out_dir))?;
-    let mut reader = Reader::open(input, format)?;
-    let format = reader.format();
-    let samples_path = out_dir.join("samples.jsonl");
-    let mut samples_file = AtomicFile::create(&samples_path).map_err(output_error(out_dir))?;
-    let evaluation = evaluate_records(host, plugins, &mut reader, input, fields, options, &mut samples_file, progress)?;
-    let sha256 = reader.finish()?;
-    samples_file.commit().map_err(output_error(&samples_path))?;
+    let part = run_part(host, plugins, input, format, fields, options, Shard::WHOLE, out_dir, progress)?;
     let schedule = &options.schedule;
-    let summary = evaluation.summary(
-        InputSummary { path: input.display().to_string(), sha256, format },
+    let summary = Evaluation::finalize(host, plugins, part.tally, &schedule.determinism).summary(
+        InputSummary { path: input.display().to_string(), sha256: part.digest, format: part.run.format },
         RunInfo {
             models: host.model_usage(),
-            ..RunInfo::finished(started_at, schedule.jobs, schedule.batch_size, &schedule.determinism)
+            resumed_after: part.resumed_after,
+            ..RunInfo::finished(part.started_at, schedule.jobs, schedule.batch_size, &schedule.determinism)
         },
     );
     let summary_path = out_dir.join("summary.json");
     summary.write(&summary_path).map_err(output_error(&summary_path))?;
+    journal::remove(&part.progress).map_err(output_error(&part.progress))?;
     Ok(summary)
+}
+
+/// Runs `plugins` over `shard` of the eval set at `input` and writes the
+/// shard's `samples.jsonl` and `shard.json` into `out_dir`, for `assay merge`
+/// to put together with the other shards.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate_shard(
+    host: &Host,
+    plugins: &[LoadedPlugin],
+    input: &Path,
+    format: Option<Format>,
+    fields: &FieldMap,
+    options: &EvaluateOptions,
+    shard: Shard,
+    out_dir: &Path,
+    progress: &dyn Progress,
+) -> Result<ShardFile, RunError> {
+    let part = run_part(host, plugins, input, format, fields, options, shard, out_dir, progress)?;
+    let file = ShardFile {
+        assay_version: env!("CARGO_PKG_VERSION").into(),
+        run: part.run,
+        shard,
+        input_path: input.display().to_string(),
+        range: part.range,
+        range_sha256: part.digest,
+        started_at: part.started_at.to_string(),
+        finished_at: jiff::Timestamp::now().to_string(),
+        jobs: options.schedule.jobs,
+        sums: part.tally.sums,
+        lines: part.tally.lines,
+        models: host.model_usage(),
+    };
+    file.write(out_dir).map_err(output_error(&out_dir.join(SHARD_FILE)))?;
+    journal::remove(&part.progress).map_err(output_error(&part.progress))?;
+    Ok(file)
+}
+
+/// A run of one shard (the whole input unless sharded), scored, with its
+/// samples in place.
+struct Part {
+    run: ShardRun,
+    tally: EvaluationTally,
+    /// The sha256 of the shard's bytes, and which they are.
+    digest: assay_runtime::Digest,
+    range: (u64, u64),
+    started_at: jiff::Timestamp,
+    /// Samples a killed run's checkpoint held, when this run resumed it.
+    resumed_after: Option<u64>,
+    /// The progress folder, to remove once the results are written.
+    progress: std::path::PathBuf,
+}
+
+/// Scores `shard` of `input` into `out_dir/samples.jsonl`, writing as it
+/// goes into the progress folder, from which a killed run resumes.
+#[allow(clippy::too_many_arguments)]
+fn run_part(
+    host: &Host,
+    plugins: &[LoadedPlugin],
+    input: &Path,
+    format: Option<Format>,
+    fields: &FieldMap,
+    options: &EvaluateOptions,
+    shard: Shard,
+    out_dir: &Path,
+    progress: &dyn Progress,
+) -> Result<Part, RunError> {
+    std::fs::create_dir_all(out_dir).map_err(output_error(out_dir))?;
+    let format = format
+        .or_else(|| Format::from_path(input))
+        .ok_or_else(|| DatasetError::UnknownFormat { path: input.into() })?;
+    let input_size = std::fs::metadata(input).map_err(|error| DatasetError::Io { path: input.into(), error })?.len();
+    let schedule = &options.schedule;
+    let run = ShardRun {
+        input_size,
+        format,
+        block_bytes: options.block_bytes,
+        shards: shard.count,
+        batch_size: schedule.batch_size,
+        seed: schedule.determinism.seed,
+        reproducible: !schedule.determinism.real_clock,
+        fields: fields.pairs(),
+        on_bad_record: options.on_bad_record.name().into(),
+        allow_duplicate_ids: options.allow_duplicate_ids,
+        keep_statistics: options.keep_statistics,
+        // Without the number of references, which is the whole run's.
+        plugins: plugins
+            .iter()
+            .map(|loaded| PluginSummary::of(loaded, loaded.signature(), FuelTally::default().summary(), None))
+            .collect(),
+    };
+    let slots = MetricSlots::new(plugins);
+    let mut tally = EvaluationTally::new(plugins.len(), slots.keys.len());
+    let (mut journal, resumed) =
+        Journal::open(out_dir, input, run, shard, options.resume, options.checkpoint_every, &mut tally, &slots)?;
+    let started_at = resumed.as_ref().map_or_else(jiff::Timestamp::now, |r| r.started_at);
+    let from = resumed.as_ref().map_or(0, |r| r.next_offset);
+    let resumed_after = resumed.as_ref().map(|r| r.samples);
+    let mut reader = Reader::open_shard_from(input, Some(format), options.block_bytes, shard, from)?;
+    if let Err(error) =
+        score_records(host, plugins, &mut reader, input, fields, options, &mut tally, &mut journal, progress)
+    {
+        // A run stopped by its input or its plugins would stop again where
+        // it did: nothing to resume.
+        let _ = journal::remove(journal.dir());
+        return Err(error);
+    }
+    let range = reader.range();
+    let digest = reader.finish()?;
+    let samples_path = out_dir.join("samples.jsonl");
+    let (progress_dir, run) = journal.commit(&samples_path).map_err(output_error(&samples_path))?;
+    Ok(Part { run, tally, digest, range, started_at, resumed_after, progress: progress_dir })
+}
+
+/// Each plugin with the signature its metrics carry in this run: the host
+/// cannot tell which plugins read references, and more references raise
+/// reference-based scores, so every signature says how many.
+fn run_plugins<'p>(plugins: &'p [LoadedPlugin], references: &ReferenceCounts) -> Vec<(&'p LoadedPlugin, String)> {
+    let nrefs = references.setting();
+    plugins.iter().map(|p| (p, p.signature_with(&[("nrefs", &nrefs)]))).collect()
 }
 
 /// What an evaluation found, before it is written up.
@@ -132,62 +267,59 @@ pub struct Evaluation<'p> {
     corpus_errors: BTreeMap<String, ErrorEntry>,
 }
 
-/// Scores every record of `records` (called `input` in messages) and writes
-/// each sample's line to `lines`, in input order; then computes the corpus
-/// metrics.
+/// Scores every record of `records` (called `input` in messages) into
+/// `tally`, appending each sample's line to `journal`, in input order.
 #[allow(clippy::too_many_arguments)]
-pub fn evaluate_records<'p>(
+fn score_records(
     host: &Host,
-    plugins: &'p [LoadedPlugin],
+    plugins: &[LoadedPlugin],
     records: &mut dyn RecordSource,
     input: &Path,
     fields: &FieldMap,
     options: &EvaluateOptions,
-    lines: &mut dyn Write,
+    tally: &mut EvaluationTally,
+    journal: &mut Journal,
     progress: &dyn Progress,
-) -> Result<Evaluation<'p>, RunError> {
+) -> Result<(), RunError> {
     let slots = MetricSlots::new(plugins);
-    let mut tally = EvaluationTally::new(plugins.len(), slots.keys.len());
     let mut failure: Option<RunError> = None;
     let schedule = &options.schedule;
-    // The first line of every id, to report a second sample with one.
-    let mut first_lines: HashMap<Box<str>, u64> = HashMap::new();
     let pipeline = ordered_pipeline(
         records,
         schedule.chunk_records(),
         schedule.jobs,
         || Worker { runtime: call_runtime(), slots: plugins.iter().map(|_| Slot::default()).collect() },
         |worker, chunk| worker.process(chunk, host, plugins, &slots, fields, options),
-        |mut result: ChunkResult| {
+        |result: ChunkResult| {
             progress.advance(result.bytes);
+            // A chunk that starts a block follows a block done: a checkpoint
+            // may be written before it.
+            if result.position & u64::from(u32::MAX) == 0 {
+                let next_offset = (result.position >> 32) * options.block_bytes;
+                if let Err(error) = journal.block_done(next_offset, &tally.sums) {
+                    failure = Some(RunError::Output { path: journal.dir().into(), error });
+                    return false;
+                }
+            }
             if options.on_bad_record == BadRecordPolicy::Fail
-                && let Some(bad) = result.bad.first()
+                && let Some(bad) = result.sums.skipped.first()
             {
                 failure =
                     Some(RunError::BadRecord { path: input.into(), line: bad.line, message: bad.message.clone() });
                 return false;
             }
-            for (id, line) in std::mem::take(&mut result.ids) {
-                match first_lines.entry(id.get().into()) {
-                    Entry::Vacant(slot) => {
-                        slot.insert(line);
-                    }
-                    Entry::Occupied(first) => {
-                        let duplicate = DuplicateId { id: id_text(&id), first_line: *first.get(), line };
-                        if !options.allow_duplicate_ids {
-                            failure = Some(RunError::DuplicateId { path: input.into(), duplicate });
-                            return false;
-                        }
-                        tally.duplicate_ids.push(duplicate);
-                    }
+            for (id, line) in &result.ids {
+                if let Err(duplicate) = tally.see_id(id, *line, options.allow_duplicate_ids) {
+                    failure = Some(RunError::DuplicateId { path: input.into(), duplicate });
+                    return false;
                 }
             }
-            if let Err(error) = lines.write_all(&result.lines) {
-                failure = Some(RunError::Output { path: input.into(), error });
+            if let Err(error) = journal.append(&result.lines, result.ids.iter().map(|(_, line)| *line)) {
+                failure = Some(RunError::Output { path: journal.dir().into(), error });
                 return false;
             }
             tally.add(result);
-            if let Some(error) = options.early_stop.and_then(|stop| stop.check(plugins, &tally)) {
+            if let Some(error) = options.early_stop.and_then(|stop| stop.check(plugins, tally)) {
                 failure = Some(error);
                 return false;
             }
@@ -195,44 +327,59 @@ pub fn evaluate_records<'p>(
         },
     );
     pipeline?;
-    if let Some(failure) = failure {
-        return Err(failure);
+    match failure {
+        Some(failure) => Err(failure),
+        None => Ok(()),
     }
+}
 
-    let runtime = call_runtime();
-    let mut corpus = BTreeMap::new();
-    let mut corpus_errors = BTreeMap::new();
-    for (index, loaded) in plugins.iter().enumerate() {
-        if !loaded.plugin.metrics.iter().any(|m| m.level == MetricLevel::Corpus) {
-            continue;
-        }
-        match runtime.block_on(finalize(host, loaded, &tally.statistics[index], &schedule.determinism)) {
-            Ok(values) => {
-                // A declared metric finalize leaves out is a failure to
-                // report, not a number to drop without a word.
-                let missing: Vec<&str> = loaded
-                    .plugin
-                    .metrics
-                    .iter()
-                    .filter(|m| m.level == MetricLevel::Corpus && !m.is_family())
-                    .map(|m| m.name.as_str())
-                    .filter(|name| !values.iter().any(|(returned, _)| returned == name))
-                    .collect();
-                if !missing.is_empty() {
-                    let message =
-                        format!("finalize returned no value for the declared corpus metrics {}", missing.join(", "));
-                    corpus_errors.insert(loaded.name.clone(), ErrorEntry { kind: "invalid-output".into(), message });
+impl<'p> Evaluation<'p> {
+    /// The evaluation `tally` describes, with its corpus metrics computed.
+    pub(crate) fn finalize(
+        host: &Host,
+        plugins: &'p [LoadedPlugin],
+        tally: EvaluationTally,
+        determinism: &assay_runtime::Determinism,
+    ) -> Evaluation<'p> {
+        let runtime = call_runtime();
+        let statistics = &tally.sums.statistics;
+        let mut corpus = BTreeMap::new();
+        let mut corpus_errors = BTreeMap::new();
+        for (index, loaded) in plugins.iter().enumerate() {
+            if !loaded.plugin.metrics.iter().any(|m| m.level == MetricLevel::Corpus) {
+                continue;
+            }
+            match runtime.block_on(finalize(host, loaded, &statistics[index], determinism)) {
+                Ok(values) => {
+                    // A declared metric finalize leaves out is a failure to
+                    // report, not a number to drop without a word.
+                    let missing: Vec<&str> = loaded
+                        .plugin
+                        .metrics
+                        .iter()
+                        .filter(|m| m.level == MetricLevel::Corpus && !m.is_family())
+                        .map(|m| m.name.as_str())
+                        .filter(|name| !values.iter().any(|(returned, _)| returned == name))
+                        .collect();
+                    if !missing.is_empty() {
+                        let message = format!(
+                            "finalize returned no value for the declared corpus metrics {}",
+                            missing.join(", ")
+                        );
+                        corpus_errors
+                            .insert(loaded.name.clone(), ErrorEntry { kind: "invalid-output".into(), message });
+                    }
+                    for (name, value) in values {
+                        corpus.insert(format!("{}/{}", loaded.name, name), value);
+                    }
                 }
-                for (name, value) in values {
-                    corpus.insert(format!("{}/{}", loaded.name, name), value);
+                Err(failure) => {
+                    corpus_errors.insert(loaded.name.clone(), ErrorEntry::from(&failure));
                 }
             }
-            Err(failure) => {
-                corpus_errors.insert(loaded.name.clone(), ErrorEntry::from(&failure));
-            }
         }
+        Evaluation { plugins, slots: MetricSlots::new(plugins), tally, corpus, corpus_errors }
     }
-    Ok(Evaluation { plugins, slots, tally, corpus, corpus_errors })
 }
 
 impl Evaluation<'_> {
@@ -240,10 +387,8 @@ impl Evaluation<'_> {
     pub fn summary(mut self, input: InputSummary, run: RunInfo) -> EvaluationSummary {
         let plugins = self.plugins;
         let tally = &mut self.tally;
-        // The host cannot tell which plugins read references, and more
-        // references raise reference-based scores: every signature says how many.
-        let nrefs = tally.references.setting();
-        let signatures: Vec<String> = plugins.iter().map(|p| p.signature_with(&[("nrefs", &nrefs)])).collect();
+        let signatures: Vec<String> =
+            run_plugins(plugins, &tally.sums.references).into_iter().map(|(_, s)| s).collect();
         let mut metrics = BTreeMap::new();
         let mut details = BTreeMap::new();
         for (slot, key) in self.slots.keys.iter().enumerate() {
@@ -265,27 +410,27 @@ impl Evaluation<'_> {
             metrics.insert(key.clone(), Some(*value));
             details.insert(key.clone(), MetricSummary::corpus(info, signatures[owner].clone(), *value));
         }
-        let skipped = std::mem::take(&mut tally.bad);
+        let skipped = std::mem::take(&mut tally.sums.skipped);
         let duplicate_ids = std::mem::take(&mut tally.duplicate_ids);
         EvaluationSummary {
             assay_version: env!("CARGO_PKG_VERSION").into(),
             metrics,
             details,
             counts: EvaluationCounts {
-                records: tally.samples + skipped.len() as u64,
-                samples: tally.samples,
-                errors: tally.samples_with_errors,
+                records: tally.sums.samples + skipped.len() as u64,
+                samples: tally.sums.samples,
+                errors: tally.sums.samples_with_errors,
                 skipped: skipped.len() as u64,
             },
             errors: plugins
                 .iter()
-                .zip(&tally.failures)
+                .zip(&tally.sums.failures)
                 .filter(|(_, kinds)| !kinds.is_empty())
                 .map(|(p, kinds)| (p.name.clone(), kinds.clone()))
                 .collect(),
             first_errors: plugins
                 .iter()
-                .zip(std::mem::take(&mut tally.first_failures))
+                .zip(std::mem::take(&mut tally.sums.first_failures))
                 .filter_map(|(p, first)| Some((p.name.clone(), first?)))
                 .collect(),
             corpus_errors: self.corpus_errors,
@@ -293,7 +438,7 @@ impl Evaluation<'_> {
             duplicate_ids,
             plugins: plugins
                 .iter()
-                .zip(&tally.fuel)
+                .zip(&tally.sums.fuel)
                 .zip(signatures)
                 .map(|((p, fuel), signature)| PluginSummary::of(p, signature, fuel.summary(), None))
                 .collect(),
@@ -321,14 +466,14 @@ pub async fn finalize(
 
 /// The flat list of `plugin/metric` sample-level keys of a run, and which
 /// plugin each belongs to.
-struct MetricSlots {
-    keys: Vec<String>,
+pub(crate) struct MetricSlots {
+    pub(crate) keys: Vec<String>,
     /// First slot of each plugin.
     first: Vec<usize>,
 }
 
 impl MetricSlots {
-    fn new(plugins: &[LoadedPlugin]) -> Self {
+    pub(crate) fn new(plugins: &[LoadedPlugin]) -> Self {
         let mut keys = Vec::new();
         let mut first = Vec::new();
         for loaded in plugins {
@@ -350,160 +495,66 @@ impl MetricSlots {
 
 /// What a worker returns for a chunk.
 struct ChunkResult {
+    /// Where the chunk is in the input ([`Chunk::position`]).
+    position: u64,
     bytes: u64,
     /// The chunk's lines of `samples.jsonl`.
     lines: Vec<u8>,
     /// Each sample's id and line, in input order.
     ids: Vec<(Box<RawValue>, u64)>,
-    bad: Vec<BadRecord>,
-    samples: u64,
-    samples_with_errors: u64,
     /// Values per metric slot, in input order.
     values: Vec<Vec<f64>>,
-    /// Statistics summed over the chunk, per plugin.
-    statistics: Vec<StatisticSums>,
-    /// Failures per plugin, by kind.
-    failures: Vec<BTreeMap<String, u64>>,
-    /// Each plugin's first failure in the chunk.
-    first_failures: Vec<Option<ErrorEntry>>,
-    fuel: Vec<FuelTally>,
-    references: ReferenceCounts,
+    /// The chunk's sums: its statistics as its one chunk.
+    sums: RunSums,
 }
 
 /// Everything summed over the chunks, in input order.
-struct EvaluationTally {
-    samples: u64,
-    samples_with_errors: u64,
-    references: ReferenceCounts,
-    bad: Vec<BadRecord>,
+pub(crate) struct EvaluationTally {
+    pub(crate) sums: RunSums,
+    /// Each sample's input line.
+    pub(crate) lines: Vec<u64>,
+    /// Values per metric slot, in input order.
+    pub(crate) values: Vec<Vec<f64>>,
+    /// The first line of every id, to report a second sample with one.
+    first_lines: HashMap<Box<str>, u64>,
     duplicate_ids: Vec<DuplicateId>,
-    values: Vec<Vec<f64>>,
-    statistics: Vec<StatisticSums>,
-    failures: Vec<BTreeMap<String, u64>>,
-    first_failures: Vec<Option<ErrorEntry>>,
-    fuel: Vec<FuelTally>,
 }
 
 impl EvaluationTally {
-    fn new(plugins: usize, slots: usize) -> Self {
+    pub(crate) fn new(plugins: usize, slots: usize) -> Self {
         EvaluationTally {
-            samples: 0,
-            samples_with_errors: 0,
-            references: ReferenceCounts::default(),
-            bad: Vec::new(),
-            duplicate_ids: Vec::new(),
+            sums: RunSums::new(plugins),
+            lines: Vec::new(),
             values: vec![Vec::new(); slots],
-            statistics: vec![StatisticSums::default(); plugins],
-            failures: vec![BTreeMap::new(); plugins],
-            first_failures: vec![None; plugins],
-            fuel: vec![FuelTally::default(); plugins],
+            first_lines: HashMap::new(),
+            duplicate_ids: Vec::new(),
         }
+    }
+
+    /// Notes the sample `id` at input `line`. A second sample with an id is
+    /// listed when duplicates are `allow`ed, and returned otherwise.
+    pub(crate) fn see_id(&mut self, id: &RawValue, line: u64, allow: bool) -> Result<(), DuplicateId> {
+        match self.first_lines.entry(id.get().into()) {
+            Entry::Vacant(slot) => {
+                slot.insert(line);
+            }
+            Entry::Occupied(first) => {
+                let duplicate = DuplicateId { id: id_text(id), first_line: *first.get(), line };
+                if !allow {
+                    return Err(duplicate);
+                }
+                self.duplicate_ids.push(duplicate);
+            }
+        }
+        Ok(())
     }
 
     fn add(&mut self, chunk: ChunkResult) {
-        self.samples += chunk.samples;
-        self.samples_with_errors += chunk.samples_with_errors;
-        self.references.merge(chunk.references);
-        self.bad.extend(chunk.bad);
         for (total, values) in self.values.iter_mut().zip(chunk.values) {
             total.extend(values);
         }
-        for (total, statistics) in self.statistics.iter_mut().zip(chunk.statistics) {
-            total.merge(statistics);
-        }
-        for (total, failures) in self.failures.iter_mut().zip(chunk.failures) {
-            for (kind, count) in failures {
-                *total.entry(kind).or_insert(0) += count;
-            }
-        }
-        // Chunks arrive in input order: the first kept is the input's first.
-        for (first, chunk_first) in self.first_failures.iter_mut().zip(chunk.first_failures) {
-            if first.is_none() {
-                *first = chunk_first;
-            }
-        }
-        for (total, fuel) in self.fuel.iter_mut().zip(chunk.fuel) {
-            total.merge(&fuel);
-        }
-    }
-}
-
-/// One plugin's statistics, summed by name in input order. The host keeps
-/// them until the run ends, so their number is bounded: past
-/// [`MAX_STATISTIC_NAMES`] distinct names the sums are dropped and the
-/// plugin's corpus metrics fail, with memory back to nothing.
-#[derive(Debug, Default, Clone)]
-pub struct StatisticSums {
-    sums: BTreeMap<String, f64>,
-    /// Distinct names seen when the bound was passed.
-    overflowed: Option<usize>,
-}
-
-impl StatisticSums {
-    pub fn add(&mut self, name: &str, value: f64) {
-        if self.overflowed.is_some() {
-            return;
-        }
-        let distinct = self.sums.len();
-        match self.sums.get_mut(name) {
-            Some(total) => *total += value,
-            None if distinct < MAX_STATISTIC_NAMES => {
-                self.sums.insert(name.to_string(), value);
-            }
-            None => self.overflow(distinct + 1),
-        }
-    }
-
-    fn overflow(&mut self, distinct: usize) {
-        self.overflowed = Some(distinct);
-        self.sums = BTreeMap::new();
-    }
-
-    fn merge(&mut self, other: StatisticSums) {
-        match other.overflowed {
-            Some(distinct) => self.overflow(distinct),
-            None => other.sums.iter().for_each(|(name, value)| self.add(name, *value)),
-        }
-    }
-
-    /// The sums, or the failure of a plugin that gave too many names.
-    pub fn statistics(&self) -> Result<Vec<Statistic>, Failure> {
-        if let Some(distinct) = self.overflowed {
-            return Err(statistic_names_exceeded(distinct, "the run"));
-        }
-        Ok(self.sums.iter().map(|(name, value)| Statistic { name: name.clone(), value: *value }).collect())
-    }
-}
-
-/// The fewest and most references of a run's samples.
-#[derive(Debug, Default, Clone, Copy)]
-struct ReferenceCounts(Option<(usize, usize)>);
-
-impl ReferenceCounts {
-    fn merge(&mut self, other: ReferenceCounts) {
-        self.0 = match (self.0, other.0) {
-            (Some((low, high)), Some((other_low, other_high))) => Some((low.min(other_low), high.max(other_high))),
-            (one, other) => one.or(other),
-        };
-    }
-
-    /// sacreBLEU's `nrefs`: the number every sample has, or `var`.
-    fn setting(&self) -> String {
-        match self.0 {
-            Some((low, high)) if low != high => "var".into(),
-            Some((n, _)) => n.to_string(),
-            None => "0".into(),
-        }
-    }
-}
-
-impl FromIterator<usize> for ReferenceCounts {
-    fn from_iter<I: IntoIterator<Item = usize>>(counts: I) -> Self {
-        let mut all = ReferenceCounts::default();
-        for n in counts {
-            all.merge(ReferenceCounts(Some((n, n))));
-        }
-        all
+        self.lines.extend(chunk.ids.iter().map(|(_, line)| line));
+        self.sums.extend(chunk.sums);
     }
 }
 
@@ -537,23 +588,22 @@ impl Worker {
                 Err(b) => bad.push(b),
             }
         }
+        let mut sums = RunSums::new(plugins.len());
+        sums.samples = samples.len() as u64;
+        sums.skipped = bad;
+        sums.references = samples.iter().map(|s| s.references.len()).collect();
         let mut result = ChunkResult {
+            position: chunk.position,
             bytes: chunk.bytes,
             lines: Vec::with_capacity(samples.len() * 64),
             ids: Vec::new(),
-            bad,
-            samples: samples.len() as u64,
-            samples_with_errors: 0,
             values: vec![Vec::with_capacity(samples.len()); slots.keys.len()],
-            statistics: vec![StatisticSums::default(); plugins.len()],
-            failures: vec![BTreeMap::new(); plugins.len()],
-            first_failures: vec![None; plugins.len()],
-            fuel: vec![FuelTally::default(); plugins.len()],
-            references: samples.iter().map(|s| s.references.len()).collect(),
+            sums,
         };
-        if !result.bad.is_empty() && options.on_bad_record == BadRecordPolicy::Fail {
+        if !result.sums.skipped.is_empty() && options.on_bad_record == BadRecordPolicy::Fail {
             return result;
         }
+        let sums = &mut result.sums;
 
         // Every chunk starts on fresh instances, so whatever state a plugin
         // keeps depends only on the chunk's records, not on which chunks this
@@ -570,22 +620,22 @@ impl Worker {
             let mut per_sample = Vec::with_capacity(samples.len());
             let mut splits = TRAP_SPLITS_PER_CHUNK;
             for (b, batch) in samples.chunks(options.schedule.batch_size).enumerate() {
-                let call_seed = chunk.index * BATCHES_PER_CHUNK as u64 + b as u64;
+                let call_seed = chunk.position.wrapping_mul(BATCHES_PER_CHUNK as u64).wrapping_add(b as u64);
                 let recipe = Recipe { loaded, host, determinism };
                 let mut results = self.slots[p].call_isolating(
                     &self.runtime,
                     recipe,
                     batch,
-                    &mut result.fuel[p],
+                    &mut sums.fuel[p],
                     &mut splits,
                     &async |instance: &mut EvaluatorInstance, items: &[Sample]| instance.score(items, call_seed).await,
                 );
-                // Summed as soon as they arrive, in input order, so a chunk
+                // Summed as soon as they arrive, so a chunk
                 // holds one batch's statistics at a time, not every sample's
                 // until its lines are written (unless the lines keep them).
                 for scores in results.iter_mut().flatten() {
                     for statistic in &scores.statistics {
-                        result.statistics[p].add(&statistic.name, statistic.value);
+                        sums.statistics[p].add(&statistic.name, statistic.value);
                     }
                     if !options.keep_statistics {
                         scores.statistics = Vec::new();
@@ -623,45 +673,18 @@ impl Worker {
                     }
                     Err(failure) => {
                         let entry = ErrorEntry::from(failure);
-                        result.first_failures[p].get_or_insert_with(|| entry.clone());
+                        sums.first_failures[p].get_or_insert_with(|| entry.clone());
                         line.errors.0.push((Cow::Borrowed(&plugins[p].name), entry));
-                        *result.failures[p].entry(failure.kind().to_string()).or_insert(0) += 1;
+                        *sums.failures[p].entry(failure.kind().to_string()).or_insert(0) += 1;
                     }
                 }
             }
             if !line.errors.is_empty() {
-                result.samples_with_errors += 1;
+                sums.samples_with_errors += 1;
             }
             line.write_to(&mut result.lines);
         }
         result.ids = ids.into_iter().zip(record_lines).collect();
         result
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statistic_sums_drop_everything_once_a_plugin_gives_too_many_names() {
-        let mut chunk = StatisticSums::default();
-        chunk.add("a", 1.0);
-        chunk.add("a", 2.0);
-        let mut run = StatisticSums::default();
-        run.merge(chunk.clone());
-        run.merge(chunk);
-        let sums: Vec<(String, f64)> = run.statistics().unwrap().into_iter().map(|s| (s.name, s.value)).collect();
-        assert_eq!(sums, [("a".to_string(), 6.0)]);
-
-        for i in 0..MAX_STATISTIC_NAMES {
-            run.add(&format!("n{i}"), 1.0);
-        }
-        let failure = run.statistics().unwrap_err();
-        assert_eq!(failure.kind(), "invalid-output");
-        assert!(failure.to_string().contains("32769 distinct statistic names in the run"), "{failure}");
-        assert!(run.sums.is_empty(), "the sums are freed");
-        run.add("a", 1.0);
-        assert!(run.statistics().is_err(), "and stay failed");
     }
 }

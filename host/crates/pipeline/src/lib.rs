@@ -1,7 +1,8 @@
 //! The pipelines: records in, plugins called, results out, in input order.
 //!
-//! [`evaluate`] scores samples with evaluators (`assay run`); [`screen`]
-//! routes feedback through guards (`assay guard`). Both stand on one worker
+//! [`evaluate`] scores samples with evaluators (`assay run`), or one shard
+//! of them that [`merge`] puts together with the others (`assay merge`);
+//! [`screen`] routes feedback through guards (`assay guard`). Both stand on one worker
 //! abstraction ([`worker`]): records come from any [`RecordSource`] (a file,
 //! a request body, a shard), are cut into chunks whose boundaries depend
 //! only on the input, and are handed to parallel workers whose results are
@@ -15,10 +16,13 @@
 //! [`RecordSource`]: assay_data::RecordSource
 
 pub mod evaluate;
+pub mod journal;
+pub mod merge;
 pub mod screen;
 mod staging;
 pub mod worker;
 
-pub use evaluate::{BadRecordPolicy, EarlyStop, EvaluateOptions, evaluate};
+pub use evaluate::{BadRecordPolicy, EarlyStop, EvaluateOptions, evaluate, evaluate_shard};
+pub use merge::{MergeError, Shards, merge};
 pub use screen::{BadFeedbackPolicy, Guard, ScreenOptions, screen};
 pub use worker::{Progress, RunError, Schedule};

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use assay_data::output::FuelSummary;
+pub use assay_data::output::tally::FuelTally;
 use assay_data::{Chunk, DatasetError, RecordSource};
 use assay_runtime::instance::Instance;
 use assay_runtime::{Determinism, Failure, Host, LoadError, LoadedPlugin};
@@ -70,6 +70,10 @@ pub enum RunError {
          {max_failure_rate}; the run stopped early and wrote no results"
     )]
     TooManyFailures { name: String, failed: u64, samples: u64, kinds: String, max_failure_rate: f64 },
+    #[error(transparent)]
+    Samples(#[from] crate::journal::SamplesError),
+    #[error(transparent)]
+    Read(#[from] assay_data::output::ReadError),
     #[error("{path}: {error}")]
     Output {
         path: PathBuf,
@@ -169,44 +173,6 @@ impl<I: Instance> Slot<I> {
                 }
                 items.iter().map(|_| Err(failure.clone())).collect()
             }
-        }
-    }
-}
-
-/// Fuel a plugin used: a cost figure that does not depend on machine load;
-/// and the calls spent isolating records it trapped on.
-#[derive(Debug, Default, Clone)]
-pub struct FuelTally {
-    total: u64,
-    samples: u64,
-    /// The largest per-sample average of any one call.
-    max_per_sample: u64,
-    trap_splits: u64,
-    unisolated: u64,
-}
-
-impl FuelTally {
-    pub fn record(&mut self, fuel: u64, samples: usize) {
-        self.total += fuel;
-        self.samples += samples as u64;
-        self.max_per_sample = self.max_per_sample.max(fuel / samples.max(1) as u64);
-    }
-
-    pub fn merge(&mut self, other: &FuelTally) {
-        self.total += other.total;
-        self.samples += other.samples;
-        self.max_per_sample = self.max_per_sample.max(other.max_per_sample);
-        self.trap_splits += other.trap_splits;
-        self.unisolated += other.unisolated;
-    }
-
-    pub fn summary(&self) -> FuelSummary {
-        FuelSummary {
-            total: self.total,
-            mean_per_sample: if self.samples == 0 { 0.0 } else { self.total as f64 / self.samples as f64 },
-            max_per_sample: self.max_per_sample,
-            trap_splits: self.trap_splits,
-            unisolated: self.unisolated,
         }
     }
 }

@@ -54,6 +54,20 @@ pub struct ModelUsage {
     pub cost: f64,
 }
 
+impl ModelUsage {
+    /// Adds `other`'s counts: the usage of two parts of one run.
+    pub fn add(&mut self, other: &ModelUsage) {
+        self.requests += other.requests;
+        self.cache_hits += other.cache_hits;
+        self.retries += other.retries;
+        self.failures += other.failures;
+        self.denied += other.denied;
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cost += other.cost;
+    }
+}
+
 /// What one plugin instance may ask, and of whom.
 #[derive(Clone)]
 pub struct ModelAccess {

@@ -158,6 +158,15 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> std::io::Result<()> {
     file.commit()
 }
 
+/// Writes `value` as JSON on one line, atomically: for the files programs
+/// read back, which may hold a run's every chunk or sample.
+pub fn write_json_compact(path: &Path, value: &impl Serialize) -> std::io::Result<()> {
+    let mut file = AtomicFile::create(path)?;
+    serde_json::to_writer(&mut file, value).map_err(std::io::Error::other)?;
+    file.write_all(b"\n")?;
+    file.commit()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

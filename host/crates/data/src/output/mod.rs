@@ -8,10 +8,13 @@
 //! atomically ([`atomic`]).
 
 pub mod atomic;
+pub mod checkpoint;
 pub mod decisions;
 pub mod generation;
 pub mod samples;
+pub mod shard;
 pub mod summary;
+pub mod tally;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -27,6 +30,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub use atomic::{AtomicFile, temporary_dir_in, temporary_file_in, write_json};
 pub use decisions::{DecisionLine, FailurePolicy, GuardEntry, Route};
 pub use samples::SampleLine;
+pub use shard::{SHARD_FILE, ShardFile, ShardRun};
 pub use summary::{
     DuplicateId, EvaluationCounts, EvaluationSummary, FuelSummary, GuardRoutes, GuardSummary, InputSummary, MetricRow,
     MetricSummary, PluginSummary, RunInfo, ScreeningCounts, Summary, SummaryOf,

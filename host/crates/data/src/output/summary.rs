@@ -449,6 +449,10 @@ pub struct RunInfo {
     /// Per model alias: requests, cache hits, retries, failures, tokens, cost.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub models: BTreeMap<String, assay_runtime::ModelUsage>,
+    /// When the run went on from a killed run's checkpoint (`--resume`): the
+    /// samples that checkpoint held, which were not scored again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_after: Option<u64>,
 }
 
 impl RunInfo {
@@ -456,6 +460,7 @@ impl RunInfo {
     pub fn finished(started_at: jiff::Timestamp, jobs: usize, batch_size: usize, determinism: &Determinism) -> Self {
         RunInfo {
             models: BTreeMap::new(),
+            resumed_after: None,
             started_at: started_at.to_string(),
             finished_at: jiff::Timestamp::now().to_string(),
             jobs,
