@@ -10,7 +10,7 @@
 //! its results. A run without `--resume` starts afresh.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -18,6 +18,7 @@ use assay_data::Shard;
 use assay_data::output::checkpoint::{Checkpoint, LINES_FILE, PROGRESS_DIR, SAMPLES_FILE};
 use assay_data::output::tally::RunSums;
 use assay_data::output::{ReadError, SampleLine, ShardRun};
+use serde_json::value::RawValue;
 
 use crate::evaluate::{EvaluationTally, MetricSlots};
 use crate::worker::RunError;
@@ -128,7 +129,10 @@ impl Journal {
                     line_bytes.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))).collect();
                 let allow = found.run.allow_duplicate_ids;
                 tally.sums = found.sums.clone();
-                replay(tally, slots, BufReader::new(&samples), &samples_path, &input_lines, input, allow)?;
+                let mut bytes = Vec::new();
+                (&samples).read_to_end(&mut bytes).map_err(io(&samples_path))?;
+                let read = read_samples(&bytes, &samples_path, slots)?;
+                replay(tally, read, &samples_path, &input_lines, input, allow)?;
                 template.started_at = found.started_at.clone();
                 let started_at = found.started_at.parse().unwrap_or_else(|_| jiff::Timestamp::now());
                 let samples = found.sums.samples;
@@ -225,45 +229,54 @@ fn check_same_run(dir: &Path, input: &Path, found: &Checkpoint, current: &Checkp
     Ok(())
 }
 
-/// Reads the sample lines at `path` back into `tally`: each metric's
-/// values and each id, with its line in `input` from `input_lines`, as the
-/// run first saw them. Returns how many samples were read.
+/// Sample lines read back: each sample's id, and each metric's values.
+pub(crate) struct ReadSamples {
+    ids: Vec<Box<RawValue>>,
+    values: Vec<Vec<f64>>,
+}
+
+/// Parses the sample lines in `bytes` (read from `path`). Independent of
+/// any other file's, so shards' files are parsed side by side.
+pub(crate) fn read_samples(bytes: &[u8], path: &Path, slots: &MetricSlots) -> Result<ReadSamples, RunError> {
+    let slot_of: std::collections::HashMap<&str, usize> =
+        slots.keys.iter().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
+    let mut read = ReadSamples { ids: Vec::new(), values: vec![Vec::new(); slots.keys.len()] };
+    for (index, line) in bytes.split(|&b| b == b'\n').filter(|line| !line.is_empty()).enumerate() {
+        let sample: SampleLine = serde_json::from_slice(line)
+            .map_err(|error| RunError::Read(ReadError::Json { path: path.into(), line: index + 1, error }))?;
+        for (key, value) in sample.scores.iter() {
+            if let Some(&slot) = slot_of.get(key) {
+                read.values[slot].push(*value);
+            }
+        }
+        read.ids.push(sample.id.into_owned());
+    }
+    Ok(read)
+}
+
+/// Puts samples read back into `tally`, in order: each id with its line in
+/// `input` from `input_lines`, as the run first saw them, and each metric's
+/// values. Returns how many samples there were.
 pub(crate) fn replay(
     tally: &mut EvaluationTally,
-    slots: &MetricSlots,
-    mut samples: impl BufRead,
+    read: ReadSamples,
     path: &Path,
     input_lines: &[u64],
     input: &Path,
     allow_duplicate_ids: bool,
 ) -> Result<u64, RunError> {
-    let slot_of: std::collections::HashMap<&str, usize> =
-        slots.keys.iter().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
-    let mut line = Vec::new();
-    let mut read = 0u64;
-    loop {
-        line.clear();
-        let n = samples
-            .read_until(b'\n', &mut line)
-            .map_err(|error| RunError::Read(ReadError::Io { path: path.into(), error }))?;
-        if n == 0 {
-            return Ok(read);
-        }
-        let sample: SampleLine = serde_json::from_slice(&line)
-            .map_err(|error| RunError::Read(ReadError::Json { path: path.into(), line: read as usize + 1, error }))?;
-        let Some(&input_line) = input_lines.get(read as usize) else {
-            let lines = input_lines.len() as u64;
-            return Err(RunError::Samples(SamplesError::Lines { path: path.into(), lines }));
-        };
-        read += 1;
-        if let Err(duplicate) = tally.see_id(&sample.id, input_line, allow_duplicate_ids) {
+    if read.ids.len() > input_lines.len() {
+        let lines = input_lines.len() as u64;
+        return Err(RunError::Samples(SamplesError::Lines { path: path.into(), lines }));
+    }
+    for (id, &line) in read.ids.iter().zip(input_lines) {
+        if let Err(duplicate) = tally.see_id(id, line, allow_duplicate_ids) {
             return Err(RunError::DuplicateId { path: input.into(), duplicate });
         }
-        tally.lines.push(input_line);
-        for (key, value) in sample.scores.iter() {
-            if let Some(&slot) = slot_of.get(key) {
-                tally.values[slot].push(*value);
-            }
-        }
+        tally.lines.push(line);
     }
+    for (total, values) in tally.values.iter_mut().zip(read.values) {
+        total.extend(values);
+    }
+    Ok(read.ids.len() as u64)
 }

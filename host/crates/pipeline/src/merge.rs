@@ -19,7 +19,7 @@ use assay_runtime::{Determinism, Digest, Host, LoadedPlugin};
 use sha2::{Digest as _, Sha256};
 
 use crate::evaluate::{Evaluation, EvaluationTally, MetricSlots};
-use crate::journal::replay;
+use crate::journal::{read_samples, replay};
 use crate::worker::RunError;
 
 /// Why shards cannot be merged.
@@ -142,24 +142,36 @@ pub fn merge(
         let (expected, given) = (expected.join(", "), names.join(", "));
         return Err(MergeError::Plugins { dir: shards.shards[0].0.clone(), expected, given });
     }
-    let sha256 = check_input(input, shards)?;
-
     std::fs::create_dir_all(out_dir).map_err(|error| RunError::Output { path: out_dir.into(), error })?;
+    let slots = MetricSlots::new(plugins);
+    let mut files = Vec::with_capacity(shards.shards.len());
+    for (dir, _) in &shards.shards {
+        let path = dir.join("samples.jsonl");
+        let bytes = std::fs::read(&path).map_err(|error| ReadError::Io { path: path.clone(), error })?;
+        files.push((path, bytes));
+    }
+    // The input's digest and the shards' samples are read side by side.
+    let (sha256, parsed) = std::thread::scope(|scope| {
+        let digest = scope.spawn(|| check_input(input, shards));
+        let parsing: Vec<_> =
+            files.iter().map(|(path, bytes)| scope.spawn(|| read_samples(bytes, path, &slots))).collect();
+        let parsed: Vec<_> = parsing.into_iter().map(|thread| thread.join().expect("parsing panicked")).collect();
+        (digest.join().expect("hashing panicked"), parsed)
+    });
+    let sha256 = sha256?;
+
     let samples_path = out_dir.join("samples.jsonl");
     let output = |error| RunError::Output { path: samples_path.clone(), error };
     let mut samples = AtomicFile::create(&samples_path).map_err(output)?;
-    let slots = MetricSlots::new(plugins);
     let mut tally = EvaluationTally::new(plugins.len(), slots.keys.len());
     let mut models: BTreeMap<String, assay_runtime::ModelUsage> = BTreeMap::new();
     let mut started_at: Option<&str> = None;
-    for (dir, shard) in &shards.shards {
-        let path = dir.join("samples.jsonl");
-        let bytes = std::fs::read(&path).map_err(|error| ReadError::Io { path: path.clone(), error })?;
-        let found = replay(&mut tally, &slots, bytes.as_slice(), &path, &shard.lines, input, run.allow_duplicate_ids)?;
+    for (((_, shard), (path, bytes)), read) in shards.shards.iter().zip(&files).zip(parsed) {
+        let found = replay(&mut tally, read?, path, &shard.lines, input, run.allow_duplicate_ids)?;
         if found != shard.sums.samples {
-            return Err(MergeError::Samples { path, found, expected: shard.sums.samples });
+            return Err(MergeError::Samples { path: path.clone(), found, expected: shard.sums.samples });
         }
-        samples.write_all(&bytes).map_err(output)?;
+        samples.write_all(bytes).map_err(output)?;
         tally.sums.extend(shard.sums.clone());
         for (alias, usage) in &shard.models {
             models.entry(alias.clone()).or_default().add(usage);
