@@ -549,6 +549,13 @@ impl EvaluationTally {
         Ok(())
     }
 
+    /// Makes room for `samples` more samples' ids, so a merge's ids go in
+    /// without the table growing step by step.
+    pub(crate) fn reserve(&mut self, samples: usize) {
+        self.first_lines.reserve(samples);
+        self.lines.reserve(samples);
+    }
+
     fn add(&mut self, chunk: ChunkResult) {
         for (total, values) in self.values.iter_mut().zip(chunk.values) {
             total.extend(values);

@@ -164,6 +164,7 @@ pub fn merge(
     let output = |error| RunError::Output { path: samples_path.clone(), error };
     let mut samples = AtomicFile::create(&samples_path).map_err(output)?;
     let mut tally = EvaluationTally::new(plugins.len(), slots.keys.len());
+    tally.reserve(shards.shards.iter().map(|(_, shard)| shard.sums.samples as usize).sum());
     let mut models: BTreeMap<String, assay_runtime::ModelUsage> = BTreeMap::new();
     let mut started_at: Option<&str> = None;
     for (((_, shard), (path, bytes)), read) in shards.shards.iter().zip(&files).zip(parsed) {
