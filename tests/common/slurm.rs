@@ -119,6 +119,7 @@ impl Slurm {
              SelectType=select/cons_tres\n\
              SelectTypeParameters=CR_CPU\n\
              ReturnToService=2\n\
+             DependencyParameters=kill_invalid_depend\n\
              JobCompType=jobcomp/none\n\
              AccountingStorageType=accounting_storage/none\n\
              JobAcctGatherType=jobacct_gather/none\n\
@@ -151,10 +152,12 @@ impl Slurm {
         Some(slurm)
     }
 
-    /// A Slurm command (`sbatch`, `squeue`...) that talks to this cluster.
+    /// A Slurm command (`sbatch`, `squeue`...) that talks to this cluster,
+    /// killed after 5 minutes: a job that never runs must fail the test,
+    /// not hang it.
     pub fn command(&self, program: &str) -> Command {
-        let mut command = Command::new(program);
-        command.env("SLURM_CONF", &self.conf);
+        let mut command = Command::new("timeout");
+        command.arg("300").arg(program).env("SLURM_CONF", &self.conf);
         command
     }
 
