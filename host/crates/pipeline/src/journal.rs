@@ -10,7 +10,7 @@
 //! its results. A run without `--resume` starts afresh.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -132,16 +132,18 @@ impl Journal {
                 let mut bytes = Vec::new();
                 (&samples).read_to_end(&mut bytes).map_err(io(&samples_path))?;
                 let read = read_samples(&bytes, &samples_path, slots)?;
-                replay(tally, read, &samples_path, &input_lines, input, allow)?;
+                if replay(tally, read, &samples_path, &input_lines, input, allow)? != found.sums.samples {
+                    let lines = input_lines.len() as u64;
+                    return Err(RunError::Samples(SamplesError::Lines { path: samples_path, lines }));
+                }
                 template.started_at = found.started_at.clone();
                 let started_at = found.started_at.parse().unwrap_or_else(|_| jiff::Timestamp::now());
                 let samples = found.sums.samples;
                 Some((Resumed { next_offset: found.next_offset, started_at, samples }, found.samples_bytes))
             }
         };
-        use std::io::Seek as _;
-        samples.seek(std::io::SeekFrom::End(0)).map_err(io(&samples_path))?;
-        lines.seek(std::io::SeekFrom::End(0)).map_err(io(&lines_path))?;
+        samples.seek(SeekFrom::End(0)).map_err(io(&samples_path))?;
+        lines.seek(SeekFrom::End(0)).map_err(io(&lines_path))?;
         let samples_bytes = resumed.as_ref().map_or(0, |(_, bytes)| *bytes);
         let journal = Journal {
             dir,
