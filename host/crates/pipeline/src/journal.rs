@@ -28,7 +28,8 @@ use crate::worker::RunError;
 #[derive(Debug, thiserror::Error)]
 pub enum SamplesError {
     #[error(
-        "{path}: more samples than input lines recorded for them ({lines}): the folder was changed after it was written"
+        "{path}: its samples do not match the {lines} input lines recorded for them: the folder was changed after \
+         it was written"
     )]
     Lines { path: PathBuf, lines: u64 },
     #[error(
