@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use assay_data::output::Summary;
 use assay_pipeline::Shards;
-use assay_runtime::Determinism;
 use clap::Args;
 
 use super::finish::Finish;
@@ -43,8 +42,7 @@ pub fn merge(args: MergeArgs) -> Result<ExitCode> {
     let shards = Shards::read(&args.shards)?;
     let run = shards.run();
     let summaries: Vec<_> = run.plugins.iter().collect();
-    let determinism = Determinism { seed: run.seed, real_clock: !run.reproducible };
-    let (host, plugins) = super::setup::reload_plugins(&summaries, &determinism)?;
+    let (host, plugins) = super::setup::reload_plugins(&summaries, &run.determinism())?;
     for (plugin, recorded) in plugins.iter().zip(&run.plugins) {
         if plugin.signature() != recorded.signature {
             bail!(

@@ -145,7 +145,7 @@ fn shard(text: &str, shards: Option<u64>, env: &dyn Fn(&str) -> Option<String>) 
         let count = match number("SLURM_ARRAY_TASK_COUNT")? {
             Some(count) => count,
             None => match number("SLURM_ARRAY_TASK_MAX")? {
-                Some(max) => (max - min) / step + 1,
+                Some(max) => max.saturating_sub(min) / step + 1,
                 None => bail!("--shard: Slurm gives SLURM_ARRAY_TASK_ID but neither SLURM_ARRAY_TASK_COUNT nor _MAX"),
             },
         };

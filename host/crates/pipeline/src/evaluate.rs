@@ -156,7 +156,6 @@ pub fn evaluate_shard(
 ) -> Result<ShardFile, RunError> {
     let part = run_part(host, plugins, input, format, fields, options, shard, out_dir, progress)?;
     let file = ShardFile {
-        assay_version: env!("CARGO_PKG_VERSION").into(),
         run: part.run,
         shard,
         input_path: input.display().to_string(),
@@ -210,6 +209,7 @@ fn run_part(
     let input_size = std::fs::metadata(input).map_err(|error| DatasetError::Io { path: input.into(), error })?.len();
     let schedule = &options.schedule;
     let run = ShardRun {
+        assay_version: env!("CARGO_PKG_VERSION").into(),
         input_size,
         format,
         block_bytes: options.block_bytes,
@@ -236,7 +236,7 @@ fn run_part(
     let resumed_after = resumed.as_ref().map(|r| r.samples);
     let mut reader = Reader::open_shard_from(input, Some(format), options.block_bytes, shard, from)?;
     if let Err(error) =
-        score_records(host, plugins, &mut reader, input, fields, options, &mut tally, &mut journal, progress)
+        score_records(host, plugins, &slots, &mut reader, input, fields, options, &mut tally, &mut journal, progress)
     {
         // A run stopped by its input or its plugins would stop again where
         // it did: nothing to resume.
@@ -273,6 +273,7 @@ pub struct Evaluation<'p> {
 fn score_records(
     host: &Host,
     plugins: &[LoadedPlugin],
+    slots: &MetricSlots,
     records: &mut dyn RecordSource,
     input: &Path,
     fields: &FieldMap,
@@ -281,7 +282,6 @@ fn score_records(
     journal: &mut Journal,
     progress: &dyn Progress,
 ) -> Result<(), RunError> {
-    let slots = MetricSlots::new(plugins);
     let mut failure: Option<RunError> = None;
     let schedule = &options.schedule;
     let pipeline = ordered_pipeline(
@@ -289,7 +289,7 @@ fn score_records(
         schedule.chunk_records(),
         schedule.jobs,
         || Worker { runtime: call_runtime(), slots: plugins.iter().map(|_| Slot::default()).collect() },
-        |worker, chunk| worker.process(chunk, host, plugins, &slots, fields, options),
+        |worker, chunk| worker.process(chunk, host, plugins, slots, fields, options),
         |result: ChunkResult| {
             progress.advance(result.bytes);
             // A chunk that starts a block follows a block done: a checkpoint

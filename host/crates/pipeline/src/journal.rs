@@ -87,7 +87,6 @@ impl Journal {
             .map_err(|error| RunError::Dataset(assay_data::DatasetError::Io { path: input.into(), error }))?;
         let since = modified.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         let template = Checkpoint {
-            assay_version: env!("CARGO_PKG_VERSION").into(),
             run,
             shard,
             input_modified: (since.as_secs(), since.subsec_nanos()),
@@ -217,9 +216,6 @@ fn check_same_run(dir: &Path, input: &Path, found: &Checkpoint, current: &Checkp
     let other = |field: &str, value: String, current: String| {
         RunError::Samples(SamplesError::OtherRun { dir: dir.into(), field: field.into(), value, current })
     };
-    if found.assay_version != current.assay_version {
-        return Err(other("assay version", found.assay_version.clone(), current.assay_version.clone()));
-    }
     if found.shard != current.shard {
         return Err(other("shard", found.shard.to_string(), current.shard.to_string()));
     }

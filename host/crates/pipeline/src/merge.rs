@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use assay_data::output::{AtomicFile, EvaluationSummary, InputSummary, ReadError, RunInfo, ShardFile, ShardRun};
-use assay_runtime::{Determinism, Digest, Host, LoadedPlugin};
+use assay_runtime::{Digest, Host, LoadedPlugin};
 use sha2::{Digest as _, Sha256};
 
 use crate::evaluate::{Evaluation, EvaluationTally, MetricSlots};
@@ -89,10 +89,6 @@ impl Shards {
                 value,
                 first_value,
             };
-            if shard.assay_version != first.assay_version {
-                let field = "assay version";
-                return Err(other_run(field, shard.assay_version.clone(), first.assay_version.clone()));
-            }
             if let Some((field, value, first_value)) = shard.run.difference(&first.run) {
                 return Err(other_run(&field, value, first_value));
             }
@@ -142,7 +138,6 @@ pub fn merge(
         let (expected, given) = (expected.join(", "), names.join(", "));
         return Err(MergeError::Plugins { dir: shards.shards[0].0.clone(), expected, given });
     }
-    std::fs::create_dir_all(out_dir).map_err(|error| RunError::Output { path: out_dir.into(), error })?;
     let slots = MetricSlots::new(plugins);
     let mut files = Vec::with_capacity(shards.shards.len());
     for (dir, _) in &shards.shards {
@@ -159,6 +154,9 @@ pub fn merge(
         (digest.join().expect("hashing panicked"), parsed)
     });
     let sha256 = sha256?;
+    let parsed = parsed.into_iter().collect::<Result<Vec<_>, _>>()?;
+
+    std::fs::create_dir_all(out_dir).map_err(|error| RunError::Output { path: out_dir.into(), error })?;
 
     let samples_path = out_dir.join("samples.jsonl");
     let output = |error| RunError::Output { path: samples_path.clone(), error };
@@ -168,7 +166,7 @@ pub fn merge(
     let mut models: BTreeMap<String, assay_runtime::ModelUsage> = BTreeMap::new();
     let mut started_at: Option<&str> = None;
     for (((_, shard), (path, bytes)), read) in shards.shards.iter().zip(&files).zip(parsed) {
-        let found = replay(&mut tally, read?, path, &shard.lines, input, run.allow_duplicate_ids)?;
+        let found = replay(&mut tally, read, path, &shard.lines, input, run.allow_duplicate_ids)?;
         if found != shard.sums.samples {
             return Err(MergeError::Samples { path: path.clone(), found, expected: shard.sums.samples });
         }
@@ -181,9 +179,8 @@ pub fn merge(
     }
     samples.commit().map_err(output)?;
 
-    let determinism = Determinism { seed: run.seed, real_clock: !run.reproducible };
     let first = &shards.shards[0].1;
-    let summary = Evaluation::finalize(host, plugins, tally, &determinism).summary(
+    let summary = Evaluation::finalize(host, plugins, tally, &run.determinism()).summary(
         InputSummary { path: input.display().to_string(), sha256, format: run.format },
         RunInfo {
             started_at: started_at.unwrap_or_default().to_string(),

@@ -152,17 +152,18 @@ impl Write for AtomicFile {
 
 /// Writes `value` as pretty JSON, atomically.
 pub fn write_json(path: &Path, value: &impl Serialize) -> std::io::Result<()> {
-    let mut file = AtomicFile::create(path)?;
-    serde_json::to_writer_pretty(&mut file, value).map_err(std::io::Error::other)?;
-    file.write_all(b"\n")?;
-    file.commit()
+    write_json_with(path, |file| serde_json::to_writer_pretty(file, value))
 }
 
 /// Writes `value` as JSON on one line, atomically: for the files programs
-/// read back, which may hold a run's every chunk or sample.
+/// read back, which may hold a run's every sample.
 pub fn write_json_compact(path: &Path, value: &impl Serialize) -> std::io::Result<()> {
+    write_json_with(path, |file| serde_json::to_writer(file, value))
+}
+
+fn write_json_with(path: &Path, write: impl FnOnce(&mut AtomicFile) -> serde_json::Result<()>) -> std::io::Result<()> {
     let mut file = AtomicFile::create(path)?;
-    serde_json::to_writer(&mut file, value).map_err(std::io::Error::other)?;
+    write(&mut file).map_err(std::io::Error::other)?;
     file.write_all(b"\n")?;
     file.commit()
 }

@@ -31,7 +31,6 @@ pub const LINES_FILE: &str = "lines.bin";
 /// `checkpoint.json`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Checkpoint {
-    pub assay_version: String,
     /// The run: a resumed run must be the same one.
     pub run: ShardRun,
     pub shard: Shard,

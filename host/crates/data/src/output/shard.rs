@@ -23,7 +23,6 @@ pub const SHARD_FILE: &str = "shard.json";
 /// One shard's `shard.json`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ShardFile {
-    pub assay_version: String,
     /// What every shard of the run shares.
     pub run: ShardRun,
     pub shard: Shard,
@@ -51,6 +50,8 @@ pub struct ShardFile {
 /// runs differ in any of it.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ShardRun {
+    /// The assay that ran it: another version may cut or score otherwise.
+    pub assay_version: String,
     /// The input's size and format (its digest is checked range by range).
     pub input_size: u64,
     pub format: Format,
@@ -84,6 +85,11 @@ impl ShardFile {
 }
 
 impl ShardRun {
+    /// The plugins' view of time and randomness in this run.
+    pub fn determinism(&self) -> assay_runtime::Determinism {
+        assay_runtime::Determinism { seed: self.seed, real_clock: !self.reproducible }
+    }
+
     /// The first thing `self` and `other` differ in, as `(where, this
     /// value, that value)`, such as `plugins[0].config.tokenize`.
     pub fn difference(&self, other: &ShardRun) -> Option<(String, String, String)> {
