@@ -273,6 +273,13 @@ fn new_plugin_builds_and_runs(kind: &str, lang: &str) {
     expect_code(&output, 0);
     let info: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(info["metadata"]["name"], name.as_str(), "build.sh packages the component");
+    if kind == "guard" {
+        // The Rust SDK exports `guard-scope`, and the Rust template's guard
+        // declares it keeps no state; Python and JavaScript guards target
+        // the plain guard world, so they do not say.
+        let scope = if lang == "rust" { "record" } else { "run (not declared)" };
+        assert_eq!(info["scope"], scope, "{lang}");
+    }
 
     let out = dir.path().join("out");
     if kind == "evaluator" {

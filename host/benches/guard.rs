@@ -13,9 +13,9 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use assay_data::FieldMap;
 use assay_data::output::FailurePolicy;
-use assay_pipeline::{BadFeedbackPolicy, Guard, Schedule, ScreenOptions, screen};
+use assay_data::{DEFAULT_BLOCK_BYTES, FieldMap};
+use assay_pipeline::{BadFeedbackPolicy, Guard, Schedule, ScreenOptions, Screening};
 use assay_runtime::host::PluginSpec;
 use assay_runtime::{ComponentCache, Determinism, Grant, Host, Kind};
 
@@ -43,7 +43,8 @@ fn main() {
         })
         .collect();
     let schedule = Schedule { jobs, batch_size: 64, determinism: Determinism::default() };
-    let options = ScreenOptions { schedule, on_bad_record: BadFeedbackPolicy::Quarantine };
+    let options =
+        ScreenOptions { schedule, on_bad_record: BadFeedbackPolicy::Quarantine, block_bytes: DEFAULT_BLOCK_BYTES };
     let host = Host::new(
         &specs,
         jobs + specs.len(),
@@ -57,9 +58,11 @@ fn main() {
         .map(|loaded| Guard { loaded, on_failure: FailurePolicy::Quarantine })
         .collect();
 
+    let fields = FieldMap::feedback();
+    let screening =
+        Screening { host: &host, guards: &guards, input: &input, format: None, fields: &fields, options: &options };
     let start = Instant::now();
-    let summary =
-        screen(&host, &guards, &input, None, &FieldMap::feedback(), &options, &dir.path().join("out"), &()).unwrap();
+    let summary = screening.screen(&dir.path().join("out"), &()).unwrap();
     let seconds = start.elapsed().as_secs_f64();
     assert_eq!(summary.counts.records, records as u64);
     assert_eq!(summary.counts.guard_errors, 0, "{:?}", summary.guards);

@@ -8,6 +8,7 @@
 //! |-------------|-------------------|-------------------|
 //! | `[run]`     | [`SharedOptions`] | `run` and `guard` |
 //! | `[run]`     | [`EvalOptions`]   | `run`             |
+//! | `[run]`     | [`ShardOptions`]  | `run` and `guard` |
 //! | `[guard]`   | [`GuardOptions`]  | `guard`           |
 //! | `[dataset]` | [`InputOptions`]  | `run` and `guard` |
 //! | `[ci]`      | [`CiOptions`]     | `run` and `guard` |
@@ -73,7 +74,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use assay_data::output::FailurePolicy;
-use assay_data::{FieldMap, Format};
+use assay_data::{DEFAULT_BLOCK_BYTES, FieldMap, Format, Shard};
 use assay_models::{CacheMode, GenerationConfig, ModelConfig};
 use assay_pipeline::{BadFeedbackPolicy, BadRecordPolicy};
 use assay_registry::registry::RegistryOptions;
@@ -229,12 +230,28 @@ option_group! {
         /// significance. Default: only their sums, in the corpus metrics.
         #[arg(long)]
         pub keep_statistics: bool,
-        /// Score one shard of the eval set: K/N, K from 0 to N-1. `--shard`
+        /// Go on from where a killed run into the same --out stopped (its
+        /// last checkpoint), instead of starting afresh. The results are
+        /// those of a run never killed.
+        #[arg(long)]
+        pub resume: bool,
+        /// Make what a run wrote safe, and record a checkpoint, at most this
+        /// often (when a block of the input is done). Default: 2.
+        #[arg(long, value_name = "SECONDS")]
+        pub checkpoint_seconds: Option<f64>,
+    }
+}
+
+option_group! {
+    /// How a run is split over a cluster (`[run]`), for `assay run` and
+    /// `assay guard` alike.
+    pub struct ShardOptions {
+        /// Process one shard of the input: K/N, K from 0 to N-1. `--shard`
         /// alone takes it from the scheduler: a Slurm array task
         /// (SLURM_ARRAY_TASK_ID, _MIN, _STEP, _COUNT) or a pod of a
         /// Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with --shards).
-        /// --out gets the shard's samples.jsonl and shard.json, which
-        /// `assay merge` puts together with the other shards'.
+        /// --out gets the shard's outputs and shard.json, which `assay merge`
+        /// puts together with the other shards'.
         #[arg(long, value_name = "K/N", num_args = 0..=1, default_missing_value = "auto")]
         pub shard: Option<String>,
         /// How many shards the run has, when the scheduler does not say
@@ -245,15 +262,6 @@ option_group! {
         /// shard is whole blocks. Shards of one run must share it. Default: 262144.
         #[arg(long, value_name = "BYTES")]
         pub block_bytes: Option<u64>,
-        /// Go on from where a killed run into the same --out stopped (its
-        /// last checkpoint), instead of starting afresh. The results are
-        /// those of a run never killed.
-        #[arg(long)]
-        pub resume: bool,
-        /// Make what a run wrote safe, and record a checkpoint, at most this
-        /// often (when a block of the input is done). Default: 2.
-        #[arg(long, value_name = "SECONDS")]
-        pub checkpoint_seconds: Option<f64>,
     }
 }
 
@@ -372,6 +380,7 @@ pub struct ConfigFile {
     pub path: Option<PathBuf>,
     pub shared: SharedOptions,
     pub eval: EvalOptions,
+    pub shard: ShardOptions,
     pub guard: GuardOptions,
     pub input: InputOptions,
     pub ci: CiOptions,
@@ -411,9 +420,10 @@ impl ConfigFile {
         let sections: Sections = toml::from_str(&text).map_err(|e| parse(describe_toml_error(&text, &e)))?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let in_base = |p: Option<PathBuf>| p.map(|p| base_dir.join(p));
-        let run_keys = [SharedOptions::KEYS, EvalOptions::KEYS];
+        let run_keys = [SharedOptions::KEYS, EvalOptions::KEYS, ShardOptions::KEYS];
         let mut shared: SharedOptions = read_section(&text, "run", &sections.run, &run_keys).map_err(parse)?;
         let mut eval: EvalOptions = read_section(&text, "run", &sections.run, &run_keys).map_err(parse)?;
+        let shard: ShardOptions = read_section(&text, "run", &sections.run, &run_keys).map_err(parse)?;
         let mut guard: GuardOptions =
             read_section(&text, "guard", &sections.guard, &[GuardOptions::KEYS]).map_err(parse)?;
         let input: InputOptions =
@@ -428,6 +438,7 @@ impl ConfigFile {
             path: Some(path.to_path_buf()),
             shared,
             eval,
+            shard,
             guard,
             input,
             ci,
@@ -521,6 +532,67 @@ pub fn config_json(config: &toml::Table) -> String {
     serde_json::to_string(config).expect("TOML values serialize to JSON")
 }
 
+impl ShardOptions {
+    /// The shard this process runs, when the run is sharded: `--shard K/N`,
+    /// or the scheduler's for `--shard` alone, read from the environment.
+    pub fn shard(&self) -> anyhow::Result<Option<Shard>> {
+        self.shard.as_deref().map(|text| shard_of(text, self.shards, &|name| std::env::var(name).ok())).transpose()
+    }
+
+    /// Input bytes per block; `config` names the file in the message for 0.
+    pub fn block_bytes(&self, config: &ConfigFile) -> anyhow::Result<u64> {
+        match self.block_bytes.unwrap_or(DEFAULT_BLOCK_BYTES) {
+            0 => anyhow::bail!("block_bytes must be at least 1 (--block-bytes, or [run] in {})", config.display_name()),
+            bytes => Ok(bytes),
+        }
+    }
+}
+
+/// The shard `text` names: `K/N`, or `auto` for the scheduler's, read from
+/// the environment through `env`. Kubernetes gives a pod its index but not
+/// the count, so that comes from `shards` or `ASSAY_SHARDS`.
+fn shard_of(text: &str, shards: Option<u64>, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Shard> {
+    use anyhow::{Context, bail};
+    if text != "auto" {
+        return text.parse().map_err(anyhow::Error::msg);
+    }
+    let number = |name: &str| -> anyhow::Result<Option<u64>> {
+        env(name)
+            .map(|value| value.trim().parse::<u64>().with_context(|| format!("${name} is {value:?}, not a number")))
+            .transpose()
+    };
+    let (index, count) = if let Some(id) = number("SLURM_ARRAY_TASK_ID")? {
+        let min = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+        let step = number("SLURM_ARRAY_TASK_STEP")?.unwrap_or(1).max(1);
+        let count = match number("SLURM_ARRAY_TASK_COUNT")? {
+            Some(count) => count,
+            None => match number("SLURM_ARRAY_TASK_MAX")? {
+                Some(max) => max.saturating_sub(min) / step + 1,
+                None => bail!("--shard: Slurm gives SLURM_ARRAY_TASK_ID but neither SLURM_ARRAY_TASK_COUNT nor _MAX"),
+            },
+        };
+        if let Some(shards) = shards.filter(|&n| n != count) {
+            bail!("--shards {shards}, but the Slurm array has {count} tasks");
+        }
+        ((id.checked_sub(min).context("SLURM_ARRAY_TASK_ID is below SLURM_ARRAY_TASK_MIN")?) / step, count)
+    } else if let Some(index) = number("JOB_COMPLETION_INDEX")? {
+        let count = match shards {
+            Some(count) => count,
+            None => number("ASSAY_SHARDS")?.context(
+                "--shard: Kubernetes gives the pod's JOB_COMPLETION_INDEX but not the number of shards: pass \
+                 --shards N or set ASSAY_SHARDS (the Job's completions)",
+            )?,
+        };
+        (index, count)
+    } else {
+        bail!(
+            "--shard without K/N takes the shard from the scheduler, but this is neither a Slurm array task \
+             (SLURM_ARRAY_TASK_ID) nor a pod of a Kubernetes Indexed Job (JOB_COMPLETION_INDEX)"
+        );
+    };
+    format!("{index}/{count}").parse().map_err(|e: String| anyhow::anyhow!("--shard from the scheduler: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -584,5 +656,36 @@ mod tests {
         let feedback = input.field_map(FieldMap::feedback()).unwrap();
         assert_eq!(feedback.name(assay_data::Field::Output), "answer", "the flag wins");
         assert_eq!(feedback.name(assay_data::Field::User), "author");
+    }
+
+    fn from(vars: &[(&str, &str)], shards: Option<u64>) -> anyhow::Result<Shard> {
+        let vars: std::collections::HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        shard_of("auto", shards, &|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn shards_come_from_the_flag_or_the_scheduler() {
+        assert_eq!(shard_of("1/3", None, &|_| None).unwrap(), Shard { index: 1, count: 3 });
+        let slurm = [("SLURM_ARRAY_TASK_ID", "2"), ("SLURM_ARRAY_TASK_MIN", "0"), ("SLURM_ARRAY_TASK_COUNT", "4")];
+        assert_eq!(from(&slurm, None).unwrap(), Shard { index: 2, count: 4 });
+        // --array=1-7:2 runs tasks 1, 3, 5, 7.
+        let stepped = [
+            ("SLURM_ARRAY_TASK_ID", "5"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_MAX", "7"),
+            ("SLURM_ARRAY_TASK_STEP", "2"),
+        ];
+        assert_eq!(from(&stepped, None).unwrap(), Shard { index: 2, count: 4 });
+        assert!(from(&slurm, Some(5)).unwrap_err().to_string().contains("the Slurm array has 4 tasks"));
+        let pod = [("JOB_COMPLETION_INDEX", "3")];
+        assert_eq!(from(&pod, Some(8)).unwrap(), Shard { index: 3, count: 8 });
+        assert_eq!(
+            from(&[("JOB_COMPLETION_INDEX", "3"), ("ASSAY_SHARDS", "4")], None).unwrap(),
+            Shard { index: 3, count: 4 }
+        );
+        assert!(from(&pod, None).unwrap_err().to_string().contains("--shards N or set ASSAY_SHARDS"));
+        assert!(from(&pod, Some(3)).unwrap_err().to_string().contains("K from 0 to N-1"));
+        assert!(from(&[], None).unwrap_err().to_string().contains("neither a Slurm array task"));
     }
 }

@@ -5,14 +5,14 @@ use std::process::ExitCode;
 
 use anyhow::{Result, anyhow};
 use assay_data::FieldMap;
-use assay_data::output::{Route, ScreeningCounts, Summary};
-use assay_pipeline::{Guard, ScreenOptions};
+use assay_data::output::{Route, ScreeningCounts, ShardTally, Summary};
+use assay_pipeline::{Guard, ScreenOptions, Screening};
 use assay_runtime::Kind;
 use clap::Args;
 
 use super::finish::Finish;
 use super::setup::{PluginFlags, Setup};
-use crate::config::{CiOptions, GuardOptions, InputOptions, SharedOptions};
+use crate::config::{CiOptions, GuardOptions, InputOptions, ShardOptions, SharedOptions};
 
 #[derive(Args)]
 pub struct GuardArgs {
@@ -30,6 +30,10 @@ pub struct GuardArgs {
     plugin_flags: PluginFlags,
     #[command(flatten)]
     guard: GuardOptions,
+    /// A shard may run only guards whose decisions depend on each record
+    /// alone (`assay inspect` shows a guard's scope).
+    #[command(flatten)]
+    shard: ShardOptions,
     /// Options shared with `assay run`; `-j` sets the parsing threads, and
     /// each guard runs on a thread of its own besides.
     #[command(flatten)]
@@ -45,13 +49,18 @@ pub fn guard(args: GuardArgs) -> Result<ExitCode> {
     let setup = Setup::new(args.config.as_deref(), args.shared, &args.guards, &args.plugin_flags)?;
     let config = &setup.config;
     let options = args.guard.over(config.guard.clone());
+    let sharding = args.shard.over(config.shard.clone());
+    let shard = sharding.shard()?;
     let input = args.input.over(config.input.clone());
     let ci = args.ci.over(config.ci.clone());
     let fields = input.field_map(FieldMap::feedback()).map_err(anyhow::Error::msg)?;
     let out =
         options.out.ok_or_else(|| anyhow!("name the output folder with -o DIR (or [guard] out in the config)"))?;
-    let screen_options =
-        ScreenOptions { schedule: setup.schedule, on_bad_record: options.on_bad_record.unwrap_or_default() };
+    let screen_options = ScreenOptions {
+        schedule: setup.schedule,
+        on_bad_record: options.on_bad_record.unwrap_or_default(),
+        block_bytes: sharding.block_bytes(config)?,
+    };
 
     // Each guard holds one instance on a thread of its own, beside the parsers.
     let host = setup.host(setup.schedule.jobs + setup.specs.len())?;
@@ -64,20 +73,39 @@ pub fn guard(args: GuardArgs) -> Result<ExitCode> {
         })
         .collect();
     check_gate_names(&setup, &guards)?;
+    let screening = Screening {
+        host: &host,
+        guards: &guards,
+        input: &args.feedback,
+        format: input.format,
+        fields: &fields,
+        options: &screen_options,
+    };
+    if let Some(shard) = shard {
+        let quiet = setup.options.quiet;
+        let file = crate::table::with_progress(!quiet && !setup.options.verbose, &args.feedback, |progress| {
+            screening.screen_shard(shard, &out, progress)
+        })?;
+        if let (false, ShardTally::Guard(sums)) = (quiet, &file.tally) {
+            let (start, end) = file.range;
+            let counts = &sums.counts;
+            println!(
+                "shard {shard}: {} records ({} accepted, {} quarantined, {} rejected) from bytes {start}..{end} of \
+                 {}; written to {}",
+                counts.records,
+                counts.accepted,
+                counts.quarantined,
+                counts.rejected,
+                args.feedback.display(),
+                out.display()
+            );
+            println!("merge the {} shards with `assay merge SHARD_DIR... -o OUT_DIR`", shard.count);
+        }
+        setup.print_model_notes();
+        return Ok(ExitCode::SUCCESS);
+    }
     let finish = Finish::new(&ci, &config.gates, &out, started, &setup.options);
-    let code = finish.run(&args.feedback, |progress| {
-        let summary = assay_pipeline::screen(
-            &host,
-            &guards,
-            &args.feedback,
-            input.format,
-            &fields,
-            &screen_options,
-            &out,
-            progress,
-        );
-        Ok(Summary::Guard(summary?))
-    });
+    let code = finish.run(&args.feedback, |progress| Ok(Summary::Guard(screening.screen(&out, progress)?)));
     setup.print_model_notes();
     code
 }

@@ -6,7 +6,7 @@ use clap::Args;
 use assay_registry::metadata::{self, ComponentMetadata};
 use assay_runtime::capability::{Capability, capability};
 use assay_runtime::contract::{ACCEPTED_VERSIONS, WIT_PACKAGE};
-use assay_runtime::{Limits, MetricLevel, Plugin};
+use assay_runtime::{Kind, Limits, MetricLevel, Plugin};
 
 use super::setup::{resolve_source, single_host};
 
@@ -71,6 +71,10 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
     println!("source    {}", plugin.origin);
     println!("size      {} bytes", plugin.size);
     println!("sha256    {}", plugin.sha256);
+    if plugin.kind == Kind::Guard {
+        let sharding = if plugin.shardable() { "may run sharded" } else { "one instance sees the whole run" };
+        println!("scope     {}: {sharding}", plugin.scope_text());
+    }
     print_metadata(&metadata);
     if !plugin.metrics.is_empty() {
         println!("metrics");
@@ -112,6 +116,7 @@ fn inspection(plugin: &Plugin, metadata: &ComponentMetadata) -> serde_json::Valu
         "kind": plugin.kind,
         "contract": plugin.contract(),
         "world": plugin.world(),
+        "scope": (plugin.kind == Kind::Guard).then(|| plugin.scope_text()),
         "source": plugin.origin,
         "size": plugin.size,
         "sha256": plugin.sha256,

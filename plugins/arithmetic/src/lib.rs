@@ -29,7 +29,7 @@
 
 use assay_guard_text::fold;
 use assay_guard_text::numbers::{format_number, parse_words};
-use assay_sdk::guard::{Decision, Feedback, Guard, Rating};
+use assay_sdk::guard::{Decision, Feedback, Guard, Rating, Scope};
 use assay_sdk::{PluginInfo, Setting};
 
 #[derive(serde::Deserialize)]
@@ -59,6 +59,11 @@ impl Guard for Arithmetic {
 
     fn describe() -> PluginInfo {
         assay_sdk::plugin_info!("arithmetic", "Rejects feedback that asserts false arithmetic, such as 2+2=5")
+    }
+
+    /// Each decision reads the record alone, so runs may be sharded.
+    fn scope() -> Scope {
+        Scope::Record
     }
 
     fn new(config: Config) -> Result<Self, String> {

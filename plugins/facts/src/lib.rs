@@ -35,7 +35,7 @@
 
 use assay_guard_text::numbers::words_to_digits;
 use assay_guard_text::{find_words, normalize};
-use assay_sdk::guard::{Decision, Feedback, Guard};
+use assay_sdk::guard::{Decision, Feedback, Guard, Scope};
 use assay_sdk::{PluginInfo, Setting};
 
 #[derive(serde::Deserialize)]
@@ -93,6 +93,11 @@ impl Guard for Facts {
 
     fn describe() -> PluginInfo {
         assay_sdk::plugin_info!("facts", "Rejects corrections that contradict a file of known facts")
+    }
+
+    /// Each decision reads the record alone, so runs may be sharded.
+    fn scope() -> Scope {
+        Scope::Record
     }
 
     fn new(config: Config) -> Result<Self, String> {

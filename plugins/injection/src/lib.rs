@@ -38,7 +38,7 @@
 //! words: `act as *6 without|no restrictions|limits`.
 
 use assay_guard_text::{fold, normalize};
-use assay_sdk::guard::{Decision, Feedback, Guard};
+use assay_sdk::guard::{Decision, Feedback, Guard, Scope};
 use assay_sdk::{PluginInfo, Setting};
 
 #[derive(serde::Deserialize)]
@@ -109,6 +109,11 @@ impl Guard for Injection {
             "injection",
             "Quarantines feedback that smuggles instructions or hidden text to a model"
         )
+    }
+
+    /// Each decision reads the record alone, so runs may be sharded.
+    fn scope() -> Scope {
+        Scope::Record
     }
 
     fn new(config: Config) -> Result<Self, String> {

@@ -1,19 +1,24 @@
-//! Feedback guards: screen feedback records in input order, keeping state.
+//! Feedback guards: screen feedback records in input order, keeping state,
+//! or declaring that they keep none ([`Guard::scope`]) so that a run may be
+//! split across instances and machines.
 
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "guard-plugin",
+        // Every guard exports `guard-scope`; one that does not override
+        // `Guard::scope` answers `run`, as a guard without it is taken to.
+        world: "scoped-guard-plugin",
         pub_export_macro: true,
         export_macro_name: "__export_guard_bindings",
         default_bindings_module: "assay_sdk::guard::bindings",
         // One `PluginInfo` and `Setting` type for both plugin kinds.
-        with: { "assay:plugin/types@0.1.1": crate::evaluator::bindings::assay::plugin::types },
+        with: { "assay:plugin/types@0.1.2": crate::evaluator::bindings::assay::plugin::types },
     });
 }
 
 pub use bindings::exports::assay::plugin::guard::{Decision, Feedback, Instant, Rating, Verdict};
+pub use bindings::exports::assay::plugin::guard_scope::Scope;
 
 use crate::{PluginInfo, Setting};
 
@@ -34,6 +39,15 @@ pub trait Guard: Sized + 'static {
     /// The settings that change the decisions, recorded in the summary.
     fn settings(&self) -> Vec<Setting> {
         Vec::new()
+    }
+
+    /// What a decision depends on: [`Scope::Run`] (the default) when
+    /// `screen` uses what earlier records left in `self`, [`Scope::Record`]
+    /// when it never does. Only `Record` guards may run sharded (`assay
+    /// guard --shard`); the host refuses the others, since each shard's
+    /// instance would see only its part of the feedback.
+    fn scope() -> Scope {
+        Scope::Run
     }
 
     /// Decide on one record.
@@ -82,6 +96,7 @@ macro_rules! export_guard {
     ($ty:ty) => {
         const _: () = {
             use $crate::guard::bindings::exports::assay::plugin::guard as wit;
+            use $crate::guard::bindings::exports::assay::plugin::guard_scope as wit_scope;
             ::std::thread_local! {
                 static STATE: ::std::cell::RefCell<::std::option::Option<$ty>> =
                     const { ::std::cell::RefCell::new(None) };
@@ -100,6 +115,11 @@ macro_rules! export_guard {
                     batch: ::std::vec::Vec<wit::Feedback>,
                 ) -> ::std::vec::Vec<::std::result::Result<wit::Decision, ::std::string::String>> {
                     $crate::guard::screen(&STATE, batch)
+                }
+            }
+            impl wit_scope::Guest for Export {
+                fn decision_scope() -> wit_scope::Scope {
+                    <$ty as $crate::guard::Guard>::scope()
                 }
             }
             // Native builds (unit tests of a plugin's logic) must not carry

@@ -1,4 +1,4 @@
-//! Asking language models through the host (contract 0.1.1).
+//! Asking language models through the host (since contract 0.1.1).
 //!
 //! A plugin names a model by the alias its configuration grants
 //! (`[plugins.NAME] models = ["grader"]`); the host holds the key, spends the
@@ -14,7 +14,7 @@ pub mod bindings {
             package assay:sdk-model;
 
             world model-import {
-                import assay:plugin/model@0.1.1;
+                import assay:plugin/model@0.1.2;
             }
         ",
         world: "assay:sdk-model/model-import",

@@ -18,7 +18,7 @@ use assay_data::output::{
     DuplicateId, ErrorEntry, EvaluationCounts, EvaluationSummary, InputSummary, MetricSummary, Pairs, PluginSummary,
     RunInfo, SampleLine,
 };
-use assay_data::output::{SHARD_FILE, ShardFile, ShardRun};
+use assay_data::output::{SHARD_FILE, ShardFile, ShardRun, ShardTally};
 use assay_data::{Chunk, DatasetError, FieldMap, Format, Reader, RecordSource, Shard, eval_record};
 use assay_runtime::{
     EvaluatorInstance, Failure, Host, LoadedPlugin, MetricInfo, MetricLevel, Sample, Scores, call_runtime,
@@ -164,8 +164,7 @@ pub fn evaluate_shard(
         started_at: part.started_at.to_string(),
         finished_at: jiff::Timestamp::now().to_string(),
         jobs: options.schedule.jobs,
-        sums: part.tally.sums,
-        lines: part.tally.lines,
+        tally: ShardTally::Evaluator { sums: part.tally.sums, lines: part.tally.lines },
         models: host.model_usage(),
     };
     file.write(out_dir).map_err(output_error(&out_dir.join(SHARD_FILE)))?;
@@ -208,15 +207,8 @@ fn run_part(
         .ok_or_else(|| DatasetError::UnknownFormat { path: input.into() })?;
     let input_size = std::fs::metadata(input).map_err(|error| DatasetError::Io { path: input.into(), error })?.len();
     let schedule = &options.schedule;
+    let kind = assay_runtime::Kind::Evaluator;
     let run = ShardRun {
-        assay_version: env!("CARGO_PKG_VERSION").into(),
-        input_size,
-        format,
-        block_bytes: options.block_bytes,
-        shards: shard.count,
-        batch_size: schedule.batch_size,
-        seed: schedule.determinism.seed,
-        reproducible: !schedule.determinism.real_clock,
         fields: fields.pairs(),
         on_bad_record: options.on_bad_record.name().into(),
         allow_duplicate_ids: options.allow_duplicate_ids,
@@ -226,6 +218,15 @@ fn run_part(
             .iter()
             .map(|loaded| PluginSummary::of(loaded, loaded.signature(), FuelTally::default().summary(), None))
             .collect(),
+        ..ShardRun::of(
+            kind,
+            input_size,
+            format,
+            options.block_bytes,
+            shard.count,
+            schedule.batch_size,
+            &schedule.determinism,
+        )
     };
     let slots = MetricSlots::new(plugins);
     let mut tally = EvaluationTally::new(plugins.len(), slots.keys.len());
@@ -549,11 +550,19 @@ impl EvaluationTally {
         Ok(())
     }
 
-    /// Makes room for `samples` more samples' ids, so a merge's ids go in
-    /// without the table growing step by step.
+    /// Makes room for `samples` more samples, so a merge's go in without
+    /// growing step by step.
     pub(crate) fn reserve(&mut self, samples: usize) {
-        self.first_lines.reserve(samples);
         self.lines.reserve(samples);
+        for values in &mut self.values {
+            values.reserve(samples);
+        }
+    }
+
+    /// Records the repeated ids a merge found ([`see_id`](Self::see_id)
+    /// finds them one sample at a time), in input order.
+    pub(crate) fn set_duplicate_ids(&mut self, duplicates: Vec<DuplicateId>) {
+        self.duplicate_ids = duplicates;
     }
 
     fn add(&mut self, chunk: ChunkResult) {

@@ -230,8 +230,8 @@ fn check_same_run(dir: &Path, input: &Path, found: &Checkpoint, current: &Checkp
 
 /// Sample lines read back: each sample's id, and each metric's values.
 pub(crate) struct ReadSamples {
-    ids: Vec<Box<RawValue>>,
-    values: Vec<Vec<f64>>,
+    pub(crate) ids: Vec<Box<RawValue>>,
+    pub(crate) values: Vec<Vec<f64>>,
 }
 
 /// Parses the sample lines in `bytes` (read from `path`). Independent of
@@ -264,18 +264,31 @@ pub(crate) fn replay(
     input: &Path,
     allow_duplicate_ids: bool,
 ) -> Result<u64, RunError> {
-    if read.ids.len() > input_lines.len() {
-        let lines = input_lines.len() as u64;
-        return Err(RunError::Samples(SamplesError::Lines { path: path.into(), lines }));
-    }
+    check_lines(&read, path, input_lines)?;
     for (id, &line) in read.ids.iter().zip(input_lines) {
         if let Err(duplicate) = tally.see_id(id, line, allow_duplicate_ids) {
             return Err(RunError::DuplicateId { path: input.into(), duplicate });
         }
-        tally.lines.push(line);
     }
+    Ok(append(tally, read, input_lines))
+}
+
+/// Fails unless every sample read back has its input line recorded.
+pub(crate) fn check_lines(read: &ReadSamples, path: &Path, input_lines: &[u64]) -> Result<(), RunError> {
+    if read.ids.len() > input_lines.len() {
+        let lines = input_lines.len() as u64;
+        return Err(RunError::Samples(SamplesError::Lines { path: path.into(), lines }));
+    }
+    Ok(())
+}
+
+/// Puts the lines and values of samples whose ids were checked into
+/// `tally`; returns how many there were.
+pub(crate) fn append(tally: &mut EvaluationTally, read: ReadSamples, input_lines: &[u64]) -> u64 {
+    let samples = read.ids.len();
+    tally.lines.extend_from_slice(&input_lines[..samples]);
     for (total, values) in tally.values.iter_mut().zip(read.values) {
         total.extend(values);
     }
-    Ok(read.ids.len() as u64)
+    samples as u64
 }

@@ -2,7 +2,8 @@
 //!
 //! [`evaluate`] scores samples with evaluators (`assay run`), or one shard
 //! of them that [`merge`] puts together with the others (`assay merge`);
-//! [`screen`] routes feedback through guards (`assay guard`). Both stand on one worker
+//! [`Screening`] routes feedback through guards (`assay guard`), or one shard of
+//! it that [`merge_screening`] puts together. Both stand on one worker
 //! abstraction ([`worker`]): records come from any [`RecordSource`] (a file,
 //! a request body, a shard), are cut into chunks whose boundaries depend
 //! only on the input, and are handed to parallel workers whose results are
@@ -23,6 +24,6 @@ mod staging;
 pub mod worker;
 
 pub use evaluate::{BadRecordPolicy, EarlyStop, EvaluateOptions, evaluate, evaluate_shard};
-pub use merge::{MergeError, Shards, merge};
-pub use screen::{BadFeedbackPolicy, Guard, ScreenOptions, screen};
+pub use merge::{MergeError, Shards, merge, merge_screening};
+pub use screen::{BadFeedbackPolicy, Guard, ScreenOptions, Screening};
 pub use worker::{Progress, RunError, Schedule};

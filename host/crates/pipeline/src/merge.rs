@@ -8,19 +8,30 @@
 //! metrics from them on a fresh instance of each plugin, as an unsharded
 //! run does at its end: the summary is that run's, bit for bit, with every
 //! record accounted for.
+//!
+//! Shards of a guard run ([`merge_screening`]) need no plugin at all: their
+//! routed records and decisions are concatenated in shard order, which is
+//! input order, and their counts added.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use assay_data::output::{AtomicFile, EvaluationSummary, InputSummary, ReadError, RunInfo, ShardFile, ShardRun};
-use assay_runtime::{Digest, Host, LoadedPlugin};
+use assay_data::Reader;
+use assay_data::output::tally::ScreeningSums;
+use assay_data::output::{
+    AtomicFile, EvaluationSummary, GuardSummary, InputSummary, ReadError, Route, RunInfo, ShardFile, ShardRun,
+    ShardTally,
+};
+use assay_runtime::{Digest, Host, LoadedPlugin, ModelUsage};
 use sha2::{Digest as _, Sha256};
 
 use crate::evaluate::{Evaluation, EvaluationTally, MetricSlots};
-use crate::journal::{read_samples, replay};
-use crate::worker::RunError;
+use crate::journal::{ReadSamples, append, check_lines, read_samples};
+use crate::screen::guard_summary;
+use crate::staging::{Staging, header_row, swap_in};
+use crate::worker::{RunError, output_error};
 
 /// Why shards cannot be merged.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +45,8 @@ pub enum MergeError {
          run share their input, plugins, settings and number of shards"
     )]
     OtherRun { dir: PathBuf, first_dir: PathBuf, field: String, value: String, first_value: String },
+    #[error("{dir} is a shard of `assay {command}`, but {first_dir} is one of `assay {first_command}`")]
+    OtherCommand { dir: PathBuf, first_dir: PathBuf, command: &'static str, first_command: &'static str },
     #[error("shard {index} of {count} is given twice: {first} and {second}")]
     Twice { index: u64, count: u64, first: PathBuf, second: PathBuf },
     #[error("shard{} {} of {count} missing: every shard from 0 to {} is needed", if missing.len() > 1 { "s" } else { "" }, list(missing), count - 1)]
@@ -58,8 +71,25 @@ pub enum MergeError {
         "{path}: {found} samples, but its shard.json counts {expected}: the shard's folder was changed after it ran"
     )]
     Samples { path: PathBuf, found: u64, expected: u64 },
+    #[error(
+        "{path}: {found} decisions, but its shard.json counts {expected} records: the shard's folder was changed \
+         after it ran"
+    )]
+    Decisions { path: PathBuf, found: u64, expected: u64 },
+    #[error("{path} does not start with the input's header row: the shard's folder was changed after it ran")]
+    Header { path: PathBuf },
+    #[error("the shards are of `assay {}`, which this merge does not take", command(*found))]
+    Kind { found: assay_runtime::Kind },
     #[error(transparent)]
     Run(#[from] RunError),
+}
+
+/// The command that runs plugins of `kind`.
+fn command(kind: assay_runtime::Kind) -> &'static str {
+    match kind {
+        assay_runtime::Kind::Evaluator => "run",
+        assay_runtime::Kind::Guard => "guard",
+    }
 }
 
 fn list(indexes: &[u64]) -> String {
@@ -89,6 +119,15 @@ impl Shards {
                 value,
                 first_value,
             };
+            if shard.run.kind != first.run.kind {
+                let (command, first_command) = (command(shard.run.kind), command(first.run.kind));
+                return Err(MergeError::OtherCommand {
+                    dir: dir.clone(),
+                    first_dir: first_dir.clone(),
+                    command,
+                    first_command,
+                });
+            }
             if let Some((field, value, first_value)) = shard.run.difference(&first.run) {
                 return Err(other_run(&field, value, first_value));
             }
@@ -118,6 +157,29 @@ impl Shards {
     pub fn input_path(&self) -> PathBuf {
         PathBuf::from(&self.shards[0].1.input_path)
     }
+
+    /// The merged run's `run` entry: it started when its first shard did,
+    /// and its models answered what every shard asked.
+    fn run_info(&self) -> RunInfo {
+        let run = self.run();
+        let mut models: BTreeMap<String, ModelUsage> = BTreeMap::new();
+        for (_, shard) in &self.shards {
+            for (alias, usage) in &shard.models {
+                models.entry(alias.clone()).or_default().add(usage);
+            }
+        }
+        let started_at = self.shards.iter().map(|(_, shard)| shard.started_at.as_str()).min().unwrap_or_default();
+        RunInfo {
+            started_at: started_at.to_string(),
+            finished_at: jiff::Timestamp::now().to_string(),
+            jobs: self.shards[0].1.jobs,
+            batch_size: run.batch_size,
+            seed: run.seed,
+            reproducible: run.reproducible,
+            models,
+            resumed_after: None,
+        }
+    }
 }
 
 /// Merges `shards` into `samples.jsonl` and `summary.json` in `out_dir`,
@@ -132,6 +194,9 @@ pub fn merge(
     out_dir: &Path,
 ) -> Result<EvaluationSummary, MergeError> {
     let run = shards.run();
+    if run.kind != assay_runtime::Kind::Evaluator {
+        return Err(MergeError::Kind { found: assay_runtime::Kind::Guard });
+    }
     let names: Vec<&str> = plugins.iter().map(|p| p.name.as_str()).collect();
     let expected: Vec<&str> = run.plugins.iter().map(|p| p.name.as_str()).collect();
     if names != expected {
@@ -145,57 +210,170 @@ pub fn merge(
         let bytes = std::fs::read(&path).map_err(|error| ReadError::Io { path: path.clone(), error })?;
         files.push((path, bytes));
     }
-    // The input's digest and the shards' samples are read side by side.
+    // The input's digest and the shards' samples are read side by side, and
+    // each shard's ids hashed as they are parsed.
     let (sha256, parsed) = std::thread::scope(|scope| {
         let digest = scope.spawn(|| check_input(input, shards));
-        let parsing: Vec<_> =
-            files.iter().map(|(path, bytes)| scope.spawn(|| read_samples(bytes, path, &slots))).collect();
+        let parsing: Vec<_> = files
+            .iter()
+            .map(|(path, bytes)| {
+                scope.spawn(|| {
+                    let read = read_samples(bytes, path, &slots)?;
+                    let hashes = read.ids.iter().map(|id| id_hash(id.get())).collect();
+                    Ok::<_, RunError>((read, hashes))
+                })
+            })
+            .collect();
         let parsed: Vec<_> = parsing.into_iter().map(|thread| thread.join().expect("parsing panicked")).collect();
         (digest.join().expect("hashing panicked"), parsed)
     });
     let sha256 = sha256?;
     let parsed = parsed.into_iter().collect::<Result<Vec<_>, _>>()?;
 
-    std::fs::create_dir_all(out_dir).map_err(|error| RunError::Output { path: out_dir.into(), error })?;
+    let mut parts = Vec::with_capacity(parsed.len());
+    for (((_, shard), (path, _)), (read, hashes)) in shards.shards.iter().zip(&files).zip(parsed) {
+        let ShardTally::Evaluator { sums, lines } = &shard.tally else {
+            return Err(MergeError::Kind { found: assay_runtime::Kind::Guard });
+        };
+        check_lines(&read, path, lines)?;
+        if read.ids.len() as u64 != sums.samples {
+            return Err(MergeError::Samples {
+                path: path.clone(),
+                found: read.ids.len() as u64,
+                expected: sums.samples,
+            });
+        }
+        parts.push(Part { read, hashes, lines, sums });
+    }
+    let duplicates = repeated_ids(&parts);
+    if let (Some(first), false) = (duplicates.first(), run.allow_duplicate_ids) {
+        return Err(RunError::DuplicateId { path: input.into(), duplicate: first.clone() }.into());
+    }
 
+    std::fs::create_dir_all(out_dir).map_err(|error| RunError::Output { path: out_dir.into(), error })?;
     let samples_path = out_dir.join("samples.jsonl");
     let output = |error| RunError::Output { path: samples_path.clone(), error };
     let mut samples = AtomicFile::create(&samples_path).map_err(output)?;
     let mut tally = EvaluationTally::new(plugins.len(), slots.keys.len());
-    tally.reserve(shards.shards.iter().map(|(_, shard)| shard.sums.samples as usize).sum());
-    let mut models: BTreeMap<String, assay_runtime::ModelUsage> = BTreeMap::new();
-    let mut started_at: Option<&str> = None;
-    for (((_, shard), (path, bytes)), read) in shards.shards.iter().zip(&files).zip(parsed) {
-        let found = replay(&mut tally, read, path, &shard.lines, input, run.allow_duplicate_ids)?;
-        if found != shard.sums.samples {
-            return Err(MergeError::Samples { path: path.clone(), found, expected: shard.sums.samples });
-        }
+    tally.reserve(parts.iter().map(|part| part.read.ids.len()).sum());
+    tally.set_duplicate_ids(duplicates);
+    for (part, (_, bytes)) in parts.into_iter().zip(&files) {
         samples.write_all(bytes).map_err(output)?;
-        tally.sums.extend(shard.sums.clone());
-        for (alias, usage) in &shard.models {
-            models.entry(alias.clone()).or_default().add(usage);
-        }
-        started_at = Some(started_at.map_or(&shard.started_at, |s| s.min(&shard.started_at)));
+        tally.sums.extend(part.sums.clone());
+        append(&mut tally, part.read, part.lines);
     }
     samples.commit().map_err(output)?;
 
-    let first = &shards.shards[0].1;
-    let summary = Evaluation::finalize(host, plugins, tally, &run.determinism()).summary(
-        InputSummary { path: input.display().to_string(), sha256, format: run.format },
-        RunInfo {
-            started_at: started_at.unwrap_or_default().to_string(),
-            finished_at: jiff::Timestamp::now().to_string(),
-            jobs: first.jobs,
-            batch_size: run.batch_size,
-            seed: run.seed,
-            reproducible: run.reproducible,
-            models,
-            resumed_after: None,
-        },
-    );
+    let summary = Evaluation::finalize(host, plugins, tally, &run.determinism())
+        .summary(InputSummary { path: input.display().to_string(), sha256, format: run.format }, shards.run_info());
     let summary_path = out_dir.join("summary.json");
     summary.write(&summary_path).map_err(|error| RunError::Output { path: summary_path, error })?;
     Ok(summary)
+}
+
+/// One shard's samples, parsed, with what its `shard.json` says of them.
+struct Part<'a> {
+    read: ReadSamples,
+    /// Each id's [`id_hash`].
+    hashes: Vec<u64>,
+    lines: &'a [u64],
+    sums: &'a assay_data::output::tally::RunSums,
+}
+
+/// A hash of an id's JSON text, the same in every thread.
+fn id_hash(id: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(id)
+}
+
+/// Every sample whose id an earlier sample of the run has, in input order,
+/// as one run finds them ([`EvaluationTally::see_id`]). The ids' hashes are
+/// sorted, with each sample's place in the input, and only samples whose
+/// hashes are equal are compared: a million ids take a sort instead of a
+/// million insertions into one table.
+fn repeated_ids(parts: &[Part]) -> Vec<assay_data::output::DuplicateId> {
+    let mut keys: Vec<(u64, u32, u32)> = Vec::with_capacity(parts.iter().map(|p| p.hashes.len()).sum());
+    for (shard, part) in parts.iter().enumerate() {
+        keys.extend(part.hashes.iter().enumerate().map(|(index, &hash)| (hash, shard as u32, index as u32)));
+    }
+    // Equal hashes end up together, in input order (shard, then sample).
+    keys.sort_unstable();
+    let mut duplicates = Vec::new();
+    for group in keys.chunk_by(|a, b| a.0 == b.0).filter(|group| group.len() > 1) {
+        let mut firsts: Vec<(&str, u64)> = Vec::new();
+        for &(_, shard, index) in group {
+            let part = &parts[shard as usize];
+            let (id, line) = (&part.read.ids[index as usize], part.lines[index as usize]);
+            match firsts.iter().find(|(first, _)| *first == id.get()) {
+                Some(&(_, first_line)) => duplicates.push(assay_data::output::DuplicateId {
+                    id: assay_data::output::samples::id_text(id),
+                    first_line,
+                    line,
+                }),
+                None => firsts.push((id.get(), line)),
+            }
+        }
+    }
+    duplicates.sort_by_key(|duplicate| duplicate.line);
+    duplicates
+}
+
+/// Merges the `shards` of a guard run into `out_dir`, replacing it as `assay
+/// guard` replaces its output folder: the routed records and
+/// `decisions.jsonl` in input order, and the `summary.json` one run would
+/// have written. `input` is the feedback, checked as [`merge`] checks it.
+pub fn merge_screening(shards: &Shards, input: &Path, out_dir: &Path) -> Result<GuardSummary, MergeError> {
+    let run = shards.run();
+    if run.kind != assay_runtime::Kind::Guard {
+        return Err(MergeError::Kind { found: assay_runtime::Kind::Evaluator });
+    }
+    let sha256 = check_input(input, shards)?;
+    let format = run.format;
+    // CSV files each start with the input's header row; the merged files
+    // get it once.
+    let reader = Reader::open(input, Some(format)).map_err(RunError::from)?;
+    let header =
+        reader.headers().map(|headers| header_row(format, headers)).transpose().map_err(output_error(out_dir))?;
+    let Staging { dir, mut writers } = Staging::new(out_dir, format, reader.headers())?;
+    drop(reader);
+    let mut sums = ScreeningSums::new(run.plugins.len());
+    for (shard_dir, shard) in &shards.shards {
+        let ShardTally::Guard(part) = &shard.tally else {
+            return Err(MergeError::Kind { found: assay_runtime::Kind::Evaluator });
+        };
+        for route in Route::ALL {
+            let path = shard_dir.join(route.records_file(format));
+            let bytes = read_file(&path)?;
+            let records = match &header {
+                Some(header) => bytes.strip_prefix(header.as_slice()).ok_or(MergeError::Header { path })?,
+                None => &bytes,
+            };
+            writers.append(Some(route), records).map_err(output_error(dir.path()))?;
+        }
+        let path = shard_dir.join("decisions.jsonl");
+        let decisions = read_file(&path)?;
+        let found = decisions.iter().filter(|&&b| b == b'\n').count() as u64;
+        if found != part.counts.records {
+            return Err(MergeError::Decisions { path, found, expected: part.counts.records });
+        }
+        writers.append(None, &decisions).map_err(output_error(dir.path()))?;
+        sums.extend(part.clone());
+    }
+    writers.finish().map_err(output_error(dir.path()))?;
+    let summary = guard_summary(
+        run.plugins.clone(),
+        sums,
+        InputSummary { path: input.display().to_string(), sha256, format },
+        shards.run_info(),
+    );
+    let summary_path = dir.path().join("summary.json");
+    summary.write(&summary_path).map_err(output_error(&summary_path))?;
+    swap_in(dir, out_dir).map_err(output_error(out_dir))?;
+    Ok(summary)
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, MergeError> {
+    std::fs::read(path).map_err(|error| ReadError::Io { path: path.into(), error }.into())
 }
 
 /// Reads `input` once: its sha256, and each shard's range checked against
@@ -229,4 +407,31 @@ fn check_input(input: &Path, shards: &Shards) -> Result<Digest, MergeError> {
         }
     }
     Ok(Digest::from_hasher(whole))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::value::RawValue;
+
+    use super::*;
+
+    #[test]
+    fn repeated_ids_are_found_in_input_order_when_hashes_collide() {
+        let read = |texts: &[&str]| ReadSamples {
+            ids: texts.iter().map(|t| RawValue::from_string(format!("\"{t}\"")).unwrap()).collect(),
+            values: Vec::new(),
+        };
+        let sums = assay_data::output::tally::RunSums::new(0);
+        // Every hash is the same: only the ids' texts tell them apart.
+        let parts = [
+            Part { read: read(&["a", "b", "a"]), hashes: vec![7; 3], lines: &[1, 2, 3], sums: &sums },
+            Part { read: read(&["c", "b"]), hashes: vec![7; 2], lines: &[5, 6], sums: &sums },
+            Part { read: read(&["a"]), hashes: vec![7], lines: &[9], sums: &sums },
+        ];
+        let found: Vec<(String, u64, u64)> =
+            repeated_ids(&parts).into_iter().map(|d| (d.id, d.first_line, d.line)).collect();
+        assert_eq!(found, [("a".into(), 1, 3), ("b".into(), 2, 6), ("a".into(), 1, 9)]);
+        let unique = [Part { read: read(&["a", "b"]), hashes: vec![7, 7], lines: &[1, 2], sums: &sums }];
+        assert!(repeated_ids(&unique).is_empty());
+    }
 }

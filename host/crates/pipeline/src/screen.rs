@@ -20,23 +20,32 @@
 //! The output files are replaced as a set: they are written into a fresh
 //! folder beside `OUT_DIR` and swapped in with one rename, so a crash leaves
 //! either the old outputs or the complete new ones.
+//!
+//! A run may be split into shards ([`Screening::screen_shard`], `assay guard --shard
+//! K/N`) only when every guard declared that its decisions depend on each
+//! record alone (`guard-scope`, contract 0.1.2): a guard that counts per
+//! user would see only its shard's records. Seeds come from each chunk's
+//! place in the input, so a shard's decisions are those one run would make,
+//! and [`merge_screening`](crate::merge::merge_screening) puts them together.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use assay_data::output::tally::ScreeningSums;
 use assay_data::output::{
-    DecisionLine, ErrorEntry, FailurePolicy, GuardEntry, GuardRoutes, GuardSummary, InputSummary, Pairs, PluginSummary,
-    Route, RunInfo, ScreeningCounts,
+    DecisionLine, ErrorEntry, FailurePolicy, GuardEntry, GuardSummary, InputSummary, Pairs, PluginSummary, Route,
+    RunInfo, ShardFile, ShardRun, ShardTally,
 };
-use assay_data::{BadRecord, Body, Chunk, FieldMap, Format, Reader, RecordSource, feedback_record};
-use assay_runtime::{Decision, Failure, Feedback, GuardInstance, Host, LoadedPlugin, call_runtime};
+use assay_data::{BadRecord, Body, Chunk, FieldMap, Format, Reader, RecordSource, Shard, feedback_record};
+use assay_runtime::{Decision, Digest, Failure, Feedback, GuardInstance, Host, Kind, LoadedPlugin, call_runtime};
 use serde_json::value::RawValue;
 
 use crate::staging::{Staging, swap_in};
 use crate::worker::{
-    FuelTally, Progress, Recipe, RunError, Schedule, Slot, TRAP_SPLITS_PER_CHUNK, ordered_pipeline, output_error,
+    BATCHES_PER_CHUNK, FuelTally, Progress, Recipe, RunError, Schedule, Slot, TRAP_SPLITS_PER_CHUNK, ordered_pipeline,
+    output_error,
 };
 
 /// What to do with a feedback record that cannot be read.
@@ -50,10 +59,27 @@ pub enum BadFeedbackPolicy {
     Fail,
 }
 
+impl BadFeedbackPolicy {
+    /// As `[guard] on_bad_record` writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BadFeedbackPolicy::Quarantine => "quarantine",
+            BadFeedbackPolicy::Fail => "fail",
+        }
+    }
+}
+
 /// A loaded guard and where records go when it fails on them.
 pub struct Guard {
     pub loaded: LoadedPlugin,
     pub on_failure: FailurePolicy,
+}
+
+impl Guard {
+    /// How `summary.json` and `shard.json` record it, fuel aside.
+    fn summary(&self) -> PluginSummary {
+        PluginSummary::of(&self.loaded, self.loaded.signature(), Default::default(), Some(self.on_failure))
+    }
 }
 
 /// How a guard run goes, beyond what it runs. `schedule.jobs` counts the
@@ -62,6 +88,9 @@ pub struct Guard {
 pub struct ScreenOptions {
     pub schedule: Schedule,
     pub on_bad_record: BadFeedbackPolicy,
+    /// Input bytes per block: chunks never cross one, and a shard is whole
+    /// blocks ([`assay_data::DEFAULT_BLOCK_BYTES`] unless a run says).
+    pub block_bytes: u64,
 }
 
 /// One record as the parsing workers leave it.
@@ -75,6 +104,8 @@ struct Parsed {
 /// A chunk, parsed: every record, and the readable ones as guards take them.
 struct ParsedChunk {
     bytes: u64,
+    /// Where the chunk is in the input ([`Chunk::position`]): its calls' seeds.
+    position: u64,
     records: Vec<Parsed>,
     feedback: Vec<Feedback>,
 }
@@ -85,53 +116,134 @@ struct Verdicts {
     fuel: FuelTally,
 }
 
-/// Screens the feedback at `input` with `guards` and writes the routed
-/// records, `decisions.jsonl` and `summary.json` into `out_dir`, replacing
-/// what it held.
-#[allow(clippy::too_many_arguments)]
-pub fn screen(
-    host: &Host,
-    guards: &[Guard],
-    input: &Path,
-    format: Option<Format>,
-    fields: &FieldMap,
-    options: &ScreenOptions,
-    out_dir: &Path,
-    progress: &dyn Progress,
-) -> Result<GuardSummary, RunError> {
-    let started_at = jiff::Timestamp::now();
-    let mut reader = Reader::open(input, format)?;
-    let format = reader.format();
-    let Staging { dir, mut writers } = Staging::new(out_dir, format, reader.headers())?;
-    let tally = screen_records(host, guards, &mut reader, input, fields, options, &mut writers, progress)?;
-    writers.finish().map_err(output_error(dir.path()))?;
-    let sha256 = reader.finish()?;
+/// A guard run: the feedback, the guards and how they run.
+pub struct Screening<'a> {
+    pub host: &'a Host,
+    pub guards: &'a [Guard],
+    pub input: &'a Path,
+    /// The input's format, when its name does not say.
+    pub format: Option<Format>,
+    pub fields: &'a FieldMap,
+    pub options: &'a ScreenOptions,
+}
 
+impl Screening<'_> {
+    /// Screens the whole feedback and writes the routed records,
+    /// `decisions.jsonl` and `summary.json` into `out_dir`, replacing what
+    /// it held.
+    pub fn screen(&self, out_dir: &Path, progress: &dyn Progress) -> Result<GuardSummary, RunError> {
+        let part = self.part(Shard::WHOLE, out_dir, progress)?;
+        let schedule = &self.options.schedule;
+        let summary = guard_summary(
+            self.guards.iter().map(Guard::summary).collect(),
+            part.sums,
+            InputSummary { path: self.input.display().to_string(), sha256: part.digest, format: part.format },
+            RunInfo {
+                models: self.host.model_usage(),
+                ..RunInfo::finished(part.started_at, schedule.jobs, schedule.batch_size, &schedule.determinism)
+            },
+        );
+        let summary_path = part.dir.path().join("summary.json");
+        summary.write(&summary_path).map_err(output_error(&summary_path))?;
+        swap_in(part.dir, out_dir).map_err(output_error(out_dir))?;
+        Ok(summary)
+    }
+
+    /// Screens `shard` of the feedback and writes the shard's routed
+    /// records, `decisions.jsonl` and `shard.json` into `out_dir` (replacing
+    /// what it held), for `assay merge` to put together with the other
+    /// shards'. Refused unless every guard's decisions depend on each
+    /// record alone.
+    pub fn screen_shard(&self, shard: Shard, out_dir: &Path, progress: &dyn Progress) -> Result<ShardFile, RunError> {
+        if let Some(guard) = self.guards.iter().find(|g| !g.loaded.plugin.shardable()) {
+            let (guard, scope) = (guard.loaded.name.clone(), guard.loaded.plugin.scope_text());
+            return Err(RunError::Unshardable { guard, scope });
+        }
+        let part = self.part(shard, out_dir, progress)?;
+        let schedule = &self.options.schedule;
+        let (size, format, blocks) = (part.input_size, part.format, self.options.block_bytes);
+        let file = ShardFile {
+            run: ShardRun {
+                fields: self.fields.pairs(),
+                on_bad_record: self.options.on_bad_record.name().into(),
+                plugins: self.guards.iter().map(Guard::summary).collect(),
+                ..ShardRun::of(
+                    Kind::Guard,
+                    size,
+                    format,
+                    blocks,
+                    shard.count,
+                    schedule.batch_size,
+                    &schedule.determinism,
+                )
+            },
+            shard,
+            input_path: self.input.display().to_string(),
+            range: part.range,
+            range_sha256: part.digest,
+            started_at: part.started_at.to_string(),
+            finished_at: jiff::Timestamp::now().to_string(),
+            jobs: schedule.jobs,
+            tally: ShardTally::Guard(part.sums),
+            models: self.host.model_usage(),
+        };
+        file.write(part.dir.path()).map_err(output_error(part.dir.path()))?;
+        swap_in(part.dir, out_dir).map_err(output_error(out_dir))?;
+        Ok(file)
+    }
+
+    /// Screens `shard` (all of the feedback for [`Shard::WHOLE`]) into a
+    /// staging folder beside `out_dir`.
+    fn part(&self, shard: Shard, out_dir: &Path, progress: &dyn Progress) -> Result<Part, RunError> {
+        let started_at = jiff::Timestamp::now();
+        let mut reader = Reader::open_shard(self.input, self.format, self.options.block_bytes, shard)?;
+        let (format, input_size, range) = (reader.format(), reader.size(), reader.range());
+        let Staging { dir, mut writers } = Staging::new(out_dir, format, reader.headers())?;
+        let (host, guards, input, fields, options) = (self.host, self.guards, self.input, self.fields, self.options);
+        let sums = screen_records(host, guards, &mut reader, input, fields, options, &mut writers, progress)?;
+        writers.finish().map_err(output_error(dir.path()))?;
+        let digest = reader.finish()?;
+        Ok(Part { dir, sums, format, input_size, range, digest, started_at })
+    }
+}
+
+/// A part of the feedback (all of it unless sharded), screened, its outputs
+/// complete in a staging folder that is not yet in place.
+struct Part {
+    dir: tempfile::TempDir,
+    sums: ScreeningSums,
+    format: Format,
+    input_size: u64,
+    /// The bytes read, and their sha256.
+    range: (u64, u64),
+    digest: Digest,
+    started_at: jiff::Timestamp,
+}
+
+/// The `summary.json` of a guard run: `plugins` as the run recorded them,
+/// with the fuel `sums` counted for each.
+pub(crate) fn guard_summary(
+    mut plugins: Vec<PluginSummary>,
+    sums: ScreeningSums,
+    input: InputSummary,
+    run: RunInfo,
+) -> GuardSummary {
     let mut outputs: BTreeMap<String, String> =
-        Route::ALL.iter().map(|&r| (r.file_stem().to_string(), r.records_file(format))).collect();
+        Route::ALL.iter().map(|&r| (r.file_stem().to_string(), r.records_file(input.format))).collect();
     outputs.insert("decisions".into(), "decisions.jsonl".into());
-    let schedule = &options.schedule;
-    let summary = GuardSummary {
+    for (plugin, fuel) in plugins.iter_mut().zip(&sums.fuel) {
+        plugin.fuel = fuel.summary();
+    }
+    GuardSummary {
         assay_version: env!("CARGO_PKG_VERSION").into(),
-        counts: tally.counts,
-        guards: guards.iter().map(|g| g.loaded.name.clone()).zip(tally.per_guard).collect(),
-        bad_records: tally.bad,
-        plugins: guards
-            .iter()
-            .zip(&tally.fuel)
-            .map(|(g, fuel)| PluginSummary::of(&g.loaded, g.loaded.signature(), fuel.summary(), Some(g.on_failure)))
-            .collect(),
-        input: InputSummary { path: input.display().to_string(), sha256, format },
+        counts: sums.counts,
+        guards: plugins.iter().map(|p| p.name.clone()).zip(sums.guards).collect(),
+        bad_records: sums.bad_records,
+        plugins,
+        input,
         outputs,
-        run: RunInfo {
-            models: host.model_usage(),
-            ..RunInfo::finished(started_at, schedule.jobs, schedule.batch_size, &schedule.determinism)
-        },
-    };
-    let summary_path = dir.path().join("summary.json");
-    summary.write(&summary_path).map_err(output_error(&summary_path))?;
-    swap_in(dir, out_dir).map_err(output_error(out_dir))?;
-    Ok(summary)
+        run,
+    }
 }
 
 /// Where screened records and their decisions go.
@@ -153,7 +265,7 @@ pub fn screen_records(
     options: &ScreenOptions,
     sink: &mut dyn RouteSink,
     progress: &dyn Progress,
-) -> Result<ScreeningTally, RunError> {
+) -> Result<ScreeningSums, RunError> {
     let mut failure: Option<RunError> = None;
     let schedule = &options.schedule;
     let (tally, pipeline) = std::thread::scope(|scope| {
@@ -165,22 +277,21 @@ pub fn screen_records(
             to_guards.push(chunk_tx);
             from_guards.push(verdict_rx);
             scope.spawn(move || {
-                let mut runner =
-                    GuardRunner { host, guard, schedule, runtime: call_runtime(), slot: Slot::default(), calls: 0 };
+                let mut runner = GuardRunner { host, guard, schedule, runtime: call_runtime(), slot: Slot::default() };
                 for chunk in chunk_rx {
-                    if verdict_tx.send(runner.screen(&chunk.feedback)).is_err() {
+                    if verdict_tx.send(runner.screen(&chunk.feedback, chunk.position)).is_err() {
                         break;
                     }
                 }
             });
         }
         let (to_writer, chunks) = crossbeam_channel::bounded::<Arc<ParsedChunk>>(4);
-        let writer = scope.spawn(move || -> Result<ScreeningTally, std::io::Error> {
-            let mut tally = ScreeningTally::new(guards);
+        let writer = scope.spawn(move || -> Result<ScreeningSums, std::io::Error> {
+            let mut tally = ScreeningSums::new(guards.len());
             for chunk in chunks {
                 let verdicts: Vec<Verdicts> =
                     from_guards.iter().map(|rx| rx.recv().expect("every guard answers every chunk")).collect();
-                tally.write_chunk(&chunk, verdicts, guards, sink)?;
+                route_chunk(&mut tally, &chunk, verdicts, guards, sink)?;
                 progress.advance(chunk.bytes);
             }
             Ok(tally)
@@ -237,7 +348,7 @@ fn parse(chunk: Chunk, fields: &FieldMap) -> ParsedChunk {
             Parsed { line, raw, id }
         })
         .collect();
-    ParsedChunk { bytes: chunk.bytes, records, feedback }
+    ParsedChunk { bytes: chunk.bytes, position: chunk.position, records, feedback }
 }
 
 /// One guard's single instance, run over every record in input order.
@@ -247,18 +358,18 @@ struct GuardRunner<'a> {
     schedule: &'a Schedule,
     runtime: tokio::runtime::Runtime,
     slot: Slot<GuardInstance>,
-    /// Calls made so far: the seed of the next one, the same for every `-j`.
-    calls: u64,
 }
 
 impl GuardRunner<'_> {
-    fn screen(&mut self, feedback: &[Feedback]) -> Verdicts {
+    /// Screens the readable records of the chunk at `position`.
+    fn screen(&mut self, feedback: &[Feedback], position: u64) -> Verdicts {
         let mut verdicts = Verdicts { outcomes: Vec::with_capacity(feedback.len()), fuel: FuelTally::default() };
         // A trap costs only the records it happened on (see Slot::call_isolating).
         let mut splits = TRAP_SPLITS_PER_CHUNK;
-        for batch in feedback.chunks(self.schedule.batch_size) {
-            let call_seed = self.calls;
-            self.calls += 1;
+        for (b, batch) in feedback.chunks(self.schedule.batch_size).enumerate() {
+            // As `evaluate` seeds its calls: by place in the input, so that
+            // a shard's calls get the seeds one run gives them.
+            let call_seed = position.wrapping_mul(BATCHES_PER_CHUNK as u64).wrapping_add(b as u64);
             let recipe =
                 Recipe { loaded: &self.guard.loaded, host: self.host, determinism: &self.schedule.determinism };
             let outcomes = self.slot.call_isolating(
@@ -275,88 +386,70 @@ impl GuardRunner<'_> {
     }
 }
 
-/// Everything summed over the chunks of a guard run, in input order.
-pub struct ScreeningTally {
-    pub counts: ScreeningCounts,
-    pub per_guard: Vec<GuardRoutes>,
-    fuel: Vec<FuelTally>,
-    pub bad: Vec<BadRecord>,
-}
-
-impl ScreeningTally {
-    fn new(guards: &[Guard]) -> Self {
-        ScreeningTally {
-            counts: ScreeningCounts::default(),
-            per_guard: vec![GuardRoutes::default(); guards.len()],
-            fuel: vec![FuelTally::default(); guards.len()],
-            bad: Vec::new(),
-        }
-    }
-
-    /// Joins the guards' verdicts on a chunk and hands its records and decisions to `sink`.
-    fn write_chunk(
-        &mut self,
-        chunk: &ParsedChunk,
-        verdicts: Vec<Verdicts>,
-        guards: &[Guard],
-        sink: &mut dyn RouteSink,
-    ) -> std::io::Result<()> {
-        let mut outcomes: Vec<_> = verdicts
-            .into_iter()
-            .zip(&mut self.fuel)
-            .map(|(v, fuel)| {
-                fuel.merge(&v.fuel);
-                v.outcomes.into_iter()
-            })
-            .collect();
-        let mut line = Vec::with_capacity(512);
-        for record in &chunk.records {
-            line.clear();
-            let decision = match &record.id {
-                Err(message) => {
-                    self.counts.bad_records += 1;
-                    self.bad.push(BadRecord { line: record.line, message: message.clone() });
-                    DecisionLine {
-                        id: None,
-                        line: record.line,
-                        decision: Route::Quarantine,
-                        error: Some(ErrorEntry { kind: "bad-record".into(), message: message.clone() }),
-                        guards: Pairs::default(),
-                    }
+/// Joins the guards' verdicts on a chunk, counts them into `sums` and hands
+/// the chunk's records and decisions to `sink`.
+fn route_chunk(
+    sums: &mut ScreeningSums,
+    chunk: &ParsedChunk,
+    verdicts: Vec<Verdicts>,
+    guards: &[Guard],
+    sink: &mut dyn RouteSink,
+) -> std::io::Result<()> {
+    let mut outcomes: Vec<_> = verdicts
+        .into_iter()
+        .zip(&mut sums.fuel)
+        .map(|(v, fuel)| {
+            fuel.merge(&v.fuel);
+            v.outcomes.into_iter()
+        })
+        .collect();
+    let mut line = Vec::with_capacity(512);
+    for record in &chunk.records {
+        line.clear();
+        let decision = match &record.id {
+            Err(message) => {
+                sums.counts.bad_records += 1;
+                sums.bad_records.push(BadRecord { line: record.line, message: message.clone() });
+                DecisionLine {
+                    id: None,
+                    line: record.line,
+                    decision: Route::Quarantine,
+                    error: Some(ErrorEntry { kind: "bad-record".into(), message: message.clone() }),
+                    guards: Pairs::default(),
                 }
-                Ok(id) => {
-                    let mut entries = Pairs(Vec::with_capacity(guards.len()));
-                    let mut failed = false;
-                    for (g, guard) in guards.iter().enumerate() {
-                        let outcome = outcomes[g].next().expect("one outcome per readable record");
-                        let entry = guard_entry(guard, outcome);
-                        if let Some(error) = &entry.error {
-                            failed = true;
-                            let routes = &mut self.per_guard[g];
-                            *routes.errors.entry(error.kind.to_string()).or_insert(0) += 1;
-                            routes.first_error.get_or_insert_with(|| error.clone());
-                        }
-                        self.per_guard[g].add(entry.decision);
-                        entries.0.push((Cow::Borrowed(guard.loaded.name.as_str()), entry));
+            }
+            Ok(id) => {
+                let mut entries = Pairs(Vec::with_capacity(guards.len()));
+                let mut failed = false;
+                for (g, guard) in guards.iter().enumerate() {
+                    let outcome = outcomes[g].next().expect("one outcome per readable record");
+                    let entry = guard_entry(guard, outcome);
+                    if let Some(error) = &entry.error {
+                        failed = true;
+                        let routes = &mut sums.guards[g];
+                        *routes.errors.entry(error.kind.to_string()).or_insert(0) += 1;
+                        routes.first_error.get_or_insert_with(|| error.clone());
                     }
-                    self.counts.guard_errors += u64::from(failed);
-                    // Any reject rejects; else any quarantine holds; else accept.
-                    let route = entries.0.iter().map(|(_, e)| e.decision).max().unwrap_or(Route::Accept);
-                    DecisionLine {
-                        id: Some(Cow::Borrowed(id.as_ref())),
-                        line: record.line,
-                        decision: route,
-                        error: None,
-                        guards: entries,
-                    }
+                    sums.guards[g].add(entry.decision);
+                    entries.0.push((Cow::Borrowed(guard.loaded.name.as_str()), entry));
                 }
-            };
-            self.counts.add(decision.decision);
-            decision.write_to(&mut line);
-            sink.record(decision.decision, &line, &record.raw)?;
-        }
-        Ok(())
+                sums.counts.guard_errors += u64::from(failed);
+                // Any reject rejects; else any quarantine holds; else accept.
+                let route = entries.0.iter().map(|(_, e)| e.decision).max().unwrap_or(Route::Accept);
+                DecisionLine {
+                    id: Some(Cow::Borrowed(id.as_ref())),
+                    line: record.line,
+                    decision: route,
+                    error: None,
+                    guards: entries,
+                }
+            }
+        };
+        sums.counts.add(decision.decision);
+        decision.write_to(&mut line);
+        sink.record(decision.decision, &line, &record.raw)?;
     }
+    Ok(())
 }
 
 /// Where one guard's outcome sends a record, and how `decisions.jsonl` says it.

@@ -1,4 +1,5 @@
-//! The folder a guard run writes, replaced as a whole.
+//! The folder a guard run (or one of its shards, or their merge) writes,
+//! replaced as a whole.
 //!
 //! The outputs are written into a fresh folder beside `OUT_DIR` and swapped
 //! in with one rename when complete, so a crash leaves either the old
@@ -24,6 +25,14 @@ pub(crate) struct Writers {
 impl Writers {
     fn route(&mut self, route: Route) -> &mut BufWriter<File> {
         &mut self.routes[route as usize]
+    }
+
+    /// Appends bytes as they are: to a route's file, or to `decisions.jsonl`.
+    pub(crate) fn append(&mut self, route: Option<Route>, bytes: &[u8]) -> std::io::Result<()> {
+        match route {
+            Some(route) => self.route(route).write_all(bytes),
+            None => self.decisions.write_all(bytes),
+        }
     }
 
     /// Flushes and syncs every file, so the swap publishes complete ones.
@@ -60,14 +69,7 @@ impl Staging {
         ];
         if let Some(headers) = headers {
             // Each file of a table needs its header row to be read alone.
-            let delimiter = if format == Format::Tsv { b'\t' } else { b',' };
-            let mut header = csv::WriterBuilder::new()
-                .delimiter(delimiter)
-                .terminator(csv::Terminator::Any(b'\n'))
-                .from_writer(Vec::new());
-            header.write_record(headers).map_err(|e| RunError::Output { path: dir.path().into(), error: e.into() })?;
-            let header =
-                header.into_inner().map_err(|e| RunError::Output { path: dir.path().into(), error: e.into_error() })?;
+            let header = header_row(format, headers).map_err(output_error(dir.path()))?;
             for route in &mut routes {
                 route.write_all(&header).map_err(output_error(dir.path()))?;
             }
@@ -77,13 +79,23 @@ impl Staging {
     }
 }
 
+/// The header row each routed file of a table starts with.
+pub(crate) fn header_row(format: Format, headers: &[String]) -> std::io::Result<Vec<u8>> {
+    let delimiter = if format == Format::Tsv { b'\t' } else { b',' };
+    let mut header =
+        csv::WriterBuilder::new().delimiter(delimiter).terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    header.write_record(headers)?;
+    header.into_inner().map_err(|e| e.into_error())
+}
+
 /// The names `assay guard` writes in `OUT_DIR`.
 fn is_output_name(name: &str) -> bool {
     let (stem, ext) = name.rsplit_once('.').unwrap_or((name, ""));
     match stem {
         "accepted" | "quarantined" | "rejected" => ["jsonl", "csv", "tsv"].contains(&ext),
         "decisions" => ext == "jsonl",
-        "summary" => ext == "json",
+        // `shard` in the folder of one shard (`--shard K/N`).
+        "summary" | "shard" => ext == "json",
         _ => false,
     }
 }

@@ -70,6 +70,13 @@ pub enum RunError {
          {max_failure_rate}; the run stopped early and wrote no results"
     )]
     TooManyFailures { name: String, failed: u64, samples: u64, kinds: String, max_failure_rate: f64 },
+    #[error(
+        "guard {guard:?} cannot run sharded: its scope is {scope}, so it may decide on a record from the records \
+         before it (counts per user, texts seen), and each shard's instance would see only its own part of the \
+         feedback. Run it without --shard; a guard whose decisions depend on each record alone says so by \
+         exporting `guard-scope` and answering `record` (contract 0.1.2; `Guard::scope` in the Rust SDK)"
+    )]
+    Unshardable { guard: String, scope: &'static str },
     #[error(transparent)]
     Samples(#[from] crate::journal::SamplesError),
     #[error(transparent)]

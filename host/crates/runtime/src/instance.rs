@@ -15,7 +15,7 @@ use std::time::Duration;
 use wasmtime::Store;
 
 use crate::bounds;
-use crate::contract::{Decision, Feedback, Sample, Scores, Statistic, since_v0_1};
+use crate::contract::{Decision, Feedback, Sample, Scope, Scores, Statistic, since_v0_1};
 use crate::engine::{Sandbox, deadline_ticks};
 use crate::failure::{Failure, classify};
 use crate::host::{Host, LoadedPlugin};
@@ -357,6 +357,21 @@ impl GuardInstance {
         let results = self.session.call(fuel, call_seed, async |s| api.call_screen(s, batch).await).await?;
         self.session.check_batch(results, batch.len(), "decisions", |d: &Decision| d.reason.len(), check_decision)
     }
+}
+
+/// Asks a guard that exports `guard-scope` (contract 0.1.2) what its
+/// decisions depend on, on a throwaway instance that is never configured.
+pub(crate) async fn guard_scope(
+    pre: &since_v0_1::scope::GuardScopePre<StoreState>,
+    sandbox: &Sandbox,
+    limits: &Limits,
+    grants: &[Grant],
+) -> Result<Scope, Failure> {
+    let instantiate = async |s: &mut Store<StoreState>| pre.instantiate_async(s).await;
+    let (mut session, bindings) =
+        Session::new(instantiate, sandbox, limits, &Determinism::default(), grants, None).await?;
+    let api = bindings.assay_plugin_guard_scope();
+    session.call(SETUP_FUEL, 0, async |s| api.call_decision_scope(s).await).await
 }
 
 fn check_decision(decision: Decision) -> Result<Decision, Failure> {

@@ -29,7 +29,7 @@ pub mod plugin;
 pub mod wasi;
 
 pub use cache::ComponentCache;
-pub use contract::{Decision, Feedback, Instant, Rating, Sample, Scores, Statistic, Verdict};
+pub use contract::{Decision, Feedback, Instant, Rating, Sample, Scope, Scores, Statistic, Verdict};
 pub use digest::Digest;
 pub use engine::{EngineOptions, Sandbox};
 pub use failure::Failure;

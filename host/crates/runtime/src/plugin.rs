@@ -14,11 +14,11 @@ use wasmtime::component::{Component, Linker, types::ComponentItem};
 
 use crate::cache::ComponentCache;
 use crate::capability::{NOT_PROVIDED, capability};
-use crate::contract::{self, ACCEPTED_VERSIONS, WIT_PACKAGE, since_v0_1};
+use crate::contract::{self, ACCEPTED_VERSIONS, Scope, WIT_PACKAGE, since_v0_1};
 use crate::digest::Digest;
 use crate::engine::Sandbox;
 use crate::failure::Failure;
-use crate::instance::{EvaluatorInstance, GuardInstance, Instance as _, call_runtime};
+use crate::instance::{EvaluatorInstance, GuardInstance, Instance as _, call_runtime, guard_scope};
 use crate::limits::Limits;
 use crate::wasi::{Determinism, Grant, StoreState};
 
@@ -170,6 +170,10 @@ pub struct Plugin {
     pub info: Info,
     /// Declared metrics (evaluators only), sample-level first in declared order.
     pub metrics: Arc<[MetricInfo]>,
+    /// What a guard's decisions depend on, when it says (it exports
+    /// `guard-scope`, since contract 0.1.2). `None` for evaluators and for
+    /// guards that do not say, which are taken to keep state across records.
+    pub scope: Option<Scope>,
     /// Every interface the component imports.
     pub imports: Vec<String>,
     pub(crate) pre: Pre,
@@ -203,7 +207,8 @@ impl Plugin {
         let component =
             cache.load_or_compile(sandbox.engine(), bytes, &sha256).map_err(|error| compile_error(origin, error))?;
 
-        let (kind, export, contract_version) = find_plugin_export(sandbox.engine(), &component, origin)?;
+        let PluginExports { kind, export, contract_version, scoped } =
+            find_plugin_export(sandbox.engine(), &component, origin)?;
         if !contract::version_accepted(&contract_version) {
             return Err(LoadError::UnsupportedVersion {
                 source_name: origin.into(),
@@ -226,6 +231,12 @@ impl Plugin {
             hint: String::new(),
         })?;
         let invalid = |e: wasmtime::Error| LoadError::Invalid { source_name: origin.into(), message: format!("{e:#}") };
+        let scope_pre = match kind {
+            Kind::Guard if scoped => {
+                Some(since_v0_1::scope::GuardScopePre::new(instance_pre.clone()).map_err(invalid)?)
+            }
+            _ => None,
+        };
         let pre = match kind {
             Kind::Evaluator => {
                 Pre::Evaluator(since_v0_1::evaluator::EvaluatorPluginPre::new(instance_pre).map_err(invalid)?)
@@ -240,10 +251,11 @@ impl Plugin {
             contract_version,
             info: Info { name: String::new(), version: String::new(), description: String::new() },
             metrics: Arc::from([]),
+            scope: None,
             imports,
             pre,
         };
-        plugin.describe(sandbox, limits, grants)?;
+        plugin.describe(sandbox, limits, grants, scope_pre.as_ref())?;
         Ok(plugin)
     }
 
@@ -251,7 +263,14 @@ impl Plugin {
     /// sees the directories the plugin's other instances will see, so what
     /// a plugin says of itself may come from them (`assay dev`'s Python
     /// shell reads the author's code from one).
-    fn describe(&mut self, sandbox: &Sandbox, limits: &Limits, grants: &[Grant]) -> Result<(), LoadError> {
+    /// A guard exporting `guard-scope` (`scope_pre`) is asked its scope too.
+    fn describe(
+        &mut self,
+        sandbox: &Sandbox,
+        limits: &Limits,
+        grants: &[Grant],
+        scope_pre: Option<&since_v0_1::scope::GuardScopePre<StoreState>>,
+    ) -> Result<(), LoadError> {
         let setup = |call: &'static str| {
             let source_name = self.origin.clone();
             move |failure: Failure| LoadError::Setup { source_name, call, failure }
@@ -269,7 +288,12 @@ impl Plugin {
                 let mut instance = runtime
                     .block_on(GuardInstance::new(self, sandbox, limits, &determinism, grants, None))
                     .map_err(setup("instantiation"))?;
-                (runtime.block_on(instance.describe()).map_err(setup("describe"))?, Vec::new())
+                let info = runtime.block_on(instance.describe()).map_err(setup("describe"))?;
+                if let Some(pre) = scope_pre {
+                    let scope = runtime.block_on(guard_scope(pre, sandbox, limits, grants));
+                    self.scope = Some(scope.map_err(setup("scope"))?);
+                }
+                (info, Vec::new())
             }
         };
         crate::bounds::check_description(&info, &metrics)
@@ -283,16 +307,36 @@ impl Plugin {
         Ok(())
     }
 
-    /// The WIT interface it exports, such as `assay:plugin/evaluator@0.1.1`.
+    /// The WIT interface it exports, such as `assay:plugin/evaluator@0.1.2`.
     pub fn contract(&self) -> String {
         format!("{WIT_PACKAGE}/{}@{}", self.kind, self.contract_version)
     }
 
-    /// The WIT world it targets, such as `assay:plugin/evaluator-plugin@0.1.1`:
+    /// The WIT world it targets, such as `assay:plugin/evaluator-plugin@0.1.2`:
     /// the world a plugin author names to their bindings generator. The
-    /// contract's worlds and interfaces share one versioned package.
+    /// contract's worlds and interfaces share one versioned package. (A
+    /// plugin that imports `model` targets the `model-` world of the same
+    /// name; its imports say so.)
     pub fn world(&self) -> String {
-        format!("{WIT_PACKAGE}/{}-plugin@{}", self.kind, self.contract_version)
+        let scoped = if self.scope.is_some() { "scoped-" } else { "" };
+        format!("{WIT_PACKAGE}/{scoped}{}-plugin@{}", self.kind, self.contract_version)
+    }
+
+    /// Whether a run may be split across instances: only a guard that
+    /// declared [`Scope::Record`] may be (evaluators always may: the
+    /// contract gives them no state across batches).
+    pub fn shardable(&self) -> bool {
+        self.kind == Kind::Evaluator || self.scope == Some(Scope::Record)
+    }
+
+    /// The scope in words, for `assay inspect` and refusals: `record`,
+    /// `run`, or `run (not declared)`.
+    pub fn scope_text(&self) -> &'static str {
+        match self.scope {
+            Some(Scope::Record) => "record",
+            Some(Scope::Run) => "run",
+            None => "run (not declared)",
+        }
     }
 
     /// The sample-level metrics, in the order `score` returns their values.
@@ -329,23 +373,33 @@ fn compile_error(origin: &str, error: wasmtime::Error) -> LoadError {
     if over_bound { LoadError::SandboxLimit { source_name, error } } else { LoadError::Compile { source_name, error } }
 }
 
+/// What a component exports of the contract.
+struct PluginExports {
+    kind: Kind,
+    /// The name of its `assay:plugin/{evaluator,guard}@V` export, and `V`.
+    export: String,
+    contract_version: String,
+    /// Whether it also exports `guard-scope` (since 0.1.2).
+    scoped: bool,
+}
+
 /// Finds the `assay:plugin/{evaluator,guard}@V` export of a component.
-fn find_plugin_export(
-    engine: &Engine,
-    component: &Component,
-    origin: &str,
-) -> Result<(Kind, String, String), LoadError> {
+fn find_plugin_export(engine: &Engine, component: &Component, origin: &str) -> Result<PluginExports, LoadError> {
     let ty = component.component_type();
     let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+    fn interface_of(name: &str) -> Option<(&str, &str)> {
+        let rest = name.strip_prefix(WIT_PACKAGE)?.strip_prefix('/')?;
+        Some(rest.split_once('@').unwrap_or((rest, "")))
+    }
+    let scoped = exports.iter().any(|name| interface_of(name).is_some_and(|(interface, _)| interface == "guard-scope"));
     for name in &exports {
-        let Some(rest) = name.strip_prefix(WIT_PACKAGE).and_then(|r| r.strip_prefix('/')) else { continue };
-        let (interface, version) = rest.split_once('@').unwrap_or((rest, ""));
+        let Some((interface, version)) = interface_of(name) else { continue };
         let kind = match interface {
             "evaluator" => Kind::Evaluator,
             "guard" => Kind::Guard,
             _ => continue,
         };
-        return Ok((kind, name.clone(), version.to_string()));
+        return Ok(PluginExports { kind, export: name.clone(), contract_version: version.to_string(), scoped });
     }
     let exports = if exports.is_empty() {
         "nothing".to_string()

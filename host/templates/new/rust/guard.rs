@@ -1,6 +1,6 @@
 //! `{{name}}`: rejects feedback that tries to instruct the model.
 
-use assay_sdk::guard::{Decision, Feedback, Guard};
+use assay_sdk::guard::{Decision, Feedback, Guard, Scope};
 use assay_sdk::{NoConfig, PluginInfo};
 
 pub struct Plugin;
@@ -25,6 +25,13 @@ impl Guard for Plugin {
 
     fn describe() -> PluginInfo {
         assay_sdk::plugin_info!("{{name}}", "rejects feedback that says to ignore previous instructions")
+    }
+
+    // Each decision reads the record alone, so a run may be split into
+    // shards (`assay guard --shard K/N`). A guard that keeps state in `self`
+    // (counts per user) leaves this out: the default is `Scope::Run`.
+    fn scope() -> Scope {
+        Scope::Record
     }
 
     fn new(_: NoConfig) -> Result<Self, String> {

@@ -8,7 +8,7 @@ wit_bindgen::generate!({
 
         world plugin {
             import acme:secrets/vault;
-            include assay:plugin/evaluator-plugin@0.1.1;
+            include assay:plugin/evaluator-plugin@0.1.2;
         }
     ",
     world: "test:secret-import/plugin",

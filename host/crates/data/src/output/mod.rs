@@ -30,7 +30,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub use atomic::{AtomicFile, temporary_dir_in, temporary_file_in, write_json};
 pub use decisions::{DecisionLine, FailurePolicy, GuardEntry, Route};
 pub use samples::SampleLine;
-pub use shard::{SHARD_FILE, ShardFile, ShardRun};
+pub use shard::{SHARD_FILE, ShardFile, ShardRun, ShardTally};
 pub use summary::{
     DuplicateId, EvaluationCounts, EvaluationSummary, FuelSummary, GuardRoutes, GuardSummary, InputSummary, MetricRow,
     MetricSummary, PluginSummary, RunInfo, ScreeningCounts, Summary, SummaryOf,

@@ -1,11 +1,13 @@
 //! `shard.json`: what one shard of a sharded run found, for `assay merge`.
 //!
 //! A shard of `assay run --shard K/N` writes its samples (`samples.jsonl`,
-//! in input order) and this file: the run it belongs to ([`ShardRun`],
-//! which every shard of one run shares and `assay merge` compares), the
-//! bytes of the input it read and their digest, and the sums it kept as it
-//! ran, in the same types the run sums them in ([`super::tally`]): exact
-//! sums, so that the merge adds them up to what one process would have.
+//! in input order), a shard of `assay guard --shard K/N` its routed records
+//! and `decisions.jsonl`, and both this file: the run it belongs to
+//! ([`ShardRun`], which every shard of one run shares and `assay merge`
+//! compares), the bytes of the input it read and their digest, and the sums
+//! it kept as it ran, in the same types the run sums them in
+//! ([`super::tally`]): exact sums, so that the merge adds them up to what
+//! one process would have.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,7 +15,7 @@ use std::path::Path;
 use assay_runtime::{Digest, ModelUsage};
 use serde::{Deserialize, Serialize};
 
-use super::tally::RunSums;
+use super::tally::{RunSums, ScreeningSums};
 use super::{PluginSummary, ReadError};
 use crate::{Format, Shard};
 
@@ -38,12 +40,43 @@ pub struct ShardFile {
     pub finished_at: String,
     pub jobs: usize,
     /// What the shard summed over its chunks.
-    pub sums: RunSums,
-    /// The input line of each sample, in order: ids repeated across shards
-    /// are reported by line, as one run reports them.
-    pub lines: Vec<u64>,
+    pub tally: ShardTally,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub models: BTreeMap<String, ModelUsage>,
+}
+
+/// What a shard summed, by the command that ran it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ShardTally {
+    /// `assay run --shard`.
+    Evaluator {
+        sums: RunSums,
+        /// The input line of each sample, in order: ids repeated across
+        /// shards are reported by line, as one run reports them.
+        lines: Vec<u64>,
+    },
+    /// `assay guard --shard`.
+    Guard(ScreeningSums),
+}
+
+impl ShardTally {
+    /// The kind of plugin the run ran.
+    pub fn kind(&self) -> assay_runtime::Kind {
+        match self {
+            ShardTally::Evaluator { .. } => assay_runtime::Kind::Evaluator,
+            ShardTally::Guard(_) => assay_runtime::Kind::Guard,
+        }
+    }
+
+    /// Records the shard accounted for: samples scored (and skipped), or
+    /// feedback records routed.
+    pub fn records(&self) -> u64 {
+        match self {
+            ShardTally::Evaluator { sums, .. } => sums.samples + sums.skipped.len() as u64,
+            ShardTally::Guard(sums) => sums.counts.records,
+        }
+    }
 }
 
 /// What makes shards parts of one run: `assay merge` refuses shards whose
@@ -52,6 +85,9 @@ pub struct ShardFile {
 pub struct ShardRun {
     /// The assay that ran it: another version may cut or score otherwise.
     pub assay_version: String,
+    /// The command's plugin kind: `evaluator` for `assay run`, `guard` for
+    /// `assay guard`.
+    pub kind: assay_runtime::Kind,
     /// The input's size and format (its digest is checked range by range).
     pub input_size: u64,
     pub format: Format,
@@ -66,6 +102,7 @@ pub struct ShardRun {
     /// Canonical field and the input field it is read from.
     pub fields: Vec<(String, String)>,
     pub on_bad_record: String,
+    /// `assay run` only.
     pub allow_duplicate_ids: bool,
     pub keep_statistics: bool,
     /// The plugins, in order, as `summary.json` records them, without fuel.
@@ -85,6 +122,35 @@ impl ShardFile {
 }
 
 impl ShardRun {
+    /// What any sharded run is made of; the caller adds its command's
+    /// fields, policies and plugins.
+    pub fn of(
+        kind: assay_runtime::Kind,
+        input_size: u64,
+        format: Format,
+        block_bytes: u64,
+        shards: u64,
+        batch_size: usize,
+        determinism: &assay_runtime::Determinism,
+    ) -> ShardRun {
+        ShardRun {
+            assay_version: env!("CARGO_PKG_VERSION").into(),
+            kind,
+            input_size,
+            format,
+            block_bytes,
+            shards,
+            batch_size,
+            seed: determinism.seed,
+            reproducible: !determinism.real_clock,
+            fields: Vec::new(),
+            on_bad_record: String::new(),
+            allow_duplicate_ids: false,
+            keep_statistics: false,
+            plugins: Vec::new(),
+        }
+    }
+
     /// The plugins' view of time and randomness in this run.
     pub fn determinism(&self) -> assay_runtime::Determinism {
         assay_runtime::Determinism { seed: self.seed, real_clock: !self.reproducible }

@@ -157,7 +157,7 @@ pub struct GuardSummary {
     pub run: RunInfo,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScreeningCounts {
     pub records: u64,
     pub accepted: u64,
@@ -180,6 +180,16 @@ impl ScreeningCounts {
             ("bad_records", self.bad_records),
             ("guard_errors", self.guard_errors),
         ]
+    }
+
+    /// Adds the counts of another part of the run.
+    pub fn extend(&mut self, other: &ScreeningCounts) {
+        self.records += other.records;
+        self.accepted += other.accepted;
+        self.quarantined += other.quarantined;
+        self.rejected += other.rejected;
+        self.bad_records += other.bad_records;
+        self.guard_errors += other.guard_errors;
     }
 
     /// Counts one more record, sent to `route`.
@@ -209,6 +219,19 @@ pub struct GuardRoutes {
 impl GuardRoutes {
     pub fn add(&mut self, route: super::Route) {
         *self.get_mut(route) += 1;
+    }
+
+    /// Adds what the guard did on a later part of the run's input.
+    pub fn extend(&mut self, later: &GuardRoutes) {
+        self.accept += later.accept;
+        self.quarantine += later.quarantine;
+        self.reject += later.reject;
+        for (kind, count) in &later.errors {
+            *self.errors.entry(kind.clone()).or_insert(0) += count;
+        }
+        if self.first_error.is_none() {
+            self.first_error.clone_from(&later.first_error);
+        }
     }
 
     /// Records this guard sent to `route`.
@@ -359,7 +382,7 @@ pub fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
 }
 
 /// A plugin as a run used it: enough to know what produced the numbers.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PluginSummary {
     /// The instance name results are keyed by.
     pub name: String,
@@ -409,7 +432,7 @@ impl PluginSummary {
 }
 
 /// Fuel a plugin used: a cost figure that does not depend on machine load.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct FuelSummary {
     pub total: u64,
     pub mean_per_sample: f64,

@@ -12,8 +12,45 @@ use assay_runtime::bounds::{MAX_STATISTIC_NAMES, statistic_names_exceeded};
 use assay_runtime::{Failure, Statistic};
 use serde::{Deserialize, Serialize};
 
-use super::{ErrorEntry, FuelSummary};
+use super::{ErrorEntry, FuelSummary, GuardRoutes, ScreeningCounts};
 use crate::BadRecord;
+
+/// What a guard run has counted over the chunks it has done: what
+/// `summary.json` reports and a guard shard's `shard.json` keeps, so that
+/// `assay merge` adds the shards up to one run's counts.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct ScreeningSums {
+    pub counts: ScreeningCounts,
+    /// Per guard, in the run's order.
+    pub guards: Vec<GuardRoutes>,
+    pub fuel: Vec<FuelTally>,
+    /// Records that could not be read, in input order.
+    pub bad_records: Vec<BadRecord>,
+}
+
+impl ScreeningSums {
+    /// Nothing counted yet, for `guards` guards.
+    pub fn new(guards: usize) -> Self {
+        ScreeningSums {
+            counts: ScreeningCounts::default(),
+            guards: vec![GuardRoutes::default(); guards],
+            fuel: vec![FuelTally::default(); guards],
+            bad_records: Vec::new(),
+        }
+    }
+
+    /// Adds what a later part of the input counted.
+    pub fn extend(&mut self, later: ScreeningSums) {
+        self.counts.extend(&later.counts);
+        for (routes, more) in self.guards.iter_mut().zip(&later.guards) {
+            routes.extend(more);
+        }
+        for (fuel, more) in self.fuel.iter_mut().zip(&later.fuel) {
+            fuel.merge(more);
+        }
+        self.bad_records.extend(later.bad_records);
+    }
+}
 
 /// What a run has summed over the chunks it has done: what
 /// a shard's `shard.json` and a checkpoint keep, so that a merge or a

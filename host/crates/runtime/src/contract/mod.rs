@@ -9,6 +9,7 @@
 
 pub mod since_v0_1;
 
+pub use since_v0_1::scope::Scope;
 pub use since_v0_1::{Decision, Feedback, Instant, Level, Rating, Sample, Scores, Statistic, Verdict};
 
 /// The WIT package this host implements.

@@ -37,3 +37,23 @@ pub mod model {
         Error, FinishReason, Message, ProviderError, Request, Response, ResponseFormat, Role, TokenLogprob, Usage,
     };
 }
+
+/// The `guard-scope` interface (since 0.1.2), on its own: a guard may or may
+/// not export it, so it is looked up apart from the guard's bindings, once,
+/// when the guard is loaded.
+pub mod scope {
+    wasmtime::component::bindgen!({
+        path: "../../../wit",
+        inline: "
+            package assay:host-scope;
+
+            world guard-scope {
+                export assay:plugin/guard-scope@0.1.2;
+            }
+        ",
+        world: "assay:host-scope/guard-scope",
+        exports: { default: async },
+    });
+
+    pub use exports::assay::plugin::guard_scope::Scope;
+}
