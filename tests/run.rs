@@ -781,3 +781,71 @@ fn a_killed_runs_progress_is_removed_by_the_next_run_that_does_not_resume_it() {
         assert_eq!(mode, 0o640, "{name} follows umask 027");
     }
 }
+
+#[test]
+fn turkish_answers_match_under_turkish_casing() {
+    let dir = tempfile::tempdir().unwrap();
+    let eval_set = jsonl(
+        dir.path(),
+        "tr.jsonl",
+        &[
+            json!({"id": "a", "output": "İSTANBUL", "reference": "istanbul"}),
+            json!({"id": "b", "output": "ISPARTA", "reference": "ısparta"}),
+            json!({"id": "c", "output": "Iğdır ve İzmir", "reference": "ığdır ve izmir"}),
+        ],
+    );
+    let scores = |extra: &[&str]| -> (Vec<Value>, Value) {
+        let out = dir.path().join("out");
+        let output = run(assay()
+            .args(["run", "-q", "-e", "exact_match", "-e", "token_f1", "--set", "exact_match.normalize=true"])
+            .args(extra)
+            .arg("-o")
+            .arg(&out)
+            .arg(&eval_set));
+        expect_code(&output, 0);
+        let samples = read_jsonl(&out.join("samples.jsonl"));
+        let scores =
+            samples.iter().map(|s| json!([s["scores"]["exact_match/exact_match"], s["scores"]["token_f1/f1"]]));
+        let summary = read_json(&out.join("summary.json"));
+        (scores.collect(), summary)
+    };
+    // Unicode's casing (Python's, the references'): only `ve` matches.
+    let (default, summary) = scores(&[]);
+    assert_eq!(default, [json!([0.0, 0.0]), json!([0.0, 0.0]), json!([0.0, 1.0 / 3.0])]);
+    let signature = summary["details"]["exact_match/exact_match"]["signature"].as_str().unwrap().to_string();
+    assert!(!signature.contains("locale"), "{signature}");
+    let (turkish, summary) = scores(&["--set", "exact_match.locale=tr", "--set", "token_f1.locale=tr"]);
+    assert_eq!(turkish, vec![json!([1.0, 1.0]); 3]);
+    for metric in ["exact_match/exact_match", "token_f1/f1"] {
+        let signature = summary["details"][metric]["signature"].as_str().unwrap();
+        assert!(signature.contains("locale:tr"), "{signature}");
+    }
+    let out = dir.path().join("refused");
+    let output =
+        run(assay().args(["run", "-e", "token_f1", "--set", "token_f1.locale=de", "-o"]).arg(&out).arg(&eval_set));
+    expect_code(&output, 1);
+    assert!(stderr(&output).contains("unknown locale \"de\""), "{}", stderr(&output));
+}
+
+#[test]
+fn the_turkish_example_scores_with_turkish_casing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = run(assay()
+        .args(["run", "-q", "examples/eval-tr/qa.jsonl", "--config", "examples/eval-tr/assay.toml", "-o"])
+        .arg(&out)
+        .current_dir(root()));
+    expect_code(&output, 0);
+    let samples = read_jsonl(&out.join("samples.jsonl"));
+    let matched = |metric: &str| -> Vec<&str> {
+        samples.iter().filter(|s| s["scores"][metric] == json!(1.0)).map(|s| s["id"].as_str().unwrap()).collect()
+    };
+    // Every answer that is the reference up to Turkish casing, and no other.
+    let turkish = ["tr-001", "tr-002", "tr-003", "tr-005", "tr-007", "tr-008", "tr-009", "tr-010", "tr-012"];
+    assert_eq!(matched("exact_tr/exact_match"), turkish);
+    // Python's casing: H2O, and ISPARTA only because it lowers I to i on both sides.
+    assert_eq!(matched("exact/exact_match"), ["tr-002", "tr-008"]);
+    let summary = read_json(&out.join("summary.json"));
+    assert!(summary["metrics"]["f1_tr/f1"].as_f64().unwrap() > summary["metrics"]["f1/f1"].as_f64().unwrap());
+    assert_eq!(summary["counts"], json!({"records": 12, "samples": 12, "errors": 0, "skipped": 0}));
+}

@@ -9,10 +9,19 @@
 use std::collections::HashMap;
 
 use assay_sdk::evaluator::{Evaluator, Metric, Sample, Scores};
-use assay_sdk::text::squad_normalize;
-use assay_sdk::{NoConfig, PluginInfo};
+use assay_sdk::text::{Locale, squad_normalize_in};
+use assay_sdk::{PluginInfo, Setting};
 
-pub struct TokenF1;
+#[derive(serde::Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// How normalization lowers letters: `tr` or `az` for Turkish casing.
+    locale: Locale,
+}
+
+pub struct TokenF1 {
+    locale: Locale,
+}
 
 /// The SQuAD v1.1 F1 of two token lists.
 fn f1(prediction: &[&str], reference: &[&str]) -> f64 {
@@ -38,21 +47,22 @@ fn f1(prediction: &[&str], reference: &[&str]) -> f64 {
     2.0 * precision * recall / (precision + recall)
 }
 
-/// The best F1 of `prediction` against any reference; `None` without references.
-pub fn best_f1(prediction: &str, references: &[String]) -> Option<f64> {
-    let prediction = squad_normalize(prediction);
+/// The best F1 of `prediction` against any reference, normalized with
+/// `locale`'s casing; `None` without references.
+pub fn best_f1(prediction: &str, references: &[String], locale: Locale) -> Option<f64> {
+    let prediction = squad_normalize_in(prediction, locale);
     let prediction: Vec<&str> = prediction.split_whitespace().collect();
     references
         .iter()
         .map(|reference| {
-            let reference = squad_normalize(reference);
+            let reference = squad_normalize_in(reference, locale);
             f1(&prediction, &reference.split_whitespace().collect::<Vec<_>>())
         })
         .reduce(f64::max)
 }
 
 impl Evaluator for TokenF1 {
-    type Config = NoConfig;
+    type Config = Config;
 
     fn describe() -> PluginInfo {
         assay_sdk::plugin_info!("token_f1", "SQuAD v1.1 token-overlap F1 against the best-matching reference")
@@ -62,12 +72,17 @@ impl Evaluator for TokenF1 {
         vec![Metric::sample("f1", "SQuAD v1.1 token F1 with the best-matching reference, in [0, 1]", true)]
     }
 
-    fn new(_: NoConfig) -> Result<Self, String> {
-        Ok(TokenF1)
+    fn new(config: Config) -> Result<Self, String> {
+        Ok(TokenF1 { locale: config.locale })
+    }
+
+    fn settings(&self) -> Vec<Setting> {
+        // Only a chosen locale is recorded: default signatures stay as they were.
+        self.locale.name().map(|name| Setting::new("locale", name)).into_iter().collect()
     }
 
     fn score(&mut self, sample: &Sample) -> Result<Scores, String> {
-        let f1 = best_f1(&sample.output, &sample.references).ok_or("the sample has no reference")?;
+        let f1 = best_f1(&sample.output, &sample.references, self.locale).ok_or("the sample has no reference")?;
         Ok(Scores::new(vec![f1]))
     }
 }
@@ -89,21 +104,21 @@ mod tests {
     #[test]
     fn overlap_counts_repeated_tokens_once_per_occurrence() {
         // precision 1/3, recall 1.
-        assert!(close(best_f1("cat cat dog", &refs(&["the cat"])), 0.5));
+        assert!(close(best_f1("cat cat dog", &refs(&["the cat"]), Locale::Unicode), 0.5));
         // precision 1, recall 1/2.
-        assert!(close(best_f1("cat", &refs(&["cat cat"])), 2.0 / 3.0));
+        assert!(close(best_f1("cat", &refs(&["cat cat"]), Locale::Unicode), 2.0 / 3.0));
     }
 
     #[test]
     fn empty_texts_score_zero_as_in_v1_1() {
-        assert_eq!(best_f1("", &refs(&[""])), Some(0.0));
-        assert_eq!(best_f1("The", &refs(&["a"])), Some(0.0));
+        assert_eq!(best_f1("", &refs(&[""]), Locale::Unicode), Some(0.0));
+        assert_eq!(best_f1("The", &refs(&["a"]), Locale::Unicode), Some(0.0));
     }
 
     #[test]
     fn best_reference_wins_and_none_is_an_error() {
-        assert_eq!(best_f1("Vistula River", &refs(&["Oder", "the Vistula River!"])), Some(1.0));
-        assert_eq!(best_f1("x", &[]), None);
+        assert_eq!(best_f1("Vistula River", &refs(&["Oder", "the Vistula River!"]), Locale::Unicode), Some(1.0));
+        assert_eq!(best_f1("x", &[], Locale::Unicode), None);
         let sample = Sample {
             id: "1".into(),
             input: String::new(),
@@ -112,6 +127,16 @@ mod tests {
             label: None,
             metadata: "{}".into(),
         };
-        assert_eq!(TokenF1.score(&sample).unwrap_err(), "the sample has no reference");
+        assert_eq!(TokenF1 { locale: Locale::Unicode }.score(&sample).unwrap_err(), "the sample has no reference");
+    }
+
+    #[test]
+    fn turkish_casing_is_asked_for_by_locale() {
+        let answer = "İSTANBUL ve IĞDIR";
+        let reference = refs(&["istanbul ve ığdır"]);
+        assert!(close(best_f1(answer, &reference, Locale::Unicode), 1.0 / 3.0), "only `ve` matches");
+        assert_eq!(best_f1(answer, &reference, Locale::Tr), Some(1.0));
+        assert!(TokenF1 { locale: Locale::Unicode }.settings().is_empty());
+        assert_eq!(TokenF1 { locale: Locale::Az }.settings()[0].value, "az");
     }
 }
