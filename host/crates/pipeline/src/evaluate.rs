@@ -27,8 +27,7 @@ use serde_json::value::RawValue;
 
 use crate::journal::{self, Journal};
 use crate::worker::{
-    BATCHES_PER_CHUNK, Progress, Recipe, RunError, Schedule, Slot, TRAP_SPLITS_PER_CHUNK, ordered_pipeline,
-    output_error,
+    Progress, Recipe, RunError, Schedule, Slot, TRAP_SPLITS_PER_CHUNK, call_seed, ordered_pipeline, output_error,
 };
 
 /// What to do with a record that cannot be read.
@@ -636,7 +635,7 @@ impl Worker {
             let mut per_sample = Vec::with_capacity(samples.len());
             let mut splits = TRAP_SPLITS_PER_CHUNK;
             for (b, batch) in samples.chunks(options.schedule.batch_size).enumerate() {
-                let call_seed = chunk.position.wrapping_mul(BATCHES_PER_CHUNK as u64).wrapping_add(b as u64);
+                let call_seed = call_seed(chunk.position, b);
                 let recipe = Recipe { loaded, host, determinism };
                 let mut results = self.slots[p].call_isolating(
                     &self.runtime,

@@ -44,7 +44,7 @@ use serde_json::value::RawValue;
 
 use crate::staging::{Staging, swap_in};
 use crate::worker::{
-    BATCHES_PER_CHUNK, FuelTally, Progress, Recipe, RunError, Schedule, Slot, TRAP_SPLITS_PER_CHUNK, ordered_pipeline,
+    FuelTally, Progress, Recipe, RunError, Schedule, Slot, TRAP_SPLITS_PER_CHUNK, call_seed, ordered_pipeline,
     output_error,
 };
 
@@ -367,9 +367,7 @@ impl GuardRunner<'_> {
         // A trap costs only the records it happened on (see Slot::call_isolating).
         let mut splits = TRAP_SPLITS_PER_CHUNK;
         for (b, batch) in feedback.chunks(self.schedule.batch_size).enumerate() {
-            // As `evaluate` seeds its calls: by place in the input, so that
-            // a shard's calls get the seeds one run gives them.
-            let call_seed = position.wrapping_mul(BATCHES_PER_CHUNK as u64).wrapping_add(b as u64);
+            let call_seed = call_seed(position, b);
             let recipe =
                 Recipe { loaded: &self.guard.loaded, host: self.host, determinism: &self.schedule.determinism };
             let outcomes = self.slot.call_isolating(

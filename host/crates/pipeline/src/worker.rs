@@ -18,6 +18,14 @@ use assay_runtime::{Determinism, Failure, Host, LoadError, LoadedPlugin};
 /// Plugin calls per chunk: chunks are the unit of work handed to a worker.
 pub const BATCHES_PER_CHUNK: usize = 16;
 
+/// The seed of the plugin call on batch `batch` of the chunk at `position`
+/// ([`assay_data::Chunk::position`]): tied to the place in the input, so a
+/// call gets the same seed whatever `-j` and however many shards, in every
+/// pipeline.
+pub(crate) fn call_seed(position: u64, batch: usize) -> u64 {
+    position.wrapping_mul(BATCHES_PER_CHUNK as u64).wrapping_add(batch as u64)
+}
+
 /// How records are spread over workers, in every pipeline.
 #[derive(Debug, Clone, Copy)]
 pub struct Schedule {
