@@ -241,12 +241,19 @@ const SETTINGS: &[(&str, &str, &str)] = &[
     ("rouge", "rouge", "{}"),
     ("rouge_stem", "rouge", "{ stemmer = true }"),
     ("rouge_unicode", "rouge", "{ tokenizer = \"unicode\" }"),
+    ("rouge_tr", "rouge", "{ tokenizer = \"unicode\", locale = \"tr\" }"),
+    ("rouge_tr_nfkc", "rouge", "{ tokenizer = \"unicode\", locale = \"tr\", unicode = \"nfkc\" }"),
+    ("rouge_nfc", "rouge", "{ unicode = \"nfc\" }"),
     ("bleu", "bleu", "{}"),
     ("bleu_none", "bleu", "{ tokenize = \"none\" }"),
     ("bleu_lc", "bleu", "{ lowercase = true }"),
     ("bleu_floor", "bleu", "{ smooth_method = \"floor\" }"),
     ("bleu_floor_2", "bleu", "{ smooth_method = \"floor\", smooth_value = 0.2 }"),
     ("bleu_order", "bleu", "{ max_ngram_order = 2 }"),
+    ("bleu_intl", "bleu", "{ tokenize = \"intl\" }"),
+    ("bleu_zh", "bleu", "{ tokenize = \"zh\" }"),
+    ("bleu_char", "bleu", "{ tokenize = \"char\" }"),
+    ("bleu_nfc", "bleu", "{ unicode = \"nfc\" }"),
     ("chrf", "chrf", "{}"),
     ("chrf_nc", "chrf", "{ char_order = 4 }"),
     ("chrf_nw", "chrf", "{ word_order = 2 }"),
@@ -254,6 +261,19 @@ const SETTINGS: &[(&str, &str, &str)] = &[
     ("chrf_lc", "chrf", "{ lowercase = true }"),
     ("chrf_space", "chrf", "{ whitespace = true }"),
     ("chrf_eps", "chrf", "{ eps_smoothing = true }"),
+    ("chrf_nfkc", "chrf", "{ unicode = \"nfkc\" }"),
+    ("ter", "ter", "{}"),
+    ("ter_norm", "ter", "{ normalized = true }"),
+    ("ter_punct", "ter", "{ no_punct = true }"),
+    ("ter_asian", "ter", "{ asian_support = true }"),
+    ("ter_case", "ter", "{ case_sensitive = true }"),
+    ("ter_nfc", "ter", "{ unicode = \"nfc\" }"),
+    ("token_f1", "token_f1", "{}"),
+    ("token_f1_tr", "token_f1", "{ locale = \"tr\" }"),
+    ("token_f1_az_none", "token_f1", "{ locale = \"az\", unicode = \"none\" }"),
+    ("similarity", "similarity", "{}"),
+    ("similarity_tr", "similarity", "{ locale = \"tr\" }"),
+    ("similarity_nfkc", "similarity", "{ unicode = \"nfkc\" }"),
     ("classification", "classification", "{}"),
     ("classification_raw", "classification", "{ trim = false }"),
     ("json", "json", "{}"),
@@ -261,6 +281,8 @@ const SETTINGS: &[(&str, &str, &str)] = &[
     ("json_fence", "json", "{ strip_code_fence = true }"),
     ("exact_match", "exact_match", "{}"),
     ("exact_match_squad", "exact_match", "{ normalize = true }"),
+    ("exact_match_tr", "exact_match", "{ normalize = true, locale = \"tr\" }"),
+    ("exact_match_nfkc", "exact_match", "{ unicode = \"nfkc\" }"),
     ("regex", "regex", "{ pattern = \"a\" }"),
     ("regex_other", "regex", "{ pattern = \"b\" }"),
     ("regex_invert", "regex", "{ pattern = \"a\", invert = true }"),
@@ -327,6 +349,16 @@ fn signatures_tell_settings_and_reference_counts_apart() {
         first["chrf_nw"]
     );
     assert!(first["rouge_stem"].ends_with("|nrefs:1|tok:default|stem:true"), "{}", first["rouge_stem"]);
+    assert!(
+        first["bleu_intl"].ends_with("|nrefs:1|case:mixed|eff:no|tok:intl|smooth:exp|order:4"),
+        "{}",
+        first["bleu_intl"]
+    );
+    assert!(first["ter"].ends_with("|nrefs:1|case:lc|tok:tercom|norm:no|punct:yes|asian:no"), "{}", first["ter"]);
+    assert!(first["token_f1_tr"].ends_with("|nrefs:1|locale:tr|unicode:nfc"), "{}", first["token_f1_tr"]);
+    assert!(first["token_f1_az_none"].ends_with("|nrefs:1|locale:az"), "{}", first["token_f1_az_none"]);
+    // Without a locale or a form, signatures are those of the references.
+    assert!(first["similarity"].ends_with("|nrefs:1"), "{}", first["similarity"]);
 
     // More references raise scores: the count is part of every signature.
     let two = signatures(dir.path(), &vec![sample(&["A cat sat on the mat.", "The cat is on a mat."]); 2]);

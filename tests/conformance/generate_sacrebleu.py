@@ -1,7 +1,11 @@
-"""Conformance vectors for the `bleu` and `chrf` plugins, computed by sacreBLEU.
+"""Conformance vectors for the `bleu`, `chrf` and `ter` plugins, computed by sacreBLEU.
 
-Writes `bleu.jsonl` and `chrf.jsonl` next to this file, and the 13a tokenizer
-vectors to `plugins/bleu/tests/tokenizer_13a.jsonl`. Run from anywhere:
+Writes `bleu.jsonl`, `chrf.jsonl` and `ter.jsonl` next to this file, the
+tokenizer vectors to `plugins/bleu/tests/tokenizer_13a.jsonl` and
+`plugins/bleu/tests/tokenizers.jsonl` (intl, zh, char), and the Unicode
+classes the `intl` and `zh` tokenizers use (as the `regex` module and
+sacreBLEU's own ranges define them) to `plugins/bleu/tests/unicode_classes.json`.
+Run from anywhere:
 
     pip install -r tests/conformance/requirements.txt
     python tests/conformance/generate_sacrebleu.py
@@ -19,8 +23,12 @@ import random
 from pathlib import Path
 
 import sacrebleu
-from sacrebleu.metrics import BLEU, CHRF
+import regex
+from sacrebleu.metrics import BLEU, CHRF, TER
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+from sacrebleu.tokenizers.tokenizer_char import TokenizerChar
+from sacrebleu.tokenizers.tokenizer_intl import TokenizerV14International
+from sacrebleu.tokenizers.tokenizer_zh import TokenizerZh
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -177,7 +185,54 @@ CASED = [
     s("Der FLUSS ist Sehr Breit.", "der fluss ist sehr breit."),
 ]
 
+# The same kind of sentences in the languages the other tokenizers are for.
+MULTILINGUAL = [
+    s("İstanbul’da bugün hava çok güzel; sıcaklık 24 °C’ye çıktı.",
+      "İstanbul'da bugün hava çok güzel, sıcaklık 24 dereceye ulaştı."),
+    s("Türkiye’nin başkenti Ankara’dır, en kalabalık şehri ise İstanbul’dur.",
+      "Türkiye'nin başkenti Ankara, en kalabalık şehri İstanbul'dur."),
+    s("ISPARTA’DA GÜL HASADI BAŞLADI!", "Isparta'da gül hasadı başladı."),
+    s("北京是中国的首都，也是世界上人口最多的城市之一。",
+      "北京是中国的首都，是世界上人口最多的城市之一。"),
+    s("今天天气很好，我们去公园散步吧！", "今天的天气非常好，我们去公园走走吧。"),
+    s("这款手机售价为3,999元（约合550美元）。", "该手机的售价是3999元，约合550美元。"),
+    s("東京は日本の首都で、人口は約1400万人です。", "日本の首都は東京で、人口はおよそ1400万人です。"),
+    s("きょうはとてもいい天気ですね。", "今日はとても良い天気ですね。"),
+    s("カタカナのコンピューターとデータベース", "コンピュータとデータベースのカタカナ"),
+    # Kana alone: TER's kana rules are anchored at the start of the text.
+    s("ありがとう", "ありがとうございます"),
+    s("コンピューター", "コンピュータ"),
+    s("القاهرة هي عاصمة مصر وأكبر مدنها، ويبلغ عدد سكانها نحو ٢٠ مليون نسمة.",
+      "القاهرة عاصمة مصر وأكبر مدينة فيها، ويقطنها حوالي ٢٠ مليون نسمة."),
+    s("هل يمكنك مساعدتي؟ أحتاج إلى حجز تذكرة.", "هل تستطيع مساعدتي؟ أريد حجز تذكرة."),
+    s("भारत की राजधानी नई दिल्ली है। इसकी आबादी लगभग ३ करोड़ है।",
+      "नई दिल्ली भारत की राजधानी है, जिसकी जनसंख्या करीब 3 करोड़ है।"),
+    s("Die Straße ist wegen Bauarbeiten bis zum 15. März gesperrt – Umleitung über die B 27.",
+      "Wegen Bauarbeiten ist die Straße bis 15. März gesperrt; die Umleitung führt über die B27."),
+    s("„Das ist großartig“, sagte Müller, »wirklich!«", "»Das ist großartig«, sagte Müller, „wirklich“."),
+    s("서울은 대한민국의 수도입니다.", "대한민국의 수도는 서울입니다."),
+    s("กรุงเทพมหานครเป็นเมืองหลวงของประเทศไทย", "เมืองหลวงของประเทศไทยคือกรุงเทพมหานคร"),
+]
+
+# What the Unicode-aware tokenizers do with punctuation and symbol categories,
+# numbers of other scripts, CJK ranges and full-width forms.
+UNICODE_EDGES = [
+    s("Price: 5€, 10£, ¥300 or ₺25 — ±2% × 3 ÷ 4 = ∑ → ok™ ©2024 ®", "Price: 5 €, 10 £, ¥ 300 or ₺ 25 - 2% x 3 / 4"),
+    s("¡Hola! ¿Qué tal? «Bien», dijo. § 3, ¶ 2 … fin", "¡Hola! ¿Qué tal? \"Bien\", dijo. §3, ¶2... fin"),
+    s("１２３，ＡＢＣ。全角！（テスト）：＄１００", "123, ABC. 全角! (テスト): $100"),
+    s("「こんにちは」と彼は言った。『本当に？』", "「こんにちは」と、彼は言った。『本当？』"),
+    s("Numbers: ٣.٥ and ३.५ and ½ and ² and Ⅻ and ① and 3.5", "Numbers: 3.5 and ३.५ and ½ and 2 and XII and 1"),
+    s("Emoji 😀👍🏽 and ★☆ ♥ ✓ ⚡ in text 🇹🇷.", "Emoji 😀 👍 and ★ ☆ ♥ ✓ in text."),
+    s("a.b,c;d:e!f?g—h–i‐j k​l", "a. b, c; d: e! f? g — h – i ‐ j k l"),
+    s("1.000,50 TL veya 1,000.50 USD; 2024. yılı; 3.", "1.000,50 TL ya da 1,000.50 USD; 2024 yılı; 3"),
+    s("C++ & C# vs. F#: 100% <b>bold</b> @user #tag ~tilde ^caret |pipe|",
+      "C++ and C# versus F#: 100 % bold @user #tag"),
+    s("⺀⻳ ㇀ ⼀ ⿰ ㄅ ㆠ ︐ ︰ ☀ ✀ ㈀ ㌀ 豈 丽 ＠ｚ ｡ｰﾟ", "⺀ ㇀ ⼀ ⿰ ㄅ ㆠ ☀ ✀ ㈀ ㌀ 豈"),
+    s("𠀀𠀁 𪛖 𪜀 丽 ℃ ‰ ⁂ ⅓ ⌘ ∞ ≠ ≤", "𠀀 𠀁 𪛖 ℃ ‰ ∞ ≠"),
+]
+
 ALL = NEWS + ANSWERS + NUMBERS + ENTITIES + NON_ASCII + MULTI_REF + SHORT + EMPTY + CASED
+WORLD = MULTILINGUAL + UNICODE_EDGES + NON_ASCII + NUMBERS + ENTITIES + EMPTY + CASED
 
 BLEU_CASES = [
     ("news, defaults", {}, NEWS),
@@ -203,6 +258,18 @@ BLEU_CASES = [
     ("all samples, defaults", {}, ALL),
     ("all samples, lowercase floor", {"lowercase": True, "smooth_method": "floor"}, ALL),
 ]
+for tokenize in ("intl", "zh", "char"):
+    BLEU_CASES += [
+        (f"languages, tokenize {tokenize}", {"tokenize": tokenize}, MULTILINGUAL),
+        (f"languages, tokenize {tokenize}, lowercase", {"tokenize": tokenize, "lowercase": True}, MULTILINGUAL),
+        (f"Unicode edges, tokenize {tokenize}", {"tokenize": tokenize}, UNICODE_EDGES),
+        (f"Unicode edges, tokenize {tokenize}, lowercase", {"tokenize": tokenize, "lowercase": True}, UNICODE_EDGES),
+        (f"several references, tokenize {tokenize}", {"tokenize": tokenize}, MULTI_REF),
+        (f"all languages, tokenize {tokenize}", {"tokenize": tokenize}, WORLD),
+        (f"all languages, tokenize {tokenize}, lowercase floor",
+         {"tokenize": tokenize, "lowercase": True, "smooth_method": "floor"}, WORLD),
+        (f"English samples, tokenize {tokenize}", {"tokenize": tokenize}, ALL),
+    ]
 
 CHRF_CASES = [
     ("news, defaults", {}, NEWS),
@@ -226,6 +293,75 @@ CHRF_CASES = [
     ("all samples, defaults", {}, ALL),
     ("all samples, chrF++", {"word_order": 2}, ALL),
     ("all samples, chrF++ eps smoothing whitespace", {"word_order": 2, "eps_smoothing": True, "whitespace": True}, ALL),
+]
+
+
+# Word reorderings, where TER's shifts count.
+REORDERED = [
+    s("on the mat the cat sat", "the cat sat on the mat"),
+    s("yesterday to the market I went with my sister", "I went to the market with my sister yesterday"),
+    s("the report was published by the ministry last week", "last week the ministry published the report"),
+    s("a b c d e f g h", "e f g h a b c d"),
+    s("the the the cat the the", "the cat the the the the"),
+    s("B C A", "A B C", "C A B"),
+]
+
+
+def synthetic(seed, words, vocabulary):
+    """A long sentence and a copy with blocks of words moved, some words
+    replaced and the length changed: many shift candidates, TER's beam and
+    its candidate and cache limits."""
+    rng = random.Random(seed)
+    reference = [rng.choice(vocabulary) for _ in range(words)]
+    output = list(reference)
+    for _ in range(words // 8):
+        start, length = rng.randrange(len(output)), rng.randint(1, 6)
+        block = output[start:start + length]
+        del output[start:start + length]
+        at = rng.randrange(len(output) + 1)
+        output[at:at] = block
+    for _ in range(words // 10):
+        output[rng.randrange(len(output))] = rng.choice(vocabulary)
+    output = output[: words + rng.randint(-10, 0)] + [rng.choice(vocabulary) for _ in range(rng.randint(0, 10))]
+    return s(" ".join(output), " ".join(reference))
+
+
+LONG = [
+    synthetic(1, 40, ["the", "a", "cat", "dog", "sat", "ran", "on", "mat", "."]),
+    synthetic(2, 80, ["x", "y", "z"]),
+    synthetic(3, 120, ["alpha", "beta", "gamma", "delta", "epsilon", "the", "of"]),
+    s("a " * 3 + "b " * 120, "b " * 5 + "a " * 3),
+    s("one two", " ".join(["one", "two", "three"] * 40)),
+]
+
+TER_CASES = [
+    ("news, defaults", {}, NEWS),
+    ("news, case sensitive", {"case_sensitive": True}, NEWS),
+    ("news, normalized", {"normalized": True}, NEWS),
+    ("news, no punctuation", {"no_punct": True}, NEWS),
+    ("assistant answers, defaults", {}, ANSWERS),
+    ("assistant answers, normalized no punctuation", {"normalized": True, "no_punct": True}, ANSWERS),
+    ("numbers and dashes, normalized", {"normalized": True}, NUMBERS),
+    ("entities, normalized", {"normalized": True}, ENTITIES),
+    ("entities, defaults", {}, ENTITIES),
+    ("reorderings", {}, REORDERED),
+    ("several references", {}, MULTI_REF),
+    ("several references, normalized case sensitive", {"normalized": True, "case_sensitive": True}, MULTI_REF),
+    ("short outputs", {}, SHORT),
+    ("empty outputs and references", {}, EMPTY),
+    ("case differences, defaults", {}, CASED),
+    ("case differences, case sensitive", {"case_sensitive": True}, CASED),
+    ("languages, defaults", {}, MULTILINGUAL),
+    ("languages, normalized asian", {"normalized": True, "asian_support": True}, MULTILINGUAL),
+    ("languages, no punctuation asian", {"no_punct": True, "asian_support": True}, MULTILINGUAL),
+    ("languages, asian alone", {"asian_support": True}, MULTILINGUAL),
+    ("Unicode edges, normalized asian no punctuation",
+     {"normalized": True, "asian_support": True, "no_punct": True}, UNICODE_EDGES),
+    ("Unicode edges, normalized case sensitive", {"normalized": True, "case_sensitive": True}, UNICODE_EDGES),
+    ("long sentences", {}, LONG),
+    ("all samples, defaults", {}, ALL),
+    ("all languages, every option",
+     {"normalized": True, "no_punct": True, "asian_support": True, "case_sensitive": True}, WORLD),
 ]
 
 
@@ -271,6 +407,19 @@ def chrf_case(name, config, samples):
     }
 
 
+def ter_case(name, config, samples):
+    metric = TER(**config)
+    corpus = TER(**config).corpus_score([x["output"] for x in samples], transpose(samples))
+    return {
+        "name": name,
+        "config": config,
+        "samples": with_ids(samples),
+        "sample_scores": [{"sentence_ter": metric.sentence_score(x["output"], x["references"]).score} for x in samples],
+        "corpus_scores": {"ter": corpus.score},
+        "tolerance": TOLERANCE,
+    }
+
+
 def check_compat_functions():
     """The plugins' defaults are those of `sentence_bleu` / `sentence_chrf`."""
     for x in ALL:
@@ -305,6 +454,52 @@ def tokenizer_vectors():
     return [{"line": line, "tokens": tokenize(line)} for line in lines]
 
 
+def unicode_tokenizer_vectors():
+    """Lines for the intl, zh and char tokenizers: the 13a tricky lines, the
+    sample texts, and random mixtures of characters of every class they treat
+    apart (digits of several scripts, Unicode punctuation and symbols, CJK,
+    kana, full-width forms, spaces, and the edges of sacreBLEU's zh ranges)."""
+    tokenizers = {"intl": TokenizerV14International(), "zh": TokenizerZh(), "char": TokenizerChar()}
+    rng = random.Random(14)
+    pieces = ["a", "Z", "İ", "ı", "7", "٣", "३", "７", "½", "²", ".", ",", "!", "-", "‘", "«", "¿", "、", "。",
+              "・", "＂", "'", "€", "₺", "+", "=", "^", "`", "|", "°", "©", "→", "😀", "＄", "中", "あ", "ア", "ｱ",
+              "ㄅ", " ", "\u00a0", "\u3000", "\u2009", "\n", "\t", "\u200b", "\u0301", "\u2001", "\u2010",
+              "Ⅻ", "\u2a6d", "\u2a6e", "\u2f80", "\u2f81", "\u2fa1", "\u2fa2", "\U00020000", "\u3400", "\u4db5",
+              "\u4db6", "\u9fbb", "\u9fbc", "\uff00", "\uffef", "\ufff0", "&", "quot;", "<skipped>", "..", "1,000"]
+    texts = [x["output"] for x in MULTILINGUAL + UNICODE_EDGES]
+    texts += [r for x in MULTILINGUAL + UNICODE_EDGES for r in x["references"]]
+    lines = list(TRICKY_LINES) + texts
+    for _ in range(600):
+        lines.append("".join(rng.choice(pieces) for _ in range(rng.randint(1, 14))))
+    # The words BLEU counts: `char` leaves its spaces as they are.
+    return [{"tokenizer": name, "line": line, "tokens": " ".join(tokenize(line).split())}
+            for name, tokenize in tokenizers.items() for line in lines]
+
+
+def code_point_ranges(predicate):
+    ranges, start = [], None
+    for c in range(0x110000):
+        if predicate(chr(c)):
+            if start is None:
+                start = c
+        elif start is not None:
+            ranges.append([start, c - 1])
+            start = None
+    if start is not None:
+        ranges.append([start, 0x10FFFF])
+    return ranges
+
+
+def unicode_classes():
+    """Every code point's class as the tokenizers see it: `\\p{P}`, `\\p{S}`
+    and `\\p{N}` of the `regex` module (intl), and sacreBLEU's Chinese ranges
+    (zh), whose astral entries Python reads as two characters each."""
+    classes = {name: regex.compile(rf"\p{{{name}}}") for name in ("P", "S", "N")}
+    ranges = {name: code_point_ranges(lambda c, r=r: r.match(c) is not None) for name, r in classes.items()}
+    ranges["zh"] = code_point_ranges(TokenizerZh._is_chinese_char)
+    return {"regex": regex.__version__, **ranges}
+
+
 def write_jsonl(path, rows):
     with open(path, "w", encoding="utf-8") as f:
         for row in rows:
@@ -316,7 +511,12 @@ def main():
     check_compat_functions()
     write_jsonl(HERE / "bleu.jsonl", [bleu_case(*c) for c in BLEU_CASES])
     write_jsonl(HERE / "chrf.jsonl", [chrf_case(*c) for c in CHRF_CASES])
+    write_jsonl(HERE / "ter.jsonl", [ter_case(*c) for c in TER_CASES])
     write_jsonl(ROOT / "plugins" / "bleu" / "tests" / "tokenizer_13a.jsonl", tokenizer_vectors())
+    write_jsonl(ROOT / "plugins" / "bleu" / "tests" / "tokenizers.jsonl", unicode_tokenizer_vectors())
+    classes = ROOT / "plugins" / "bleu" / "tests" / "unicode_classes.json"
+    classes.write_text(json.dumps(unicode_classes()) + "\n")
+    print(f"{classes.relative_to(ROOT)}")
     print(f"sacrebleu {sacrebleu.__version__}")
 
 

@@ -5,6 +5,7 @@
 //! into corpus BLEU exactly as sacreBLEU's `BLEU.corpus_score` does, so a run
 //! split over threads or machines scores like one sacreBLEU call.
 
+mod mteval;
 mod ngrams;
 mod python;
 mod tokenizer;
@@ -12,13 +13,15 @@ mod tokenizer;
 use std::borrow::Cow;
 
 use assay_sdk::evaluator::{CorpusScore, Evaluator, Metric, Sample, Scores, Statistics};
+use assay_sdk::text::{Locale, UnicodeForm, text_settings};
 use assay_sdk::{PluginInfo, Setting};
 
 use ngrams::{Ngrams, word_ids};
 use python::{is_py_space, py_split};
-use tokenizer::tokenize_13a;
+use tokenizer::{tokenize_13a, tokenize_char, tokenize_intl, tokenize_zh};
 
-#[derive(serde::Deserialize, Clone, Copy)]
+/// sacreBLEU's tokenizers, by the names its signature gives them.
+#[derive(serde::Deserialize, Clone, Copy, PartialEq)]
 enum Tokenize {
     /// mteval-v13a, sacreBLEU's default.
     #[serde(rename = "13a")]
@@ -26,6 +29,64 @@ enum Tokenize {
     /// Split on whitespace only, for text tokenized beforehand.
     #[serde(rename = "none")]
     None,
+    /// mteval-v14's international tokenization: Unicode punctuation and symbols.
+    #[serde(rename = "intl")]
+    Intl,
+    /// Chinese characters apart, the rest as 13a.
+    #[serde(rename = "zh")]
+    Zh,
+    /// Every character a token, for scripts written without spaces.
+    #[serde(rename = "char")]
+    Char,
+    // Named so that they are refused with the reason, not as unknown.
+    #[serde(rename = "ja-mecab")]
+    JaMecab,
+    #[serde(rename = "ko-mecab")]
+    KoMecab,
+    #[serde(rename = "spm")]
+    Spm,
+    #[serde(rename = "flores101")]
+    Flores101,
+    #[serde(rename = "flores200")]
+    Flores200,
+    #[serde(rename = "spBLEU-1K")]
+    SpBleu1k,
+}
+
+impl Tokenize {
+    fn name(self) -> &'static str {
+        match self {
+            Tokenize::Mteval13a => "13a",
+            Tokenize::None => "none",
+            Tokenize::Intl => "intl",
+            Tokenize::Zh => "zh",
+            Tokenize::Char => "char",
+            Tokenize::JaMecab => "ja-mecab",
+            Tokenize::KoMecab => "ko-mecab",
+            Tokenize::Spm => "spm",
+            Tokenize::Flores101 => "flores101",
+            Tokenize::Flores200 => "flores200",
+            Tokenize::SpBleu1k => "spBLEU-1K",
+        }
+    }
+
+    /// Why a tokenizer sacreBLEU has cannot run here, or `None` when it can.
+    fn unavailable(self) -> Option<String> {
+        let needs = match self {
+            Tokenize::JaMecab => "the MeCab morphological analyzer and its IPA dictionary (sacrebleu[ja])",
+            Tokenize::KoMecab => "the MeCab-ko analyzer and its dictionary (sacrebleu[ko])",
+            Tokenize::Spm | Tokenize::Flores101 | Tokenize::Flores200 | Tokenize::SpBleu1k => {
+                "a SentencePiece model file that sacreBLEU downloads on first use"
+            }
+            _ => return None,
+        };
+        Some(format!(
+            "tokenize = \"{}\" needs {needs}; a plugin runs without files or network, so the bleu plugin \
+             cannot offer it. Use \"char\" (Japanese, Korean, Thai) or \"zh\" (Chinese), or tokenize the text \
+             beforehand and use \"none\"",
+            self.name()
+        ))
+    }
 }
 
 #[derive(serde::Deserialize, Clone, Copy)]
@@ -46,6 +107,8 @@ pub struct Config {
     /// The `floor` value (default 0.1) or the `add-k` k (default 1).
     smooth_value: Option<f64>,
     max_ngram_order: usize,
+    /// Unicode normalization before tokenizing (`nfc`, `nfkc`); none by default, as sacreBLEU.
+    unicode: UnicodeForm,
 }
 
 impl Default for Config {
@@ -56,6 +119,7 @@ impl Default for Config {
             smooth_method: SmoothMethod::Exp,
             smooth_value: None,
             max_ngram_order: 4,
+            unicode: UnicodeForm::None,
         }
     }
 }
@@ -73,6 +137,7 @@ pub struct Bleu {
     lowercase: bool,
     smooth: Smooth,
     max_order: usize,
+    unicode: UnicodeForm,
     match_names: Vec<String>,
     total_names: Vec<String>,
     ngrams: Ngrams,
@@ -102,10 +167,15 @@ impl Bleu {
     /// `_preprocess_segment`.
     fn preprocess<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let text = if self.lowercase { Cow::Owned(text.to_lowercase()) } else { Cow::Borrowed(text) };
+        let stripped = || text.trim_end_matches(is_py_space);
         match self.tokenize {
-            Tokenize::Mteval13a => Cow::Owned(tokenize_13a(text.trim_end_matches(is_py_space))),
-            // Trailing whitespace never reaches a token without 13a.
-            Tokenize::None => text,
+            Tokenize::Mteval13a => Cow::Owned(tokenize_13a(stripped())),
+            Tokenize::Intl => Cow::Owned(tokenize_intl(stripped())),
+            Tokenize::Zh => Cow::Owned(tokenize_zh(stripped())),
+            Tokenize::Char => Cow::Owned(tokenize_char(stripped())),
+            // Trailing whitespace never reaches a token without a tokenizer;
+            // the others are refused by `new`.
+            _ => text,
         }
     }
 
@@ -223,6 +293,9 @@ impl Evaluator for Bleu {
         if config.max_ngram_order == 0 {
             return Err("`max_ngram_order` must be at least 1".into());
         }
+        if let Some(reason) = config.tokenize.unavailable() {
+            return Err(reason);
+        }
         let smooth = match (config.smooth_method, config.smooth_value) {
             (_, Some(value)) if !(value.is_finite() && value >= 0.0) => {
                 return Err(format!("`smooth_value` must be a finite number >= 0, not {value}"));
@@ -239,6 +312,7 @@ impl Evaluator for Bleu {
             lowercase: config.lowercase,
             smooth,
             max_order,
+            unicode: config.unicode,
             match_names: (1..=max_order).map(|n| format!("match{n}")).collect(),
             total_names: (1..=max_order).map(|n| format!("total{n}")).collect(),
             ngrams: Ngrams::default(),
@@ -254,20 +328,19 @@ impl Evaluator for Bleu {
             Smooth::Floor(value) => format!("floor[{value:.2}]"),
             Smooth::AddK(value) => format!("add-k[{value:.2}]"),
         };
-        let tok = match self.tokenize {
-            Tokenize::Mteval13a => "13a",
-            Tokenize::None => "none",
-        };
-        vec![
+        let mut settings = vec![
             Setting::new("case", if self.lowercase { "lc" } else { "mixed" }),
             Setting::new("eff", "no"),
-            Setting::new("tok", tok),
+            Setting::new("tok", self.tokenize.name()),
             Setting::new("smooth", smooth),
             Setting::new("order", self.max_order),
-        ]
+        ];
+        settings.extend(text_settings(Locale::Unicode, self.unicode));
+        settings
     }
 
     fn score(&mut self, sample: &Sample) -> Result<Scores, String> {
+        let sample = self.unicode.sample(sample);
         if sample.references.is_empty() {
             return Err("the sample has no reference".into());
         }
@@ -331,7 +404,12 @@ mod tests {
 
     #[test]
     fn rejects_bad_configurations() {
-        assert!(bleu(r#"{"tokenize": "intl"}"#).is_err());
+        assert!(bleu(r#"{"tokenize": "intl"}"#).is_ok());
+        assert!(bleu(r#"{"tokenize": "13b"}"#).is_err());
+        for refused in ["ja-mecab", "ko-mecab", "spm", "flores101", "flores200", "spBLEU-1K"] {
+            let error = bleu(&format!(r#"{{"tokenize": "{refused}"}}"#)).err().unwrap();
+            assert!(error.contains(refused) && error.contains("\"char\""), "{error}");
+        }
         assert!(bleu(r#"{"max_ngram_order": 0}"#).is_err());
         assert!(bleu(r#"{"smooth_value": 0.2}"#).is_err());
         assert!(bleu(r#"{"smooth_method": "floor", "smooth_value": -1}"#).is_err());
@@ -340,7 +418,7 @@ mod tests {
 
     #[test]
     fn settings_follow_the_sacrebleu_signature() {
-        let settings = |config| {
+        let settings = |config: &str| {
             let plugin = bleu(config).unwrap();
             plugin.settings().into_iter().map(|s| format!("{}:{}", s.key, s.value)).collect::<Vec<_>>().join("|")
         };
@@ -350,5 +428,12 @@ mod tests {
             "case:lc|eff:no|tok:none|smooth:add-k[1.00]|order:4"
         );
         assert_eq!(settings(r#"{"smooth_method": "floor"}"#), "case:mixed|eff:no|tok:13a|smooth:floor[0.10]|order:4");
+        assert_eq!(settings(r#"{"unicode": "nfkc"}"#), "case:mixed|eff:no|tok:13a|smooth:exp|order:4|unicode:nfkc");
+        for tok in ["intl", "zh", "char"] {
+            assert_eq!(
+                settings(&format!(r#"{{"tokenize": "{tok}"}}"#)),
+                format!("case:mixed|eff:no|tok:{tok}|smooth:exp|order:4")
+            );
+        }
     }
 }

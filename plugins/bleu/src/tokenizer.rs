@@ -1,44 +1,143 @@
-//! sacreBLEU's `13a` tokenizer: the tokenization of mteval-v13a.pl.
+//! sacreBLEU's tokenizers: `13a` (mteval-v13a.pl, the default), `intl`
+//! (mteval-v14.pl's international tokenization), `zh` (Chinese characters
+//! apart, then 13a's rules) and `char` (every character a token).
+//!
+//! Each returns a text whose words, as Python's `str.split()` finds them,
+//! are sacreBLEU's tokens; sacreBLEU joins them with single spaces, which
+//! changes nothing for BLEU.
 
 use std::borrow::Cow;
 
-/// Tokenizes a line as sacreBLEU's `Tokenizer13a` does. The tokens are the
-/// words of the result as Python's `str.split()` finds them; sacreBLEU joins
-/// them with single spaces, which changes nothing for BLEU.
+use icu_properties::CodePointMapData;
+use icu_properties::props::{GeneralCategory, GeneralCategoryGroup};
+
+use crate::mteval::{space_out_punctuation, split_periods_commas_and_dashes};
+use crate::python::is_py_space;
+
+/// Tokenizes a line as sacreBLEU's `Tokenizer13a` does.
 pub fn tokenize_13a(line: &str) -> String {
-    let line = unescape(line);
-    // The four regex substitutions of sacreBLEU's `TokenizerRegexp`, each a
-    // left-to-right scan with non-overlapping matches like `re.sub`. They run
-    // on bytes: every pattern byte is ASCII, and UTF-8 continuation bytes are
-    // neither digits nor punctuation, so a multi-byte character behaves as
-    // one non-digit, and spaces only ever land between characters.
-    let bytes = line.as_bytes();
-    let mut text = Vec::with_capacity(3 * bytes.len() + 2);
-    // ([\{-\~\[-\` -\&\(-\+\:-\@\/]) -> ' \1 '
-    text.push(b' ');
-    let mut copied = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if SPACED_OUT[usize::from(b)] {
-            text.extend_from_slice(&bytes[copied..i]);
-            text.extend_from_slice(&[b' ', b, b' ']);
-            copied = i + 1;
+    split_periods_commas_and_dashes(space_out_punctuation(&unescape(line), true))
+}
+
+/// Tokenizes a line as sacreBLEU's `TokenizerV14International`: three
+/// `regex.sub` calls, `(\P{N})(\p{P})` -> `'\1 \2 '`, `(\p{P})(\P{N})` ->
+/// `' \1 \2'` and `(\p{S})` -> `' \1 '`. A number followed by a period at
+/// the end of a line keeps it, as in mteval-v14.pl.
+pub fn tokenize_intl(line: &str) -> String {
+    let chars: Vec<char> = line.chars().collect();
+    let mut text = Vec::with_capacity(chars.len() * 2);
+    substitute_pairs(&chars, &mut text, |a, b| !is_number(a) && is_punctuation(b), |a, b| [a, ' ', b, ' ']);
+    let mut spaced = Vec::with_capacity(text.len() * 2);
+    substitute_pairs(&text, &mut spaced, |a, b| is_punctuation(a) && !is_number(b), |a, b| [' ', a, ' ', b]);
+    let mut out = String::with_capacity(spaced.len() * 2);
+    for c in spaced {
+        if is_symbol(c) {
+            out.extend([' ', c, ' ']);
+        } else {
+            out.push(c);
         }
     }
-    text.extend_from_slice(&bytes[copied..]);
-    text.push(b' ');
-    let mut scratch = Vec::with_capacity(2 * text.len());
-    if text.iter().any(|&b| is_period_or_comma(b)) {
-        // ([^0-9])([\.,]) -> '\1 \2 '
-        substitute(&text, &mut scratch, |a, b| is_period_or_comma(b) && !a.is_ascii_digit(), |a, b| [a, b' ', b, b' ']);
-        // ([\.,])([^0-9]) -> ' \1 \2'
-        substitute(&scratch, &mut text, |a, b| is_period_or_comma(a) && !b.is_ascii_digit(), |a, b| [b' ', a, b' ', b]);
+    out
+}
+
+/// Tokenizes a line as sacreBLEU's `TokenizerZh`: strips it, puts spaces
+/// around every Chinese character, then applies 13a's regular expressions
+/// (without 13a's unescaping and padding).
+pub fn tokenize_zh(line: &str) -> String {
+    let line = line.trim_matches(is_py_space);
+    let mut spaced = String::with_capacity(line.len() * 2);
+    for c in line.chars() {
+        if is_chinese(c) {
+            spaced.extend([' ', c, ' ']);
+        } else {
+            spaced.push(c);
+        }
     }
-    if text.contains(&b'-') {
-        // ([0-9])(-) -> '\1 \2 '
-        substitute(&text, &mut scratch, |a, b| b == b'-' && a.is_ascii_digit(), |a, b| [a, b' ', b, b' ']);
-        std::mem::swap(&mut text, &mut scratch);
+    split_periods_commas_and_dashes(space_out_punctuation(&spaced, false))
+}
+
+/// Tokenizes a line as sacreBLEU's `TokenizerChar`: every character that is
+/// not whitespace is a token.
+pub fn tokenize_char(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() * 2);
+    for c in line.chars() {
+        out.push(c);
+        out.push(' ');
     }
-    String::from_utf8(text).expect("spaces are only inserted between characters")
+    out
+}
+
+/// `\p{P}` of Python's `regex` module: the Unicode punctuation categories.
+fn is_punctuation(c: char) -> bool {
+    GeneralCategoryGroup::Punctuation.contains(category(c))
+}
+
+/// `\p{S}`: the Unicode symbol categories.
+fn is_symbol(c: char) -> bool {
+    GeneralCategoryGroup::Symbol.contains(category(c))
+}
+
+/// `\p{N}`: the Unicode number categories.
+fn is_number(c: char) -> bool {
+    GeneralCategoryGroup::Number.contains(category(c))
+}
+
+fn category(c: char) -> GeneralCategory {
+    CodePointMapData::<GeneralCategory>::new().get(c)
+}
+
+/// One `regex.sub` of a two-character pattern over characters: where
+/// `matches(a, b)` holds for adjacent characters, writes `replace(a, b)` and
+/// resumes after `b`.
+fn substitute_pairs(
+    text: &[char],
+    out: &mut Vec<char>,
+    matches: impl Fn(char, char) -> bool,
+    replace: impl Fn(char, char) -> [char; 4],
+) {
+    let mut i = 0;
+    while i < text.len() {
+        if i + 1 < text.len() && matches(text[i], text[i + 1]) {
+            out.extend(replace(text[i], text[i + 1]));
+            i += 2;
+        } else {
+            out.push(text[i]);
+            i += 1;
+        }
+    }
+}
+
+/// sacreBLEU's `TokenizerZh._is_chinese_char`. Its table lists two astral
+/// ranges as `u'\u20000'` and `u'\u2f800'`, which Python reads as two
+/// characters each (`\u2000` + `0`), and compares strings: so they cover
+/// U+2001..=U+2A6D and U+2F81..=U+2FA1, not the CJK supplements. Kept as
+/// sacreBLEU computes it, since its scores are the reference.
+fn is_chinese(c: char) -> bool {
+    const RANGES: [(char, char); 22] = [
+        ('\u{3400}', '\u{4db5}'),
+        ('\u{4e00}', '\u{9fa5}'),
+        ('\u{9fa6}', '\u{9fbb}'),
+        ('\u{f900}', '\u{fa2d}'),
+        ('\u{fa30}', '\u{fa6a}'),
+        ('\u{fa70}', '\u{fad9}'),
+        ('\u{2001}', '\u{2a6d}'),
+        ('\u{2f81}', '\u{2fa1}'),
+        ('\u{ff00}', '\u{ffef}'),
+        ('\u{2e80}', '\u{2eff}'),
+        ('\u{3000}', '\u{303f}'),
+        ('\u{31c0}', '\u{31ef}'),
+        ('\u{2f00}', '\u{2fdf}'),
+        ('\u{2ff0}', '\u{2fff}'),
+        ('\u{3100}', '\u{312f}'),
+        ('\u{31a0}', '\u{31bf}'),
+        ('\u{fe10}', '\u{fe1f}'),
+        ('\u{fe30}', '\u{fe4f}'),
+        ('\u{2600}', '\u{26ff}'),
+        ('\u{2700}', '\u{27bf}'),
+        ('\u{3200}', '\u{32ff}'),
+        ('\u{3300}', '\u{33ff}'),
+    ];
+    c >= '\u{2001}' && RANGES.iter().any(|&(start, end)| (start..=end).contains(&c))
 }
 
 /// The language-independent part of 13a: drop `<skipped>`, join lines, and
@@ -60,40 +159,6 @@ fn unescape(line: &str) -> Cow<'_, str> {
     }
     line
 }
-
-/// One `re.sub` of a two-character pattern: where `matches(a, b)` holds for
-/// adjacent bytes, writes `replace(a, b)` and resumes after `b`.
-fn substitute(text: &[u8], out: &mut Vec<u8>, matches: impl Fn(u8, u8) -> bool, replace: impl Fn(u8, u8) -> [u8; 4]) {
-    out.clear();
-    let (mut i, mut copied) = (0, 0);
-    while i + 1 < text.len() {
-        if matches(text[i], text[i + 1]) {
-            out.extend_from_slice(&text[copied..i]);
-            out.extend_from_slice(&replace(text[i], text[i + 1]));
-            i += 2;
-            copied = i;
-        } else {
-            i += 1;
-        }
-    }
-    out.extend_from_slice(&text[copied..]);
-}
-
-fn is_period_or_comma(b: u8) -> bool {
-    b == b'.' || b == b','
-}
-
-/// The bytes of 13a's first class, `[\{-\~\[-\` -\&\(-\+\:-\@\/]`: ASCII
-/// punctuation except `'`, `,`, `-` and `.`, plus the space.
-const SPACED_OUT: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = matches!(b as u8, b'{'..=b'~' | b'['..=b'`' | b' '..=b'&' | b'('..=b'+' | b':'..=b'@' | b'/');
-        b += 1;
-    }
-    table
-};
 
 #[cfg(test)]
 mod tests {
@@ -119,6 +184,79 @@ mod tests {
             checked += 1;
         }
         assert!(checked > 400, "only {checked} tokenizer vectors");
+    }
+
+    /// Vectors of `intl`, `zh` and `char`, computed with sacreBLEU's
+    /// tokenizers by the same script: the 13a tricky lines, the sample texts
+    /// in ten languages, and random mixtures of digits of several scripts,
+    /// Unicode punctuation and symbols, CJK, kana, full-width forms, spaces
+    /// and the edges of the `zh` ranges.
+    #[test]
+    fn matches_sacrebleu_intl_zh_and_char() {
+        let vectors = include_str!("../tests/tokenizers.jsonl");
+        let mut checked = std::collections::BTreeMap::new();
+        for line in vectors.lines() {
+            let case: serde_json::Value = serde_json::from_str(line).unwrap();
+            let (name, input) = (case["tokenizer"].as_str().unwrap(), case["line"].as_str().unwrap());
+            let tokenized = match name {
+                "intl" => tokenize_intl(input),
+                "zh" => tokenize_zh(input),
+                "char" => tokenize_char(input),
+                other => panic!("no tokenizer {other}"),
+            };
+            let got = py_split(&tokenized).collect::<Vec<_>>().join(" ");
+            assert_eq!(got, case["tokens"].as_str().unwrap(), "{name} tokens of {input:?}");
+            *checked.entry(name.to_string()).or_insert(0) += 1;
+        }
+        assert_eq!(checked.len(), 3);
+        assert!(checked.values().all(|&n| n > 700), "{checked:?}");
+    }
+
+    /// Every code point's class, as `regex` (which `intl` uses) and
+    /// sacreBLEU's `zh` ranges define it, written by the same script: the
+    /// Unicode tables of `unicode-general-category` must be those of the
+    /// pinned `regex`, or `intl` would split some text differently.
+    #[test]
+    fn unicode_classes_are_those_of_the_reference() {
+        let classes: serde_json::Value = serde_json::from_str(include_str!("../tests/unicode_classes.json")).unwrap();
+        type Class = (&'static str, fn(char) -> bool);
+        let predicates: [Class; 4] = [("P", is_punctuation), ("S", is_symbol), ("N", is_number), ("zh", is_chinese)];
+        let mut problems = Vec::new();
+        for (name, predicate) in predicates {
+            let mut expected = vec![false; 0x110000];
+            for range in classes[name].as_array().unwrap() {
+                let (start, end) = (range[0].as_u64().unwrap() as usize, range[1].as_u64().unwrap() as usize);
+                expected[start..=end].fill(true);
+            }
+            let differing: Vec<String> = (0..0x110000u32)
+                .filter_map(|u| char::from_u32(u).filter(|&c| predicate(c) != expected[u as usize]))
+                .map(|c| format!("U+{:04X}", u32::from(c)))
+                .collect();
+            if !differing.is_empty() {
+                problems.push(format!(
+                    "{name}: {} differ: {:?}",
+                    differing.len(),
+                    &differing[..differing.len().min(40)]
+                ));
+            }
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn intl_splits_unicode_punctuation_and_symbols_but_not_numbers() {
+        let tokens = |line| py_split(&tokenize_intl(line)).collect::<Vec<_>>().join(" ");
+        assert_eq!(tokens("«Merhaba», dedi—₺25 ve 3.5%."), "« Merhaba » , dedi — ₺ 25 ve 3.5 % .");
+        // A number keeps a final period, as in mteval-v14.pl.
+        assert_eq!(tokens("Yıl 2024."), "Yıl 2024.");
+        assert_eq!(tokens("１２３，ＡＢＣ。"), "１２３ ， ＡＢＣ 。");
+    }
+
+    #[test]
+    fn zh_splits_chinese_characters_and_keeps_latin_words() {
+        let tokens = |line| py_split(&tokenize_zh(line)).collect::<Vec<_>>().join(" ");
+        assert_eq!(tokens(" 北京是中国的首都, Beijing. "), "北 京 是 中 国 的 首 都 , Beijing .");
+        assert_eq!(tokens("价格3,999元"), "价 格 3,999 元");
     }
 
     #[test]

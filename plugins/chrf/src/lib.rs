@@ -15,6 +15,7 @@ mod python;
 use std::borrow::Cow;
 
 use assay_sdk::evaluator::{CorpusScore, Evaluator, Metric, Sample, Scores, Statistics};
+use assay_sdk::text::{Locale, UnicodeForm, text_settings};
 use assay_sdk::{PluginInfo, Setting};
 
 use ngrams::{Ngrams, word_ids};
@@ -35,11 +36,21 @@ pub struct Config {
     /// Average per-order F-scores with epsilon smoothing (chrF++.py, NLTK,
     /// Moses) instead of sacreBLEU's F-score of averaged precision and recall.
     eps_smoothing: bool,
+    /// Unicode normalization before counting (`nfc`, `nfkc`); none by default, as sacreBLEU.
+    unicode: UnicodeForm,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { char_order: 6, word_order: 0, beta: 2, lowercase: false, whitespace: false, eps_smoothing: false }
+        Config {
+            char_order: 6,
+            word_order: 0,
+            beta: 2,
+            lowercase: false,
+            whitespace: false,
+            eps_smoothing: false,
+            unicode: UnicodeForm::None,
+        }
     }
 }
 
@@ -50,6 +61,7 @@ pub struct Chrf {
     lowercase: bool,
     whitespace: bool,
     eps_smoothing: bool,
+    unicode: UnicodeForm,
     /// The statistic names, three per order (output n-grams, reference
     /// n-grams, matches): character orders first, then word orders.
     names: Vec<String>,
@@ -195,6 +207,7 @@ impl Evaluator for Chrf {
             lowercase: config.lowercase,
             whitespace: config.whitespace,
             eps_smoothing: config.eps_smoothing,
+            unicode: config.unicode,
             names,
             ngrams: Ngrams::default(),
         })
@@ -204,17 +217,20 @@ impl Evaluator for Chrf {
     /// plus beta, which sacreBLEU puts in the metric name (`chrF2`).
     fn settings(&self) -> Vec<Setting> {
         let yes_no = |flag: bool| if flag { "yes" } else { "no" };
-        vec![
+        let mut settings = vec![
             Setting::new("case", if self.lowercase { "lc" } else { "mixed" }),
             Setting::new("eff", yes_no(!self.eps_smoothing)),
             Setting::new("nc", self.char_order),
             Setting::new("nw", self.word_order),
             Setting::new("space", yes_no(self.whitespace)),
             Setting::new("beta", self.beta),
-        ]
+        ];
+        settings.extend(text_settings(Locale::Unicode, self.unicode));
+        settings
     }
 
     fn score(&mut self, sample: &Sample) -> Result<Scores, String> {
+        let sample = self.unicode.sample(sample);
         if sample.references.is_empty() {
             return Err("the sample has no reference".into());
         }

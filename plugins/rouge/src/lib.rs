@@ -20,8 +20,13 @@
 //!   (Chinese or Arabic text has no token and scores 0). `"unicode"` goes
 //!   beyond rouge-score: lowercased runs of letters and digits of any script,
 //!   one token per character in Han, Hiragana, Katakana, Thai, Lao, Myanmar
-//!   and Khmer, which do not put spaces between words. It does not apply
-//!   Unicode normalization: composed and decomposed accents differ.
+//!   and Khmer, which do not put spaces between words.
+//! - `locale` (with the `unicode` tokenizer only): `"tr"` or `"az"` lowers
+//!   `I` to `ı` and `İ` to `i`, as Turkish and Azerbaijani write them.
+//! - `unicode`: `"nfc"` or `"nfkc"` normalizes both texts first, so that
+//!   composed and decomposed accents match (NFKC also folds full-width and
+//!   other compatibility forms). The default is `"nfc"` under a locale and
+//!   no normalization otherwise, as rouge-score.
 
 mod lcs;
 pub mod porter;
@@ -30,6 +35,7 @@ pub mod tokenize;
 mod vocab;
 
 use assay_sdk::evaluator::{Evaluator, Metric, Sample, Scores};
+use assay_sdk::text::{Locale, UnicodeForm, text_settings};
 use assay_sdk::{PluginInfo, Setting};
 
 pub use score::{Prf, Scorer};
@@ -41,12 +47,18 @@ pub struct Config {
     /// Porter-stem tokens longer than 3 characters.
     pub stemmer: bool,
     pub tokenizer: Tokenizer,
+    /// How the `unicode` tokenizer lowers letters: `tr` or `az` for Turkish casing.
+    pub locale: Locale,
+    /// Unicode normalization before tokenizing.
+    pub unicode: Option<UnicodeForm>,
 }
 
 pub struct Rouge {
     scorer: Scorer,
     tokenizer: Tokenizer,
     stemmer: bool,
+    locale: Locale,
+    unicode: UnicodeForm,
 }
 
 const TYPES: [(&str, &str); 4] = [
@@ -80,18 +92,37 @@ impl Evaluator for Rouge {
     }
 
     fn new(config: Config) -> Result<Self, String> {
+        if config.locale != Locale::Unicode && config.tokenizer == Tokenizer::Default {
+            return Err("locale applies to tokenizer = \"unicode\": the default tokenizer keeps only the \
+                        letters a-z and digits, so Turkish letters never reach a token"
+                .into());
+        }
         Ok(Rouge {
             scorer: Scorer::new(config.tokenizer, config.stemmer),
             tokenizer: config.tokenizer,
             stemmer: config.stemmer,
+            locale: config.locale,
+            unicode: UnicodeForm::resolve(config.unicode, config.locale),
         })
     }
 
     fn settings(&self) -> Vec<Setting> {
-        vec![Setting::new("tok", self.tokenizer.name()), Setting::new("stem", self.stemmer)]
+        let mut settings = vec![Setting::new("tok", self.tokenizer.name()), Setting::new("stem", self.stemmer)];
+        settings.extend(text_settings(self.locale, self.unicode));
+        settings
     }
 
     fn score(&mut self, sample: &Sample) -> Result<Scores, String> {
+        let mut sample = self.unicode.sample(sample);
+        if self.locale != Locale::Unicode {
+            // Lowered here as the locale writes it; the tokenizer's own
+            // lowering then changes nothing.
+            let sample = sample.to_mut();
+            sample.output = self.locale.lowercase(&sample.output);
+            for reference in &mut sample.references {
+                *reference = self.locale.lowercase(reference);
+            }
+        }
         let scores = self.scorer.score(&sample.output, &sample.references).ok_or("the sample has no reference")?;
         Ok(Scores::new(scores.iter().flat_map(|s| [s.precision, s.recall, s.fmeasure]).collect()))
     }
@@ -171,6 +202,29 @@ mod tests {
         let arabic = sample("ذهب الولد إلى المدرسة", &["ذهب الطفل إلى المدرسة"]);
         assert_eq!(unicode.score(&arabic).unwrap().values[2], 0.75);
         assert_eq!(default.score(&arabic).unwrap().values[2], 0.0);
+    }
+
+    #[test]
+    fn turkish_casing_and_unicode_forms_are_asked_for() {
+        let turkish = sample("ISPARTA’DA I\u{307}ZMI\u{307}R", &["ısparta'da izmir"]);
+        let mut unicode = configure(r#"{"tokenizer": "unicode"}"#).unwrap();
+        let f = unicode.score(&turkish).unwrap().values[2];
+        assert!((f - 1.0 / 3.0).abs() < 1e-12, "only `da` matches: {f}");
+        let mut tr = configure(r#"{"tokenizer": "unicode", "locale": "tr"}"#).unwrap();
+        assert_eq!(tr.score(&turkish).unwrap().values[2], 1.0);
+        let names: Vec<String> = tr.settings().into_iter().map(|s| format!("{}:{}", s.key, s.value)).collect();
+        assert_eq!(names, ["tok:unicode", "stem:false", "locale:tr", "unicode:nfc"]);
+        // English words with I are cased as before under the default locale.
+        assert_eq!(unicode.score(&sample("I LIKE IT", &["i like it"])).unwrap().values[2], 1.0);
+        assert!(configure(r#"{"locale": "tr"}"#).err().unwrap().contains("tokenizer = \"unicode\""));
+
+        let decomposed = sample("cafe\u{301} ｏｋ", &["café ok"]);
+        assert_eq!(unicode.score(&decomposed).unwrap().values[2], 0.0);
+        let mut nfkc = configure(r#"{"tokenizer": "unicode", "unicode": "nfkc"}"#).unwrap();
+        assert_eq!(nfkc.score(&decomposed).unwrap().values[2], 1.0);
+        let mut nfc = configure(r#"{"unicode": "nfc"}"#).unwrap();
+        assert_eq!(nfc.settings().last().map(|s| s.value.clone()), Some("nfc".into()));
+        assert_eq!(nfc.score(&sample("Ｏｋ", &["ok"])).unwrap().values[2], 0.0, "NFC keeps full-width forms");
     }
 
     #[test]

@@ -1,5 +1,15 @@
 //! Text normalization shared by plugins that must agree to the letter with
-//! a reference implementation.
+//! a reference implementation, and the two settings that let a team depart
+//! from it for its language: `locale` (casing) and `unicode` (normalization
+//! form). Both default to what the references do, so default numbers and
+//! signatures stay those of the references.
+
+use std::borrow::Cow;
+
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick, is_nfkc_quick};
+
+use crate::Setting;
+use crate::evaluator::Sample;
 
 /// How letters are put in lower case before texts are compared.
 ///
@@ -70,6 +80,78 @@ impl<'de> serde::Deserialize<'de> for Locale {
     }
 }
 
+/// The Unicode normalization form texts are put in before they are compared.
+///
+/// The same letter may be written precomposed (`é`, U+00E9) or decomposed
+/// (`e` and U+0301), and the reference implementations compare code points,
+/// so the two differ. `nfc` composes (the form nearly all text is written
+/// in); `nfkc` also folds compatibility forms (full-width `Ａ` to `A`, `ﬁ`
+/// to `fi`, superscript `²` to `2`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnicodeForm {
+    /// Compare code points as given, as the reference implementations do.
+    #[default]
+    None,
+    Nfc,
+    Nfkc,
+}
+
+impl UnicodeForm {
+    /// The form a plugin uses when its configuration gives `unicode` as
+    /// `given` and its locale as `locale`: what was given, else NFC under a
+    /// chosen locale (a team that names its language wants its letters to
+    /// match however they were typed) and no normalization without one
+    /// (the reference implementations' behaviour).
+    pub fn resolve(given: Option<UnicodeForm>, locale: Locale) -> UnicodeForm {
+        given.unwrap_or(if locale == Locale::Unicode { UnicodeForm::None } else { UnicodeForm::Nfc })
+    }
+
+    /// The name signatures give it, or `None` when texts are not normalized.
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            UnicodeForm::None => None,
+            UnicodeForm::Nfc => Some("nfc"),
+            UnicodeForm::Nfkc => Some("nfkc"),
+        }
+    }
+
+    /// `text` in this form; borrowed when it already is (the usual case,
+    /// told by the quick check without allocating).
+    pub fn apply(self, text: &str) -> Cow<'_, str> {
+        match self {
+            UnicodeForm::None => Cow::Borrowed(text),
+            UnicodeForm::Nfc if is_nfc_quick(text.chars()) == IsNormalized::Yes => Cow::Borrowed(text),
+            UnicodeForm::Nfkc if is_nfkc_quick(text.chars()) == IsNormalized::Yes => Cow::Borrowed(text),
+            UnicodeForm::Nfc => Cow::Owned(text.nfc().collect()),
+            UnicodeForm::Nfkc => Cow::Owned(text.nfkc().collect()),
+        }
+    }
+
+    /// `sample` with its output and references in this form, so that a
+    /// plugin applies its `unicode` setting in one place; borrowed when the
+    /// form is `none`.
+    pub fn sample(self, sample: &Sample) -> Cow<'_, Sample> {
+        if self == UnicodeForm::None {
+            return Cow::Borrowed(sample);
+        }
+        Cow::Owned(Sample {
+            output: self.apply(&sample.output).into_owned(),
+            references: sample.references.iter().map(|r| self.apply(r).into_owned()).collect(),
+            ..sample.clone()
+        })
+    }
+}
+
+/// The signature settings of a plugin's `locale` and `unicode`: only those
+/// away from the default, so default signatures stay as they were.
+pub fn text_settings(locale: Locale, unicode: UnicodeForm) -> Vec<Setting> {
+    let mut settings = Vec::new();
+    settings.extend(locale.name().map(|name| Setting::new("locale", name)));
+    settings.extend(unicode.name().map(|name| Setting::new("unicode", name)));
+    settings
+}
+
 /// The answer normalization of the official SQuAD v1.1 evaluation script:
 /// lowercase, drop ASCII punctuation, drop the articles `a`, `an`, `the`
 /// (as whole words, as Python's Unicode `\b` sees them), collapse whitespace.
@@ -111,7 +193,7 @@ fn is_python_whitespace(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{Locale, squad_normalize, squad_normalize_in};
+    use super::{Locale, UnicodeForm, squad_normalize, squad_normalize_in, text_settings};
 
     #[test]
     fn turkish_casing_keeps_dotted_and_dotless_i_apart() {
@@ -146,6 +228,27 @@ mod tests {
         assert_eq!(parse("\"az\"").unwrap().name(), Some("az"));
         assert_eq!(parse("\"und\"").unwrap().name(), None);
         assert!(parse("\"de\"").unwrap_err().to_string().contains("unknown locale \"de\""));
+    }
+
+    #[test]
+    fn unicode_forms_compose_and_fold_only_when_asked() {
+        let decomposed = "Cafe\u{301} I\u{307}zmir ﬁ ²";
+        assert_eq!(UnicodeForm::None.apply(decomposed), decomposed);
+        assert_eq!(UnicodeForm::Nfc.apply(decomposed), "Café İzmir ﬁ ²");
+        assert_eq!(UnicodeForm::Nfkc.apply(decomposed), "Café İzmir fi 2");
+        assert_eq!(UnicodeForm::Nfkc.apply("ＡＢＣ１２３"), "ABC123");
+        assert!(matches!(UnicodeForm::Nfc.apply("already composed é"), std::borrow::Cow::Borrowed(_)));
+        // Under a chosen locale NFC is the default; without one, nothing is.
+        assert_eq!(UnicodeForm::resolve(None, Locale::Unicode), UnicodeForm::None);
+        assert_eq!(UnicodeForm::resolve(None, Locale::Tr), UnicodeForm::Nfc);
+        assert_eq!(UnicodeForm::resolve(Some(UnicodeForm::None), Locale::Tr), UnicodeForm::None);
+        assert_eq!(UnicodeForm::resolve(Some(UnicodeForm::Nfkc), Locale::Unicode), UnicodeForm::Nfkc);
+        let names = |settings: Vec<crate::Setting>| {
+            settings.into_iter().map(|s| format!("{}:{}", s.key, s.value)).collect::<Vec<_>>().join("|")
+        };
+        assert_eq!(names(text_settings(Locale::Unicode, UnicodeForm::None)), "");
+        assert_eq!(names(text_settings(Locale::Tr, UnicodeForm::Nfc)), "locale:tr|unicode:nfc");
+        assert!(serde_json::from_str::<UnicodeForm>("\"nfd\"").is_err());
     }
 
     #[test]

@@ -10,15 +10,32 @@
 //! - `levenshtein`: 1 - distance / longer length, on Unicode scalar values,
 //!   case-sensitive; two empty texts are identical (1.0). This is rapidfuzz's
 //!   `Levenshtein.normalized_similarity`.
+//!
+//! Configuration: `locale` (`"tr"` or `"az"`) lowers `I` to `ı` and `İ` to
+//! `i` for `cosine`; `unicode` (`"nfc"` or `"nfkc"`) normalizes both texts
+//! before either metric compares them. The default is `"nfc"` under a
+//! locale and no normalization otherwise, as rapidfuzz compares code points.
 
 use std::collections::HashMap;
 
 use assay_sdk::evaluator::{Evaluator, Metric, Sample, Scores};
-use assay_sdk::{NoConfig, PluginInfo};
+use assay_sdk::text::{Locale, UnicodeForm, text_settings};
+use assay_sdk::{PluginInfo, Setting};
 use regex::Regex;
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// How `cosine` lowers letters: `tr` or `az` for Turkish casing.
+    locale: Locale,
+    /// Unicode normalization before comparing.
+    unicode: Option<UnicodeForm>,
+}
 
 pub struct Similarity {
     word: Regex,
+    locale: Locale,
+    unicode: UnicodeForm,
 }
 
 type TermCounts = HashMap<String, u64>;
@@ -26,7 +43,7 @@ type TermCounts = HashMap<String, u64>;
 impl Similarity {
     fn term_counts(&self, text: &str) -> TermCounts {
         let mut counts = TermCounts::new();
-        for word in self.word.find_iter(&text.to_lowercase()) {
+        for word in self.word.find_iter(&self.locale.lowercase(text)) {
             *counts.entry(word.as_str().to_string()).or_default() += 1;
         }
         counts
@@ -89,7 +106,7 @@ fn levenshtein_distance(a: &[char], b: &[char]) -> usize {
 }
 
 impl Evaluator for Similarity {
-    type Config = NoConfig;
+    type Config = Config;
 
     fn describe() -> PluginInfo {
         assay_sdk::plugin_info!(
@@ -105,11 +122,20 @@ impl Evaluator for Similarity {
         ]
     }
 
-    fn new(_: NoConfig) -> Result<Self, String> {
-        Ok(Similarity { word: Regex::new(r"\w+").expect("the word pattern is valid") })
+    fn new(config: Config) -> Result<Self, String> {
+        Ok(Similarity {
+            word: Regex::new(r"\w+").expect("the word pattern is valid"),
+            locale: config.locale,
+            unicode: UnicodeForm::resolve(config.unicode, config.locale),
+        })
+    }
+
+    fn settings(&self) -> Vec<Setting> {
+        text_settings(self.locale, self.unicode)
     }
 
     fn score(&mut self, sample: &Sample) -> Result<Scores, String> {
+        let sample = self.unicode.sample(sample);
         let no_reference = || "the sample has no reference".to_string();
         let cosine = self.best_cosine(&sample.output, &sample.references).ok_or_else(no_reference)?;
         let levenshtein = best_levenshtein(&sample.output, &sample.references).ok_or_else(no_reference)?;
@@ -128,7 +154,30 @@ mod tests {
     }
 
     fn plugin() -> Similarity {
-        Similarity::new(NoConfig::default()).unwrap()
+        Similarity::new(Config::default()).unwrap()
+    }
+
+    fn configured(json: &str) -> Similarity {
+        Similarity::new(serde_json::from_str(json).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn turkish_casing_and_unicode_forms_are_asked_for() {
+        let scores = |plugin: &mut Similarity, output: &str, reference: &str| {
+            plugin.score(&Sample::new(output, [reference])).unwrap().values
+        };
+        // Python's lower(): IŞIK is işik, not ışık.
+        assert_eq!(scores(&mut plugin(), "IŞIK", "ışık")[0], 0.0);
+        assert_eq!(scores(&mut configured(r#"{"locale": "tr"}"#), "IŞIK", "ışık")[0], 1.0);
+        assert_eq!(scores(&mut plugin(), "I LIKE", "i like")[0], 1.0, "English casing unchanged by default");
+        // Decomposed and composed accents: one character apart without NFC.
+        assert_eq!(scores(&mut plugin(), "cafe\u{301}", "café"), [0.0, 1.0 - 2.0 / 5.0]);
+        assert_eq!(scores(&mut configured(r#"{"unicode": "nfc"}"#), "cafe\u{301}", "café"), [1.0, 1.0]);
+        assert_eq!(scores(&mut configured(r#"{"unicode": "nfkc"}"#), "ｃａｆé", "café"), [1.0, 1.0]);
+        let tr = configured(r#"{"locale": "tr"}"#);
+        let names: Vec<String> = tr.settings().into_iter().map(|s| format!("{}:{}", s.key, s.value)).collect();
+        assert_eq!(names, ["locale:tr", "unicode:nfc"]);
+        assert!(plugin().settings().is_empty(), "default signatures stay as they were");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use assay_sdk::evaluator::{Evaluator, Metric, Sample, Scores};
-use assay_sdk::text::{Locale, squad_normalize_in};
+use assay_sdk::text::{Locale, UnicodeForm, squad_normalize_in, text_settings};
 use assay_sdk::{PluginInfo, Setting};
 
 #[derive(serde::Deserialize, Default)]
@@ -17,10 +17,14 @@ use assay_sdk::{PluginInfo, Setting};
 pub struct Config {
     /// How normalization lowers letters: `tr` or `az` for Turkish casing.
     locale: Locale,
+    /// Unicode normalization before comparing: `nfc` (the default under a
+    /// locale), `nfkc`, or `none` (the default otherwise).
+    unicode: Option<UnicodeForm>,
 }
 
 pub struct TokenF1 {
     locale: Locale,
+    unicode: UnicodeForm,
 }
 
 /// The SQuAD v1.1 F1 of two token lists.
@@ -73,15 +77,15 @@ impl Evaluator for TokenF1 {
     }
 
     fn new(config: Config) -> Result<Self, String> {
-        Ok(TokenF1 { locale: config.locale })
+        Ok(TokenF1 { locale: config.locale, unicode: UnicodeForm::resolve(config.unicode, config.locale) })
     }
 
     fn settings(&self) -> Vec<Setting> {
-        // Only a chosen locale is recorded: default signatures stay as they were.
-        self.locale.name().map(|name| Setting::new("locale", name)).into_iter().collect()
+        text_settings(self.locale, self.unicode)
     }
 
     fn score(&mut self, sample: &Sample) -> Result<Scores, String> {
+        let sample = self.unicode.sample(sample);
         let f1 = best_f1(&sample.output, &sample.references, self.locale).ok_or("the sample has no reference")?;
         Ok(Scores::new(vec![f1]))
     }
@@ -127,7 +131,10 @@ mod tests {
             label: None,
             metadata: "{}".into(),
         };
-        assert_eq!(TokenF1 { locale: Locale::Unicode }.score(&sample).unwrap_err(), "the sample has no reference");
+        assert_eq!(
+            TokenF1 { locale: Locale::Unicode, unicode: UnicodeForm::None }.score(&sample).unwrap_err(),
+            "the sample has no reference"
+        );
     }
 
     #[test]
@@ -136,7 +143,23 @@ mod tests {
         let reference = refs(&["istanbul ve ığdır"]);
         assert!(close(best_f1(answer, &reference, Locale::Unicode), 1.0 / 3.0), "only `ve` matches");
         assert_eq!(best_f1(answer, &reference, Locale::Tr), Some(1.0));
-        assert!(TokenF1 { locale: Locale::Unicode }.settings().is_empty());
-        assert_eq!(TokenF1 { locale: Locale::Az }.settings()[0].value, "az");
+        assert!(TokenF1 { locale: Locale::Unicode, unicode: UnicodeForm::None }.settings().is_empty());
+        assert_eq!(TokenF1 { locale: Locale::Az, unicode: UnicodeForm::None }.settings()[0].value, "az");
+    }
+
+    #[test]
+    fn unicode_forms_join_decomposed_and_compatibility_letters() {
+        let sample = Sample::new("I\u{307}ZMI\u{307}R ｆｉｎａｌ", ["izmir final"]);
+        let score = |json: &str| {
+            let mut plugin = TokenF1::new(serde_json::from_str(json).unwrap()).unwrap();
+            let settings: Vec<String> =
+                plugin.settings().into_iter().map(|s| format!("{}:{}", s.key, s.value)).collect();
+            (plugin.score(&sample).unwrap().values[0], settings.join("|"))
+        };
+        assert_eq!(score("{}"), (0.0, String::new()));
+        // Under Turkish casing with NFC (its default), I and a combining dot is İ, so i.
+        assert_eq!(score(r#"{"locale": "tr"}"#), (0.5, "locale:tr|unicode:nfc".into()));
+        assert_eq!(score(r#"{"locale": "tr", "unicode": "nfkc"}"#), (1.0, "locale:tr|unicode:nfkc".into()));
+        assert_eq!(score(r#"{"unicode": "nfkc"}"#).1, "unicode:nfkc");
     }
 }
