@@ -4,9 +4,9 @@
 //! `cargo bench -p assay --bench metrics [-- PAIRS [REFERENCE_PAIRS]]`
 //! generates PAIRS (default 100,000) output/reference pairs of 20 to 60 words
 //! from the texts of the conformance vectors, runs the built-in `rouge` (with
-//! the stemmer), `bleu`, `chrf` and the `noop` test plugin (the host's own
-//! cost of these pairs) over them with every core, then has
-//! rouge-score and sacreBLEU do the same work (every sentence score, then the
+//! the stemmer), `bleu` (with the `13a` and `intl` tokenizers), `chrf`, `ter`
+//! and the `noop` test plugin (the host's own cost of these pairs) over them
+//! with every core, then has rouge-score and sacreBLEU do the same work (every sentence score, then the
 //! corpus score) on the first REFERENCE_PAIRS (default 20,000: Python takes
 //! minutes per metric for all of them) and prints samples/s and the ratio.
 //!
@@ -35,7 +35,7 @@ struct Case {
     reference: Option<(&'static str, &'static str)>,
 }
 
-fn cases() -> [Case; 4] {
+fn cases() -> [Case; 6] {
     let builtin = common::builtin;
     [
         Case {
@@ -45,7 +45,14 @@ fn cases() -> [Case; 4] {
             reference: Some(("rouge-score", "rouge1_f")),
         },
         Case { name: "bleu", source: builtin("bleu"), config: "", reference: Some(("sacreBLEU", "sentence_bleu")) },
+        Case {
+            name: "bleu_intl",
+            source: builtin("bleu"),
+            config: "tokenize = \"intl\"",
+            reference: Some(("sacreBLEU", "sentence_bleu")),
+        },
         Case { name: "chrf", source: builtin("chrf"), config: "", reference: Some(("sacreBLEU", "sentence_chrf")) },
+        Case { name: "ter", source: builtin("ter"), config: "", reference: Some(("sacreBLEU", "sentence_ter")) },
         // Does nothing: the host's own cost of these pairs.
         Case { name: "noop", source: common::file(assay_test_artifacts::NOOP), config: "", reference: None },
     ]

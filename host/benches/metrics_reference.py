@@ -15,7 +15,7 @@ import sys
 import time
 
 from rouge_score import rouge_scorer
-from sacrebleu.metrics import BLEU, CHRF
+from sacrebleu.metrics import BLEU, CHRF, TER
 
 
 def main():
@@ -42,10 +42,22 @@ def main():
     result["bleu"] = {"seconds": time.perf_counter() - start, "mean sentence_bleu": total / len(outputs), "bleu": corpus}
 
     start = time.perf_counter()
+    sentence = BLEU(effective_order=True, tokenize="intl")
+    total = sum(sentence.sentence_score(o, [r]).score for o, r in zip(outputs, references))
+    corpus = BLEU(tokenize="intl").corpus_score(outputs, [references]).score
+    result["bleu_intl"] = {"seconds": time.perf_counter() - start, "mean sentence_bleu": total / len(outputs), "bleu": corpus}
+
+    start = time.perf_counter()
     metric = CHRF()
     total = sum(metric.sentence_score(o, [r]).score for o, r in zip(outputs, references))
     corpus = CHRF().corpus_score(outputs, [references]).score
     result["chrf"] = {"seconds": time.perf_counter() - start, "mean sentence_chrf": total / len(outputs), "chrf": corpus}
+
+    start = time.perf_counter()
+    metric = TER()
+    total = sum(metric.sentence_score(o, [r]).score for o, r in zip(outputs, references))
+    corpus = TER().corpus_score(outputs, [references]).score
+    result["ter"] = {"seconds": time.perf_counter() - start, "mean sentence_ter": total / len(outputs), "ter": corpus}
 
     print(json.dumps(result))
 

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use icu_properties::CodePointMapData;
 use icu_properties::props::{GeneralCategory, GeneralCategoryGroup};
 
-use crate::mteval::{space_out_punctuation, split_periods_commas_and_dashes};
+use crate::mteval::{space_around, space_out_punctuation, split_periods_commas_and_dashes};
 use crate::python::is_py_space;
 
 /// Tokenizes a line as sacreBLEU's `Tokenizer13a` does.
@@ -29,30 +29,14 @@ pub fn tokenize_intl(line: &str) -> String {
     substitute_pairs(&chars, &mut text, |a, b| !is_number(a) && is_punctuation(b), |a, b| [a, ' ', b, ' ']);
     let mut spaced = Vec::with_capacity(text.len() * 2);
     substitute_pairs(&text, &mut spaced, |a, b| is_punctuation(a) && !is_number(b), |a, b| [' ', a, ' ', b]);
-    let mut out = String::with_capacity(spaced.len() * 2);
-    for c in spaced {
-        if is_symbol(c) {
-            out.extend([' ', c, ' ']);
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    space_around(&spaced.into_iter().collect::<String>(), is_symbol)
 }
 
 /// Tokenizes a line as sacreBLEU's `TokenizerZh`: strips it, puts spaces
 /// around every Chinese character, then applies 13a's regular expressions
 /// (without 13a's unescaping and padding).
 pub fn tokenize_zh(line: &str) -> String {
-    let line = line.trim_matches(is_py_space);
-    let mut spaced = String::with_capacity(line.len() * 2);
-    for c in line.chars() {
-        if is_chinese(c) {
-            spaced.extend([' ', c, ' ']);
-        } else {
-            spaced.push(c);
-        }
-    }
+    let spaced = space_around(line.trim_matches(is_py_space), is_chinese);
     split_periods_commas_and_dashes(space_out_punctuation(&spaced, false))
 }
 

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use crate::mteval::{space_out_punctuation, split_periods_commas_and_dashes};
+use crate::mteval::{space_around, space_out_punctuation, split_periods_commas_and_dashes};
 
 /// TER's four normalization options, as sacreBLEU's `TER(...)` takes them.
 #[derive(Clone, Copy, Default)]
@@ -32,7 +32,9 @@ impl Tercom {
                 // sacreBLEU's code, by patterns anchored at the start of the
                 // text (`^[\u3040-\u309f]`); the text always starts with the
                 // space added above, so they never match and are left out.
-                text = Cow::Owned(space_out(&text, |c| is_cjk(c) || is_asian_punctuation(c)));
+                // sacreBLEU's passes over overlapping ranges may put two
+                // spaces where this puts one; the words are the same.
+                text = Cow::Owned(space_around(&text, |c| is_cjk(c) || is_asian_punctuation(c)));
             }
         }
         if self.no_punct {
@@ -65,21 +67,6 @@ fn normalize_general_and_western(text: &str) -> String {
         spaced = replaced.into_bytes();
     }
     split_periods_commas_and_dashes(spaced)
-}
-
-/// Puts a space before and after every character `split` selects. sacreBLEU
-/// does this in several `re.sub` passes over overlapping ranges, which may
-/// put two spaces where this puts one; the words are the same.
-fn space_out(text: &str, split: impl Fn(char) -> bool) -> String {
-    let mut out = String::with_capacity(text.len() * 2);
-    for c in text.chars() {
-        if split(c) {
-            out.extend([' ', c, ' ']);
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// The CJK ranges of `_normalize_asian`: unified ideographs and extension A,
