@@ -578,11 +578,15 @@ fn assay_env(command: &mut Command) -> &mut Command {
     command
 }
 
-/// A JavaScript project's build reuses componentize-js's splice of the WIT
-/// into its engine (componentize-cache.mjs): the first build writes one
-/// entry, the next reads it without writing, and a change to the WIT makes
-/// a new entry instead of reusing the old one. The built components score
-/// alike.
+/// A JavaScript project's build reuses what componentize-js's slow steps
+/// made in an earlier build (componentize-cache.mjs): the splice of the WIT
+/// into its engine, the engine's stubbed WASI imports and the component
+/// around the module. The first build writes one entry of each; a build
+/// after a change to the code reads them, writes nothing, and in verify
+/// mode (which also runs every step) proves each kept result, with this
+/// build's snapshot put in, byte for byte what the step gives; the built
+/// component passes its cases. A change to the WIT makes a new splice and
+/// stubbed engine.
 #[test]
 fn js_splice_cache() {
     toolchains();
@@ -590,18 +594,24 @@ fn js_splice_cache() {
     let project = dir.path().join("spliced");
     expect_code(&run(assay().args(["new", "evaluator", "spliced", "--lang", "js", "--dir"]).arg(&project)), 0);
     let cache = dir.path().join("xdg");
-    let entries = || -> Vec<(PathBuf, std::time::SystemTime)> {
+    let entries = || -> Vec<(String, std::time::SystemTime)> {
         let folder = cache.join("assay/js-splice");
         let mut found: Vec<_> = std::fs::read_dir(&folder)
-            .map(|listing| listing.flatten().map(|e| (e.path(), e.metadata().unwrap().modified().unwrap())).collect())
+            .map(|listing| {
+                listing
+                    .flatten()
+                    .map(|e| (e.file_name().to_string_lossy().into_owned(), e.metadata().unwrap().modified().unwrap()))
+                    .collect()
+            })
             .unwrap_or_default();
         found.sort();
         found
     };
-    let build = || {
+    let build = |mode: &str| {
         let output = Command::new(project.join("build.sh"))
             .env("ASSAY_JS_NODE_MODULES", root().join("examples/plugins/js/node_modules"))
             .env("XDG_CACHE_HOME", &cache)
+            .env("ASSAY_JS_SPLICE_CACHE", mode)
             .env("ASSAY_DEV", "1")
             .output()
             .unwrap();
@@ -610,17 +620,40 @@ fn js_splice_cache() {
         expect_code(&run(assay().arg("test").arg(project.join("spliced.wasm")).arg("--cases").arg(&cases)), 0);
     };
 
-    build();
+    build("on");
     let first = entries();
-    let names: Vec<String> =
-        first.iter().map(|(path, _)| path.extension().unwrap().to_string_lossy().into_owned()).collect();
-    assert_eq!(names, ["json", "wasm"], "one entry: the bindings and the spliced engine");
-    build();
-    assert_eq!(entries(), first, "the second build reads the entry and writes nothing");
+    // Each entry's step and file kind, in that order.
+    let kinds = |entries: &[(String, std::time::SystemTime)]| -> Vec<String> {
+        let mut kinds: Vec<String> = entries
+            .iter()
+            .map(|(name, _)| {
+                let (stem, extension) = name.rsplit_once('.').unwrap();
+                let step = stem.split_once('-').map_or("splice", |(step, _)| step);
+                format!("{step}.{extension}")
+            })
+            .collect();
+        kinds.sort();
+        kinds
+    };
+    assert_eq!(
+        kinds(&first),
+        ["component.json", "component.wasm", "splice.json", "splice.wasm", "stub.wasm"],
+        "one entry per step: {first:?}"
+    );
+
+    // A change to the code: a new snapshot, the same engine code.
+    let source = project.join("spliced.js");
+    let code = std::fs::read_to_string(&source).unwrap();
+    std::fs::write(&source, code.replace("ignoring case", "ignoring letter case")).unwrap();
+    build("verify");
+    assert_eq!(entries(), first, "the build after a change reads every entry and writes nothing");
 
     let wit = project.join("wit/assay.wit");
     let text = std::fs::read_to_string(&wit).unwrap();
     std::fs::write(&wit, format!("{text}\n// a comment changes the digest\n")).unwrap();
-    build();
-    assert_eq!(entries().len(), 4, "a changed WIT is spliced again, under a new digest");
+    build("on");
+    // The WIT is read by the splice and the stubbing; the component is made
+    // of the module alone, which a comment leaves as it was.
+    let new: Vec<_> = entries().into_iter().filter(|entry| !first.contains(entry)).collect();
+    assert_eq!(kinds(&new), ["splice.json", "splice.wasm", "stub.wasm"], "a changed WIT makes new entries: {new:?}");
 }
