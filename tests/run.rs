@@ -870,3 +870,72 @@ fn the_turkish_example_scores_with_turkish_casing() {
     );
     assert_eq!(summary["counts"], json!({"records": 20, "samples": 20, "errors": 0, "skipped": 0}));
 }
+
+/// Winch, the baseline compiler `assay dev` uses, must not change what a
+/// plugin computes: every built-in evaluator of both examples and every
+/// built-in guard, compiled by each compiler, give the same outputs byte for
+/// byte and the same summary, but for fuel, which the compiled code counts
+/// (Winch a few percent less): each plugin's summary says which compiler
+/// counted it, and shards compiled otherwise are not merged into one run.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn winch_gives_the_scores_and_decisions_cranelift_gives_and_says_it_counted_the_fuel() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = [
+        ("run", "examples/eval/qa.jsonl", "examples/eval/assay.toml", "samples.jsonl"),
+        ("run", "examples/eval-tr/eval.jsonl", "examples/eval-tr/assay.toml", "samples.jsonl"),
+        ("guard", "examples/feedback/feedback.jsonl", "examples/feedback/assay.toml", "decisions.jsonl"),
+    ];
+    let compiled_by = |compiler: &str, args: &[&str], out: &std::path::Path, code: i32| {
+        let output = run(assay().args(args).args(["--compiler", compiler, "-o"]).arg(out).current_dir(root()));
+        expect_code(&output, code);
+        output
+    };
+    for (index, (command, input, config, records)) in runs.into_iter().enumerate() {
+        let [cranelift, winch] = ["cranelift", "winch"].map(|compiler| {
+            let out = dir.path().join(format!("{index}-{compiler}"));
+            compiled_by(compiler, &[command, "-q", input, "--config", config], &out, 0);
+            out
+        });
+        assert!(
+            std::fs::read(cranelift.join(records)).unwrap() == std::fs::read(winch.join(records)).unwrap(),
+            "{input}: {records} differs between the compilers"
+        );
+        let (mut ours, mut theirs) =
+            (read_json(&cranelift.join("summary.json")), read_json(&winch.join("summary.json")));
+        for (summary, compiler) in [(&mut ours, "cranelift"), (&mut theirs, "winch")] {
+            let summary = summary.as_object_mut().unwrap();
+            summary.remove("run");
+            for plugin in summary["plugins"].as_array_mut().unwrap() {
+                let plugin = plugin.as_object_mut().unwrap();
+                assert_eq!(plugin.remove("compiler").unwrap(), compiler, "{input}");
+                let fuel = plugin.remove("fuel").unwrap();
+                assert!(fuel["total"].as_u64() > Some(0), "{input}");
+            }
+        }
+        assert_eq!(ours, theirs, "{input}: the summaries differ beyond fuel");
+    }
+
+    // Two shards compiled by different compilers are refused by name; by
+    // one compiler, merged with it named.
+    let shard = |k: &str, compiler: &str| {
+        let out = dir.path().join(format!("shard-{k}-{compiler}"));
+        let args = ["run", "-q", "examples/eval/qa.jsonl", "--config", "examples/eval/assay.toml", "--shard", k];
+        compiled_by(compiler, &args, &out, 0);
+        out
+    };
+    let (first, second) = (shard("0/2", "winch"), shard("1/2", "cranelift"));
+    let merged = dir.path().join("merged");
+    let merge = |second: &std::path::Path| {
+        run(assay().args(["merge", "-q", "-o"]).arg(&merged).arg(&first).arg(second).current_dir(root()))
+    };
+    let output = merge(&second);
+    expect_code(&output, 1);
+    assert!(stderr(&output).contains(r#"plugins[0].compiler is "cranelift", not "winch""#), "{}", stderr(&output));
+    let output = merge(&shard("1/2", "winch"));
+    expect_code(&output, 0);
+    let summary = read_json(&merged.join("summary.json"));
+    assert!(summary["plugins"].as_array().unwrap().iter().all(|p| p["compiler"] == "winch"), "{summary}");
+    let whole = read_json(&dir.path().join("0-winch/summary.json"));
+    assert_eq!(summary["metrics"], whole["metrics"]);
+}

@@ -79,7 +79,7 @@ use assay_models::{CacheMode, GenerationConfig, ModelConfig};
 use assay_pipeline::{BadFeedbackPolicy, BadRecordPolicy};
 use assay_registry::registry::RegistryOptions;
 use assay_registry::trust::TrustPolicy;
-use assay_runtime::Limits;
+use assay_runtime::{Compiler, Limits};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -148,6 +148,17 @@ pub fn choice<T: DeserializeOwned + Clone + Send + Sync + 'static>(
     })
 }
 
+/// `--compiler` for the commands that load a plugin outside a run
+/// (`assay test`, `assay inspect`), which `assay dev` runs with what the
+/// run it also starts uses, so the two share one compiled entry.
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub struct CompilerFlag {
+    /// What compiles the plugin: cranelift (the default) or winch (compiles
+    /// faster, runs slower; what `assay dev` uses).
+    #[arg(long, value_parser = choice::<Compiler>(&["cranelift", "winch"]))]
+    pub compiler: Option<Compiler>,
+}
+
 option_group! {
     /// Options of every command that runs plugins over records (`[run]`).
     pub struct SharedOptions {
@@ -170,6 +181,13 @@ option_group! {
         /// Compile every plugin afresh instead of using the compiled-component cache.
         #[arg(long)]
         pub no_cache: bool,
+        /// What compiles plugins to machine code: cranelift (optimizing, the
+        /// default) or winch (Wasmtime's baseline compiler: compiles a large
+        /// plugin several times faster and runs it slower; `assay dev` uses
+        /// it). Scores and decisions are the same with either; fuel, which
+        /// the compiled code counts, is a few percent lower with winch.
+        #[arg(long, value_parser = choice::<Compiler>(&["cranelift", "winch"]))]
+        pub compiler: Option<Compiler>,
         /// Refuse to run any plugin whose bytes assay.lock does not pin, naming
         /// the plugin and both digests; re-check registry tags the lock pins.
         #[arg(long)]

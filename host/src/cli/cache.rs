@@ -10,8 +10,8 @@ use std::time::SystemTime;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
-use assay_runtime::ComponentCache;
 use assay_runtime::cache::{self, Entry, Removed};
+use assay_runtime::{Compiler, ComponentCache};
 
 #[derive(Args)]
 pub struct CacheArgs {
@@ -51,9 +51,11 @@ pub fn cache(args: CacheArgs) -> Result<()> {
         .cache_dir
         .or_else(ComponentCache::default_dir)
         .context("no cache directory: set ASSAY_CACHE_DIR or HOME, or pass --cache-dir")?;
-    let host = super::setup::single_host()?;
-    let engine = host.sandbox().engine();
-    let listing = |dir: &Path| cache::entries(dir, Some(engine)).with_context(|| format!("listing {}", dir.display()));
+    // An entry is current when either compiler of this build can load it.
+    let hosts = Compiler::AVAILABLE.iter().map(|&compiler| super::setup::single_host(compiler));
+    let hosts = hosts.collect::<Result<Vec<_>>>()?;
+    let engines: Vec<_> = hosts.iter().map(|host| host.sandbox().engine()).collect();
+    let listing = |dir: &Path| cache::entries(dir, &engines).with_context(|| format!("listing {}", dir.display()));
     match args.command {
         CacheCommand::List { json } => {
             let entries = listing(&dir)?;
@@ -99,7 +101,7 @@ pub fn cache(args: CacheArgs) -> Result<()> {
         }
         CacheCommand::Prune { max_mib } => {
             let cap = max_mib.map_or_else(ComponentCache::max_bytes, |mib| mib.saturating_mul(1 << 20));
-            let removed = cache::prune(&dir, engine, cap).with_context(|| format!("pruning {}", dir.display()))?;
+            let removed = cache::prune(&dir, &engines, cap).with_context(|| format!("pruning {}", dir.display()))?;
             report("pruned", removed, &listing(&dir)?);
         }
         CacheCommand::Clear => {

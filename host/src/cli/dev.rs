@@ -7,7 +7,12 @@
 //! Each step is this binary run as a child (`assay test`, `assay run`,
 //! `assay guard`), so the loop shows exactly what the author would see
 //! running them by hand, and a plugin that crashes a step cannot end the
-//! loop. Changes are found by polling the project's files (name, size,
+//! loop. The steps compile with Winch, Wasmtime's baseline compiler, where
+//! it exists: a rebuilt JavaScript or Python component is 12-18 MiB of
+//! interpreter that Cranelift takes seconds to compile and the loop calls
+//! only a few times (see [`Compiler`]).
+//!
+//! Changes are found by polling the project's files (name, size,
 //! modification time) four times a second: plugin projects are small, and
 //! polling behaves alike on every file system, container mounts included,
 //! where change notifications are not always delivered.
@@ -22,6 +27,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use assay_data::output::{Summary, read_json};
+use assay_runtime::Compiler;
 
 use crate::exit::Exit;
 
@@ -45,6 +51,11 @@ pub struct DevArgs {
     /// Python shell that reads the project's code at run time.
     #[arg(long)]
     full_build: bool,
+    /// What compiles the plugin in the loop's steps. Default: winch (on
+    /// x86_64), which compiles a large component several times faster than
+    /// cranelift, the default of runs, with the same scores and decisions.
+    #[arg(long, value_parser = crate::config::choice::<Compiler>(&["cranelift", "winch"]))]
+    compiler: Option<Compiler>,
 }
 
 /// Where a round's plugin comes from.
@@ -85,10 +96,11 @@ pub fn dev(args: DevArgs) -> Result<ExitCode> {
         let module = shell.join("assay_dev_shell.py");
         std::fs::write(&module, PYTHON_SHELL).with_context(|| format!("writing {}", module.display()))?;
     }
+    let compiler = args.compiler.unwrap_or(Compiler::FOR_DEVELOPMENT);
     let mut previous: Option<Round> = None;
     let mut seen = fingerprint(&dir);
     loop {
-        let (round, passed) = round(&dir, &work, shell.as_deref(), input.as_deref(), previous.as_ref())?;
+        let (round, passed) = round(&dir, &work, shell.as_deref(), input.as_deref(), previous.as_ref(), compiler)?;
         if args.once {
             return Ok(if passed { Exit::Success } else { Exit::Failed }.into());
         }
@@ -108,6 +120,7 @@ fn round(
     shell: Option<&Path>,
     input: Option<&Path>,
     previous: Option<&Round>,
+    compiler: Compiler,
 ) -> Result<(Option<Round>, bool)> {
     let started = Instant::now();
     let build_started = SystemTime::now();
@@ -145,6 +158,7 @@ fn round(
     if cases.is_file() {
         let step = Instant::now();
         let mut test = vec![OsString::from("test"), "-v".into(), wasm.into(), "--cases".into(), cases.into()];
+        test.extend(["--compiler".into(), compiler.name().into()]);
         if let Some(grant) = &built.grant {
             test.extend(["--grant".into(), grant.into()]);
         }
@@ -174,10 +188,10 @@ fn round(
     if let Some(input) = input {
         let step = Instant::now();
         let out = work.join("run");
-        let kind = inspect_kind(wasm)?;
+        let kind = inspect_kind(wasm, compiler)?;
         let (command, flag) = if kind == "guard" { ("guard", "-g") } else { ("run", "-e") };
         let mut run = vec![OsString::from(command), "-q".into(), "-o".into(), (&out).into(), input.into(), flag.into()];
-        run.push(wasm.into());
+        run.extend([wasm.into(), "--compiler".into(), compiler.name().into()]);
         if let Some(grant) = &built.grant {
             // The file name addresses a plugin given as a path (--set alike).
             let name = wasm.file_stem().unwrap_or_default().to_string_lossy();
@@ -251,8 +265,8 @@ fn assay(args: &[OsString]) -> Result<Output> {
 }
 
 /// `evaluator` or `guard`, as `assay inspect` tells.
-fn inspect_kind(wasm: &Path) -> Result<String> {
-    let output = assay(&["inspect".into(), "--json".into(), wasm.into()])?;
+fn inspect_kind(wasm: &Path, compiler: Compiler) -> Result<String> {
+    let output = assay(&["inspect".into(), "--json".into(), wasm.into(), "--compiler".into(), compiler.name().into()])?;
     let info: serde_json::Value = serde_json::from_slice(&output.stdout)
         .with_context(|| format!("assay inspect {}: {}", wasm.display(), String::from_utf8_lossy(&output.stderr)))?;
     Ok(info["kind"].as_str().unwrap_or("evaluator").to_string())

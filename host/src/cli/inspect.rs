@@ -17,10 +17,12 @@ pub struct InspectArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    compiler: crate::config::CompilerFlag,
 }
 
 pub fn plugins() -> Result<()> {
-    let host = single_host()?;
+    let host = single_host(Default::default())?;
     let mut table = crate::table::new(&["plugin", "kind", "version", "metrics", "description"]);
     for name in assay_builtins::names() {
         let bytes = assay_builtins::get(name).expect("a listed built-in");
@@ -48,7 +50,7 @@ pub fn plugins() -> Result<()> {
 pub fn inspect(args: InspectArgs) -> Result<()> {
     let resolved = resolve_source(&args.plugin)?;
     let label = resolved.origin.label();
-    let plugin = single_host()?
+    let plugin = single_host(args.compiler.compiler.unwrap_or_default())?
         .load(&label, &resolved.component, &Limits::default(), None)
         .with_context(|| format!("inspecting {label}"))?;
     // Metadata describes a plugin but is no part of what it does, so a

@@ -52,7 +52,7 @@ pub fn package(args: PackageArgs) -> Result<()> {
     // Metadata is a promise about a plugin, so only a component this host
     // would run gets one.
     let bytes = std::fs::read(input).with_context(|| format!("{}: cannot read", input.display()))?;
-    let plugin = single_host()?
+    let plugin = single_host(Default::default())?
         .load(&input.display().to_string(), &bytes, &Limits::default(), None)
         .context("packaging refused")?;
     // The defaults are the plugin's own answer, so its metadata and what it

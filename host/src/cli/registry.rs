@@ -69,7 +69,12 @@ pub fn push(args: PushArgs) -> Result<()> {
     let key = args.sign.as_ref().map(|path| trust::load_signing_key(path, key_password().as_deref())).transpose()?;
     let bytes = std::fs::read(&args.component).with_context(|| format!("{}: cannot read", args.component.display()))?;
     // Refuse to publish what no host could run.
-    let plugin = single_host()?.load(&args.component.display().to_string(), &bytes, &Limits::default(), None)?;
+    let plugin = single_host(Default::default())?.load(
+        &args.component.display().to_string(),
+        &bytes,
+        &Limits::default(),
+        None,
+    )?;
     // The manifest's annotations say what `assay package` wrote into the
     // component; one never packaged is still described by `describe()`.
     let mut metadata = metadata::read(&bytes).with_context(|| args.component.display().to_string())?;

@@ -16,7 +16,7 @@ use assay_models::contract::Brokered;
 use assay_models::{Broker, Budget, ResponseCache};
 use assay_runtime::cache::{CacheKey, CacheKeyError};
 use assay_runtime::host::PluginSpec;
-use assay_runtime::{ComponentCache, Determinism, Grant, Host, Kind, Limits};
+use assay_runtime::{Compiler, ComponentCache, Determinism, Grant, Host, Kind, Limits};
 use clap::Args;
 
 use crate::config::{ConfigFile, PluginEntry, SharedOptions, config_json, set_value};
@@ -44,8 +44,8 @@ pub fn cache(disabled: bool, dir: Option<PathBuf>) -> ComponentCache {
 }
 
 /// A host for commands that load one plugin at a time.
-pub fn single_host() -> Result<Host> {
-    Ok(Host::new(&[], 1, cache(false, None))?)
+pub fn single_host(compiler: Compiler) -> Result<Host> {
+    Ok(Host::with_compiler(&[], 1, cache(false, None), compiler)?)
 }
 
 /// The plugins a run used, from where the run says each came, each refused
@@ -78,7 +78,10 @@ pub fn reload_plugins(
             Vec::new(),
         ));
     }
-    let host = Host::new(&specs, 1, cache(false, None))?;
+    // The run's compiler, so that a merged summary says which one counted
+    // the fuel it sums (the shards of one run agree on it).
+    let compiler = summaries.first().map(|summary| summary.compiler).unwrap_or_default();
+    let host = Host::with_compiler(&specs, 1, cache(false, None), compiler)?;
     let mut plugins = host.prepare(&specs, Kind::Evaluator, determinism)?;
     // Which provider and model each alias stood for is the run's host's
     // knowledge ([models] of its config), not the plugin's: taken from what
@@ -187,7 +190,8 @@ impl Setup {
 
     /// A host for this run's plugins and `workers` threads that hold instances.
     pub fn host(&self, workers: usize) -> Result<Host> {
-        let mut host = Host::new(&self.specs, workers, self.cache.clone())?;
+        let compiler = self.options.compiler.unwrap_or_default();
+        let mut host = Host::with_compiler(&self.specs, workers, self.cache.clone(), compiler)?;
         if self.options.verbose {
             host = host.with_log(Arc::new(PrintedLog));
         }

@@ -45,6 +45,8 @@ pub struct TestArgs {
     /// Compile the plugin afresh instead of using the compiled-component cache.
     #[arg(long)]
     no_cache: bool,
+    #[command(flatten)]
+    compiler: crate::config::CompilerFlag,
     /// Show what the plugin printed for every case, not only for failing ones.
     #[arg(short, long)]
     verbose: bool,
@@ -116,7 +118,8 @@ pub fn test(args: TestArgs) -> Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow!("--grant: {e}"))?;
     let log = std::sync::Arc::new(CaseLog::default());
-    let host = Host::new(&[], 1, cache(args.no_cache, None))?.with_log(log.clone());
+    let compiler = args.compiler.compiler.unwrap_or_default();
+    let host = Host::with_compiler(&[], 1, cache(args.no_cache, None), compiler)?.with_log(log.clone());
     let origin = resolved.origin.label();
     let plugin = host.load_granted(&origin, &resolved.component, &Limits::default(), &grants)?;
     let mut loaded = LoadedPlugin {

@@ -239,10 +239,11 @@ fn unix_seconds<S: serde::Serializer>(time: &std::time::SystemTime, serializer: 
     serializer.serialize_u64(time.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()))
 }
 
-/// The compiled entries in `dir`, least recently used first. `engine` tells
-/// which ones this build can load.
-pub fn entries(dir: &Path, engine: Option<&Engine>) -> std::io::Result<Vec<Entry>> {
-    let suffix = engine.map(|engine| format!("-{:016x}.{ENTRY_EXTENSION}", engine_hash(engine)));
+/// The compiled entries in `dir`, least recently used first. `engines` (one
+/// per [`Compiler`](crate::Compiler)) tell which ones this build can load.
+pub fn entries(dir: &Path, engines: &[&Engine]) -> std::io::Result<Vec<Entry>> {
+    let suffixes: Vec<String> =
+        engines.iter().map(|engine| format!("-{:016x}.{ENTRY_EXTENSION}", engine_hash(engine))).collect();
     let mut found = Vec::new();
     let listing = match std::fs::read_dir(dir) {
         Ok(listing) => listing,
@@ -262,7 +263,7 @@ pub fn entries(dir: &Path, engine: Option<&Engine>) -> std::io::Result<Vec<Entry
             component: name.split('-').next().unwrap_or_default().to_string(),
             bytes: metadata.len(),
             last_used: metadata.modified()?,
-            current: suffix.as_ref().is_some_and(|s| name.ends_with(s.as_str())),
+            current: suffixes.iter().any(|s| name.ends_with(s.as_str())),
             path,
         });
     }
@@ -283,7 +284,7 @@ pub struct Removed {
 /// Removes the least recently used entries until the rest fit in
 /// `max_bytes`, never `keep` (the entry just written).
 pub fn evict(dir: &Path, max_bytes: u64, keep: Option<&Path>) -> std::io::Result<Removed> {
-    let found = entries(dir, None)?;
+    let found = entries(dir, &[])?;
     let mut total: u64 = found.iter().map(|e| e.bytes).sum();
     let mut removed = Removed::default();
     for entry in found {
@@ -300,11 +301,11 @@ pub fn evict(dir: &Path, max_bytes: u64, keep: Option<&Path>) -> std::io::Result
     Ok(removed)
 }
 
-/// Removes the entries this build cannot load, then evicts down to
-/// `max_bytes`.
-pub fn prune(dir: &Path, engine: &Engine, max_bytes: u64) -> std::io::Result<Removed> {
+/// Removes the entries this build cannot load with any of `engines`, then
+/// evicts down to `max_bytes`.
+pub fn prune(dir: &Path, engines: &[&Engine], max_bytes: u64) -> std::io::Result<Removed> {
     let mut removed = Removed::default();
-    for entry in entries(dir, Some(engine))?.into_iter().filter(|e| !e.current) {
+    for entry in entries(dir, engines)?.into_iter().filter(|e| !e.current) {
         removed.remove(&entry)?;
     }
     let evicted = evict(dir, max_bytes, None)?;
@@ -437,19 +438,48 @@ mod tests {
             file.set_modified(base + std::time::Duration::from_secs(i as u64)).unwrap();
         }
         cache.load_or_compile(engine, &component("a"), &digests[0]).unwrap();
-        let listed = entries(dir.path(), Some(engine)).unwrap();
+        let listed = entries(dir.path(), &[engine]).unwrap();
         assert_eq!(listed.len(), 4);
         assert_eq!(listed.iter().filter(|e| !e.current).count(), 1, "the other engine's entry is not current");
         assert_eq!(listed.last().unwrap().path, entry(&digests[0]), "a hit marks the entry used");
 
         // Prune: the other engine's entry, then the least recently used ("b").
         let one = std::fs::metadata(entry(&digests[1])).unwrap().len();
-        let removed = prune(dir.path(), engine, 2 * one + one / 2).unwrap();
+        let removed = prune(dir.path(), &[engine], 2 * one + one / 2).unwrap();
         assert_eq!(removed.entries, 2);
         assert!(!entry(&digests[1]).exists() && entry(&digests[0]).exists() && entry(&digests[2]).exists());
         assert_eq!(clear(dir.path()).unwrap().entries, 2);
-        assert!(entries(dir.path(), None).unwrap().is_empty());
+        assert!(entries(dir.path(), &[]).unwrap().is_empty());
         assert_eq!(std::fs::read_to_string(dir.path().join("models/answer.json")).unwrap(), "paid for");
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn each_compiler_has_entries_of_its_own_and_both_are_current() {
+        let (cranelift, dir, cache) = fresh_cache();
+        let options = crate::EngineOptions {
+            max_instances: 1,
+            max_memory_mib: 16,
+            compiler: crate::Compiler::Winch,
+            ..Default::default()
+        };
+        let winch = crate::Sandbox::new(options).unwrap();
+        let bytes = component("f");
+        let digest = crate::Digest::of(&bytes);
+        for engine in [cranelift.engine(), winch.engine()] {
+            let loaded = cache.load_or_compile(engine, &bytes, &digest).unwrap();
+            assert_eq!(exports(engine, &loaded), ["f"]);
+        }
+        assert_ne!(
+            engine_hash(cranelift.engine()),
+            engine_hash(winch.engine()),
+            "Winch code is never loaded as Cranelift's"
+        );
+        let listed = entries(dir.path(), &[cranelift.engine(), winch.engine()]).unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(listed.iter().all(|e| e.current));
+        assert_eq!(entries(dir.path(), &[cranelift.engine()]).unwrap().iter().filter(|e| e.current).count(), 1);
+        assert_eq!(prune(dir.path(), &[cranelift.engine(), winch.engine()], u64::MAX).unwrap().entries, 0);
     }
 
     #[test]

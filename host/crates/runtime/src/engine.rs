@@ -22,6 +22,7 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// allocator's slots are shared.
 pub struct Sandbox {
     engine: Engine,
+    compiler: Compiler,
 }
 
 /// The shape every plugin must fit, whatever its [`Limits`](crate::Limits):
@@ -57,6 +58,47 @@ impl std::fmt::Display for SandboxBounds {
     }
 }
 
+/// Which compiler turns a plugin's WebAssembly into machine code.
+///
+/// Both give the same results under the same limits (tested on every
+/// built-in): they differ in how long compiling takes against how fast the
+/// code runs, and in fuel, which the compiled code counts: Winch counts up to
+/// 5% less than Cranelift for the same work, so a run records which one
+/// counted its fuel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compiler {
+    /// Cranelift, the optimizing compiler: slower to compile, faster code.
+    /// What every run uses unless told otherwise.
+    #[default]
+    Cranelift,
+    /// Winch, Wasmtime's baseline compiler: compiles a large component
+    /// several times faster, and its code runs slower. Meant for the plugin
+    /// author's edit-build-run loop (`assay dev`), where a 12 MiB JavaScript
+    /// component is compiled once per edit and called a few times.
+    Winch,
+}
+
+impl Compiler {
+    /// The compilers this build can use here: Wasmtime's Winch compiles
+    /// for x86_64 only.
+    pub const AVAILABLE: &[Compiler] =
+        if cfg!(target_arch = "x86_64") { &[Compiler::Cranelift, Compiler::Winch] } else { &[Compiler::Cranelift] };
+
+    /// What the plugin author's loop compiles with: the quicker of the
+    /// available compilers to compile.
+    pub const FOR_DEVELOPMENT: Compiler =
+        if cfg!(target_arch = "x86_64") { Compiler::Winch } else { Compiler::Cranelift };
+
+    /// Its name in flags and in `assay.toml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compiler::Cranelift => "cranelift",
+            Compiler::Winch => "winch",
+        }
+    }
+}
+
 /// Engine settings that must be known before any plugin is compiled.
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
@@ -66,7 +108,9 @@ pub struct EngineOptions {
     /// The largest memory cap of any plugin, in MiB.
     pub max_memory_mib: u64,
     /// Where compiled functions are kept for the next compile, if anywhere.
+    /// Ignored for Winch, whose functions are not kept between compiles.
     pub function_cache: Option<std::sync::Arc<crate::function_cache::FunctionCache>>,
+    pub compiler: Compiler,
 }
 
 impl Sandbox {
@@ -100,17 +144,30 @@ impl Sandbox {
             .max_core_instance_size(SandboxBounds::INSTANCE_STATE_BYTES)
             .max_memory_size((options.max_memory_mib as usize) << 20);
         config.allocation_strategy(pool);
-        if let Some(store) = options.function_cache {
-            config.enable_incremental_compilation(store)?;
+        match options.compiler {
+            Compiler::Cranelift => {
+                config.strategy(wasmtime::Strategy::Cranelift);
+                if let Some(store) = options.function_cache {
+                    config.enable_incremental_compilation(store)?;
+                }
+            }
+            Compiler::Winch => {
+                config.strategy(wasmtime::Strategy::Winch);
+            }
         }
 
         let engine = Engine::new(&config)?;
         start_epoch_ticker(&engine);
-        Ok(Sandbox { engine })
+        Ok(Sandbox { engine, compiler: options.compiler })
     }
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// What compiles this engine's plugins.
+    pub fn compiler(&self) -> Compiler {
+        self.compiler
     }
 
     /// A linker with WASI (as the sandbox restricts it) and nothing else.

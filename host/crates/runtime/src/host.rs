@@ -8,7 +8,7 @@ use wasmtime::component::Linker;
 
 use crate::cache::ComponentCache;
 use crate::digest::Digest;
-use crate::engine::{EngineOptions, Sandbox};
+use crate::engine::{Compiler, EngineOptions, Sandbox};
 use crate::instance::{EvaluatorInstance, GuardInstance, Instance as _, call_runtime};
 use crate::limits::Limits;
 use crate::models::{ModelAccess, ModelBroker};
@@ -105,12 +105,22 @@ pub trait PluginLog: Send + Sync {
 impl Host {
     /// A host sized for `specs` run by `jobs` workers.
     pub fn new(specs: &[PluginSpec], jobs: usize, cache: ComponentCache) -> Result<Host, EngineError> {
+        Host::with_compiler(specs, jobs, cache, Compiler::default())
+    }
+
+    /// A host sized for `specs` run by `jobs` workers, compiling with `compiler`.
+    pub fn with_compiler(
+        specs: &[PluginSpec],
+        jobs: usize,
+        cache: ComponentCache,
+        compiler: Compiler,
+    ) -> Result<Host, EngineError> {
         let max_memory_mib = specs.iter().map(|s| s.limits.memory_mib).max().unwrap_or(Limits::default().memory_mib);
         // Each worker holds one instance per plugin; loading, finalizing and
         // replacing trapped instances need a few more.
         let max_instances = ((jobs + 2) * specs.len().max(1) * 2) as u32;
         let function_cache = cache.function_cache();
-        let sandbox = Sandbox::new(EngineOptions { max_instances, max_memory_mib, function_cache })?;
+        let sandbox = Sandbox::new(EngineOptions { max_instances, max_memory_mib, function_cache, compiler })?;
         let linker = sandbox.linker()?;
         Ok(Host { sandbox, linker, cache, models: None, log: None })
     }

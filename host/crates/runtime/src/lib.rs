@@ -31,7 +31,7 @@ pub mod wasi;
 pub use cache::ComponentCache;
 pub use contract::{Decision, Feedback, Instant, Rating, Sample, Scope, Scores, Statistic, Verdict};
 pub use digest::Digest;
-pub use engine::{EngineOptions, Sandbox};
+pub use engine::{Compiler, EngineOptions, Sandbox};
 pub use failure::Failure;
 pub use host::{Host, LoadedPlugin, PluginLog, PluginSpec};
 pub use instance::{EvaluatorInstance, GuardInstance, Instance, PerRecord, call_runtime};

@@ -176,6 +176,8 @@ pub struct Plugin {
     pub scope: Option<Scope>,
     /// Every interface the component imports.
     pub imports: Vec<String>,
+    /// What compiled it (its fuel counts are that compiler's).
+    pub compiler: crate::Compiler,
     pub(crate) pre: Pre,
 }
 
@@ -253,6 +255,7 @@ impl Plugin {
             metrics: Arc::from([]),
             scope: None,
             imports,
+            compiler: sandbox.compiler(),
             pre,
         };
         plugin.describe(sandbox, limits, grants, scope_pre.as_ref())?;

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use assay_runtime::{Determinism, Digest, Grant, Kind, Limits, LoadedPlugin, MetricInfo, MetricLevel};
+use assay_runtime::{Compiler, Determinism, Digest, Grant, Kind, Limits, LoadedPlugin, MetricInfo, MetricLevel};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
@@ -402,6 +402,11 @@ pub struct PluginSummary {
     pub limits: Limits,
     /// Directories the plugin could read, as `HOST_DIR:GUEST_PATH`.
     pub grants: Vec<Grant>,
+    /// What compiled it: fuel is counted by the compiled code, and Winch
+    /// counts a few percent less than Cranelift. Runs written before it was
+    /// recorded were compiled by Cranelift.
+    #[serde(default)]
+    pub compiler: Compiler,
     pub fuel: FuelSummary,
     /// Guards only: where records went when it failed on them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -425,6 +430,7 @@ impl PluginSummary {
             signature,
             limits: loaded.limits,
             grants: loaded.grants.clone(),
+            compiler: plugin.compiler,
             fuel,
             on_failure,
         }
