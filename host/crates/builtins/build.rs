@@ -18,11 +18,17 @@ fn main() {
 
     let plugins = guests::guests_in(&root.join("plugins"));
     let paths = guests::build(&plugins, &guests::target_dir(&out_dir));
+    // Each component's sha256 is computed here, once: a run digests every
+    // plugin it loads, and the built-ins are megabytes a process would
+    // otherwise hash again at every start.
     let mut code = String::from(
-        "/// Built-in plugins: (name, component bytes), sorted by name.\npub static BUILTINS: &[(&str, &[u8])] = &[\n",
+        "/// Built-in plugins: (name, component bytes, their sha256), sorted by name.\n\
+         pub static BUILTINS: &[(&str, &[u8], [u8; 32])] = &[\n",
     );
     for (plugin, path) in plugins.iter().zip(&paths) {
-        writeln!(code, "    ({:?}, include_bytes!({:?})),", plugin.name, path).unwrap();
+        use sha2::Digest as _;
+        let digest: [u8; 32] = sha2::Sha256::digest(std::fs::read(path).unwrap()).into();
+        writeln!(code, "    ({:?}, include_bytes!({:?}), {digest:?}),", plugin.name, path).unwrap();
     }
     code.push_str("];\n");
     std::fs::write(out_dir.join("builtins.rs"), code).unwrap();

@@ -152,8 +152,10 @@ pub struct Registries {
     runtime: tokio::runtime::Runtime,
     options: RegistryOptions,
     /// For the reads this module bounds itself (manifests); oci-client keeps
-    /// its own for blobs, pushes and token exchanges.
-    http: reqwest::Client,
+    /// its own for blobs, pushes and token exchanges. Made at first use: it
+    /// reads the system's certificates, a few milliseconds that a run of
+    /// built-in plugins alone should not pay.
+    http: std::sync::OnceLock<reqwest::Client>,
     clients: Mutex<BTreeMap<String, (Arc<Client>, Login)>>,
     /// Registries that did not answer, and why: not asked again.
     down: Mutex<BTreeMap<String, String>>,
@@ -171,19 +173,24 @@ impl Registries {
     pub fn new(options: RegistryOptions) -> Registries {
         let runtime =
             tokio::runtime::Builder::new_current_thread().enable_all().build().expect("building a tokio runtime");
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(options.connect_timeout_secs))
-            .read_timeout(Duration::from_secs(options.read_timeout_secs))
-            .build()
-            .expect("building an HTTP client");
         Registries {
             runtime,
             options,
-            http,
+            http: std::sync::OnceLock::new(),
             clients: Default::default(),
             down: Default::default(),
             notes: Default::default(),
         }
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(self.options.connect_timeout_secs))
+                .read_timeout(Duration::from_secs(self.options.read_timeout_secs))
+                .build()
+                .expect("building an HTTP client")
+        })
     }
 
     /// Notes gathered so far (a damaged store entry fetched again,
@@ -251,7 +258,7 @@ impl Registries {
         let scheme = if reference.is_loopback() { "http" } else { "https" };
         let target = reference.digest().or(reference.tag()).unwrap_or("latest");
         let url = format!("{scheme}://{}/v2/{}/manifests/{target}", reference.registry(), reference.inner.repository());
-        let mut request = self.http.request(method, url).header(reqwest::header::ACCEPT, OCI_IMAGE_MEDIA_TYPE);
+        let mut request = self.http().request(method, url).header(reqwest::header::ACCEPT, OCI_IMAGE_MEDIA_TYPE);
         request = match (token, &login.auth) {
             (Some(token), _) => request.bearer_auth(token),
             (None, RegistryAuth::Basic(user, password)) => request.basic_auth(user, Some(password)),

@@ -246,6 +246,7 @@ impl<'a> Resolver<'a> {
         let (origin, bytes, manifest) = match parsed {
             SourceText::Builtin(builtin) => {
                 let bytes = assay_builtins::get(&builtin).expect("parse checked the name");
+                verified = assay_builtins::sha256(&builtin).map(Digest::from_bytes);
                 (Origin::Builtin(builtin), Cow::Borrowed(bytes), None)
             }
             SourceText::Path(path) => {

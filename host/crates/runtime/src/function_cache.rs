@@ -9,7 +9,7 @@
 //! before, whatever component it came from; this module is its store.
 //!
 //! Entries are native code, so, as in [`crate::cache`], each is
-//! authenticated with the cache key (HMAC-SHA256 over the entry) and one
+//! authenticated with the cache key (a BLAKE3 keyed hash over the entry) and one
 //! that does not verify is never used. They live in one append-only file,
 //! `functions.log` in the cache directory, written under an exclusive lock
 //! so that processes compiling at once do not interleave records, and read
@@ -24,8 +24,6 @@ use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-
-use hmac::Mac;
 
 use crate::cache::CacheKey;
 
@@ -120,7 +118,7 @@ impl wasmtime::CacheStore for FunctionCache {
         let mut bytes = vec![0; len as usize + TAG_BYTES];
         snapshot.reader.as_ref()?.read_exact_at(&mut bytes, offset).ok()?;
         let (value, tag) = bytes.split_at(len as usize);
-        self.tag(key, value).verify_slice(tag).ok()?;
+        self.tag(key, value).verifies(tag).then_some(())?;
         bytes.truncate(len as usize);
         Some(Cow::Owned(bytes))
     }
@@ -134,7 +132,7 @@ impl wasmtime::CacheStore for FunctionCache {
         record.extend_from_slice(&value_len.to_le_bytes());
         record.extend_from_slice(key);
         record.extend_from_slice(&value);
-        record.extend_from_slice(&self.tag(key, &value).finalize().into_bytes());
+        record.extend_from_slice(&self.tag(key, &value).finalize());
         // A store that cannot be written only costs time on the next compile.
         self.append(&record).is_ok()
     }

@@ -202,70 +202,115 @@ impl Host {
     }
 
     /// Loads and configures every plugin of a run, failing on the first
-    /// that cannot be used.
+    /// that cannot be used. Plugins are loaded side by side, one thread per
+    /// core: each is read from the compiled cache (its tag checked over
+    /// every byte) or compiled, then instantiated and configured, all of it
+    /// independent of the others, and most of a warm start.
     pub fn prepare(
         &self,
         specs: &[PluginSpec],
         kind: Kind,
         determinism: &Determinism,
     ) -> Result<Vec<LoadedPlugin>, LoadError> {
-        let runtime = call_runtime();
-        let mut loaded: Vec<LoadedPlugin> = Vec::new();
-        for spec in specs {
-            let component = (&**spec.component, spec.sha256);
-            let plugin = self.load_digested(&spec.origin, component, &spec.limits, &spec.grants, Some(kind))?;
-            let name = if spec.name.is_empty() { plugin.info.name.clone() } else { spec.name.clone() };
-            let refuse = |message: &str| Err(LoadError::Instance { name: name.clone(), message: message.into() });
-            if name.contains('/') || name.contains(char::is_whitespace) {
-                return refuse("an instance name must not contain `/` or spaces");
+        let mut loaded: Vec<LoadedPlugin> = Vec::with_capacity(specs.len());
+        let sizes: Vec<usize> = specs.iter().map(|spec| spec.component.len()).collect();
+        for plugin in on_cores(specs, &sizes, |spec| self.prepare_one(spec, kind, determinism)) {
+            let plugin = plugin?;
+            if loaded.iter().any(|l| l.name == plugin.name) {
+                return Err(LoadError::Instance {
+                    name: plugin.name,
+                    message: "two plugins of this run have this name; give one another name in the config \
+                              ([plugins.OTHER] source = ...)"
+                        .into(),
+                });
             }
-            if loaded.iter().any(|l| l.name == name) {
-                return refuse(
-                    "two plugins of this run have this name; give one another name in the config ([plugins.OTHER] source = ...)",
-                );
-            }
-            let (limits, grants, config) = (&spec.limits, &spec.grants, spec.config_json.as_str());
-            let models = || self.model_access(&spec.models);
-            let settings = runtime
-                .block_on(async {
-                    match kind {
-                        Kind::Evaluator => {
-                            EvaluatorInstance::new(&plugin, &self.sandbox, limits, determinism, grants, models())
-                                .await?
-                                .configure(config)
-                                .await
-                        }
-                        Kind::Guard => {
-                            GuardInstance::new(&plugin, &self.sandbox, limits, determinism, grants, models())
-                                .await?
-                                .configure(config)
-                                .await
-                        }
-                    }
-                })
-                .map_err(|failure| LoadError::Instance { name: name.clone(), message: failure.to_string() })?;
-            // A model alias is a name in one configuration: the signature
-            // names the provider and model it stands for, so that scores
-            // from two judges are never taken for comparable.
-            let mut settings = settings;
-            if let Some(broker) = &self.models {
-                for alias in &spec.models {
-                    if let Some(identity) = broker.identity(alias) {
-                        settings.push((format!("models.{alias}"), identity));
-                    }
-                }
-            }
-            loaded.push(LoadedPlugin {
-                name,
-                origin: spec.origin.clone(),
-                plugin,
-                config_json: spec.config_json.clone(),
-                limits: spec.limits,
-                grants: spec.grants.clone(),
-                models: spec.models.clone(),
-                settings,
-            });
+            loaded.push(plugin);
         }
         Ok(loaded)
     }
+
+    /// Loads and configures one plugin of a run.
+    fn prepare_one(&self, spec: &PluginSpec, kind: Kind, determinism: &Determinism) -> Result<LoadedPlugin, LoadError> {
+        let component = (&**spec.component, spec.sha256);
+        let plugin = self.load_digested(&spec.origin, component, &spec.limits, &spec.grants, Some(kind))?;
+        let name = if spec.name.is_empty() { plugin.info.name.clone() } else { spec.name.clone() };
+        if name.contains('/') || name.contains(char::is_whitespace) {
+            let message = "an instance name must not contain `/` or spaces".into();
+            return Err(LoadError::Instance { name, message });
+        }
+        let (limits, grants, config) = (&spec.limits, &spec.grants, spec.config_json.as_str());
+        let models = || self.model_access(&spec.models);
+        let settings = call_runtime()
+            .block_on(async {
+                match kind {
+                    Kind::Evaluator => {
+                        EvaluatorInstance::new(&plugin, &self.sandbox, limits, determinism, grants, models())
+                            .await?
+                            .configure(config)
+                            .await
+                    }
+                    Kind::Guard => {
+                        GuardInstance::new(&plugin, &self.sandbox, limits, determinism, grants, models())
+                            .await?
+                            .configure(config)
+                            .await
+                    }
+                }
+            })
+            .map_err(|failure| LoadError::Instance { name: name.clone(), message: failure.to_string() })?;
+        // A model alias is a name in one configuration: the signature
+        // names the provider and model it stands for, so that scores
+        // from two judges are never taken for comparable.
+        let mut settings = settings;
+        if let Some(broker) = &self.models {
+            for alias in &spec.models {
+                if let Some(identity) = broker.identity(alias) {
+                    settings.push((format!("models.{alias}"), identity));
+                }
+            }
+        }
+        Ok(LoadedPlugin {
+            name,
+            origin: spec.origin.clone(),
+            plugin,
+            config_json: spec.config_json.clone(),
+            limits: spec.limits,
+            grants: spec.grants.clone(),
+            models: spec.models.clone(),
+            settings,
+        })
+    }
+}
+
+/// `f` of every item, in order, computed on up to one thread per core, the
+/// items of largest `cost` first (so that no core is left with a large one
+/// at the end while the others wait).
+fn on_cores<T: Sync, R: Send>(items: &[T], cost: &[usize], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len());
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&index| std::cmp::Reverse(cost[index]));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let taken = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&index) = order.get(taken) else { return mine };
+                        mine.push((index, f(&items[index])));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    done.sort_unstable_by_key(|(index, _)| *index);
+    done.into_iter().map(|(_, result)| result).collect()
 }
