@@ -27,8 +27,16 @@ fn main() {
     );
     for (plugin, path) in plugins.iter().zip(&paths) {
         use sha2::Digest as _;
-        let digest: [u8; 32] = sha2::Sha256::digest(std::fs::read(path).unwrap()).into();
-        writeln!(code, "    ({:?}, include_bytes!({:?}), {digest:?}),", plugin.name, path).unwrap();
+        // The embedded bytes are this build's own copy: the guests' target
+        // directory is shared by every build of this crate (debug, release,
+        // other feature sets), and one of them may rebuild a component after
+        // this digest was taken, which include_bytes! of the shared file
+        // would then embed under the old digest.
+        let bytes = std::fs::read(path).unwrap();
+        let copy = out_dir.join(format!("{}.wasm", plugin.name));
+        std::fs::write(&copy, &bytes).unwrap();
+        let digest: [u8; 32] = sha2::Sha256::digest(&bytes).into();
+        writeln!(code, "    ({:?}, include_bytes!({:?}), {digest:?}),", plugin.name, copy).unwrap();
     }
     code.push_str("];\n");
     std::fs::write(out_dir.join("builtins.rs"), code).unwrap();
