@@ -109,6 +109,19 @@ fn every_guard_decides_the_example_feedback_as_its_readme_says() {
     assert_eq!(by_id["fb-166"]["decision"], "accept");
     assert_eq!(by_id["fb-167"]["guards"]["flood"]["decision"], "quarantine");
 
+    // A campaign's first records, accepted before it showed, are recalled
+    // when it shows: those only flood held move to quarantine.
+    for id in ["fb-212", "fb-214", "fb-217", "fb-219", "fb-235", "fb-236", "fb-237", "fb-238"] {
+        let recalls = &by_id[id]["guards"]["flood"]["recalls"];
+        assert_eq!(recalls.as_array().map(Vec::len), Some(1), "{id}: {recalls}");
+        assert_eq!((recalls[0]["from"].as_str(), recalls[0]["outcome"].as_str()), (Some("accept"), Some("applied")));
+        let shown_at = if id < "fb-220" { "fb-222" } else { "fb-239" };
+        assert!(recalls[0]["reason"].as_str().unwrap().contains(&format!("shown at record {shown_at}")), "{recalls}");
+        let recalled_from = if id < "fb-220" { json!(null) } else { json!("accept") };
+        assert_eq!(by_id[id]["recalled_from"], recalled_from, "{id}: facts rejected the Sydney records anyway");
+    }
+    assert_eq!(decisions.iter().filter(|d| d.get("recalled_from").is_some()).count(), 4);
+
     // Each record is in the file of its decision, unchanged, in input order.
     let input = lines(&example());
     for (route, file) in
@@ -124,17 +137,18 @@ fn every_guard_decides_the_example_feedback_as_its_readme_says() {
     assert_eq!(summary["kind"], "guard");
     assert_eq!(
         summary["counts"],
-        json!({"records": 269, "accepted": 216, "quarantined": 28, "rejected": 25, "bad_records": 0, "guard_errors": 0})
+        json!({"records": 269, "accepted": 212, "quarantined": 32, "rejected": 25, "bad_records": 0, "guard_errors": 0, "recalled": 4})
     );
     assert_eq!(summary["guards"]["arithmetic"], json!({"accept": 257, "quarantine": 0, "reject": 12, "errors": {}}));
     assert_eq!(summary["guards"]["facts"]["reject"], 20);
-    assert_eq!(summary["guards"]["flood"]["quarantine"], 13);
+    assert_eq!(summary["guards"]["flood"]["quarantine"], 21);
+    assert_eq!(summary["guards"]["flood"]["recalls"], json!({"applied": 8, "unchanged": 0, "refused": 0}));
     assert_eq!(summary["guards"]["injection"]["quarantine"], 11);
     assert_eq!(summary["guards"]["consensus"]["quarantine"], 25);
     let plugins = summary["plugins"].as_array().unwrap();
     assert_eq!(plugins.iter().map(|p| p["name"].as_str().unwrap()).collect::<Vec<_>>(), GUARDS);
     for plugin in plugins {
-        assert_eq!(plugin["contract"], "assay:plugin/guard@0.1.2");
+        assert_eq!(plugin["contract"], "assay:plugin/guard@0.1.3");
         assert_eq!(plugin["sha256"].as_str().unwrap().len(), 64);
         assert!(plugin["version"].is_string() && plugin["limits"]["timeout_ms"].is_number());
         assert_eq!(plugin["on_failure"], "quarantine");
@@ -395,6 +409,88 @@ fn csv_feedback_keeps_its_rows_and_header() {
     );
     let summary = read_json(&out.join("summary.json"));
     assert_eq!(summary["outputs"]["accepted"], "accepted.csv");
+}
+
+#[test]
+fn recalls_only_tighten_and_move_records_before_the_outputs_are_final() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.csv");
+    // Line 1 is the header; record a spans lines 2 and 3.
+    let rows = [
+        "a,u1,q,\"multi\nline\",up,ok",
+        "b,u2,q,x,up,HOLD",
+        "c,u3,q,x,up,REJECT",
+        "d,u4,q,x,up,RECALL a quarantine",
+        "e,u5,q,x,up,RECALL b accept",
+        "f,u6,q,x,up,RECALL c quarantine",
+        "g,u7,q,x,up,RECALL b quarantine",
+        "h,u8,q,x,up,RECALL nobody reject",
+        "i,u9,q,x,up,RECALL j reject",
+        "j,u10,q,x,up,ok",
+        "k,u11,q,x,up,RECALL a reject",
+    ];
+    let header = "id,author,prompt,output,rating,comment\n";
+    std::fs::write(&path, format!("{header}{}\n", rows.join("\n"))).unwrap();
+    let out = dir.path().join("out");
+    // One record per batch, so record i recalls j before j is screened.
+    let args = ["-g", artifacts::TRAP_GUARD, "-g", "arithmetic", "--field", "user=author", "--batch-size", "1"];
+    let output = guard(&path, &args, &out);
+    expect_code(&output, 0);
+
+    let file = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
+    let rows_of =
+        |picked: &[usize]| format!("{header}{}", picked.iter().map(|&i| format!("{}\n", rows[i])).collect::<String>());
+    assert_eq!(file("rejected.csv"), rows_of(&[0, 2]), "a is recalled twice, to reject");
+    assert_eq!(file("quarantined.csv"), rows_of(&[1]));
+    assert_eq!(file("accepted.csv"), rows_of(&[3, 4, 5, 6, 7, 8, 9, 10]), "nothing recalled is accepted");
+
+    let decisions = decisions(&out);
+    let recalls = |i: usize| decisions[i]["guards"]["trap_guard"]["recalls"].clone();
+    assert_eq!(decisions[0]["decision"], "reject");
+    assert_eq!(decisions[0]["recalled_from"], "accept");
+    assert_eq!(decisions[0]["guards"]["trap_guard"]["decision"], "reject");
+    assert_eq!(decisions[0]["guards"]["trap_guard"]["reason"], "seen 1", "the first decision's reason is kept");
+    assert_eq!(
+        recalls(0),
+        json!([
+            {"from": "accept", "to": "quarantine", "reason": "recalled at d (seen 4)", "after_line": 6, "outcome": "applied"},
+            {"from": "quarantine", "to": "reject", "reason": "recalled at k (seen 11)", "after_line": 13, "outcome": "applied"}
+        ])
+    );
+    assert_eq!(decisions[0]["guards"]["arithmetic"]["decision"], "accept", "other guards' entries are untouched");
+    let outcomes = |i: usize| -> Vec<String> {
+        recalls(i).as_array().unwrap().iter().map(|r| format!("{}>{}:{}", r["from"], r["to"], r["outcome"])).collect()
+    };
+    assert_eq!(outcomes(1), [r#""quarantine">"accept":"refused""#, r#""quarantine">"quarantine":"unchanged""#]);
+    assert_eq!(outcomes(2), [r#""reject">"quarantine":"refused""#], "a recall never loosens");
+    for (i, d) in decisions.iter().enumerate().skip(1) {
+        assert!(d.get("recalled_from").is_none(), "{d}");
+        if i > 2 {
+            assert!(d["guards"]["trap_guard"].get("recalls").is_none(), "{d}");
+        }
+    }
+
+    let summary = read_json(&out.join("summary.json"));
+    assert_eq!(summary["counts"]["recalled"], 1);
+    assert_eq!(summary["counts"]["accepted"], 8);
+    assert_eq!(summary["counts"]["rejected"], 2);
+    let guard = &summary["guards"]["trap_guard"];
+    assert_eq!(
+        (guard["accept"].clone(), guard["quarantine"].clone(), guard["reject"].clone()),
+        (json!(8), json!(1), json!(2))
+    );
+    assert_eq!(guard["recalls"]["applied"], 2);
+    assert_eq!(guard["recalls"]["unchanged"], 1);
+    assert_eq!(guard["recalls"]["refused"], 4, "accept, looser, an unknown id, a record not yet screened: {guard}");
+    assert_eq!(
+        guard["recalls"]["first_refused"],
+        "recalled record \"b\" (line 4) to accept, but had decided quarantine: a recall only tightens"
+    );
+    assert!(summary["guards"]["arithmetic"].get("recalls").is_none());
+    let table = stdout(&output);
+    let row = table.lines().find(|l| l.contains("trap_guard")).unwrap();
+    assert!(row.contains("2 (4 refused)"), "{table}");
+    assert!(table.contains("(1 moved by recalls)"), "{table}");
 }
 
 /// A line of random feedback: a record with a random command for the trap

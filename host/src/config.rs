@@ -297,6 +297,34 @@ option_group! {
 }
 
 option_group! {
+    /// Options of `assay serve` (`[serve]`).
+    pub struct ServeOptions {
+        /// The address to listen on. Default: 127.0.0.1:7878 (loopback only;
+        /// another address needs [serve] tokens).
+        #[arg(long, value_name = "ADDR")]
+        pub bind: Option<String>,
+        /// The folder for the write-ahead log, decisions.jsonl, recalls.jsonl
+        /// and malformed.jsonl. A restarted service screens its log again.
+        #[arg(long, value_name = "DIR")]
+        pub state: Option<PathBuf>,
+        /// The largest request body in bytes. Default: 1048576.
+        #[arg(long, value_name = "BYTES")]
+        pub max_body_bytes: Option<usize>,
+        /// Requests that may wait to be screened; more are answered 503 with
+        /// Retry-After. Default: 1024.
+        #[arg(long, value_name = "N")]
+        pub queue: Option<usize>,
+        /// Records screened together, at most. Default: 4096.
+        #[arg(long, value_name = "N")]
+        pub max_batch: Option<usize>,
+        /// Bearer tokens' SHA-256 digests (`sha256:HEX`), from the config
+        /// only: a token on a command line would be in the process list.
+        #[arg(skip)]
+        pub tokens: Vec<String>,
+    }
+}
+
+option_group! {
     /// How the input is read (`[dataset]`).
     pub struct InputOptions {
         /// Input format, when the file name does not tell.
@@ -381,6 +409,7 @@ pub struct PluginEntry {
 struct Sections {
     run: toml::Table,
     guard: toml::Table,
+    serve: toml::Table,
     dataset: toml::Table,
     ci: toml::Table,
     plugins: IndexMap<String, PluginEntry>,
@@ -400,6 +429,7 @@ pub struct ConfigFile {
     pub eval: EvalOptions,
     pub shard: ShardOptions,
     pub guard: GuardOptions,
+    pub serve: ServeOptions,
     pub input: InputOptions,
     pub ci: CiOptions,
     /// Plugin instances by name, in the order written.
@@ -444,12 +474,15 @@ impl ConfigFile {
         let shard: ShardOptions = read_section(&text, "run", &sections.run, &run_keys).map_err(parse)?;
         let mut guard: GuardOptions =
             read_section(&text, "guard", &sections.guard, &[GuardOptions::KEYS]).map_err(parse)?;
+        let mut serve: ServeOptions =
+            read_section(&text, "serve", &sections.serve, &[ServeOptions::KEYS]).map_err(parse)?;
         let input: InputOptions =
             read_section(&text, "dataset", &sections.dataset, &[InputOptions::KEYS]).map_err(parse)?;
         let mut ci: CiOptions = read_section(&text, "ci", &sections.ci, &[CiOptions::KEYS]).map_err(parse)?;
         shared.cache_dir = in_base(shared.cache_dir);
         eval.out = in_base(eval.out);
         guard.out = in_base(guard.out);
+        serve.state = in_base(serve.state);
         ci.junit = in_base(ci.junit);
         ci.markdown = in_base(ci.markdown);
         Ok(ConfigFile {
@@ -458,6 +491,7 @@ impl ConfigFile {
             eval,
             shard,
             guard,
+            serve,
             input,
             ci,
             plugins: sections.plugins,

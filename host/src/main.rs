@@ -45,6 +45,8 @@ enum Command {
     Inspect(cli::inspect::InspectArgs),
     /// Screen user feedback with guard plugins: accept, quarantine or reject each record.
     Guard(cli::guard::GuardArgs),
+    /// Screen feedback online: the guards as an HTTP service with a write-ahead log and recalls.
+    Serve(cli::serve::ServeArgs),
     /// Write one self-contained HTML report over run folders.
     Report(cli::report::ReportArgs),
     /// Ask candidate models for their answers to an eval set's prompts, one eval set each.
@@ -101,6 +103,7 @@ fn main() -> ExitCode {
         Command::Plugins => done(cli::inspect::plugins()),
         Command::Inspect(args) => done(cli::inspect::inspect(args)),
         Command::Guard(args) => cli::guard::guard(args),
+        Command::Serve(args) => done(cli::serve::serve(args)),
         Command::Report(args) => done(cli::report::report(args)),
         Command::Merge(args) => cli::merge::merge(args),
         Command::Compare(args) => done(cli::compare::compare(args)),

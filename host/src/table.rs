@@ -42,16 +42,22 @@ pub fn metrics(summary: &EvaluationSummary) -> comfy_table::Table {
     table
 }
 
-/// The table printed after a guard run: records per route, per guard and in all.
+/// The table printed after a guard run: records per route, per guard and in
+/// all, and how many decisions recalls tightened.
 pub fn guards(summary: &GuardSummary) -> comfy_table::Table {
-    let mut table = new(&["guard", "accept", "quarantine", "reject", "errors"]);
+    let mut table = new(&["guard", "accept", "quarantine", "reject", "recalled", "errors"]);
     for (name, routes) in &summary.guards {
         let errors: Vec<String> = routes.errors.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+        let refused = routes.recalls.refused;
         table.add_row([
             name.clone(),
             routes.accept.to_string(),
             routes.quarantine.to_string(),
             routes.reject.to_string(),
+            match refused {
+                0 => routes.recalls.applied.to_string(),
+                _ => format!("{} ({refused} refused)", routes.recalls.applied),
+            },
             if errors.is_empty() { "-".into() } else { errors.join(", ") },
         ]);
     }
@@ -70,9 +76,10 @@ pub fn guards(summary: &GuardSummary) -> comfy_table::Table {
         c.accepted.to_string(),
         c.quarantined.to_string(),
         c.rejected.to_string(),
+        c.recalled.to_string(),
         if errors.is_empty() { "-".into() } else { errors.join(", ") },
     ]);
-    align_right(&mut table, 1..4);
+    align_right(&mut table, 1..5);
     table
 }
 
@@ -104,8 +111,12 @@ pub fn print(summary: &Summary, out: &Path) {
         Summary::Guard(summary) => {
             println!("{}", guards(summary));
             let counts = &summary.counts;
+            let recalled = match counts.recalled {
+                0 => String::new(),
+                n => format!(" ({n} moved by recalls)"),
+            };
             println!(
-                "{} records: {} accepted, {} quarantined, {} rejected; {} unreadable, {} with guard errors; results in {}",
+                "{} records: {} accepted, {} quarantined, {} rejected{recalled}; {} unreadable, {} with guard errors; results in {}",
                 counts.records,
                 counts.accepted,
                 counts.quarantined,

@@ -14,10 +14,23 @@ use serde_json::{Value, json};
 
 /// One HTTP/1.1 request; the status and the body.
 pub fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let answer = request(method, url, headers, body).unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    (answer.status, answer.body)
+}
+
+/// An HTTP answer: the status, the head (lowercased) and the body.
+pub struct Answer {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+/// One HTTP/1.1 request, or why it got no answer (the server went away).
+pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> std::io::Result<Answer> {
     let rest = url.strip_prefix("http://").expect("http URLs only");
     let (host, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
-    let mut stream = TcpStream::connect(host).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut stream = TcpStream::connect(host)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut request =
         format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
     for (name, value) in headers {
@@ -25,35 +38,39 @@ pub fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> (u
     }
     request.push_str("\r\n");
     request.push_str(body);
-    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(request.as_bytes())?;
     // Read the head, then exactly the body it announces: some servers
     // (chromedriver) keep the connection open whatever the request asks.
     let mut head = Vec::new();
     let mut byte = [0u8];
-    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte)? == 1 {
         head.push(byte[0]);
     }
     let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    if status == 0 {
+        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "no answer"));
+    }
     let length =
         head.lines().find_map(|l| l.strip_prefix("content-length:").and_then(|v| v.trim().parse::<usize>().ok()));
     let mut body = Vec::new();
     match length {
         Some(length) => {
             body.resize(length, 0);
-            stream.read_exact(&mut body).unwrap();
+            stream.read_exact(&mut body)?;
         }
         None if head.contains("transfer-encoding: chunked") => {
-            while !body.ends_with(b"0\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+            while !body.ends_with(b"0\r\n\r\n") && stream.read(&mut byte)? == 1 {
                 body.push(byte[0]);
             }
-            return (status, unchunk(&String::from_utf8_lossy(&body)));
+            let body = unchunk(&String::from_utf8_lossy(&body));
+            return Ok(Answer { status, head, body });
         }
         None => {
-            stream.read_to_end(&mut body).unwrap();
+            stream.read_to_end(&mut body)?;
         }
     }
-    (status, String::from_utf8_lossy(&body).into_owned())
+    Ok(Answer { status, head, body: String::from_utf8_lossy(&body).into_owned() })
 }
 
 fn unchunk(mut body: &str) -> String {

@@ -14,10 +14,10 @@ use super::finish::Finish;
 use super::setup::{PluginFlags, Setup};
 use crate::config::{CiOptions, GuardOptions, InputOptions, ShardOptions, SharedOptions};
 
+/// Which guards run, and the config they come from: `assay guard` and
+/// `assay serve` choose them alike.
 #[derive(Args)]
-pub struct GuardArgs {
-    /// The feedback: JSON Lines (.jsonl) or CSV (.csv, .tsv).
-    feedback: PathBuf,
+pub struct GuardChoice {
     /// A guard to run: a built-in name, a name from the config, a path to a
     /// .wasm component, or oci://HOST/NAMESPACE/NAME:TAG (or @sha256:...).
     /// Repeat for several. Default: every plugin in the config.
@@ -28,6 +28,21 @@ pub struct GuardArgs {
     config: Option<PathBuf>,
     #[command(flatten)]
     plugin_flags: PluginFlags,
+}
+
+impl GuardChoice {
+    /// The setup these guards run with.
+    pub(crate) fn setup(&self, shared: SharedOptions) -> Result<Setup> {
+        Setup::new(self.config.as_deref(), shared, &self.guards, &self.plugin_flags)
+    }
+}
+
+#[derive(Args)]
+pub struct GuardArgs {
+    /// The feedback: JSON Lines (.jsonl) or CSV (.csv, .tsv).
+    feedback: PathBuf,
+    #[command(flatten)]
+    choice: GuardChoice,
     #[command(flatten)]
     guard: GuardOptions,
     /// A shard may run only guards whose decisions depend on each record
@@ -46,7 +61,7 @@ pub struct GuardArgs {
 
 pub fn guard(args: GuardArgs) -> Result<ExitCode> {
     let started = std::time::Instant::now();
-    let setup = Setup::new(args.config.as_deref(), args.shared, &args.guards, &args.plugin_flags)?;
+    let setup = args.choice.setup(args.shared)?;
     let config = &setup.config;
     let options = args.guard.over(config.guard.clone());
     let sharding = args.shard.over(config.shard.clone());
@@ -64,14 +79,7 @@ pub fn guard(args: GuardArgs) -> Result<ExitCode> {
 
     // Each guard holds one instance on a thread of its own, beside the parsers.
     let host = setup.host(setup.schedule.jobs + setup.specs.len())?;
-    let guards: Vec<Guard> = host
-        .prepare(&setup.specs, Kind::Guard, &setup.schedule.determinism)?
-        .into_iter()
-        .map(|loaded| {
-            let on_failure = config.plugins.get(&loaded.name).and_then(|entry| entry.on_failure).unwrap_or_default();
-            Guard { loaded, on_failure }
-        })
-        .collect();
+    let guards = load_guards(&setup, &host)?;
     check_gate_names(&setup, &guards)?;
     let screening = Screening {
         host: &host,
@@ -108,6 +116,19 @@ pub fn guard(args: GuardArgs) -> Result<ExitCode> {
     let code = finish.run(&args.feedback, |progress| Ok(Summary::Guard(screening.screen(&out, progress)?)));
     setup.print_model_notes();
     code
+}
+
+/// The setup's guards, loaded, each with its failure policy from the config.
+pub(crate) fn load_guards(setup: &Setup, host: &assay_runtime::Host) -> Result<Vec<Guard>> {
+    let config = &setup.config;
+    Ok(host
+        .prepare(&setup.specs, Kind::Guard, &setup.schedule.determinism)?
+        .into_iter()
+        .map(|loaded| {
+            let on_failure = config.plugins.get(&loaded.name).and_then(|entry| entry.on_failure).unwrap_or_default();
+            Guard { loaded, on_failure }
+        })
+        .collect())
 }
 
 /// Fails before screening when a gate names no count of a guard run and no

@@ -76,6 +76,12 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
     if plugin.kind == Kind::Guard {
         let sharding = if plugin.shardable() { "may run sharded" } else { "one instance sees the whole run" };
         println!("scope     {}: {sharding}", plugin.scope_text());
+        let recalls = if plugin.recalls {
+            "may take back decisions on earlier records (guard-recall)"
+        } else {
+            "never takes back a decision"
+        };
+        println!("recalls   {recalls}");
     }
     print_metadata(&metadata);
     if !plugin.metrics.is_empty() {
@@ -119,6 +125,7 @@ fn inspection(plugin: &Plugin, metadata: &ComponentMetadata) -> serde_json::Valu
         "contract": plugin.contract(),
         "world": plugin.world(),
         "scope": (plugin.kind == Kind::Guard).then(|| plugin.scope_text()),
+        "recalls": (plugin.kind == Kind::Guard).then_some(plugin.recalls),
         "source": plugin.origin,
         "size": plugin.size,
         "sha256": plugin.sha256,

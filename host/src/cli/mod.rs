@@ -17,5 +17,6 @@ pub mod registry;
 pub mod report;
 pub mod review;
 pub mod run;
+pub mod serve;
 pub mod setup;
 pub mod test;

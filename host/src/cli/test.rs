@@ -215,7 +215,8 @@ fn run_case(host: &Host, loaded: &mut LoadedPlugin, case: Case, line: u64, toler
                     .map_err(|e| anyhow!("feedback: {}", e.message))
             })
             .collect::<Result<Vec<_>>>()?;
-        let decisions = runtime.block_on(instance.screen(&batch, 0));
+        // A case checks decisions; recalls are checked by `assay guard` runs.
+        let decisions = runtime.block_on(instance.screen(&batch, 0)).map(|screened| screened.decisions);
         instance.forward_log(host, &loaded.name);
         return check_guard(decisions, &case.expect, expected_error.as_deref(), batch.len(), tolerance);
     }

@@ -19,15 +19,17 @@
 //!   `min_rated` such pairs) has each record quarantined while that holds. This
 //!   counts consensus that formed after the user rated, so a user who rates
 //!   everything first, and always against what everyone then says, is still
-//!   caught, though only from their next record on.
+//!   caught. When the rule first holds, the guard recalls (contract 0.1.3)
+//!   the user's earlier ratings that oppose a consensus and were accepted,
+//!   so all of them are held, the first ones included.
 //!
 //! Timestamps play no part: a pair's consensus spans the whole run.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use assay_guard_text::normalize;
 use assay_guard_text::numbers::format_number;
-use assay_sdk::guard::{Decision, Feedback, Guard, Rating};
+use assay_sdk::guard::{Decision, Feedback, Guard, Rating, Recall};
 use assay_sdk::{PluginInfo, Setting};
 
 #[derive(serde::Deserialize)]
@@ -107,13 +109,23 @@ enum Judgement {
     },
 }
 
+/// A named user's latest rating of one group.
+struct Cast {
+    /// The record it came in.
+    id: String,
+    /// Whether this guard has held that record: quarantined or recalled it.
+    held: bool,
+}
+
 pub struct Consensus {
     config: Config,
     groups: BTreeMap<String, Group>,
-    /// The groups each named user has rated.
-    rated: BTreeMap<String, BTreeSet<String>>,
+    /// The groups each named user has rated, with their latest rating's record.
+    rated: BTreeMap<String, BTreeMap<String, Cast>>,
     /// Numbers the voters without a name.
     anonymous: usize,
+    /// Recalls made since the host last asked.
+    recalls: Vec<Recall>,
 }
 
 impl Guard for Consensus {
@@ -139,7 +151,7 @@ impl Guard for Consensus {
         if !(config.max_disagreement > 0.0 && config.max_disagreement <= 1.0) {
             return Err(format!("`max_disagreement` must be above 0 and at most 1, not {}", config.max_disagreement));
         }
-        Ok(Consensus { config, groups: BTreeMap::new(), rated: BTreeMap::new(), anonymous: 0 })
+        Ok(Consensus { config, groups: BTreeMap::new(), rated: BTreeMap::new(), anonymous: 0, recalls: Vec::new() })
     }
 
     fn settings(&self) -> Vec<Setting> {
@@ -181,24 +193,36 @@ impl Guard for Consensus {
             }
             group.cast(&voter, vote);
             if !record.user.is_empty() {
-                self.rated.entry(voter.clone()).or_default().insert(key);
+                let cast = Cast { id: record.id.clone(), held: false };
+                self.rated.entry(voter.clone()).or_default().insert(key.clone(), cast);
             }
         }
-        if let Some((opposed, judged)) = self.disagreements(&voter) {
-            let rate = opposed as f64 / judged as f64;
+        if let Some(Disagreements { opposed, judged }) = self.disagreements(&voter) {
+            let rate = opposed.len() as f64 / judged as f64;
             if judged >= self.config.min_rated && rate >= self.config.max_disagreement {
-                reasons.push(format!(
-                    "contrarian: user \"{}\" opposes the consensus on {opposed} of {judged} rated prompts and outputs that have one",
-                    record.user
-                ));
+                let shown = format!(
+                    "contrarian: user \"{}\" opposes the consensus on {} of {judged} rated prompts and outputs that have one",
+                    record.user,
+                    opposed.len()
+                );
+                self.recall_opposed(&voter, &opposed, record, &shown);
+                reasons.push(shown);
                 risk = Some(risk.map_or(rate, |r| r.max(rate)));
             }
         }
-        Ok(if reasons.is_empty() {
-            Decision::accept()
-        } else {
-            Decision { risk, ..Decision::quarantine(reasons.join("; ")) }
-        })
+        if reasons.is_empty() {
+            return Ok(Decision::accept());
+        }
+        if let Some(own) = self.rated.get_mut(&voter).and_then(|casts| casts.get_mut(&key))
+            && own.id == record.id
+        {
+            own.held = true;
+        }
+        Ok(Decision { risk, ..Decision::quarantine(reasons.join("; ")) })
+    }
+
+    fn recalls(&mut self) -> Vec<Recall> {
+        std::mem::take(&mut self.recalls)
     }
 }
 
@@ -271,23 +295,47 @@ fn judge(config: &Config, group: &Group, voter: &str, vote: Vote) -> Judgement {
     }
 }
 
+/// How a voter's current ratings compare with the consensus of their groups.
+struct Disagreements {
+    /// The groups whose consensus the voter's rating opposes.
+    opposed: Vec<String>,
+    /// How many of the voter's groups have a consensus.
+    judged: usize,
+}
+
 impl Consensus {
-    /// Of the groups `voter` rated that have a consensus now: how many the
-    /// voter's rating opposes, and how many there are.
-    fn disagreements(&self, voter: &str) -> Option<(usize, usize)> {
-        let (mut opposed, mut judged) = (0, 0);
-        for key in self.rated.get(voter)? {
+    /// Of the groups `voter` rated that have a consensus now: which ones
+    /// the voter's rating opposes, and how many there are.
+    fn disagreements(&self, voter: &str) -> Option<Disagreements> {
+        let (mut opposed, mut judged) = (Vec::new(), 0);
+        for key in self.rated.get(voter)?.keys() {
             let group = &self.groups[key];
             match judge(&self.config, group, voter, group.votes[voter]) {
                 Judgement::NoConsensus => {}
                 Judgement::Agrees => judged += 1,
                 Judgement::Opposes { .. } => {
                     judged += 1;
-                    opposed += 1;
+                    opposed.push(key.clone());
                 }
             }
         }
-        (judged > 0).then_some((opposed, judged))
+        (judged > 0).then_some(Disagreements { opposed, judged })
+    }
+
+    /// Recalls the records of `voter`'s ratings in the `opposed` groups that
+    /// went through, now that the voter shows as a contrarian at `record`.
+    fn recall_opposed(&mut self, voter: &str, opposed: &[String], record: &Feedback, shown: &str) {
+        let Some(casts) = self.rated.get_mut(voter) else { return };
+        for key in opposed {
+            if let Some(cast) = casts.get_mut(key)
+                && !cast.held
+                && cast.id != record.id
+            {
+                cast.held = true;
+                let why = format!("{shown}, shown at record {}; this rating opposes one of them", record.id);
+                self.recalls.push(Recall::quarantine(cast.id.clone(), why));
+            }
+        }
     }
 }
 
@@ -378,8 +426,28 @@ mod tests {
             "contrarian: user \"contrarian\" opposes the consensus on 5 of 5 rated prompts and outputs that have one"
         );
         assert_eq!(d.risk, Some(1.0));
+        // The five ratings that went through first are recalled, once.
+        let recalls = g.recalls();
+        let ids: Vec<&str> = recalls.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["contrarian-1", "contrarian-2", "contrarian-3", "contrarian-4", "contrarian-5"]);
+        assert!(recalls.iter().all(|r| r.verdict == Verdict::Quarantine));
+        assert!(recalls[0].reason.ends_with("shown at record contrarian-6; this rating opposes one of them"));
+        assert_eq!(rate(&mut g, "contrarian", 7, Down).verdict, Verdict::Quarantine);
+        assert!(g.recalls().is_empty(), "each record is recalled at most once");
         // The crowd is not tainted by rating alongside.
         assert_eq!(rate(&mut g, "crowd0", 6, Up).verdict, Verdict::Accept);
+        assert!(g.recalls().is_empty());
+    }
+
+    #[test]
+    fn ratings_held_when_made_are_not_recalled() {
+        let mut g = guard();
+        for item in 1..=5 {
+            crowd(&mut g, item, &[Up; 5]);
+            let d = rate(&mut g, "late", item, Down);
+            assert_eq!(d.verdict, Verdict::Quarantine, "against the majority on {item}");
+        }
+        assert!(g.recalls().is_empty(), "{:?}", g.recalls());
     }
 
     #[test]

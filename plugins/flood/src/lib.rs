@@ -11,10 +11,11 @@
 //!   punctuation, spacing and look-alike characters ignored), has come from
 //!   at least `campaign_users` distinct users less than
 //!   `campaign_window_seconds` apart from this record (its own user
-//!   included), it is quarantined. Decisions are final and made in order,
-//!   so the records of the first `campaign_users - 1` users were accepted
-//!   before the campaign was visible; the reason lists their ids for the
-//!   reviewer.
+//!   included), it is quarantined. Decisions are made in order, so the
+//!   records of the first `campaign_users - 1` users were accepted before
+//!   the campaign was visible: when the campaign shows, the guard recalls
+//!   them (contract 0.1.3), and every record of the campaign in the window
+//!   is held, the first ones included.
 //!
 //! "Apart" is measured from this record's timestamp in both directions, so
 //! with chronological input it is the usual trailing window, and input that
@@ -28,7 +29,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use assay_guard_text::normalize;
-use assay_sdk::guard::{Decision, Feedback, Guard};
+use assay_sdk::guard::{Decision, Feedback, Guard, Recall};
 use assay_sdk::{PluginInfo, Setting};
 
 #[derive(serde::Deserialize)]
@@ -60,14 +61,24 @@ const NANOS_PER_SECOND: Nanos = 1_000_000_000;
 /// Earlier records of the campaign named in a reason, at most.
 const IDS_SHOWN: usize = 10;
 
+/// One record of a campaign's correction.
+struct Sent {
+    user: String,
+    id: String,
+    /// Whether this guard has held it: quarantined it, or recalled it.
+    held: bool,
+}
+
 pub struct Flood {
     config: Config,
     /// The latest timestamp seen, for records without one.
     now: Nanos,
     /// Per user: how many records at each instant.
     per_user: BTreeMap<String, BTreeMap<Nanos, usize>>,
-    /// Per normalized correction: the (user, record id) pairs at each instant.
-    campaigns: BTreeMap<String, BTreeMap<Nanos, Vec<(String, String)>>>,
+    /// Per normalized correction: the records that sent it, at each instant.
+    campaigns: BTreeMap<String, BTreeMap<Nanos, Vec<Sent>>>,
+    /// Recalls made since the host last asked.
+    recalls: Vec<Recall>,
 }
 
 impl Guard for Flood {
@@ -90,7 +101,7 @@ impl Guard for Flood {
         if config.window_seconds == 0 || config.campaign_window_seconds == 0 {
             return Err("`window_seconds` and `campaign_window_seconds` must be at least 1".into());
         }
-        Ok(Flood { config, now: 0, per_user: BTreeMap::new(), campaigns: BTreeMap::new() })
+        Ok(Flood { config, now: 0, per_user: BTreeMap::new(), campaigns: BTreeMap::new(), recalls: Vec::new() })
     }
 
     fn settings(&self) -> Vec<Setting> {
@@ -109,9 +120,19 @@ impl Guard for Flood {
             None => self.now,
         };
         self.now = self.now.max(at);
-        let reasons: Vec<String> =
-            [self.rate_limit(record, at), self.campaign(record, at)].into_iter().flatten().collect();
-        Ok(if reasons.is_empty() { Decision::accept() } else { Decision::quarantine(reasons.join("; ")) })
+        let rate_limited = self.rate_limit(record, at);
+        let reasons: Vec<String> = [rate_limited, self.campaign(record, at)].into_iter().flatten().collect();
+        if reasons.is_empty() {
+            return Ok(Decision::accept());
+        }
+        if let Some(own) = self.own_entry(record, at) {
+            own.held = true;
+        }
+        Ok(Decision::quarantine(reasons.join("; ")))
+    }
+
+    fn recalls(&mut self) -> Vec<Recall> {
+        std::mem::take(&mut self.recalls)
     }
 }
 
@@ -152,30 +173,44 @@ impl Flood {
         }
         let sent = self.campaigns.entry(text.clone()).or_default();
         if !record.user.is_empty() {
-            sent.entry(at).or_default().push((record.user.clone(), record.id.clone()));
+            sent.entry(at).or_default().push(Sent { user: record.user.clone(), id: record.id.clone(), held: false });
         }
-        let mut first_of_user: Vec<(&str, &str)> = Vec::new();
-        let mut users = BTreeSet::new();
-        for (user, id) in sent.range(around(at, self.config.campaign_window_seconds)).flat_map(|(_, v)| v) {
-            if users.insert(user.as_str()) {
-                first_of_user.push((user, id));
-            }
-        }
+        let window = around(at, self.config.campaign_window_seconds);
+        let users: BTreeSet<&str> = sent.range(window.clone()).flat_map(|(_, v)| v).map(|s| s.user.as_str()).collect();
         let needed = self.config.campaign_users;
         if users.len() < needed {
             return None;
         }
-        // The earliest users' first records went through before the campaign
-        // showed; later users were (or are now) quarantined themselves.
-        let accepted: Vec<&str> = first_of_user.iter().take(needed - 1).map(|(_, id)| *id).take(IDS_SHOWN).collect();
-        Some(format!(
-            "campaign: {} distinct users sent the correction \"{text}\" within {} s; the first {} users' records ({}) \
-             came before the campaign showed and were not held",
-            users.len(),
-            self.config.campaign_window_seconds,
-            needed - 1,
-            accepted.join(", ")
-        ))
+        let users = users.len();
+        let shown = format!(
+            "campaign: {users} distinct users sent the correction \"{text}\" within {} s",
+            self.config.campaign_window_seconds
+        );
+        // The records that went through before the campaign showed are
+        // taken back now; this one is held by its own decision.
+        let mut recalled = Vec::new();
+        for earlier in sent.range_mut(window).flat_map(|(_, v)| v).filter(|s| !s.held && s.id != record.id) {
+            earlier.held = true;
+            recalled.push(earlier.id.clone());
+        }
+        if recalled.is_empty() {
+            return Some(shown);
+        }
+        let why = format!("{shown}, shown at record {}; this record came before the campaign showed", record.id);
+        self.recalls.extend(recalled.iter().map(|id| Recall::quarantine(id.clone(), why.clone())));
+        let more = recalled.len().saturating_sub(IDS_SHOWN);
+        let mut ids = recalled.iter().take(IDS_SHOWN).map(String::as_str).collect::<Vec<_>>().join(", ");
+        if more > 0 {
+            ids.push_str(&format!(" and {more} more"));
+        }
+        Some(format!("{shown}; recalled the {} earlier records of it that were accepted ({ids})", recalled.len()))
+    }
+
+    /// This record's place among its correction's records, when it has one.
+    fn own_entry(&mut self, record: &Feedback, at: Nanos) -> Option<&mut Sent> {
+        let text = normalize(record.correction.as_deref()?);
+        let sent = self.campaigns.get_mut(&text)?.get_mut(&at)?;
+        sent.iter_mut().rev().find(|s| s.id == record.id)
     }
 }
 
@@ -321,9 +356,23 @@ mod tests {
         );
         assert_eq!(
             decisions[4].reason,
-            "campaign: 5 distinct users sent the correction \"the capital is sydney\" within 86400 s; the first 4 users' \
-             records (0, 1, 2, 3) came before the campaign showed and were not held"
+            "campaign: 5 distinct users sent the correction \"the capital is sydney\" within 86400 s; recalled the 4 \
+             earlier records of it that were accepted (0, 1, 2, 3)"
         );
+        // The first four are recalled once, when the campaign shows.
+        let recalls = g.recalls();
+        assert_eq!(recalls.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["0", "1", "2", "3"]);
+        assert!(recalls.iter().all(|r| r.verdict == Verdict::Quarantine));
+        assert_eq!(
+            recalls[0].reason,
+            "campaign: 5 distinct users sent the correction \"the capital is sydney\" within 86400 s, shown at \
+             record 4; this record came before the campaign showed"
+        );
+        assert_eq!(
+            decisions[5].reason,
+            "campaign: 6 distinct users sent the correction \"the capital is sydney\" within 86400 s"
+        );
+        assert!(g.recalls().is_empty(), "each record is recalled at most once");
         // A later resubmission by an early user is caught too.
         assert_eq!(
             g.screen(&record(9, "user0", Some(T0 + 4000), Some("the capital is sydney"))).unwrap().verdict,

@@ -1,23 +1,28 @@
 //! Feedback guards: screen feedback records in input order, keeping state,
 //! or declaring that they keep none ([`Guard::scope`]) so that a run may be
-//! split across instances and machines.
+//! split across instances and machines; a guard that keeps state may take
+//! back decisions on earlier records once later ones show what they were
+//! ([`Guard::recalls`]).
 
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        // Every guard exports `guard-scope`; one that does not override
-        // `Guard::scope` answers `run`, as a guard without it is taken to.
-        world: "scoped-guard-plugin",
+        // Every guard exports `guard-scope` and `guard-recall`; one that does
+        // not override `Guard::scope` answers `run`, as a guard without it is
+        // taken to, and one that does not override `Guard::recalls` recalls
+        // nothing.
+        world: "recalling-guard-plugin",
         pub_export_macro: true,
         export_macro_name: "__export_guard_bindings",
         default_bindings_module: "assay_sdk::guard::bindings",
         // One `PluginInfo` and `Setting` type for both plugin kinds.
-        with: { "assay:plugin/types@0.1.2": crate::evaluator::bindings::assay::plugin::types },
+        with: { "assay:plugin/types@0.1.3": crate::evaluator::bindings::assay::plugin::types },
     });
 }
 
 pub use bindings::exports::assay::plugin::guard::{Decision, Feedback, Instant, Rating, Verdict};
+pub use bindings::exports::assay::plugin::guard_recall::Recall;
 pub use bindings::exports::assay::plugin::guard_scope::Scope;
 
 use crate::{PluginInfo, Setting};
@@ -52,6 +57,28 @@ pub trait Guard: Sized + 'static {
 
     /// Decide on one record.
     fn screen(&mut self, record: &Feedback) -> Result<Decision, String>;
+
+    /// Decisions on earlier records to take back, asked after each batch
+    /// of `screen` calls: return each at most once. The host applies a
+    /// recall only if it tightens this guard's decision on the record
+    /// (accept to quarantine or reject, quarantine to reject), so a guard
+    /// may recall a record it is unsure it held. The default recalls
+    /// nothing.
+    fn recalls(&mut self) -> Vec<Recall> {
+        Vec::new()
+    }
+}
+
+impl Recall {
+    /// Holds the record `id` for review after all.
+    pub fn quarantine(id: impl Into<String>, reason: impl Into<String>) -> Self {
+        Recall { id: id.into(), verdict: Verdict::Quarantine, reason: reason.into() }
+    }
+
+    /// Rejects the record `id` after all.
+    pub fn reject(id: impl Into<String>, reason: impl Into<String>) -> Self {
+        Recall { id: id.into(), verdict: Verdict::Reject, reason: reason.into() }
+    }
 }
 
 impl Decision {
@@ -83,6 +110,11 @@ pub fn configure<T: Guard>(state: &'static State<T>, config: String) -> Result<V
 }
 
 #[doc(hidden)]
+pub fn recalls<T: Guard>(state: &'static State<T>) -> Vec<Recall> {
+    state.with(|cell| cell.borrow_mut().as_mut().map(Guard::recalls).unwrap_or_default())
+}
+
+#[doc(hidden)]
 pub fn screen<T: Guard>(state: &'static State<T>, batch: Vec<Feedback>) -> Vec<Result<Decision, String>> {
     state.with(|cell| match cell.borrow_mut().as_mut() {
         Some(guard) => batch.iter().map(|record| guard.screen(record)).collect(),
@@ -96,6 +128,7 @@ macro_rules! export_guard {
     ($ty:ty) => {
         const _: () = {
             use $crate::guard::bindings::exports::assay::plugin::guard as wit;
+            use $crate::guard::bindings::exports::assay::plugin::guard_recall as wit_recall;
             use $crate::guard::bindings::exports::assay::plugin::guard_scope as wit_scope;
             ::std::thread_local! {
                 static STATE: ::std::cell::RefCell<::std::option::Option<$ty>> =
@@ -120,6 +153,11 @@ macro_rules! export_guard {
             impl wit_scope::Guest for Export {
                 fn decision_scope() -> wit_scope::Scope {
                     <$ty as $crate::guard::Guard>::scope()
+                }
+            }
+            impl wit_recall::Guest for Export {
+                fn recalls() -> ::std::vec::Vec<wit_recall::Recall> {
+                    $crate::guard::recalls(&STATE)
                 }
             }
             // Native builds (unit tests of a plugin's logic) must not carry

@@ -19,11 +19,12 @@
 pub mod evaluate;
 pub mod journal;
 pub mod merge;
+pub mod recall;
 pub mod screen;
 mod staging;
 pub mod worker;
 
 pub use evaluate::{BadRecordPolicy, EarlyStop, EvaluateOptions, evaluate, evaluate_shard};
 pub use merge::{MergeError, Shards, merge, merge_screening};
-pub use screen::{BadFeedbackPolicy, Guard, ScreenOptions, Screening};
+pub use screen::{BadFeedbackPolicy, Guard, ScreenOptions, Screener, Screening};
 pub use worker::{Progress, RunError, Schedule};

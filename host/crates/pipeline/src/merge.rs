@@ -30,7 +30,7 @@ use sha2::{Digest as _, Sha256};
 use crate::evaluate::{Evaluation, EvaluationTally, MetricSlots};
 use crate::journal::{ReadSamples, append, check_lines, read_samples};
 use crate::screen::guard_summary;
-use crate::staging::{Staging, header_row, swap_in};
+use crate::staging::{Staging, swap_in};
 use crate::worker::{RunError, output_error};
 
 /// Why shards cannot be merged.
@@ -332,9 +332,8 @@ pub fn merge_screening(shards: &Shards, input: &Path, out_dir: &Path) -> Result<
     // CSV files each start with the input's header row; the merged files
     // get it once.
     let reader = Reader::open(input, Some(format)).map_err(RunError::from)?;
-    let header =
-        reader.headers().map(|headers| header_row(format, headers)).transpose().map_err(output_error(out_dir))?;
-    let Staging { dir, mut writers } = Staging::new(out_dir, format, reader.headers())?;
+    // Each shard applied its guards' recalls before writing its outputs.
+    let Staging { dir, mut writers, header } = Staging::new(out_dir, format, reader.headers(), false)?;
     drop(reader);
     let mut sums = ScreeningSums::new(run.plugins.len());
     for (shard_dir, shard) in &shards.shards {
@@ -344,10 +343,8 @@ pub fn merge_screening(shards: &Shards, input: &Path, out_dir: &Path) -> Result<
         for route in Route::ALL {
             let path = shard_dir.join(route.records_file(format));
             let bytes = read_file(&path)?;
-            let records = match &header {
-                Some(header) => bytes.strip_prefix(header.as_slice()).ok_or(MergeError::Header { path })?,
-                None => &bytes,
-            };
+            // (A JSON Lines file has no header: the empty prefix.)
+            let records = bytes.strip_prefix(header.as_slice()).ok_or(MergeError::Header { path })?;
             writers.append(Some(route), records).map_err(output_error(dir.path()))?;
         }
         let path = shard_dir.join("decisions.jsonl");

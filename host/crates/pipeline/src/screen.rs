@@ -21,6 +21,11 @@
 //! folder beside `OUT_DIR` and swapped in with one rename, so a crash leaves
 //! either the old outputs or the complete new ones.
 //!
+//! A guard that exports `guard-recall` (contract 0.1.3) may take back
+//! decisions on earlier records after each batch; the writer collects the
+//! recalls, and [`recall`](crate::recall) applies them to the staged
+//! outputs before they are swapped in.
+//!
 //! A run may be split into shards ([`Screening::screen_shard`], `assay guard --shard
 //! K/N`) only when every guard declared that its decisions depend on each
 //! record alone (`guard-scope`, contract 0.1.2): a guard that counts per
@@ -39,9 +44,12 @@ use assay_data::output::{
     RunInfo, ShardFile, ShardRun, ShardTally,
 };
 use assay_data::{BadRecord, Body, Chunk, FieldMap, Format, Reader, RecordSource, Shard, feedback_record};
-use assay_runtime::{Decision, Digest, Failure, Feedback, GuardInstance, Host, Kind, LoadedPlugin, call_runtime};
+use assay_runtime::{
+    Decision, Digest, Failure, Feedback, GuardInstance, Host, Kind, LoadedPlugin, Recall, Screened, call_runtime,
+};
 use serde_json::value::RawValue;
 
+use crate::recall::PendingRecall;
 use crate::staging::{Staging, swap_in};
 use crate::worker::{
     FuelTally, Progress, Recipe, RunError, Schedule, Slot, TRAP_SPLITS_PER_CHUNK, call_seed, ordered_pipeline,
@@ -114,6 +122,9 @@ struct ParsedChunk {
 struct Verdicts {
     outcomes: Vec<Result<Decision, Failure>>,
     fuel: FuelTally,
+    /// What it recalled after each batch, with the place among the chunk's
+    /// readable records of that batch's last record.
+    recalls: Vec<(usize, Recall)>,
 }
 
 /// A guard run: the feedback, the guards and how they run.
@@ -198,10 +209,16 @@ impl Screening<'_> {
         let started_at = jiff::Timestamp::now();
         let mut reader = Reader::open_shard(self.input, self.format, self.options.block_bytes, shard)?;
         let (format, input_size, range) = (reader.format(), reader.size(), reader.range());
-        let Staging { dir, mut writers } = Staging::new(out_dir, format, reader.headers())?;
+        let may_recall = self.guards.iter().any(|g| g.loaded.plugin.recalls);
+        let Staging { dir, mut writers, header } = Staging::new(out_dir, format, reader.headers(), may_recall)?;
         let (host, guards, input, fields, options) = (self.host, self.guards, self.input, self.fields, self.options);
-        let sums = screen_records(host, guards, &mut reader, input, fields, options, &mut writers, progress)?;
-        writers.finish().map_err(output_error(dir.path()))?;
+        let ScreenedRecords { mut sums, recalls } =
+            screen_records(host, guards, &mut reader, input, fields, options, &mut writers, progress)?;
+        let lengths = writers.finish().map_err(output_error(dir.path()))?;
+        if !recalls.is_empty() {
+            crate::recall::apply(dir.path(), format, &header, &lengths, &recalls, &mut sums)
+                .map_err(output_error(dir.path()))?;
+        }
         let digest = reader.finish()?;
         Ok(Part { dir, sums, format, input_size, range, digest, started_at })
     }
@@ -253,8 +270,15 @@ pub trait RouteSink: Send {
     fn record(&mut self, route: Route, decision: &[u8], raw: &[u8]) -> std::io::Result<()>;
 }
 
+/// What [`screen_records`] counted, and the recalls it received, in order.
+pub struct ScreenedRecords {
+    pub sums: ScreeningSums,
+    pub recalls: Vec<PendingRecall>,
+}
+
 /// Screens every record of `records` (called `input` in messages) and hands
-/// each one, with its decision, to `sink`, in input order.
+/// each one, with its decision, to `sink`, in input order. Recalls are
+/// returned, not applied: `sink` has the records.
 #[allow(clippy::too_many_arguments)]
 pub fn screen_records(
     host: &Host,
@@ -265,7 +289,7 @@ pub fn screen_records(
     options: &ScreenOptions,
     sink: &mut dyn RouteSink,
     progress: &dyn Progress,
-) -> Result<ScreeningSums, RunError> {
+) -> Result<ScreenedRecords, RunError> {
     let mut failure: Option<RunError> = None;
     let schedule = &options.schedule;
     let (tally, pipeline) = std::thread::scope(|scope| {
@@ -286,15 +310,15 @@ pub fn screen_records(
             });
         }
         let (to_writer, chunks) = crossbeam_channel::bounded::<Arc<ParsedChunk>>(4);
-        let writer = scope.spawn(move || -> Result<ScreeningSums, std::io::Error> {
-            let mut tally = ScreeningSums::new(guards.len());
+        let writer = scope.spawn(move || -> Result<ScreenedRecords, std::io::Error> {
+            let mut screened = ScreenedRecords { sums: ScreeningSums::new(guards.len()), recalls: Vec::new() };
             for chunk in chunks {
                 let verdicts: Vec<Verdicts> =
                     from_guards.iter().map(|rx| rx.recv().expect("every guard answers every chunk")).collect();
-                route_chunk(&mut tally, &chunk, verdicts, guards, sink)?;
+                route_chunk(&mut screened, &chunk, verdicts, guards, sink)?;
                 progress.advance(chunk.bytes);
             }
-            Ok(tally)
+            Ok(screened)
         });
 
         let pipeline = ordered_pipeline(
@@ -363,22 +387,31 @@ struct GuardRunner<'a> {
 impl GuardRunner<'_> {
     /// Screens the readable records of the chunk at `position`.
     fn screen(&mut self, feedback: &[Feedback], position: u64) -> Verdicts {
-        let mut verdicts = Verdicts { outcomes: Vec::with_capacity(feedback.len()), fuel: FuelTally::default() };
+        let mut verdicts =
+            Verdicts { outcomes: Vec::with_capacity(feedback.len()), fuel: FuelTally::default(), recalls: Vec::new() };
         // A trap costs only the records it happened on (see Slot::call_isolating).
         let mut splits = TRAP_SPLITS_PER_CHUNK;
         for (b, batch) in feedback.chunks(self.schedule.batch_size).enumerate() {
             let call_seed = call_seed(position, b);
             let recipe =
                 Recipe { loaded: &self.guard.loaded, host: self.host, determinism: &self.schedule.determinism };
+            // Recalls of the calls that succeeded, when a trap split the batch.
+            let recalled = std::cell::RefCell::new(Vec::new());
             let outcomes = self.slot.call_isolating(
                 &self.runtime,
                 recipe,
                 batch,
                 &mut verdicts.fuel,
                 &mut splits,
-                &async |instance: &mut GuardInstance, items: &[Feedback]| instance.screen(items, call_seed).await,
+                &async |instance: &mut GuardInstance, items: &[Feedback]| {
+                    let Screened { decisions, recalls } = instance.screen(items, call_seed).await?;
+                    recalled.borrow_mut().extend(recalls);
+                    Ok(decisions)
+                },
             );
             verdicts.outcomes.extend(outcomes);
+            let last = verdicts.outcomes.len() - 1;
+            verdicts.recalls.extend(recalled.into_inner().into_iter().map(|recall| (last, recall)));
         }
         verdicts
     }
@@ -387,20 +420,15 @@ impl GuardRunner<'_> {
 /// Joins the guards' verdicts on a chunk, counts them into `sums` and hands
 /// the chunk's records and decisions to `sink`.
 fn route_chunk(
-    sums: &mut ScreeningSums,
+    screened: &mut ScreenedRecords,
     chunk: &ParsedChunk,
     verdicts: Vec<Verdicts>,
     guards: &[Guard],
     sink: &mut dyn RouteSink,
 ) -> std::io::Result<()> {
-    let mut outcomes: Vec<_> = verdicts
-        .into_iter()
-        .zip(&mut sums.fuel)
-        .map(|(v, fuel)| {
-            fuel.merge(&v.fuel);
-            v.outcomes.into_iter()
-        })
-        .collect();
+    let readable_lines: Vec<u64> = chunk.records.iter().filter(|r| r.id.is_ok()).map(|r| r.line).collect();
+    let mut outcomes = join(&mut screened.sums, &mut screened.recalls, verdicts, &readable_lines);
+    let sums = &mut screened.sums;
     let mut line = Vec::with_capacity(512);
     for record in &chunk.records {
         line.clear();
@@ -412,42 +440,125 @@ fn route_chunk(
                     id: None,
                     line: record.line,
                     decision: Route::Quarantine,
+                    recalled_from: None,
                     error: Some(ErrorEntry { kind: "bad-record".into(), message: message.clone() }),
                     guards: Pairs::default(),
                 }
             }
-            Ok(id) => {
-                let mut entries = Pairs(Vec::with_capacity(guards.len()));
-                let mut failed = false;
-                for (g, guard) in guards.iter().enumerate() {
-                    let outcome = outcomes[g].next().expect("one outcome per readable record");
-                    let entry = guard_entry(guard, outcome);
-                    if let Some(error) = &entry.error {
-                        failed = true;
-                        let routes = &mut sums.guards[g];
-                        *routes.errors.entry(error.kind.to_string()).or_insert(0) += 1;
-                        routes.first_error.get_or_insert_with(|| error.clone());
-                    }
-                    sums.guards[g].add(entry.decision);
-                    entries.0.push((Cow::Borrowed(guard.loaded.name.as_str()), entry));
-                }
-                sums.counts.guard_errors += u64::from(failed);
-                // Any reject rejects; else any quarantine holds; else accept.
-                let route = entries.0.iter().map(|(_, e)| e.decision).max().unwrap_or(Route::Accept);
-                DecisionLine {
-                    id: Some(Cow::Borrowed(id.as_ref())),
-                    line: record.line,
-                    decision: route,
-                    error: None,
-                    guards: entries,
-                }
-            }
+            Ok(id) => decide(sums, guards, &mut outcomes, Cow::Borrowed(id.as_ref()), record.line),
         };
         sums.counts.add(decision.decision);
         decision.write_to(&mut line);
         sink.record(decision.decision, &line, &record.raw)?;
     }
     Ok(())
+}
+
+/// Adds the guards' fuel to `sums` and their recalls to `recalls` (placed by
+/// `lines`, the lines of the records screened), and returns each guard's
+/// outcomes in record order.
+fn join(
+    sums: &mut ScreeningSums,
+    recalls: &mut Vec<PendingRecall>,
+    verdicts: Vec<Verdicts>,
+    lines: &[u64],
+) -> Vec<std::vec::IntoIter<Result<Decision, Failure>>> {
+    let mut outcomes = Vec::with_capacity(verdicts.len());
+    for (guard, (v, fuel)) in verdicts.into_iter().zip(&mut sums.fuel).enumerate() {
+        fuel.merge(&v.fuel);
+        outcomes.push(v.outcomes.into_iter());
+        recalls.extend(v.recalls.into_iter().map(|(last, recall)| PendingRecall {
+            guard,
+            recall,
+            after_line: lines[last],
+        }));
+    }
+    outcomes
+}
+
+/// The decision on one readable record from each guard's next outcome,
+/// counted into `sums` (all but the route, which the caller counts).
+fn decide<'a>(
+    sums: &mut ScreeningSums,
+    guards: &'a [Guard],
+    outcomes: &mut [std::vec::IntoIter<Result<Decision, Failure>>],
+    id: Cow<'a, RawValue>,
+    line: u64,
+) -> DecisionLine<'a> {
+    let mut entries = Pairs(Vec::with_capacity(guards.len()));
+    let mut failed = false;
+    for (g, guard) in guards.iter().enumerate() {
+        let outcome = outcomes[g].next().expect("one outcome per readable record");
+        let entry = guard_entry(guard, outcome);
+        if let Some(error) = &entry.error {
+            failed = true;
+            let routes = &mut sums.guards[g];
+            *routes.errors.entry(error.kind.to_string()).or_insert(0) += 1;
+            routes.first_error.get_or_insert_with(|| error.clone());
+        }
+        sums.guards[g].add(entry.decision);
+        entries.0.push((Cow::Borrowed(guard.loaded.name.as_str()), entry));
+    }
+    sums.counts.guard_errors += u64::from(failed);
+    // Any reject rejects; else any quarantine holds; else accept.
+    let route = entries.0.iter().map(|(_, e)| e.decision).max().unwrap_or(Route::Accept);
+    DecisionLine { id: Some(id), line, decision: route, recalled_from: None, error: None, guards: entries }
+}
+
+/// The guards of a run, each on one instance, for feedback that arrives a
+/// batch at a time rather than from a file (`assay serve`). Each guard sees
+/// every record in arrival order, on its own thread during a batch, so the
+/// decisions are those `assay guard` makes on a file of the same records
+/// in the same order.
+pub struct Screener<'a> {
+    guards: &'a [Guard],
+    runners: Vec<GuardRunner<'a>>,
+    sums: ScreeningSums,
+}
+
+impl<'a> Screener<'a> {
+    pub fn new(host: &'a Host, guards: &'a [Guard], schedule: &'a Schedule) -> Self {
+        let runners = guards
+            .iter()
+            .map(|guard| GuardRunner { host, guard, schedule, runtime: call_runtime(), slot: Slot::default() })
+            .collect();
+        Screener { guards, runners, sums: ScreeningSums::new(guards.len()) }
+    }
+
+    /// Screens a batch: `feedback[i]` has the JSON text `ids[i]` and is
+    /// record `lines[i]` of the stream; `position` seeds the calls, as a
+    /// chunk's place in a file does. Returns each record's decision, in
+    /// order, and the recalls the guards made after it.
+    pub fn screen(
+        &mut self,
+        feedback: &[Feedback],
+        ids: &[Box<RawValue>],
+        lines: &[u64],
+        position: u64,
+    ) -> (Vec<DecisionLine<'a>>, Vec<PendingRecall>) {
+        let verdicts: Vec<Verdicts> = std::thread::scope(|scope| {
+            let running: Vec<_> =
+                self.runners.iter_mut().map(|runner| scope.spawn(move || runner.screen(feedback, position))).collect();
+            running.into_iter().map(|r| r.join().expect("a guard thread panicked")).collect()
+        });
+        let mut recalls = Vec::new();
+        let mut outcomes = join(&mut self.sums, &mut recalls, verdicts, lines);
+        let decisions = ids
+            .iter()
+            .zip(lines)
+            .map(|(id, &line)| {
+                let decision = decide(&mut self.sums, self.guards, &mut outcomes, Cow::Owned(id.clone()), line);
+                self.sums.counts.add(decision.decision);
+                decision
+            })
+            .collect();
+        (decisions, recalls)
+    }
+
+    /// What the decisions so far counted.
+    pub fn sums(&self) -> &ScreeningSums {
+        &self.sums
+    }
 }
 
 /// Where one guard's outcome sends a record, and how `decisions.jsonl` says it.
@@ -458,6 +569,7 @@ fn guard_entry(guard: &Guard, outcome: Result<Decision, Failure>) -> GuardEntry<
             reason: decision.reason.into(),
             risk: decision.risk,
             error: None,
+            recalls: Vec::new(),
         },
         Err(failure) => {
             let route = Route::on_failure(guard.on_failure);
@@ -468,7 +580,13 @@ fn guard_entry(guard: &Guard, outcome: Result<Decision, Failure>) -> GuardEntry<
             let restart =
                 if failure.poisons_instance() { "; the guard restarts without the state it had built" } else { "" };
             let reason = format!("the guard failed ({}): {failure}; {policy}{restart}", failure.kind());
-            GuardEntry { decision: route, reason: reason.into(), risk: None, error: Some(ErrorEntry::from(&failure)) }
+            GuardEntry {
+                decision: route,
+                reason: reason.into(),
+                risk: None,
+                error: Some(ErrorEntry::from(&failure)),
+                recalls: Vec::new(),
+            }
         }
     }
 }

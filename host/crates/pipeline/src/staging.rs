@@ -20,6 +20,9 @@ use crate::worker::{RunError, output_error};
 pub(crate) struct Writers {
     routes: [BufWriter<File>; 3],
     decisions: BufWriter<File>,
+    /// Each record's length in its route file, in input order, kept when
+    /// a guard may recall: applying recalls moves records between files.
+    lengths: Option<Vec<u64>>,
 }
 
 impl Writers {
@@ -35,12 +38,13 @@ impl Writers {
         }
     }
 
-    /// Flushes and syncs every file, so the swap publishes complete ones.
-    pub(crate) fn finish(self) -> std::io::Result<()> {
+    /// Flushes and syncs every file, so the swap publishes complete ones;
+    /// returns the records' lengths, when kept.
+    pub(crate) fn finish(self) -> std::io::Result<Vec<u64>> {
         for writer in self.routes.into_iter().chain([self.decisions]) {
             writer.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         }
-        Ok(())
+        Ok(self.lengths.unwrap_or_default())
     }
 }
 
@@ -48,10 +52,18 @@ impl Writers {
 pub(crate) struct Staging {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) writers: Writers,
+    /// The header row each route file starts with (empty for JSON Lines).
+    pub(crate) header: Vec<u8>,
 }
 
 impl Staging {
-    pub(crate) fn new(out_dir: &Path, format: Format, headers: Option<&[String]>) -> Result<Staging, RunError> {
+    /// `recalls`: whether a guard may recall, so records' lengths are kept.
+    pub(crate) fn new(
+        out_dir: &Path,
+        format: Format,
+        headers: Option<&[String]>,
+        recalls: bool,
+    ) -> Result<Staging, RunError> {
         check_out_dir(out_dir)?;
         let parent = out_dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(output_error(parent))?;
@@ -67,20 +79,22 @@ impl Staging {
             create(&Route::Quarantine.records_file(format))?,
             create(&Route::Reject.records_file(format))?,
         ];
+        let mut header = Vec::new();
         if let Some(headers) = headers {
             // Each file of a table needs its header row to be read alone.
-            let header = header_row(format, headers).map_err(output_error(dir.path()))?;
+            header = header_row(format, headers).map_err(output_error(dir.path()))?;
             for route in &mut routes {
                 route.write_all(&header).map_err(output_error(dir.path()))?;
             }
         }
         let decisions = create("decisions.jsonl")?;
-        Ok(Staging { dir, writers: Writers { routes, decisions } })
+        let lengths = recalls.then(Vec::new);
+        Ok(Staging { dir, writers: Writers { routes, decisions, lengths }, header })
     }
 }
 
 /// The header row each routed file of a table starts with.
-pub(crate) fn header_row(format: Format, headers: &[String]) -> std::io::Result<Vec<u8>> {
+fn header_row(format: Format, headers: &[String]) -> std::io::Result<Vec<u8>> {
     let delimiter = if format == Format::Tsv { b'\t' } else { b',' };
     let mut header =
         csv::WriterBuilder::new().delimiter(delimiter).terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
@@ -163,6 +177,9 @@ fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
 
 impl RouteSink for Writers {
     fn record(&mut self, route: Route, decision: &[u8], raw: &[u8]) -> std::io::Result<()> {
+        if let Some(lengths) = &mut self.lengths {
+            lengths.push(raw.len() as u64);
+        }
         self.decisions.write_all(decision)?;
         let out = self.route(route);
         out.write_all(raw)?;

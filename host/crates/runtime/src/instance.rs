@@ -15,7 +15,7 @@ use std::time::Duration;
 use wasmtime::Store;
 
 use crate::bounds;
-use crate::contract::{Decision, Feedback, Sample, Scope, Scores, Statistic, since_v0_1};
+use crate::contract::{Decision, Feedback, Sample, Scope, Scores, Statistic, Verdict, since_v0_1};
 use crate::engine::{Sandbox, deadline_ticks};
 use crate::failure::{Failure, classify};
 use crate::host::{Host, LoadedPlugin};
@@ -194,7 +194,10 @@ pub trait Instance: Sized {
 /// Implements [`Instance`] for the instance type of one plugin kind: the
 /// worlds' generated bindings differ in type, not in how they are driven.
 macro_rules! impl_instance {
-    ($instance:ident, $kind:ident, $api:ident, |$plugin:ident| $ty:ident { $($field:ident: $value:expr)? }) => {
+    (
+        $instance:ident, $kind:ident, $api:ident, $bindings:ty,
+        |$plugin:ident, $store:ident, $component:ident| { $($field:ident: $value:expr),* }
+    ) => {
         impl Instance for $instance {
             async fn new(
                 plugin: &Plugin,
@@ -205,11 +208,19 @@ macro_rules! impl_instance {
                 models: Option<ModelAccess>,
             ) -> Result<Self, Failure> {
                 let Pre::$kind(pre) = &plugin.pre else { return Err(wrong_kind(plugin, Kind::$kind)) };
-                let instantiate = async |s: &mut Store<StoreState>| pre.instantiate_async(s).await;
-                let (session, bindings) =
-                    Session::new(instantiate, sandbox, limits, determinism, grants, models).await?;
                 let $plugin = plugin;
-                Ok($ty { session, bindings, $($field: $value)? })
+                // Instantiated by hand rather than through the world's `Pre`,
+                // so that bindings of other exports (a guard's recalls) can be
+                // loaded on the same instance.
+                let instantiate = async |$store: &mut Store<StoreState>| {
+                    let $component = pre.instance_pre().instantiate_async(&mut *$store).await?;
+                    let bindings = <$bindings>::new(&mut *$store, &$component)?;
+                    $(let $field = $value;)*
+                    Ok((bindings, ($($field,)*)))
+                };
+                let (session, (bindings, ($($field,)*))) =
+                    Session::new(instantiate, sandbox, limits, determinism, grants, models).await?;
+                Ok($instance { session, bindings, $($field),* })
             }
 
             async fn configure(&mut self, config: &str) -> Result<Vec<(String, String)>, Failure> {
@@ -242,9 +253,13 @@ pub struct EvaluatorInstance {
     metrics: Arc<[MetricInfo]>,
 }
 
-impl_instance!(EvaluatorInstance, Evaluator, assay_plugin_evaluator, |plugin| EvaluatorInstance {
-    metrics: plugin.metrics.clone()
-});
+impl_instance!(
+    EvaluatorInstance,
+    Evaluator,
+    assay_plugin_evaluator,
+    since_v0_1::evaluator::EvaluatorPlugin,
+    |plugin, _store, _component| { metrics: plugin.metrics.clone() }
+);
 
 impl EvaluatorInstance {
     pub(crate) async fn describe(&mut self) -> Result<(Info, Vec<MetricInfo>), Failure> {
@@ -335,9 +350,41 @@ impl EvaluatorInstance {
 pub struct GuardInstance {
     session: Session,
     bindings: since_v0_1::guard::GuardPlugin,
+    /// Its `guard-recall` export, when it has one (since contract 0.1.3).
+    recall: Option<since_v0_1::recall::GuardRecall>,
 }
 
-impl_instance!(GuardInstance, Guard, assay_plugin_guard, |_plugin| GuardInstance {});
+impl_instance!(
+    GuardInstance,
+    Guard,
+    assay_plugin_guard,
+    since_v0_1::guard::GuardPlugin,
+    |plugin, store, component| {
+        recall: match plugin.recalls {
+            true => Some(since_v0_1::recall::GuardRecall::new(&mut *store, &component)?),
+            false => None,
+        }
+    }
+);
+
+/// A decision a guard takes back: the record's id as the guard was given
+/// it, and a verdict the host applies only if it is tighter than the one
+/// the guard gave that record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recall {
+    pub id: String,
+    pub verdict: Verdict,
+    pub reason: String,
+}
+
+/// What a guard answered for a batch.
+#[derive(Debug)]
+pub struct Screened {
+    /// One per record, in order.
+    pub decisions: Vec<Result<Decision, Failure>>,
+    /// What it took back after the batch, in the order it gave them.
+    pub recalls: Vec<Recall>,
+}
 
 impl GuardInstance {
     pub(crate) async fn describe(&mut self) -> Result<Info, Failure> {
@@ -346,16 +393,33 @@ impl GuardInstance {
         Ok(Info { name: info.name, version: info.version, description: info.description })
     }
 
-    /// Screens a batch of feedback records, each decision checked against the contract.
-    pub async fn screen(
-        &mut self,
-        batch: &[Feedback],
-        call_seed: u64,
-    ) -> Result<Vec<Result<Decision, Failure>>, Failure> {
+    /// Screens a batch of feedback records, each decision checked against
+    /// the contract. A guard that recalls is asked for its recalls in the
+    /// same call, under the same limits: if asking fails, the batch fails.
+    pub async fn screen(&mut self, batch: &[Feedback], call_seed: u64) -> Result<Screened, Failure> {
         let api = self.bindings.assay_plugin_guard();
+        let recall = self.recall.as_ref().map(|r| r.assay_plugin_guard_recall());
         let fuel = self.session.limits.call_fuel(batch.len());
-        let results = self.session.call(fuel, call_seed, async |s| api.call_screen(s, batch).await).await?;
-        self.session.check_batch(results, batch.len(), "decisions", |d: &Decision| d.reason.len(), check_decision)
+        let (results, recalls) = self
+            .session
+            .call(fuel, call_seed, async |s| {
+                let results = api.call_screen(&mut *s, batch).await?;
+                let recalls = match recall {
+                    Some(api) => api.call_recalls(&mut *s).await?,
+                    None => Vec::new(),
+                };
+                Ok((results, recalls))
+            })
+            .await?;
+        let decisions = self.session.check_batch(
+            results,
+            batch.len(),
+            "decisions",
+            |d: &Decision| d.reason.len(),
+            check_decision,
+        )?;
+        let recalls = check_recalls(recalls, self.session.limits.max_output_bytes)?;
+        Ok(Screened { decisions, recalls })
     }
 }
 
@@ -372,6 +436,27 @@ pub(crate) async fn guard_scope(
         Session::new(instantiate, sandbox, limits, &Determinism::default(), grants, None).await?;
     let api = bindings.assay_plugin_guard_scope();
     session.call(SETUP_FUEL, 0, async |s| api.call_decision_scope(s).await).await
+}
+
+/// Checks a guard's recalls against the contract: reasons within bounds,
+/// and no more text in all than the plugin may return. Whether each one
+/// tightens a decision is for the caller, who knows the decisions.
+fn check_recalls(recalls: Vec<since_v0_1::recall::Recall>, max_output_bytes: u64) -> Result<Vec<Recall>, Failure> {
+    let text_bytes: usize = recalls.iter().map(|r| r.id.len() + r.reason.len()).sum();
+    if text_bytes as u64 > max_output_bytes {
+        return Err(Failure::InvalidOutput(format!(
+            "recalled {} records with {text_bytes} bytes of text after one batch, over the {max_output_bytes} byte \
+             limit (limits.max_output_bytes)",
+            recalls.len()
+        )));
+    }
+    recalls
+        .into_iter()
+        .map(|r| {
+            bounds::message_within_bounds(&r.reason, "a recall's reason")?;
+            Ok(Recall { id: r.id, verdict: r.verdict.into(), reason: r.reason })
+        })
+        .collect()
 }
 
 fn check_decision(decision: Decision) -> Result<Decision, Failure> {
@@ -396,7 +481,6 @@ fn wrong_kind(plugin: &Plugin, expected: Kind) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::Verdict;
 
     #[test]
     fn risks_are_checked_against_the_contract() {

@@ -34,7 +34,7 @@ pub use digest::Digest;
 pub use engine::{Compiler, EngineOptions, Sandbox};
 pub use failure::Failure;
 pub use host::{Host, LoadedPlugin, PluginLog, PluginSpec};
-pub use instance::{EvaluatorInstance, GuardInstance, Instance, PerRecord, call_runtime};
+pub use instance::{EvaluatorInstance, GuardInstance, Instance, PerRecord, Recall, Screened, call_runtime};
 pub use limits::Limits;
 pub use models::{ModelAccess, ModelBroker, ModelUsage};
 pub use plugin::{Info, Kind, LoadError, MetricInfo, MetricLevel, Plugin};

@@ -174,6 +174,9 @@ pub struct Plugin {
     /// `guard-scope`, since contract 0.1.2). `None` for evaluators and for
     /// guards that do not say, which are taken to keep state across records.
     pub scope: Option<Scope>,
+    /// Whether it is a guard that may take back decisions on earlier
+    /// records (it exports `guard-recall`, since contract 0.1.3).
+    pub recalls: bool,
     /// Every interface the component imports.
     pub imports: Vec<String>,
     /// What compiled it (its fuel counts are that compiler's).
@@ -209,7 +212,7 @@ impl Plugin {
         let component =
             cache.load_or_compile(sandbox.engine(), bytes, &sha256).map_err(|error| compile_error(origin, error))?;
 
-        let PluginExports { kind, export, contract_version, scoped } =
+        let PluginExports { kind, export, contract_version, scoped, recalls } =
             find_plugin_export(sandbox.engine(), &component, origin)?;
         if !contract::version_accepted(&contract_version) {
             return Err(LoadError::UnsupportedVersion {
@@ -254,6 +257,7 @@ impl Plugin {
             info: Info { name: String::new(), version: String::new(), description: String::new() },
             metrics: Arc::from([]),
             scope: None,
+            recalls: kind == Kind::Guard && recalls,
             imports,
             compiler: sandbox.compiler(),
             pre,
@@ -310,19 +314,23 @@ impl Plugin {
         Ok(())
     }
 
-    /// The WIT interface it exports, such as `assay:plugin/evaluator@0.1.2`.
+    /// The WIT interface it exports, such as `assay:plugin/evaluator@0.1.3`.
     pub fn contract(&self) -> String {
         format!("{WIT_PACKAGE}/{}@{}", self.kind, self.contract_version)
     }
 
-    /// The WIT world it targets, such as `assay:plugin/evaluator-plugin@0.1.2`:
+    /// The WIT world it targets, such as `assay:plugin/evaluator-plugin@0.1.3`:
     /// the world a plugin author names to their bindings generator. The
     /// contract's worlds and interfaces share one versioned package. (A
     /// plugin that imports `model` targets the `model-` world of the same
     /// name; its imports say so.)
     pub fn world(&self) -> String {
-        let scoped = if self.scope.is_some() { "scoped-" } else { "" };
-        format!("{WIT_PACKAGE}/{scoped}{}-plugin@{}", self.kind, self.contract_version)
+        let extent = match (self.recalls, self.scope.is_some()) {
+            (true, _) => "recalling-",
+            (false, true) => "scoped-",
+            (false, false) => "",
+        };
+        format!("{WIT_PACKAGE}/{extent}{}-plugin@{}", self.kind, self.contract_version)
     }
 
     /// Whether a run may be split across instances: only a guard that
@@ -384,6 +392,8 @@ struct PluginExports {
     contract_version: String,
     /// Whether it also exports `guard-scope` (since 0.1.2).
     scoped: bool,
+    /// Whether it also exports `guard-recall` (since 0.1.3).
+    recalls: bool,
 }
 
 /// Finds the `assay:plugin/{evaluator,guard}@V` export of a component.
@@ -394,7 +404,9 @@ fn find_plugin_export(engine: &Engine, component: &Component, origin: &str) -> R
         let rest = name.strip_prefix(WIT_PACKAGE)?.strip_prefix('/')?;
         Some(rest.split_once('@').unwrap_or((rest, "")))
     }
-    let scoped = exports.iter().any(|name| interface_of(name).is_some_and(|(interface, _)| interface == "guard-scope"));
+    let exports_interface =
+        |wanted: &str| exports.iter().any(|name| interface_of(name).is_some_and(|(interface, _)| interface == wanted));
+    let (scoped, recalls) = (exports_interface("guard-scope"), exports_interface("guard-recall"));
     for name in &exports {
         let Some((interface, version)) = interface_of(name) else { continue };
         let kind = match interface {
@@ -402,7 +414,13 @@ fn find_plugin_export(engine: &Engine, component: &Component, origin: &str) -> R
             "guard" => Kind::Guard,
             _ => continue,
         };
-        return Ok(PluginExports { kind, export: name.clone(), contract_version: version.to_string(), scoped });
+        return Ok(PluginExports {
+            kind,
+            export: name.clone(),
+            contract_version: version.to_string(),
+            scoped,
+            recalls,
+        });
     }
     let exports = if exports.is_empty() {
         "nothing".to_string()

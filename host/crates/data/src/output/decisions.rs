@@ -89,6 +89,10 @@ pub struct DecisionLine<'a> {
     pub line: u64,
     /// Where the record went: the most severe of the guards' routes.
     pub decision: Route,
+    /// Where it went when first decided, when a guard's recall has since
+    /// sent it elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recalled_from: Option<Route>,
     /// Why the record could not be read, when it could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorEntry>,
@@ -106,6 +110,50 @@ pub struct GuardEntry<'a> {
     /// How the guard failed on the record, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorEntry>,
+    /// The guard's recalls of this decision, in the order it made them
+    /// (contract 0.1.3); `decision` is the route after them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recalls: Vec<RecallEntry<'a>>,
+}
+
+/// A guard's recall of its decision on a record: a tighter verdict it gave
+/// once later records showed what this one was.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecallEntry<'a> {
+    /// The guard's route for the record before this recall.
+    pub from: Route,
+    /// The verdict the recall asked for.
+    pub to: Route,
+    pub reason: Cow<'a, str>,
+    /// The line of the last record the guard had screened when it recalled.
+    pub after_line: u64,
+    pub outcome: RecallOutcome,
+}
+
+/// What the host did with a recall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecallOutcome {
+    /// It tightened the guard's decision.
+    Applied,
+    /// The guard's decision already had that verdict.
+    Unchanged,
+    /// It would have loosened the decision, or asked for `accept`: a recall
+    /// only ever tightens.
+    Refused,
+}
+
+impl RecallOutcome {
+    /// What a recall to `to` does to a guard's route `from`.
+    pub fn of(from: Route, to: Route) -> RecallOutcome {
+        if to == Route::Accept || to < from {
+            RecallOutcome::Refused
+        } else if to == from {
+            RecallOutcome::Unchanged
+        } else {
+            RecallOutcome::Applied
+        }
+    }
 }
 
 impl DecisionLine<'_> {
@@ -135,10 +183,23 @@ mod tests {
     }
 
     #[test]
+    fn a_recall_only_tightens() {
+        use Route::*;
+        assert_eq!(RecallOutcome::of(Accept, Quarantine), RecallOutcome::Applied);
+        assert_eq!(RecallOutcome::of(Accept, Reject), RecallOutcome::Applied);
+        assert_eq!(RecallOutcome::of(Quarantine, Reject), RecallOutcome::Applied);
+        assert_eq!(RecallOutcome::of(Quarantine, Quarantine), RecallOutcome::Unchanged);
+        assert_eq!(RecallOutcome::of(Reject, Quarantine), RecallOutcome::Refused);
+        assert_eq!(RecallOutcome::of(Accept, Accept), RecallOutcome::Refused);
+        assert_eq!(RecallOutcome::of(Quarantine, Accept), RecallOutcome::Refused);
+    }
+
+    #[test]
     fn decision_lines_read_back_as_written() {
         for text in [
             r#"{"id":"b","line":2,"decision":"reject","guards":{"g":{"decision":"reject","reason":"2+2=5","risk":1.0},"h":{"decision":"accept","reason":"","risk":null}}}"#,
             r#"{"id":null,"line":3,"decision":"quarantine","error":{"kind":"bad-record","message":"invalid JSON"},"guards":{}}"#,
+            r#"{"id":"c","line":4,"decision":"quarantine","recalled_from":"accept","guards":{"g":{"decision":"quarantine","reason":"","risk":null,"recalls":[{"from":"accept","to":"quarantine","reason":"campaign","after_line":9,"outcome":"applied"}]}}}"#,
         ] {
             let line: DecisionLine = serde_json::from_str(text).unwrap();
             let mut out = Vec::new();

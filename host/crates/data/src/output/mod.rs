@@ -28,12 +28,12 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use atomic::{AtomicFile, temporary_dir_in, temporary_file_in, write_json};
-pub use decisions::{DecisionLine, FailurePolicy, GuardEntry, Route};
+pub use decisions::{DecisionLine, FailurePolicy, GuardEntry, RecallEntry, RecallOutcome, Route};
 pub use samples::SampleLine;
 pub use shard::{SHARD_FILE, ShardFile, ShardRun, ShardTally};
 pub use summary::{
     DuplicateId, EvaluationCounts, EvaluationSummary, FuelSummary, GuardRoutes, GuardSummary, InputSummary, MetricRow,
-    MetricSummary, PluginSummary, RunInfo, ScreeningCounts, Summary, SummaryOf,
+    MetricSummary, PluginSummary, RecallCounts, RunInfo, ScreeningCounts, Summary, SummaryOf,
 };
 
 /// A failure as written in result files: its stable kind and its message.

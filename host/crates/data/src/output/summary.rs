@@ -167,6 +167,10 @@ pub struct ScreeningCounts {
     pub bad_records: u64,
     /// Records on which at least one guard failed.
     pub guard_errors: u64,
+    /// Records a guard's recall sent elsewhere than their first route
+    /// (counted under the route they ended in).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub recalled: u64,
 }
 
 impl ScreeningCounts {
@@ -179,6 +183,7 @@ impl ScreeningCounts {
             ("rejected", self.rejected),
             ("bad_records", self.bad_records),
             ("guard_errors", self.guard_errors),
+            ("recalled", self.recalled),
         ]
     }
 
@@ -190,16 +195,28 @@ impl ScreeningCounts {
         self.rejected += other.rejected;
         self.bad_records += other.bad_records;
         self.guard_errors += other.guard_errors;
+        self.recalled += other.recalled;
     }
 
     /// Counts one more record, sent to `route`.
     pub fn add(&mut self, route: super::Route) {
         self.records += 1;
-        *match route {
+        *self.routed(route) += 1;
+    }
+
+    /// Counts a record a recall moved from one route to another.
+    pub fn reroute(&mut self, from: super::Route, to: super::Route) {
+        *self.routed(from) -= 1;
+        *self.routed(to) += 1;
+        self.recalled += 1;
+    }
+
+    fn routed(&mut self, route: super::Route) -> &mut u64 {
+        match route {
             super::Route::Accept => &mut self.accepted,
             super::Route::Quarantine => &mut self.quarantined,
             super::Route::Reject => &mut self.rejected,
-        } += 1;
+        }
     }
 }
 
@@ -214,11 +231,65 @@ pub struct GuardRoutes {
     /// went wrong without a search through decisions.jsonl.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_error: Option<super::ErrorEntry>,
+    /// What became of the guard's recalls (contract 0.1.3); absent when it
+    /// made none.
+    #[serde(default, skip_serializing_if = "RecallCounts::is_empty")]
+    pub recalls: RecallCounts,
+}
+
+/// A guard's recalls by outcome.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecallCounts {
+    /// Recalls that tightened the guard's decision on a record.
+    pub applied: u64,
+    /// Recalls of a record to the verdict it already had from the guard.
+    pub unchanged: u64,
+    /// Recalls the host refused: a looser verdict, `accept`, or an id the
+    /// guard had not screened.
+    pub refused: u64,
+    /// Why the first refused recall was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_refused: Option<String>,
+}
+
+impl RecallCounts {
+    pub fn is_empty(&self) -> bool {
+        self.applied == 0 && self.unchanged == 0 && self.refused == 0
+    }
+
+    /// Counts one recall's outcome; `why` says why a refused one was.
+    pub fn add(&mut self, outcome: super::RecallOutcome, why: impl FnOnce() -> String) {
+        match outcome {
+            super::RecallOutcome::Applied => self.applied += 1,
+            super::RecallOutcome::Unchanged => self.unchanged += 1,
+            super::RecallOutcome::Refused => {
+                self.refused += 1;
+                if self.first_refused.is_none() {
+                    self.first_refused = Some(why());
+                }
+            }
+        }
+    }
+
+    fn extend(&mut self, later: &RecallCounts) {
+        self.applied += later.applied;
+        self.unchanged += later.unchanged;
+        self.refused += later.refused;
+        if self.first_refused.is_none() {
+            self.first_refused.clone_from(&later.first_refused);
+        }
+    }
 }
 
 impl GuardRoutes {
     pub fn add(&mut self, route: super::Route) {
         *self.get_mut(route) += 1;
+    }
+
+    /// Moves one record this guard decided on from one route to another.
+    pub fn reroute(&mut self, from: super::Route, to: super::Route) {
+        *self.get_mut(from) -= 1;
+        *self.get_mut(to) += 1;
     }
 
     /// Adds what the guard did on a later part of the run's input.
@@ -232,6 +303,7 @@ impl GuardRoutes {
         if self.first_error.is_none() {
             self.first_error.clone_from(&later.first_error);
         }
+        self.recalls.extend(&later.recalls);
     }
 
     /// Records this guard sent to `route`.

@@ -48,7 +48,7 @@ pub mod scope {
             package assay:host-scope;
 
             world guard-scope {
-                export assay:plugin/guard-scope@0.1.2;
+                export assay:plugin/guard-scope@0.1.3;
             }
         ",
         world: "assay:host-scope/guard-scope",
@@ -56,4 +56,38 @@ pub mod scope {
     });
 
     pub use exports::assay::plugin::guard_scope::Scope;
+}
+
+/// The `guard-recall` interface (since 0.1.3), apart from the guard's
+/// bindings for the same reason as `guard-scope`: a guard may or may not
+/// export it. It is loaded on the guard's own instance, since recalls come
+/// from the state that instance built; the world names `guard` too because
+/// a recall's verdict is the guard interface's type.
+pub mod recall {
+    wasmtime::component::bindgen!({
+        path: "../../../wit",
+        inline: "
+            package assay:host-recall;
+
+            world guard-recall {
+                export assay:plugin/guard@0.1.3;
+                export assay:plugin/guard-recall@0.1.3;
+            }
+        ",
+        world: "assay:host-recall/guard-recall",
+        exports: { default: async },
+    });
+
+    pub use exports::assay::plugin::guard_recall::Recall;
+
+    impl From<exports::assay::plugin::guard::Verdict> for super::Verdict {
+        fn from(verdict: exports::assay::plugin::guard::Verdict) -> Self {
+            use exports::assay::plugin::guard::Verdict as V;
+            match verdict {
+                V::Accept => super::Verdict::Accept,
+                V::Quarantine => super::Verdict::Quarantine,
+                V::Reject => super::Verdict::Reject,
+            }
+        }
+    }
 }

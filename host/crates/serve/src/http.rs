@@ -1,0 +1,210 @@
+//! The HTTP side: routes, bearer tokens, body limits and the answers to
+//! overload and malformed input.
+//!
+//! Handlers only read and check requests; everything that orders or
+//! decides happens on the intake thread. A request is answered 200 only
+//! after its records are synced to the log.
+
+use std::fs::File;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::value::RawValue;
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq;
+
+use assay_data::FieldMap;
+
+use crate::intake::{Incoming, Submission, read_record};
+use crate::recalls::Feed;
+
+/// A bearer token as the configuration keeps it: its SHA-256, never the
+/// token itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenDigest(pub [u8; 32]);
+
+impl TokenDigest {
+    /// Reads `sha256:HEX` (or bare HEX), as `[serve] tokens` holds it.
+    pub fn parse(text: &str) -> Result<TokenDigest, String> {
+        let hex = text.strip_prefix("sha256:").unwrap_or(text);
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| hex.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+            .collect::<Option<_>>()
+            .filter(|bytes: &Vec<u8>| bytes.len() == 32)
+            .ok_or_else(|| format!("{text:?} is not a SHA-256 digest (sha256: and 64 hex digits)"))?;
+        Ok(TokenDigest(bytes.try_into().expect("32 bytes")))
+    }
+
+    /// The digest of `token`.
+    pub fn of(token: &str) -> TokenDigest {
+        TokenDigest(Sha256::digest(token.as_bytes()).into())
+    }
+}
+
+pub(crate) struct App {
+    pub(crate) queue: tokio::sync::mpsc::Sender<Submission>,
+    pub(crate) fields: FieldMap,
+    pub(crate) tokens: Vec<TokenDigest>,
+    pub(crate) feed: Arc<Feed>,
+    /// Requests that could not be read, kept for the operator.
+    pub(crate) malformed: Mutex<File>,
+}
+
+pub(crate) fn router(app: Arc<App>, max_body_bytes: usize) -> axum::Router {
+    axum::Router::new()
+        .route("/v1/feedback", post(feedback))
+        .route("/v1/recalls", get(recalls))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(app)
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+/// Whether the request carries one of the tokens (every request does when
+/// none is configured).
+fn authorized(app: &App, headers: &HeaderMap) -> bool {
+    if app.tokens.is_empty() {
+        return true;
+    }
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(TokenDigest::of);
+    // Every stored digest is compared, so timing says nothing of which matched.
+    presented.is_some_and(|digest| {
+        app.tokens.iter().fold(subtle::Choice::from(0), |found, stored| found | stored.0.ct_eq(&digest.0)).into()
+    })
+}
+
+fn unauthorized() -> Response {
+    let mut response = error(StatusCode::UNAUTHORIZED, "a bearer token is required: Authorization: Bearer TOKEN");
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// The records of a body: one JSON object, or an array of them.
+fn read_body(body: &[u8], fields: &FieldMap) -> Result<Vec<Incoming>, String> {
+    let text = std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8: {e}"))?;
+    let value: &RawValue = serde_json::from_str(text).map_err(|e| format!("the body is not JSON: {e}"))?;
+    if value.get().starts_with('[') {
+        let items: Vec<&RawValue> =
+            serde_json::from_str(value.get()).map_err(|e| format!("the body is not JSON: {e}"))?;
+        if items.is_empty() {
+            return Err("the array holds no records".into());
+        }
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| read_record(item, 0, fields).map_err(|message| format!("record {}: {message}", i + 1)))
+            .collect()
+    } else {
+        Ok(vec![read_record(value, 0, fields)?])
+    }
+}
+
+async fn feedback(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !authorized(&app, &headers) {
+        return unauthorized();
+    }
+    let records = match read_body(&body, &app.fields) {
+        Ok(records) => records,
+        Err(message) => {
+            let line = serde_json::json!({ "error": message, "body": String::from_utf8_lossy(&body) });
+            let mut file = app.malformed.lock().expect("the log's lock is never poisoned");
+            let _ = writeln!(file, "{line}");
+            return error(StatusCode::BAD_REQUEST, &message);
+        }
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if let Err(refused) = app.queue.try_send(Submission { records, reply }) {
+        let (status, message) = match refused {
+            tokio::sync::mpsc::error::TrySendError::Full(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "the queue is full: retry after a second")
+            }
+            tokio::sync::mpsc::error::TrySendError::Closed(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "the service is shutting down")
+            }
+        };
+        let mut response = error(status, message);
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    }
+    match answer.await {
+        Ok(Ok(decisions)) => {
+            let body = format!("{{\"decisions\":[{}]}}", decisions.join(","));
+            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
+        Ok(Err(message)) => error(StatusCode::SERVICE_UNAVAILABLE, &message),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the service stopped before screening the records"),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct RecallQuery {
+    /// Return the events numbered above this.
+    #[serde(default)]
+    after: u64,
+    /// Seconds to wait for one when there is none yet (at most 60).
+    #[serde(default)]
+    wait: u64,
+}
+
+/// Events per answer, at most.
+const RECALLS_PER_ANSWER: usize = 1000;
+
+async fn recalls(State(app): State<Arc<App>>, headers: HeaderMap, Query(query): Query<RecallQuery>) -> Response {
+    if !authorized(&app, &headers) {
+        return unauthorized();
+    }
+    let mut events = app.feed.after(query.after, RECALLS_PER_ANSWER);
+    if events.is_empty() && query.wait > 0 {
+        app.feed.wait_past(query.after, Duration::from_secs(query.wait.min(60))).await;
+        events = app.feed.after(query.after, RECALLS_PER_ANSWER);
+    }
+    let next = events.last().map_or(query.after, |e| e.n);
+    axum::Json(serde_json::json!({ "recalls": events, "next": next })).into_response()
+}
+
+async fn ready(State(app): State<Arc<App>>) -> Response {
+    if app.queue.is_closed() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the intake stopped");
+    }
+    "ready\n".into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_digests_read_as_written() {
+        let digest = TokenDigest::of("secret");
+        let hex: String = digest.0.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(TokenDigest::parse(&format!("sha256:{hex}")), Ok(digest));
+        assert_eq!(TokenDigest::parse(&hex), Ok(digest));
+        assert!(TokenDigest::parse("sha256:abc").unwrap_err().contains("not a SHA-256 digest"));
+    }
+
+    #[test]
+    fn a_body_is_one_record_or_an_array_and_a_bad_one_is_named() {
+        let fields = FieldMap::feedback();
+        assert_eq!(read_body(br#"{"id":"a","output":"x"}"#, &fields).unwrap().len(), 1);
+        assert_eq!(read_body(br#"[{"id":"a"},{"id":"b"}]"#, &fields).unwrap().len(), 2);
+        let bad = read_body(br#"[{"id":"a"},{"id":"b","rating":"sideways"}]"#, &fields).err().unwrap();
+        assert!(bad.starts_with("record 2: field \"rating\""), "{bad}");
+        assert!(read_body(b"{\"id\":", &fields).unwrap_err().starts_with("the body is not JSON"));
+        assert_eq!(read_body(b"[]", &fields).unwrap_err(), "the array holds no records");
+    }
+}

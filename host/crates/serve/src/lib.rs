@@ -1,0 +1,130 @@
+//! `assay serve`: the feedback guards as an HTTP service beside a live
+//! product.
+//!
+//! A backend posts each feedback event (`POST /v1/feedback`, one record or
+//! an array, the fields `assay guard` reads) and gets every record's
+//! decision and every guard's reason. Guards see records in arrival order,
+//! one instance each, exactly as `assay guard` sees a file's lines, so the
+//! decisions on the same records in the same order are the same online and
+//! offline. Concurrent requests are screened together ([`intake`]), so
+//! throughput under load approaches the offline rate.
+//!
+//! Nothing acknowledged is lost: each record is appended to a write-ahead
+//! log ([`journal`]) and synced before its request is answered, and a
+//! restarted service screens the log again to rebuild its guards' state.
+//! A guard's recalls ([`recalls`]) are applied to the records they reach
+//! and published as numbered events (`GET /v1/recalls?after=N`), so a
+//! consumer can pull back what it already took.
+//!
+//! What it must not depend on: the command line (the binary parses flags
+//! and the config and hands over loaded guards).
+
+pub mod http;
+mod intake;
+pub mod journal;
+pub mod recalls;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use assay_data::FieldMap;
+use assay_pipeline::{Guard, Schedule};
+use assay_runtime::Host;
+
+pub use http::TokenDigest;
+pub use journal::JournalError;
+
+/// How the service runs, beyond its guards.
+pub struct ServeOptions {
+    /// Where the log and the decisions live.
+    pub state_dir: PathBuf,
+    /// Bearer tokens' digests; none means every request is let in (the
+    /// binary allows that on loopback only).
+    pub tokens: Vec<TokenDigest>,
+    /// The largest request body, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// Requests waiting for the intake, at most (503 with `Retry-After` above).
+    pub queue: usize,
+    /// Records screened together, at most.
+    pub max_batch: usize,
+    /// How feedback fields are named.
+    pub fields: FieldMap,
+}
+
+/// Why the service stopped or could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("{path}: {error}")]
+    State {
+        path: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
+    #[error("serving HTTP: {0}")]
+    Http(#[source] std::io::Error),
+}
+
+/// Screens the log in `options.state_dir` again, then serves on `listener`
+/// until SIGTERM or Ctrl-C, after which it answers what it took, syncs and
+/// returns. `listening` is told the address once requests are taken, and
+/// how many logged records were screened again.
+pub fn serve(
+    host: &Host,
+    guards: &[Guard],
+    schedule: &Schedule,
+    options: ServeOptions,
+    listener: std::net::TcpListener,
+    listening: impl FnOnce(std::net::SocketAddr, u64),
+) -> Result<(), ServeError> {
+    let feed = Arc::new(recalls::Feed::new());
+    let dir = &options.state_dir;
+    let intake = intake::Intake::open(dir, host, guards, schedule, &options.fields, feed.clone())?;
+    let replayed = intake.logged();
+    let malformed_path = dir.join("malformed.jsonl");
+    let malformed = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&malformed_path)
+        .map_err(|error| ServeError::State { path: malformed_path, error })?;
+    let (queue, requests) = tokio::sync::mpsc::channel(options.queue.max(1));
+    let app = Arc::new(http::App {
+        queue,
+        fields: options.fields.clone(),
+        tokens: options.tokens.clone(),
+        feed,
+        malformed: Mutex::new(malformed),
+    });
+    let router = http::router(app, options.max_body_bytes);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(ServeError::Http)?;
+    std::thread::scope(|scope| {
+        let intake = scope.spawn(move || intake.run(requests, options.max_batch.max(1)));
+        let served = runtime.block_on(async move {
+            listener.set_nonblocking(true).map_err(ServeError::Http)?;
+            let listener = tokio::net::TcpListener::from_std(listener).map_err(ServeError::Http)?;
+            listening(listener.local_addr().map_err(ServeError::Http)?, replayed);
+            axum::serve(listener, router).with_graceful_shutdown(stopped()).await.map_err(ServeError::Http)
+        });
+        // The router, and with it the queue's last sender, is gone: the
+        // intake answers what it took and returns.
+        let taken = intake.join().expect("the intake thread panicked");
+        served.and(taken)
+    })
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn stopped() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

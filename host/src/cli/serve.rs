@@ -1,0 +1,62 @@
+//! `assay serve`: the guards of a config as an HTTP service (see the
+//! `assay-serve` crate for what it promises).
+
+use anyhow::{Context, Result, anyhow, bail};
+use assay_data::FieldMap;
+use assay_serve::{ServeOptions as Options, TokenDigest};
+use clap::Args;
+
+use super::guard::GuardChoice;
+use crate::config::{InputOptions, ServeOptions, SharedOptions};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    choice: GuardChoice,
+    #[command(flatten)]
+    serve: ServeOptions,
+    #[command(flatten)]
+    shared: SharedOptions,
+    #[command(flatten)]
+    input: InputOptions,
+}
+
+pub fn serve(args: ServeArgs) -> Result<()> {
+    let setup = args.choice.setup(args.shared)?;
+    let config = &setup.config;
+    let options = args.serve.over(config.serve.clone());
+    let input = args.input.over(config.input.clone());
+    let fields = input.field_map(FieldMap::feedback()).map_err(anyhow::Error::msg)?;
+    let state_dir = options.state.ok_or_else(|| {
+        anyhow!("name the folder for the feedback log with --state DIR (or [serve] state in the config)")
+    })?;
+    let tokens = options
+        .tokens
+        .iter()
+        .map(|text| TokenDigest::parse(text).map_err(|e| anyhow!("[serve] tokens: {e}")))
+        .collect::<Result<Vec<_>>>()?;
+    let bind = options.bind.unwrap_or_else(|| "127.0.0.1:7878".into());
+    let listener = std::net::TcpListener::bind(&bind).with_context(|| format!("listening on {bind}"))?;
+    let address = listener.local_addr()?;
+    if tokens.is_empty() && !address.ip().is_loopback() {
+        bail!(
+            "{address} is reachable from other machines, and [serve] tokens is empty: give the SHA-256 of each \
+             client's bearer token (printf %s TOKEN | sha256sum), or bind to 127.0.0.1"
+        );
+    }
+    let host = setup.host(setup.specs.len() + 1)?;
+    let guards = super::guard::load_guards(&setup, &host)?;
+    let options = Options {
+        state_dir,
+        tokens,
+        max_body_bytes: options.max_body_bytes.unwrap_or(1 << 20),
+        queue: options.queue.unwrap_or(1024),
+        max_batch: options.max_batch.unwrap_or(4096),
+        fields,
+    };
+    assay_serve::serve(&host, &guards, &setup.schedule, options, listener, |address, replayed| {
+        eprintln!("assay serve: listening on http://{address} ({replayed} logged records screened again)");
+    })?;
+    eprintln!("assay serve: stopped; every answered record is in the log");
+    Ok(())
+}

@@ -1,0 +1,341 @@
+//! `assay serve`, driven through the real binary over HTTP: the same
+//! decisions as `assay guard`, recalls delivered, nothing acknowledged lost
+//! to SIGKILL, tokens, limits, malformed input and overload.
+
+mod common;
+#[path = "common/webdriver.rs"]
+mod webdriver;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+use webdriver::{Answer, request};
+
+/// A running `assay serve`, stopped on drop.
+struct Server {
+    child: Child,
+    url: String,
+    /// What it printed on stderr.
+    said: Arc<Mutex<String>>,
+    /// How many logged records it screened again at start.
+    replayed: u64,
+}
+
+impl Server {
+    fn start(state: &Path, args: &[&str]) -> Server {
+        let mut child = assay()
+            .args(["serve", "--bind", "127.0.0.1:0", "--state"])
+            .arg(state)
+            .args(args)
+            .current_dir(root())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let said = Arc::new(Mutex::new(String::new()));
+        let mut listening = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            said.lock().unwrap().push_str(&format!("{line}\n"));
+            if let Some(rest) = line.strip_prefix("assay serve: listening on ") {
+                listening = Some(rest.to_string());
+                break;
+            }
+        }
+        let Some(listening) = listening else { panic!("the server did not start: {}", said.lock().unwrap()) };
+        let (url, rest) = listening.split_once(" (").unwrap();
+        let replayed = rest.split_whitespace().next().unwrap().parse().unwrap();
+        let kept = said.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
+        Server { child, url: url.to_string(), said, replayed }
+    }
+
+    fn post(&self, body: &Value, token: Option<&str>) -> Answer {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(auth) = &auth {
+            headers.push(("Authorization", auth));
+        }
+        request("POST", &format!("{}/v1/feedback", self.url), &headers, &body.to_string()).unwrap()
+    }
+
+    fn recalls(&self, after: u64, wait: u64) -> Value {
+        let answer = request("GET", &format!("{}/v1/recalls?after={after}&wait={wait}", self.url), &[], "").unwrap();
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        serde_json::from_str(&answer.body).unwrap()
+    }
+
+    /// SIGTERM, and the exit status once it drained.
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let said = self.said.lock().unwrap().clone();
+        (status, said)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn decisions_of(answer: &Answer) -> Vec<Value> {
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let body: Value = serde_json::from_str(&answer.body).unwrap();
+    body["decisions"].as_array().unwrap().clone()
+}
+
+#[test]
+fn online_decisions_and_recalls_are_those_of_assay_guard_on_the_same_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let feedback = root().join("examples/feedback/feedback.jsonl");
+    let config = ["--config", "examples/feedback/assay.toml"];
+    let offline = dir.path().join("offline");
+    let output = run(assay().arg("guard").arg(&feedback).args(config).arg("-o").arg(&offline).current_dir(root()));
+    expect_code(&output, 0);
+    let offline = read_jsonl(&offline.join("decisions.jsonl"));
+    let records = read_jsonl(&feedback);
+
+    let state = dir.path().join("state");
+    let server = Server::start(&state, &config);
+    assert_eq!(server.replayed, 0);
+    // In requests of varied sizes, one after another: the order is the file's.
+    let mut online = Vec::new();
+    let mut sizes = [1, 7, 30, 3, 64, 2, 11].into_iter().cycle();
+    let mut rest = &records[..];
+    while !rest.is_empty() {
+        let (sent, later) = rest.split_at(sizes.next().unwrap().min(rest.len()));
+        let body = if sent.len() == 1 { sent[0].clone() } else { Value::Array(sent.to_vec()) };
+        online.extend(decisions_of(&server.post(&body, None)));
+        rest = later;
+    }
+    assert_eq!(online.len(), offline.len());
+    let mut recalled = BTreeMap::new();
+    for (seq, (on, off)) in online.iter().zip(&offline).enumerate() {
+        assert_eq!(on["id"], off["id"]);
+        assert_eq!(on["line"], seq + 1, "line is the record's place in the service's log");
+        for (guard, entry) in off["guards"].as_object().unwrap() {
+            // Offline, a guard's decision is the one after its recalls.
+            let first = entry["recalls"][0]["from"].as_str().map_or(entry["decision"].clone(), |f| json!(f));
+            assert_eq!(on["guards"][guard]["decision"], first, "{} {guard}", off["id"]);
+            assert_eq!(on["guards"][guard]["reason"], entry["reason"], "{} {guard}", off["id"]);
+            if let Some(recalls) = entry["recalls"].as_array() {
+                for recall in recalls {
+                    let key = (off["id"].as_str().unwrap().to_string(), guard.clone());
+                    recalled.insert(key, (recall["to"].clone(), recall["outcome"].clone(), off["decision"].clone()));
+                }
+            }
+        }
+        let first = off["recalled_from"].as_str().map_or(off["decision"].clone(), |f| json!(f));
+        assert_eq!(on["decision"], first, "{}", off["id"]);
+    }
+    assert_eq!(recalled.len(), 8, "flood recalls two campaigns' first four records");
+
+    // The recalls, as a consumer reads them: the same as offline.
+    let feed = server.recalls(0, 0);
+    let events = feed["recalls"].as_array().unwrap();
+    let online_recalls: BTreeMap<(String, String), (Value, Value, Value)> = events
+        .iter()
+        .map(|e| {
+            let key = (e["id"].as_str().unwrap().to_string(), e["guard"].as_str().unwrap().to_string());
+            (key, (e["to"].clone(), e["outcome"].clone(), e["decision"].clone()))
+        })
+        .collect();
+    assert_eq!(online_recalls, recalled);
+    assert_eq!(feed["next"], events.len());
+    let numbers: Vec<u64> = events.iter().map(|e| e["n"].as_u64().unwrap()).collect();
+    assert_eq!(numbers, (1..=events.len() as u64).collect::<Vec<_>>());
+    let moved: BTreeSet<&str> =
+        events.iter().filter(|e| e["recalled_from"] == "accept").map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(moved, BTreeSet::from(["fb-235", "fb-236", "fb-237", "fb-238"]));
+    assert_eq!(server.recalls(4, 0)["recalls"].as_array().unwrap().len(), events.len() - 4);
+
+    // SIGTERM drains; a restart screens the log again and carries on.
+    let (status, said) = server.stop();
+    assert!(status.success(), "{said}");
+    assert!(said.contains("stopped; every answered record is in the log"), "{said}");
+    assert_eq!(read_jsonl(&state.join("decisions.jsonl")).len(), 269);
+    let server = Server::start(&state, &config);
+    assert_eq!(server.replayed, 269);
+    assert_eq!(server.recalls(0, 0)["recalls"], feed["recalls"], "the feed is rebuilt as it was");
+    let again = decisions_of(&server.post(&records[0], None));
+    assert_eq!(again[0]["line"], 270);
+    // The same user again: the rebuilt state remembers the first time.
+    assert_eq!(again[0]["guards"], online[0]["guards"]);
+}
+
+#[test]
+fn a_long_poll_returns_when_a_recall_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("assay.toml");
+    std::fs::write(&config, "[plugins.flood]\nsource = \"flood\"\nconfig = { campaign_users = 2 }\n").unwrap();
+    let server = Server::start(&dir.path().join("state"), &["--config", config.to_str().unwrap()]);
+    let campaign = |id: &str, user: &str| json!({"id": id, "user": user, "prompt": "Capital of Australia?", "output": "Canberra", "correction": "Sydney"});
+    assert_eq!(decisions_of(&server.post(&campaign("c1", "u1"), None))[0]["decision"], "accept");
+    let url = server.url.clone();
+    let poll = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let answer = request("GET", &format!("{url}/v1/recalls?after=0&wait=30"), &[], "").unwrap();
+        (answer, started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(decisions_of(&server.post(&campaign("c2", "u2"), None))[0]["decision"], "quarantine");
+    let (answer, waited) = poll.join().unwrap();
+    assert!(waited < Duration::from_secs(20), "the poll returned when the recall came, after {waited:?}");
+    let body: Value = serde_json::from_str(&answer.body).unwrap();
+    let event = &body["recalls"][0];
+    assert_eq!(
+        (event["id"].as_str(), event["seq"].as_u64(), event["after_seq"].as_u64()),
+        (Some("c1"), Some(1), Some(2))
+    );
+    assert_eq!((event["outcome"].as_str(), event["decision"].as_str()), (Some("applied"), Some("quarantine")));
+    assert_eq!(event["recalled_from"], "accept");
+    assert_eq!(body["next"], 1);
+}
+
+#[test]
+fn acknowledged_records_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let guards = ["-g", "arithmetic", "-g", "flood", "-g", "injection"];
+    let server = Server::start(&state, &guards);
+    let acknowledged = Arc::new(Mutex::new(BTreeMap::new()));
+    let clients: Vec<_> = (0..4)
+        .map(|client| {
+            let (url, acknowledged) = (server.url.clone(), acknowledged.clone());
+            std::thread::spawn(move || {
+                for n in 0.. {
+                    let size = 1 + (n + client) % 5;
+                    let records: Vec<Value> = (0..size)
+                        .map(|k| {
+                            let id = format!("c{client}-{n}-{k}");
+                            json!({"id": id, "user": format!("u{client}"), "prompt": "What is 2+2?", "output": "4", "comment": if k % 3 == 0 { "2+2=5" } else { "thanks" }})
+                        })
+                        .collect();
+                    let body = Value::Array(records).to_string();
+                    let headers = [("Content-Type", "application/json")];
+                    match request("POST", &format!("{url}/v1/feedback"), &headers, &body) {
+                        Ok(answer) if answer.status == 200 => {
+                            let body: Value = serde_json::from_str(&answer.body).unwrap();
+                            let mut acknowledged = acknowledged.lock().unwrap();
+                            for decision in body["decisions"].as_array().unwrap() {
+                                acknowledged.insert(decision["id"].as_str().unwrap().to_string(), decision.clone());
+                            }
+                        }
+                        Ok(answer) => panic!("{}: {}", answer.status, answer.body),
+                        Err(_) => return, // the server is gone
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut server = server;
+    server.child.kill().unwrap(); // SIGKILL, under load
+    server.child.wait().unwrap();
+    for client in clients {
+        client.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() > 20, "only {} records were acknowledged", acknowledged.len());
+
+    let server = Server::start(&state, &guards);
+    assert!(server.replayed >= acknowledged.len() as u64, "{} < {}", server.replayed, acknowledged.len());
+    let replayed: BTreeMap<String, Value> = read_jsonl(&state.join("decisions.jsonl"))
+        .into_iter()
+        .map(|d| (d["id"].as_str().unwrap().to_string(), d))
+        .collect();
+    for (id, answered) in &acknowledged {
+        let again = replayed.get(id).unwrap_or_else(|| panic!("{id} was acknowledged, then lost"));
+        assert_eq!(again["guards"], answered["guards"], "{id}: replay decides as the service did");
+        assert_eq!(again["line"], answered["line"], "{id}");
+    }
+    let next = decisions_of(&server.post(&json!({"id": "after", "output": "x"}), None));
+    assert_eq!(next[0]["line"], server.replayed + 1);
+}
+
+#[test]
+fn tokens_limits_malformed_input_and_overload() {
+    let dir = tempfile::tempdir().unwrap();
+    let digest = {
+        use sha2::Digest as _;
+        let bytes = sha2::Sha256::digest(b"good-token");
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let config = dir.path().join("assay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[serve]\ntokens = [\"sha256:{digest}\"]\nmax_body_bytes = 2000\nqueue = 1\nmax_batch = 1\n\n\
+             [plugins.trap_guard]\nsource = {:?}\n",
+            artifacts::TRAP_GUARD
+        ),
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let server = Server::start(&state, &["--config", config.to_str().unwrap()]);
+    let record = |id: &str, comment: &str| json!({"id": id, "output": "x", "comment": comment});
+
+    let refused = server.post(&record("a", "ok"), None);
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    assert!(refused.head.contains("www-authenticate: bearer"), "{}", refused.head);
+    assert_eq!(server.post(&record("a", "ok"), Some("bad-token")).status, 401);
+    assert_eq!(decisions_of(&server.post(&record("a", "ok"), Some("good-token")))[0]["decision"], "accept");
+    let health = request("GET", &format!("{}/healthz", server.url), &[], "").unwrap();
+    assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
+    assert_eq!(request("GET", &format!("{}/readyz", server.url), &[], "").unwrap().status, 200);
+    let feed = request("GET", &format!("{}/v1/recalls?after=0", server.url), &[], "").unwrap();
+    assert_eq!(feed.status, 401, "the feed needs a token too");
+
+    let big = server.post(&record("b", &"x".repeat(3000)), Some("good-token"));
+    assert_eq!(big.status, 413);
+    let headers = [("Authorization", "Bearer good-token")];
+    let url = format!("{}/v1/feedback", server.url);
+    let broken = request("POST", &url, &headers, "{\"id\": \"c\", ").unwrap();
+    assert_eq!(broken.status, 400);
+    assert!(broken.body.contains("the body is not JSON"), "{}", broken.body);
+    let bad_field = server.post(&json!([record("d", "ok"), {"id": "e", "rating": "sideways"}]), Some("good-token"));
+    assert_eq!(bad_field.status, 400);
+    assert!(bad_field.body.contains(r#"record 2: field \"rating\""#), "{}", bad_field.body);
+    let malformed = read_jsonl(&state.join("malformed.jsonl"));
+    assert_eq!(malformed.len(), 2, "malformed requests are logged, not dropped");
+    assert!(malformed[1]["body"].as_str().unwrap().contains("sideways"));
+
+    // One slow request keeps the intake busy, one waits in the queue of
+    // one, and the next is turned away with Retry-After instead of queueing.
+    let slow = Value::Array((0..4).map(|i| record(&format!("slow{i}"), "SLOW")).collect());
+    let busy = {
+        let (url, body) = (url.clone(), slow.to_string());
+        std::thread::spawn(move || request("POST", &url, &[("Authorization", "Bearer good-token")], &body).unwrap())
+    };
+    std::thread::sleep(Duration::from_millis(150));
+    let waiting = {
+        let (url, body) = (url.clone(), record("w", "ok").to_string());
+        std::thread::spawn(move || request("POST", &url, &[("Authorization", "Bearer good-token")], &body).unwrap())
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let turned_away = server.post(&record("t", "ok"), Some("good-token"));
+    assert_eq!(turned_away.status, 503, "{}", turned_away.body);
+    assert!(turned_away.head.contains("retry-after: 1"), "{}", turned_away.head);
+    assert_eq!(decisions_of(&busy.join().unwrap()).len(), 4);
+    assert_eq!(decisions_of(&waiting.join().unwrap())[0]["id"], "w");
+
+    // Without tokens, only loopback.
+    let output =
+        run(assay().args(["serve", "-g", "arithmetic", "--bind", "0.0.0.0:0", "--state"]).arg(dir.path().join("open")));
+    expect_code(&output, 1);
+    assert!(stderr(&output).contains("[serve] tokens is empty"), "{}", stderr(&output));
+}
