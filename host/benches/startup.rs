@@ -41,7 +41,11 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
     let dir = tempfile::tempdir().unwrap();
     let sample = dir.path().join("one.jsonl");
-    std::fs::write(&sample, "{\"id\": \"a\", \"output\": \"the cat sat\", \"reference\": \"the cat sat\"}\n").unwrap();
+    std::fs::write(
+        &sample,
+        "{\"id\": \"a\", \"output\": \"the cat sat\", \"reference\": \"the cat sat\", \"label\": \"the cat sat\"}\n",
+    )
+    .unwrap();
     let feedback = dir.path().join("feedback.jsonl");
     std::fs::write(
         &feedback,
