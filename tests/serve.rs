@@ -116,7 +116,9 @@ fn online_decisions_and_recalls_are_those_of_assay_guard_on_the_same_records() {
     let mut online = Vec::new();
     let mut sizes = [1, 7, 30, 3, 64, 2, 11].into_iter().cycle();
     let mut rest = &records[..];
+    let mut posts = 0;
     while !rest.is_empty() {
+        posts += 1;
         let (sent, later) = rest.split_at(sizes.next().unwrap().min(rest.len()));
         let body = if sent.len() == 1 { sent[0].clone() } else { Value::Array(sent.to_vec()) };
         online.extend(decisions_of(&server.post(&body, None)));
@@ -162,6 +164,25 @@ fn online_decisions_and_recalls_are_those_of_assay_guard_on_the_same_records() {
         events.iter().filter(|e| e["recalled_from"] == "accept").map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(moved, BTreeSet::from(["fb-235", "fb-236", "fb-237", "fb-238"]));
     assert_eq!(server.recalls(4, 0)["recalls"].as_array().unwrap().len(), events.len() - 4);
+
+    // What an operator scrapes: the first decisions, recalls by outcome, requests by route.
+    let metrics = request("GET", &format!("{}/metrics", server.url), &[], "").unwrap();
+    assert_eq!(metrics.status, 200);
+    let count = |series: &str| -> u64 {
+        let line = metrics
+            .body
+            .lines()
+            .find(|l| l.starts_with(series))
+            .unwrap_or_else(|| panic!("no {series}:\n{}", metrics.body));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(count(r#"assay_serve_records_total{decision="accept"}"#), 216, "answered before the recalls");
+    assert_eq!(count(r#"assay_serve_verdicts_total{guard="flood",verdict="quarantine"}"#), 13);
+    assert_eq!(count(r#"assay_serve_recalls_total{guard="flood",outcome="applied"}"#), 8);
+    assert_eq!(count(r#"assay_serve_requests_total{route="/v1/feedback",status="200"}"#), posts);
+    assert_eq!(count(r#"assay_serve_request_seconds_count{route="/v1/feedback"}"#), posts);
+    assert_eq!(count(r#"assay_serve_request_seconds_bucket{le="+Inf",route="/v1/feedback"}"#), posts);
+    assert!(count("assay_serve_log_bytes") > 50_000);
 
     // SIGTERM drains; a restart screens the log again and carries on.
     let (status, said) = server.stop();
@@ -299,6 +320,11 @@ fn tokens_limits_malformed_input_and_overload() {
     assert_eq!(request("GET", &format!("{}/readyz", server.url), &[], "").unwrap().status, 200);
     let feed = request("GET", &format!("{}/v1/recalls?after=0", server.url), &[], "").unwrap();
     assert_eq!(feed.status, 401, "the feed needs a token too");
+    assert_eq!(request("GET", &format!("{}/metrics", server.url), &[], "").unwrap().status, 401);
+    let openapi = request("GET", &format!("{}/openapi.json", server.url), &[], "").unwrap();
+    assert_eq!(openapi.status, 200, "the API's description needs no token");
+    let openapi: Value = serde_json::from_str(&openapi.body).unwrap();
+    assert!(openapi["paths"]["/v1/feedback"]["post"].is_object());
 
     let big = server.post(&record("b", &"x".repeat(3000)), Some("good-token"));
     assert_eq!(big.status, 413);

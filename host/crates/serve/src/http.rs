@@ -22,6 +22,7 @@ use subtle::ConstantTimeEq;
 use assay_data::FieldMap;
 
 use crate::intake::{Incoming, Submission, read_record};
+use crate::metrics::Metrics;
 use crate::recalls::Feed;
 
 /// A bearer token as the configuration keeps it: its SHA-256, never the
@@ -53,18 +54,51 @@ pub(crate) struct App {
     pub(crate) fields: FieldMap,
     pub(crate) tokens: Vec<TokenDigest>,
     pub(crate) feed: Arc<Feed>,
+    pub(crate) metrics: Arc<Metrics>,
     /// Requests that could not be read, kept for the operator.
     pub(crate) malformed: Mutex<File>,
 }
 
+/// The routes, each counted and timed in `/metrics`.
+const ROUTES: [&str; 6] = ["/v1/feedback", "/v1/recalls", "/metrics", "/healthz", "/readyz", "/openapi.json"];
+
+/// The OpenAPI document of these routes, checked in beside the crate.
+const OPENAPI: &str = include_str!("../openapi.json");
+
 pub(crate) fn router(app: Arc<App>, max_body_bytes: usize) -> axum::Router {
     axum::Router::new()
-        .route("/v1/feedback", post(feedback))
-        .route("/v1/recalls", get(recalls))
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(ready))
+        .route(ROUTES[0], post(feedback))
+        .route(ROUTES[1], get(recalls))
+        .route(ROUTES[2], get(metrics))
+        .route(ROUTES[3], get(|| async { "ok\n" }))
+        .route(ROUTES[4], get(ready))
+        .route(ROUTES[5], get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), measured))
         .with_state(app)
+}
+
+/// Counts and times every request by route and status.
+async fn measured(
+    State(app): State<Arc<App>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = ROUTES.into_iter().find(|r| *r == request.uri().path()).unwrap_or("other");
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    app.metrics.request(route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}
+
+async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if !authorized(&app, &headers) {
+        return unauthorized();
+    }
+    let waiting = app.queue.max_capacity() - app.queue.capacity();
+    app.metrics.queue_depth.set(waiting as i64);
+    let content_type = "text/plain; version=0.0.4; charset=utf-8";
+    ([(header::CONTENT_TYPE, content_type)], app.metrics.render()).into_response()
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -187,6 +221,18 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_openapi_document_describes_every_route_and_no_other() {
+        let document: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        assert_eq!(document["openapi"], "3.1.0");
+        let mut described: Vec<&str> = document["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+        let mut routes = ROUTES.to_vec();
+        described.sort();
+        routes.sort();
+        assert_eq!(described, routes);
+        assert!(document["paths"]["/v1/feedback"]["post"]["responses"]["503"]["headers"]["Retry-After"].is_object());
+    }
 
     #[test]
     fn token_digests_read_as_written() {

@@ -21,6 +21,7 @@ use serde_json::value::RawValue;
 
 use crate::ServeError;
 use crate::journal::{Entry, Journal, JournalError};
+use crate::metrics::Metrics;
 use crate::recalls::{Feed, Ledger};
 
 /// One record of a request, read and checked by the HTTP side.
@@ -55,6 +56,10 @@ pub(crate) struct Intake<'a> {
     decisions: BufWriter<File>,
     recalls: BufWriter<File>,
     feed: Arc<Feed>,
+    metrics: Arc<Metrics>,
+    /// Whether screening counts in the metrics: not while the log is
+    /// screened again at start.
+    counting: bool,
 }
 
 impl<'a> Intake<'a> {
@@ -68,6 +73,7 @@ impl<'a> Intake<'a> {
         schedule: &'a Schedule,
         fields: &FieldMap,
         feed: Arc<Feed>,
+        metrics: Arc<Metrics>,
     ) -> Result<Intake<'a>, ServeError> {
         let (journal, entries) = Journal::open(dir)?;
         let create = |name: &str| {
@@ -83,6 +89,8 @@ impl<'a> Intake<'a> {
             decisions: create("decisions.jsonl")?,
             recalls: create("recalls.jsonl")?,
             feed,
+            metrics,
+            counting: false,
         };
         let mut group: Vec<Incoming> = Vec::new();
         let mut first = 1;
@@ -102,6 +110,8 @@ impl<'a> Intake<'a> {
             intake.screen(first, &group)?;
         }
         intake.flush()?;
+        intake.counting = true;
+        intake.metrics.log_bytes.set(intake.journal.bytes() as i64);
         Ok(intake)
     }
 
@@ -121,6 +131,12 @@ impl<'a> Intake<'a> {
         let mut line = Vec::new();
         for (decision, &seq) in decisions.iter().zip(&seqs) {
             self.ledger.add(seq, decision);
+            if self.counting {
+                self.metrics.record(decision.decision.name());
+                for (guard, entry) in &decision.guards.0 {
+                    self.metrics.verdict(guard, entry.decision.name());
+                }
+            }
             line.clear();
             decision.write_to(&mut line);
             self.decisions.write_all(&line).map_err(self.state_error("decisions.jsonl"))?;
@@ -129,6 +145,9 @@ impl<'a> Intake<'a> {
         let mut events = Vec::new();
         for pending in &recalls {
             events.extend(self.ledger.apply(pending, &self.guards[pending.guard].loaded.name));
+        }
+        for event in events.iter().filter(|_| self.counting) {
+            self.metrics.recall(&event.guard, event.outcome.name());
         }
         for event in &events {
             serde_json::to_writer(&mut self.recalls, event)
@@ -171,7 +190,10 @@ impl<'a> Intake<'a> {
             }
             let raws: Vec<&RawValue> = group.iter().flat_map(|s| s.records.iter().map(|r| &*r.raw)).collect();
             let first_seq = match self.journal.append(&raws) {
-                Ok(seq) => seq,
+                Ok(seq) => {
+                    self.metrics.log_bytes.set(self.journal.bytes() as i64);
+                    seq
+                }
                 Err(error) => {
                     // Nothing of the group is logged: none of it is answered 200.
                     let message = format!("the feedback log cannot be written: {error}");

@@ -22,6 +22,7 @@
 pub mod http;
 mod intake;
 pub mod journal;
+mod metrics;
 pub mod recalls;
 
 use std::path::PathBuf;
@@ -79,8 +80,9 @@ pub fn serve(
     listening: impl FnOnce(std::net::SocketAddr, u64),
 ) -> Result<(), ServeError> {
     let feed = Arc::new(recalls::Feed::new());
+    let metrics = Arc::new(metrics::Metrics::new());
     let dir = &options.state_dir;
-    let intake = intake::Intake::open(dir, host, guards, schedule, &options.fields, feed.clone())?;
+    let intake = intake::Intake::open(dir, host, guards, schedule, &options.fields, feed.clone(), metrics.clone())?;
     let replayed = intake.logged();
     let malformed_path = dir.join("malformed.jsonl");
     let malformed = std::fs::OpenOptions::new()
@@ -94,6 +96,7 @@ pub fn serve(
         fields: options.fields.clone(),
         tokens: options.tokens.clone(),
         feed,
+        metrics,
         malformed: Mutex::new(malformed),
     });
     let router = http::router(app, options.max_body_bytes);

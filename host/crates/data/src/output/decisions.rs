@@ -144,6 +144,15 @@ pub enum RecallOutcome {
 }
 
 impl RecallOutcome {
+    /// As `decisions.jsonl` writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            RecallOutcome::Applied => "applied",
+            RecallOutcome::Unchanged => "unchanged",
+            RecallOutcome::Refused => "refused",
+        }
+    }
+
     /// What a recall to `to` does to a guard's route `from`.
     pub fn of(from: Route, to: Route) -> RecallOutcome {
         if to == Route::Accept || to < from {
