@@ -365,3 +365,47 @@ fn tokens_limits_malformed_input_and_overload() {
     expect_code(&output, 1);
     assert!(stderr(&output).contains("[serve] tokens is empty"), "{}", stderr(&output));
 }
+
+#[test]
+fn each_token_has_its_rate_and_a_slow_client_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let digest = |token: &str| {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let config = dir.path().join("assay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[serve]\ntokens = [\"sha256:{}\", \"sha256:{}\"]\nrate_limit = 2\nrequest_timeout_ms = 500\n\n\
+             [plugins.arithmetic]\nsource = \"arithmetic\"\n",
+            digest("team-a"),
+            digest("team-b")
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&dir.path().join("state"), &["--config", config.to_str().unwrap()]);
+    let record = json!({"id": "r", "output": "4"});
+    assert_eq!(server.post(&record, Some("team-a")).status, 200);
+    assert_eq!(server.post(&record, Some("team-a")).status, 200);
+    let limited = server.post(&record, Some("team-a"));
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert!(limited.head.contains("retry-after: 1"), "{}", limited.head);
+    assert_eq!(server.post(&record, Some("team-b")).status, 200, "another token has a budget of its own");
+
+    // A body announced but sent too slowly: the service answers 408 and
+    // frees the connection rather than waiting.
+    use std::io::{Read, Write};
+    let address = server.url.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = format!(
+        "POST /v1/feedback HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer team-b\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"id\":"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = vec![0u8; 12];
+    stream.read_exact(&mut answer).unwrap();
+    assert_eq!(String::from_utf8_lossy(&answer), "HTTP/1.1 408");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+}

@@ -317,6 +317,15 @@ option_group! {
         /// Records screened together, at most. Default: 4096.
         #[arg(long, value_name = "N")]
         pub max_batch: Option<usize>,
+        /// Requests per second each token may make (bursts as large; without
+        /// tokens, all clients together); more are answered 429 with
+        /// Retry-After. Default: no limit.
+        #[arg(long, value_name = "N")]
+        pub rate_limit: Option<u32>,
+        /// Milliseconds a client may take to send a feedback request and get
+        /// its answer; a slower one is answered 408. Default: 30000.
+        #[arg(long, value_name = "MS")]
+        pub request_timeout_ms: Option<u64>,
         /// Bearer tokens' SHA-256 digests (`sha256:HEX`), from the config
         /// only: a token on a command line would be in the process list.
         #[arg(skip)]

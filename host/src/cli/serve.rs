@@ -52,6 +52,8 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         max_body_bytes: options.max_body_bytes.unwrap_or(1 << 20),
         queue: options.queue.unwrap_or(1024),
         max_batch: options.max_batch.unwrap_or(4096),
+        rate_limit: options.rate_limit,
+        request_timeout: std::time::Duration::from_millis(options.request_timeout_ms.unwrap_or(30_000)),
         fields,
     };
     assay_serve::serve(&host, &guards, &setup.schedule, options, listener, |address, replayed| {

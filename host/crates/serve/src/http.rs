@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::value::RawValue;
 use sha2::{Digest as _, Sha256};
-use subtle::ConstantTimeEq;
+use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 use assay_data::FieldMap;
 
@@ -49,10 +49,22 @@ impl TokenDigest {
     }
 }
 
+/// A token's (or, without tokens, everyone's) request budget.
+pub(crate) type Limiter = governor::DefaultDirectRateLimiter;
+
+/// One limiter per token, in the configured order (one in all without
+/// tokens), allowing `per_second` requests a second with bursts as large.
+pub(crate) fn limiters(tokens: usize, per_second: Option<u32>) -> Vec<Limiter> {
+    let Some(rate) = per_second.and_then(std::num::NonZeroU32::new) else { return Vec::new() };
+    (0..tokens.max(1)).map(|_| Limiter::direct(governor::Quota::per_second(rate))).collect()
+}
+
 pub(crate) struct App {
     pub(crate) queue: tokio::sync::mpsc::Sender<Submission>,
     pub(crate) fields: FieldMap,
     pub(crate) tokens: Vec<TokenDigest>,
+    /// Empty when requests are not limited.
+    pub(crate) limiters: Vec<Limiter>,
     pub(crate) feed: Arc<Feed>,
     pub(crate) metrics: Arc<Metrics>,
     /// Requests that could not be read, kept for the operator.
@@ -65,9 +77,12 @@ const ROUTES: [&str; 6] = ["/v1/feedback", "/v1/recalls", "/metrics", "/healthz"
 /// The OpenAPI document of these routes, checked in beside the crate.
 const OPENAPI: &str = include_str!("../openapi.json");
 
-pub(crate) fn router(app: Arc<App>, max_body_bytes: usize) -> axum::Router {
+/// `request_timeout` bounds reading and answering a feedback request, so a
+/// client that sends its body slowly cannot hold a connection open (408).
+pub(crate) fn router(app: Arc<App>, max_body_bytes: usize, request_timeout: Duration) -> axum::Router {
+    let deadline = tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout);
     axum::Router::new()
-        .route(ROUTES[0], post(feedback))
+        .route(ROUTES[0], post(feedback).layer(deadline))
         .route(ROUTES[1], get(recalls))
         .route(ROUTES[2], get(metrics))
         .route(ROUTES[3], get(|| async { "ok\n" }))
@@ -105,20 +120,44 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 
-/// Whether the request carries one of the tokens (every request does when
-/// none is configured).
-fn authorized(app: &App, headers: &HeaderMap) -> bool {
+/// Which token the request carries, by its place in the configuration
+/// (`Some(0)` for every request when none is configured).
+fn token_of(app: &App, headers: &HeaderMap) -> Option<usize> {
     if app.tokens.is_empty() {
-        return true;
+        return Some(0);
     }
-    let presented = headers
+    let digest = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
-        .map(TokenDigest::of);
+        .map(TokenDigest::of)?;
     // Every stored digest is compared, so timing says nothing of which matched.
-    presented.is_some_and(|digest| {
-        app.tokens.iter().fold(subtle::Choice::from(0), |found, stored| found | stored.0.ct_eq(&digest.0)).into()
+    let (mut found, mut index) = (subtle::Choice::from(0), 0u64);
+    for (i, stored) in app.tokens.iter().enumerate() {
+        let equal = stored.0.ct_eq(&digest.0);
+        index = u64::conditional_select(&index, &(i as u64), equal);
+        found |= equal;
+    }
+    bool::from(found).then_some(index as usize)
+}
+
+fn authorized(app: &App, headers: &HeaderMap) -> bool {
+    token_of(app, headers).is_some()
+}
+
+/// Lets the request in if its token is known and within its rate; else the
+/// answer to give instead.
+fn admit(app: &App, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let token = token_of(app, headers).ok_or_else(|| Box::new(unauthorized()))?;
+    let Some(limiter) = app.limiters.get(token) else { return Ok(()) };
+    limiter.check().map_err(|not_until| {
+        use governor::clock::Clock as _;
+        let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let mut response = error(StatusCode::TOO_MANY_REQUESTS, "over this token's rate limit ([serve] rate_limit)");
+        let retry = HeaderValue::from_str(&seconds.max(1).to_string()).expect("digits");
+        response.headers_mut().insert(header::RETRY_AFTER, retry);
+        Box::new(response)
     })
 }
 
@@ -149,8 +188,8 @@ fn read_body(body: &[u8], fields: &FieldMap) -> Result<Vec<Incoming>, String> {
 }
 
 async fn feedback(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
-    if !authorized(&app, &headers) {
-        return unauthorized();
+    if let Err(refused) = admit(&app, &headers) {
+        return *refused;
     }
     let records = match read_body(&body, &app.fields) {
         Ok(records) => records,
@@ -199,8 +238,8 @@ struct RecallQuery {
 const RECALLS_PER_ANSWER: usize = 1000;
 
 async fn recalls(State(app): State<Arc<App>>, headers: HeaderMap, Query(query): Query<RecallQuery>) -> Response {
-    if !authorized(&app, &headers) {
-        return unauthorized();
+    if let Err(refused) = admit(&app, &headers) {
+        return *refused;
     }
     let mut events = app.feed.after(query.after, RECALLS_PER_ANSWER);
     if events.is_empty() && query.wait > 0 {

@@ -48,6 +48,11 @@ pub struct ServeOptions {
     pub queue: usize,
     /// Records screened together, at most.
     pub max_batch: usize,
+    /// Requests per second each token may make (bursts as large); 429 with
+    /// `Retry-After` above it. `None`: no limit.
+    pub rate_limit: Option<u32>,
+    /// How long reading and answering a feedback request may take (408).
+    pub request_timeout: std::time::Duration,
     /// How feedback fields are named.
     pub fields: FieldMap,
 }
@@ -95,11 +100,12 @@ pub fn serve(
         queue,
         fields: options.fields.clone(),
         tokens: options.tokens.clone(),
+        limiters: http::limiters(options.tokens.len(), options.rate_limit),
         feed,
         metrics,
         malformed: Mutex::new(malformed),
     });
-    let router = http::router(app, options.max_body_bytes);
+    let router = http::router(app, options.max_body_bytes, options.request_timeout);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(ServeError::Http)?;
     std::thread::scope(|scope| {
         let intake = scope.spawn(move || intake.run(requests, options.max_batch.max(1)));
