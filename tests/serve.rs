@@ -409,3 +409,36 @@ fn each_token_has_its_rate_and_a_slow_client_is_cut_off() {
     assert_eq!(String::from_utf8_lossy(&answer), "HTTP/1.1 408");
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
 }
+
+#[test]
+fn evaluate_scores_samples_as_assay_run_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let eval = root().join("examples/eval/qa.jsonl");
+    let config = dir.path().join("assay.toml");
+    let mut text = std::fs::read_to_string(root().join("examples/eval/assay.toml")).unwrap();
+    text.push_str("\n[plugins.bleu]\nsource = \"bleu\"\n\n[plugins.rouge]\nsource = \"rouge\"\n");
+    std::fs::write(&config, text).unwrap();
+    let offline = dir.path().join("offline");
+    let output = run(assay().arg("run").arg(&eval).arg("--config").arg(&config).arg("-o").arg(&offline).arg("-q"));
+    expect_code(&output, 0);
+    let expected = read_jsonl(&offline.join("samples.jsonl"));
+
+    let server = Server::start(&dir.path().join("state"), &["--config", config.to_str().unwrap()]);
+    let samples = read_jsonl(&eval);
+    let url = format!("{}/v1/evaluate", server.url);
+    let mut scored = Vec::new();
+    for part in samples.chunks(7) {
+        let answer = request("POST", &url, &[], &Value::Array(part.to_vec()).to_string()).unwrap();
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let body: Value = serde_json::from_str(&answer.body).unwrap();
+        scored.extend(body["samples"].as_array().unwrap().iter().cloned());
+    }
+    assert_eq!(scored, expected, "the same lines as samples.jsonl");
+
+    let bad = request("POST", &url, &[], &json!([samples[0], {"id": "x"}]).to_string()).unwrap();
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("record 2: missing field \\\"output\\\""), "{}", bad.body);
+    // Feedback still goes to the guards of the same config: none here, so all pass.
+    let feedback = decisions_of(&server.post(&json!({"id": "f", "output": "x"}), None));
+    assert_eq!(feedback[0]["decision"], "accept");
+}

@@ -120,15 +120,20 @@ pub fn guard(args: GuardArgs) -> Result<ExitCode> {
 
 /// The setup's guards, loaded, each with its failure policy from the config.
 pub(crate) fn load_guards(setup: &Setup, host: &assay_runtime::Host) -> Result<Vec<Guard>> {
+    let loaded = host.prepare(&setup.specs, Kind::Guard, &setup.schedule.determinism)?;
+    Ok(guards_of(setup, loaded))
+}
+
+/// Loaded guards, each with its failure policy from the config.
+pub(crate) fn guards_of(setup: &Setup, loaded: Vec<assay_runtime::LoadedPlugin>) -> Vec<Guard> {
     let config = &setup.config;
-    Ok(host
-        .prepare(&setup.specs, Kind::Guard, &setup.schedule.determinism)?
+    loaded
         .into_iter()
         .map(|loaded| {
             let on_failure = config.plugins.get(&loaded.name).and_then(|entry| entry.on_failure).unwrap_or_default();
             Guard { loaded, on_failure }
         })
-        .collect())
+        .collect()
 }
 
 /// Fails before screening when a gate names no count of a guard run and no

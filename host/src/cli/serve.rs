@@ -3,6 +3,7 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use assay_data::FieldMap;
+use assay_runtime::Kind;
 use assay_serve::{ServeOptions as Options, TokenDigest};
 use clap::Args;
 
@@ -45,7 +46,9 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         );
     }
     let host = setup.host(setup.specs.len() + 1)?;
-    let guards = super::guard::load_guards(&setup, &host)?;
+    let loaded = host.prepare_any(&setup.specs, &setup.schedule.determinism)?;
+    let (guards, evaluators): (Vec<_>, Vec<_>) = loaded.into_iter().partition(|p| p.plugin.kind == Kind::Guard);
+    let guards = super::guard::guards_of(&setup, guards);
     let options = Options {
         state_dir,
         tokens,
@@ -56,7 +59,7 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         request_timeout: std::time::Duration::from_millis(options.request_timeout_ms.unwrap_or(30_000)),
         fields,
     };
-    assay_serve::serve(&host, &guards, &setup.schedule, options, listener, |address, replayed| {
+    assay_serve::serve(&host, &guards, &evaluators, &setup.schedule, options, listener, |address, replayed| {
         eprintln!("assay serve: listening on http://{address} ({replayed} logged records screened again)");
     })?;
     eprintln!("assay serve: stopped; every answered record is in the log");

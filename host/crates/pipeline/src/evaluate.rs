@@ -19,7 +19,9 @@ use assay_data::output::{
     RunInfo, SampleLine,
 };
 use assay_data::output::{SHARD_FILE, ShardFile, ShardRun, ShardTally};
-use assay_data::{Chunk, DatasetError, FieldMap, Format, Reader, RecordSource, Shard, eval_record};
+use assay_data::{
+    BadRecord, Chunk, DatasetError, FieldMap, Format, RawRecord, Reader, RecordSource, Shard, eval_record,
+};
 use assay_runtime::{
     EvaluatorInstance, Failure, Host, LoadedPlugin, MetricInfo, MetricLevel, Sample, Scores, call_runtime,
 };
@@ -574,6 +576,42 @@ impl EvaluationTally {
 }
 
 /// A worker thread's own plugin instances.
+/// Evaluators for samples that arrive a request at a time rather than from
+/// a file (`assay serve`'s `POST /v1/evaluate`): each request is scored as
+/// `assay run` scores one chunk of a file, on fresh instances, so a
+/// sample's scores are those `assay run` gives it.
+pub struct Scorer<'a> {
+    host: &'a Host,
+    plugins: &'a [LoadedPlugin],
+    slots: MetricSlots,
+    fields: &'a FieldMap,
+    options: &'a EvaluateOptions,
+    worker: Worker,
+}
+
+impl<'a> Scorer<'a> {
+    pub fn new(
+        host: &'a Host,
+        plugins: &'a [LoadedPlugin],
+        fields: &'a FieldMap,
+        options: &'a EvaluateOptions,
+    ) -> Self {
+        let worker = Worker { runtime: call_runtime(), slots: plugins.iter().map(|_| Slot::default()).collect() };
+        Scorer { host, plugins, slots: MetricSlots::new(plugins), fields, options, worker }
+    }
+
+    /// Scores `records`: each sample's line of `samples.jsonl` (with its
+    /// newline), in order, or the records that could not be read.
+    pub fn score(&mut self, records: Vec<RawRecord>) -> Result<Vec<u8>, Vec<BadRecord>> {
+        let chunk = Chunk { index: 0, position: 0, bytes: 0, records };
+        let result = self.worker.process(chunk, self.host, self.plugins, &self.slots, self.fields, self.options);
+        match result.sums.skipped.is_empty() {
+            true => Ok(result.lines),
+            false => Err(result.sums.skipped),
+        }
+    }
+}
+
 struct Worker {
     runtime: tokio::runtime::Runtime,
     slots: Vec<Slot<EvaluatorInstance>>,

@@ -212,6 +212,21 @@ impl Host {
         kind: Kind,
         determinism: &Determinism,
     ) -> Result<Vec<LoadedPlugin>, LoadError> {
+        self.prepare_kinds(specs, Some(kind), determinism)
+    }
+
+    /// As [`Host::prepare`], for plugins of either kind, each taken as its
+    /// component says (`assay serve` runs a config's guards and evaluators).
+    pub fn prepare_any(&self, specs: &[PluginSpec], determinism: &Determinism) -> Result<Vec<LoadedPlugin>, LoadError> {
+        self.prepare_kinds(specs, None, determinism)
+    }
+
+    fn prepare_kinds(
+        &self,
+        specs: &[PluginSpec],
+        kind: Option<Kind>,
+        determinism: &Determinism,
+    ) -> Result<Vec<LoadedPlugin>, LoadError> {
         let mut loaded: Vec<LoadedPlugin> = Vec::with_capacity(specs.len());
         let sizes: Vec<usize> = specs.iter().map(|spec| spec.component.len()).collect();
         for plugin in on_cores(specs, &sizes, |spec| self.prepare_one(spec, kind, determinism)) {
@@ -230,9 +245,14 @@ impl Host {
     }
 
     /// Loads and configures one plugin of a run.
-    fn prepare_one(&self, spec: &PluginSpec, kind: Kind, determinism: &Determinism) -> Result<LoadedPlugin, LoadError> {
+    fn prepare_one(
+        &self,
+        spec: &PluginSpec,
+        kind: Option<Kind>,
+        determinism: &Determinism,
+    ) -> Result<LoadedPlugin, LoadError> {
         let component = (&**spec.component, spec.sha256);
-        let plugin = self.load_digested(&spec.origin, component, &spec.limits, &spec.grants, Some(kind))?;
+        let plugin = self.load_digested(&spec.origin, component, &spec.limits, &spec.grants, kind)?;
         let name = if spec.name.is_empty() { plugin.info.name.clone() } else { spec.name.clone() };
         if name.contains('/') || name.contains(char::is_whitespace) {
             let message = "an instance name must not contain `/` or spaces".into();
@@ -242,7 +262,7 @@ impl Host {
         let models = || self.model_access(&spec.models);
         let settings = call_runtime()
             .block_on(async {
-                match kind {
+                match plugin.kind {
                     Kind::Evaluator => {
                         EvaluatorInstance::new(&plugin, &self.sandbox, limits, determinism, grants, models())
                             .await?

@@ -21,7 +21,7 @@ use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 use assay_data::FieldMap;
 
-use crate::intake::{Incoming, Submission, read_record};
+use crate::intake::{Submission, read_record};
 use crate::metrics::Metrics;
 use crate::recalls::Feed;
 
@@ -61,6 +61,8 @@ pub(crate) fn limiters(tokens: usize, per_second: Option<u32>) -> Vec<Limiter> {
 
 pub(crate) struct App {
     pub(crate) queue: tokio::sync::mpsc::Sender<Submission>,
+    /// Where samples to score go; `None` when no evaluator is configured.
+    pub(crate) scoring: Option<tokio::sync::mpsc::Sender<crate::scoring::Request>>,
     pub(crate) fields: FieldMap,
     pub(crate) tokens: Vec<TokenDigest>,
     /// Empty when requests are not limited.
@@ -72,7 +74,8 @@ pub(crate) struct App {
 }
 
 /// The routes, each counted and timed in `/metrics`.
-const ROUTES: [&str; 6] = ["/v1/feedback", "/v1/recalls", "/metrics", "/healthz", "/readyz", "/openapi.json"];
+const ROUTES: [&str; 7] =
+    ["/v1/feedback", "/v1/recalls", "/metrics", "/healthz", "/readyz", "/openapi.json", "/v1/evaluate"];
 
 /// The OpenAPI document of these routes, checked in beside the crate.
 const OPENAPI: &str = include_str!("../openapi.json");
@@ -83,6 +86,7 @@ pub(crate) fn router(app: Arc<App>, max_body_bytes: usize, request_timeout: Dura
     let deadline = tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout);
     axum::Router::new()
         .route(ROUTES[0], post(feedback).layer(deadline))
+        .route(ROUTES[6], post(evaluate).layer(deadline))
         .route(ROUTES[1], get(recalls))
         .route(ROUTES[2], get(metrics))
         .route(ROUTES[3], get(|| async { "ok\n" }))
@@ -167,52 +171,55 @@ fn unauthorized() -> Response {
     response
 }
 
-/// The records of a body: one JSON object, or an array of them.
-fn read_body(body: &[u8], fields: &FieldMap) -> Result<Vec<Incoming>, String> {
+/// The records of a body: one JSON object, or an array of them, each read
+/// by `read`; a bad one is named by its place when there are several.
+fn read_body<T>(body: &[u8], read: impl Fn(&RawValue) -> Result<T, String>) -> Result<Vec<T>, String> {
     let text = std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8: {e}"))?;
     let value: &RawValue = serde_json::from_str(text).map_err(|e| format!("the body is not JSON: {e}"))?;
-    if value.get().starts_with('[') {
-        let items: Vec<&RawValue> =
-            serde_json::from_str(value.get()).map_err(|e| format!("the body is not JSON: {e}"))?;
-        if items.is_empty() {
-            return Err("the array holds no records".into());
-        }
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| read_record(item, 0, fields).map_err(|message| format!("record {}: {message}", i + 1)))
-            .collect()
-    } else {
-        Ok(vec![read_record(value, 0, fields)?])
+    if !value.get().starts_with('[') {
+        return Ok(vec![read(value)?]);
     }
+    let items: Vec<&RawValue> = serde_json::from_str(value.get()).map_err(|e| format!("the body is not JSON: {e}"))?;
+    if items.is_empty() {
+        return Err("the array holds no records".into());
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| read(item).map_err(|message| format!("record {}: {message}", i + 1)))
+        .collect()
+}
+
+/// Answers 400 for a body that cannot be read, and keeps it for the operator.
+fn malformed(app: &App, body: &[u8], message: &str) -> Response {
+    let line = serde_json::json!({ "error": message, "body": String::from_utf8_lossy(body) });
+    let mut file = app.malformed.lock().expect("the log's lock is never poisoned");
+    let _ = writeln!(file, "{line}");
+    error(StatusCode::BAD_REQUEST, message)
+}
+
+/// The answer to a request the queue of its desk refused.
+fn queue_refused<T>(refused: tokio::sync::mpsc::error::TrySendError<T>) -> Response {
+    let message = match refused {
+        tokio::sync::mpsc::error::TrySendError::Full(_) => "the queue is full: retry after a second",
+        tokio::sync::mpsc::error::TrySendError::Closed(_) => "the service is shutting down",
+    };
+    let mut response = error(StatusCode::SERVICE_UNAVAILABLE, message);
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 async fn feedback(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(refused) = admit(&app, &headers) {
         return *refused;
     }
-    let records = match read_body(&body, &app.fields) {
+    let records = match read_body(&body, |raw| read_record(raw, 0, &app.fields)) {
         Ok(records) => records,
-        Err(message) => {
-            let line = serde_json::json!({ "error": message, "body": String::from_utf8_lossy(&body) });
-            let mut file = app.malformed.lock().expect("the log's lock is never poisoned");
-            let _ = writeln!(file, "{line}");
-            return error(StatusCode::BAD_REQUEST, &message);
-        }
+        Err(message) => return malformed(&app, &body, &message),
     };
     let (reply, answer) = tokio::sync::oneshot::channel();
     if let Err(refused) = app.queue.try_send(Submission { records, reply }) {
-        let (status, message) = match refused {
-            tokio::sync::mpsc::error::TrySendError::Full(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "the queue is full: retry after a second")
-            }
-            tokio::sync::mpsc::error::TrySendError::Closed(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "the service is shutting down")
-            }
-        };
-        let mut response = error(status, message);
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
+        return queue_refused(refused);
     }
     match answer.await {
         Ok(Ok(decisions)) => {
@@ -221,6 +228,32 @@ async fn feedback(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) 
         }
         Ok(Err(message)) => error(StatusCode::SERVICE_UNAVAILABLE, &message),
         Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the service stopped before screening the records"),
+    }
+}
+
+async fn evaluate(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(refused) = admit(&app, &headers) {
+        return *refused;
+    }
+    let Some(scoring) = &app.scoring else {
+        return error(StatusCode::NOT_FOUND, "no evaluator is configured: add evaluator plugins to the config");
+    };
+    let read = |raw: &RawValue| Ok(raw.get().as_bytes().to_vec());
+    let samples = match read_body(&body, read) {
+        Ok(samples) => samples,
+        Err(message) => return malformed(&app, &body, &message),
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if let Err(refused) = scoring.try_send(crate::scoring::Request { samples, reply }) {
+        return queue_refused(refused);
+    }
+    match answer.await {
+        Ok(Ok(lines)) => {
+            let body = format!("{{\"samples\":[{}]}}", lines.join(","));
+            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
+        Ok(Err(message)) => malformed(&app, &body, &message),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the service stopped before scoring the samples"),
     }
 }
 
@@ -285,11 +318,12 @@ mod tests {
     #[test]
     fn a_body_is_one_record_or_an_array_and_a_bad_one_is_named() {
         let fields = FieldMap::feedback();
-        assert_eq!(read_body(br#"{"id":"a","output":"x"}"#, &fields).unwrap().len(), 1);
-        assert_eq!(read_body(br#"[{"id":"a"},{"id":"b"}]"#, &fields).unwrap().len(), 2);
-        let bad = read_body(br#"[{"id":"a"},{"id":"b","rating":"sideways"}]"#, &fields).err().unwrap();
+        let read = |body: &[u8]| read_body(body, |raw| read_record(raw, 0, &fields));
+        assert_eq!(read(br#"{"id":"a","output":"x"}"#).unwrap().len(), 1);
+        assert_eq!(read(br#"[{"id":"a"},{"id":"b"}]"#).unwrap().len(), 2);
+        let bad = read(br#"[{"id":"a"},{"id":"b","rating":"sideways"}]"#).err().unwrap();
         assert!(bad.starts_with("record 2: field \"rating\""), "{bad}");
-        assert!(read_body(b"{\"id\":", &fields).unwrap_err().starts_with("the body is not JSON"));
-        assert_eq!(read_body(b"[]", &fields).unwrap_err(), "the array holds no records");
+        assert!(read(b"{\"id\":").unwrap_err().starts_with("the body is not JSON"));
+        assert_eq!(read(b"[]").unwrap_err(), "the array holds no records");
     }
 }

@@ -24,13 +24,14 @@ mod intake;
 pub mod journal;
 mod metrics;
 pub mod recalls;
+mod scoring;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use assay_data::FieldMap;
-use assay_pipeline::{Guard, Schedule};
-use assay_runtime::Host;
+use assay_pipeline::{BadRecordPolicy, EvaluateOptions, Guard, Schedule};
+use assay_runtime::{Host, LoadedPlugin};
 
 pub use http::TokenDigest;
 pub use journal::JournalError;
@@ -79,6 +80,7 @@ pub enum ServeError {
 pub fn serve(
     host: &Host,
     guards: &[Guard],
+    evaluators: &[LoadedPlugin],
     schedule: &Schedule,
     options: ServeOptions,
     listener: std::net::TcpListener,
@@ -96,8 +98,21 @@ pub fn serve(
         .open(&malformed_path)
         .map_err(|error| ServeError::State { path: malformed_path, error })?;
     let (queue, requests) = tokio::sync::mpsc::channel(options.queue.max(1));
+    let (scoring, samples) = tokio::sync::mpsc::channel(options.queue.max(1));
+    // As `assay run` scores a file; a sample that cannot be read fails its request.
+    let evaluate_options = EvaluateOptions {
+        schedule: *schedule,
+        on_bad_record: BadRecordPolicy::Fail,
+        early_stop: None,
+        allow_duplicate_ids: true,
+        keep_statistics: false,
+        block_bytes: assay_data::DEFAULT_BLOCK_BYTES,
+        resume: false,
+        checkpoint_every: std::time::Duration::from_secs(2),
+    };
     let app = Arc::new(http::App {
         queue,
+        scoring: (!evaluators.is_empty()).then_some(scoring),
         fields: options.fields.clone(),
         tokens: options.tokens.clone(),
         limiters: http::limiters(options.tokens.len(), options.rate_limit),
@@ -109,6 +124,8 @@ pub fn serve(
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(ServeError::Http)?;
     std::thread::scope(|scope| {
         let intake = scope.spawn(move || intake.run(requests, options.max_batch.max(1)));
+        let evaluate_options = &evaluate_options;
+        scope.spawn(move || scoring::run(host, evaluators, evaluate_options, samples));
         let served = runtime.block_on(async move {
             listener.set_nonblocking(true).map_err(ServeError::Http)?;
             let listener = tokio::net::TcpListener::from_std(listener).map_err(ServeError::Http)?;
