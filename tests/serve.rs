@@ -442,3 +442,45 @@ fn evaluate_scores_samples_as_assay_run_does() {
     let feedback = decisions_of(&server.post(&json!({"id": "f", "output": "x"}), None));
     assert_eq!(feedback[0]["decision"], "accept");
 }
+
+#[test]
+fn with_a_certificate_and_key_it_serves_https_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is installed (.ci/run installs it)");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let tls = ["-g", "arithmetic", "--tls-certificate", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()];
+    let server = Server::start(&dir.path().join("state"), &tls);
+    assert!(server.url.starts_with("https://127.0.0.1:"), "{}", server.url);
+    let curl = |args: &[&str]| {
+        let output = std::process::Command::new("curl")
+            .args(["-sS", "--max-time", "20", "--cacert"])
+            .arg(&cert)
+            .args(args)
+            .output()
+            .expect("curl is installed (.ci/run installs it)");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert_eq!(curl(&[&format!("{}/healthz", server.url)]), "ok\n");
+    let answer = curl(&[
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"id":"t1","output":"4","correction":"2+2=5"}"#,
+        &format!("{}/v1/feedback", server.url),
+    ]);
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["decisions"][0]["decision"], "reject");
+    // Plain HTTP on the same port gets no answer.
+    let plain = server.url.replace("https://", "http://");
+    assert!(request("GET", &format!("{plain}/healthz"), &[], "").is_err());
+    assert_eq!(curl(&[&format!("{}/healthz", server.url)]), "ok\n", "a failed handshake does not stop the listener");
+}

@@ -326,6 +326,12 @@ option_group! {
         /// its answer; a slower one is answered 408. Default: 30000.
         #[arg(long, value_name = "MS")]
         pub request_timeout_ms: Option<u64>,
+        /// Serve HTTPS: the certificate chain (PEM); needs --tls-key.
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        pub tls_certificate: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, value_name = "FILE", requires = "tls_certificate")]
+        pub tls_key: Option<PathBuf>,
         /// Bearer tokens' SHA-256 digests (`sha256:HEX`), from the config
         /// only: a token on a command line would be in the process list.
         #[arg(skip)]
@@ -492,6 +498,8 @@ impl ConfigFile {
         eval.out = in_base(eval.out);
         guard.out = in_base(guard.out);
         serve.state = in_base(serve.state);
+        serve.tls_certificate = in_base(serve.tls_certificate);
+        serve.tls_key = in_base(serve.tls_key);
         ci.junit = in_base(ci.junit);
         ci.markdown = in_base(ci.markdown);
         Ok(ConfigFile {

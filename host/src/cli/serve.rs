@@ -45,6 +45,12 @@ pub fn serve(args: ServeArgs) -> Result<()> {
              client's bearer token (printf %s TOKEN | sha256sum), or bind to 127.0.0.1"
         );
     }
+    let tls = match (options.tls_certificate, options.tls_key) {
+        (Some(certificate), Some(key)) => Some(assay_serve::TlsFiles { certificate, key }),
+        (None, None) => None,
+        _ => bail!("[serve] needs both tls_certificate and tls_key, or neither"),
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let host = setup.host(setup.specs.len() + 1)?;
     let loaded = host.prepare_any(&setup.specs, &setup.schedule.determinism)?;
     let (guards, evaluators): (Vec<_>, Vec<_>) = loaded.into_iter().partition(|p| p.plugin.kind == Kind::Guard);
@@ -57,10 +63,11 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         max_batch: options.max_batch.unwrap_or(4096),
         rate_limit: options.rate_limit,
         request_timeout: std::time::Duration::from_millis(options.request_timeout_ms.unwrap_or(30_000)),
+        tls,
         fields,
     };
     assay_serve::serve(&host, &guards, &evaluators, &setup.schedule, options, listener, |address, replayed| {
-        eprintln!("assay serve: listening on http://{address} ({replayed} logged records screened again)");
+        eprintln!("assay serve: listening on {scheme}://{address} ({replayed} logged records screened again)");
     })?;
     eprintln!("assay serve: stopped; every answered record is in the log");
     Ok(())

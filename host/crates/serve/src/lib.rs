@@ -25,6 +25,7 @@ pub mod journal;
 mod metrics;
 pub mod recalls;
 mod scoring;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,7 @@ use assay_runtime::{Host, LoadedPlugin};
 
 pub use http::TokenDigest;
 pub use journal::JournalError;
+pub use tls::{TlsError, TlsFiles};
 
 /// How the service runs, beyond its guards.
 pub struct ServeOptions {
@@ -54,6 +56,8 @@ pub struct ServeOptions {
     pub rate_limit: Option<u32>,
     /// How long reading and answering a feedback request may take (408).
     pub request_timeout: std::time::Duration,
+    /// Serve HTTPS with this certificate and key; plain HTTP without.
+    pub tls: Option<TlsFiles>,
     /// How feedback fields are named.
     pub fields: FieldMap,
 }
@@ -71,6 +75,8 @@ pub enum ServeError {
     },
     #[error("serving HTTP: {0}")]
     Http(#[source] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// Screens the log in `options.state_dir` again, then serves on `listener`
@@ -121,6 +127,7 @@ pub fn serve(
         malformed: Mutex::new(malformed),
     });
     let router = http::router(app, options.max_body_bytes, options.request_timeout);
+    let acceptor = options.tls.as_ref().map(tls::acceptor).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(ServeError::Http)?;
     std::thread::scope(|scope| {
         let intake = scope.spawn(move || intake.run(requests, options.max_batch.max(1)));
@@ -130,7 +137,14 @@ pub fn serve(
             listener.set_nonblocking(true).map_err(ServeError::Http)?;
             let listener = tokio::net::TcpListener::from_std(listener).map_err(ServeError::Http)?;
             listening(listener.local_addr().map_err(ServeError::Http)?, replayed);
-            axum::serve(listener, router).with_graceful_shutdown(stopped()).await.map_err(ServeError::Http)
+            match acceptor {
+                Some(acceptor) => {
+                    let listener = tls::TlsListener::new(listener, acceptor).map_err(ServeError::Http)?;
+                    axum::serve(listener, router).with_graceful_shutdown(stopped()).await
+                }
+                None => axum::serve(listener, router).with_graceful_shutdown(stopped()).await,
+            }
+            .map_err(ServeError::Http)
         });
         // The router, and with it the queue's last sender, is gone: the
         // intake answers what it took and returns.
