@@ -197,15 +197,14 @@ impl Guard for Consensus {
                 self.rated.entry(voter.clone()).or_default().insert(key.clone(), cast);
             }
         }
-        if let Some(Disagreements { opposed, judged }) = self.disagreements(&voter) {
-            let rate = opposed.len() as f64 / judged as f64;
+        if let Some((opposed, judged)) = self.disagreements(&voter) {
+            let rate = opposed as f64 / judged as f64;
             if judged >= self.config.min_rated && rate >= self.config.max_disagreement {
                 let shown = format!(
-                    "contrarian: user \"{}\" opposes the consensus on {} of {judged} rated prompts and outputs that have one",
-                    record.user,
-                    opposed.len()
+                    "contrarian: user \"{}\" opposes the consensus on {opposed} of {judged} rated prompts and outputs that have one",
+                    record.user
                 );
-                self.recall_opposed(&voter, &opposed, record, &shown);
+                self.recall_opposed(&voter, record, &shown);
                 reasons.push(shown);
                 risk = Some(risk.map_or(rate, |r| r.max(rate)));
             }
@@ -295,19 +294,11 @@ fn judge(config: &Config, group: &Group, voter: &str, vote: Vote) -> Judgement {
     }
 }
 
-/// How a voter's current ratings compare with the consensus of their groups.
-struct Disagreements {
-    /// The groups whose consensus the voter's rating opposes.
-    opposed: Vec<String>,
-    /// How many of the voter's groups have a consensus.
-    judged: usize,
-}
-
 impl Consensus {
-    /// Of the groups `voter` rated that have a consensus now: which ones
-    /// the voter's rating opposes, and how many there are.
-    fn disagreements(&self, voter: &str) -> Option<Disagreements> {
-        let (mut opposed, mut judged) = (Vec::new(), 0);
+    /// Of the groups `voter` rated that have a consensus now: how many the
+    /// voter's rating opposes, and how many there are.
+    fn disagreements(&self, voter: &str) -> Option<(usize, usize)> {
+        let (mut opposed, mut judged) = (0, 0);
         for key in self.rated.get(voter)?.keys() {
             let group = &self.groups[key];
             match judge(&self.config, group, voter, group.votes[voter]) {
@@ -315,22 +306,23 @@ impl Consensus {
                 Judgement::Agrees => judged += 1,
                 Judgement::Opposes { .. } => {
                     judged += 1;
-                    opposed.push(key.clone());
+                    opposed += 1;
                 }
             }
         }
-        (judged > 0).then_some(Disagreements { opposed, judged })
+        (judged > 0).then_some((opposed, judged))
     }
 
-    /// Recalls the records of `voter`'s ratings in the `opposed` groups that
-    /// went through, now that the voter shows as a contrarian at `record`.
-    fn recall_opposed(&mut self, voter: &str, opposed: &[String], record: &Feedback, shown: &str) {
+    /// Recalls the records of `voter`'s ratings that oppose their group's
+    /// consensus and went through, now that the voter shows as a contrarian
+    /// at `record`. Judged again here, on this rare path, so that the count
+    /// every record needs allocates nothing.
+    fn recall_opposed(&mut self, voter: &str, record: &Feedback, shown: &str) {
         let Some(casts) = self.rated.get_mut(voter) else { return };
-        for key in opposed {
-            if let Some(cast) = casts.get_mut(key)
-                && !cast.held
-                && cast.id != record.id
-            {
+        for (key, cast) in casts.iter_mut() {
+            let group = &self.groups[key];
+            let opposes = matches!(judge(&self.config, group, voter, group.votes[voter]), Judgement::Opposes { .. });
+            if opposes && !cast.held && cast.id != record.id {
                 cast.held = true;
                 let why = format!("{shown}, shown at record {}; this rating opposes one of them", record.id);
                 self.recalls.push(Recall::quarantine(cast.id.clone(), why));

@@ -121,14 +121,9 @@ impl Guard for Flood {
         };
         self.now = self.now.max(at);
         let rate_limited = self.rate_limit(record, at);
-        let reasons: Vec<String> = [rate_limited, self.campaign(record, at)].into_iter().flatten().collect();
-        if reasons.is_empty() {
-            return Ok(Decision::accept());
-        }
-        if let Some(own) = self.own_entry(record, at) {
-            own.held = true;
-        }
-        Ok(Decision::quarantine(reasons.join("; ")))
+        let campaign = self.campaign(record, at, rate_limited.is_some());
+        let reasons: Vec<String> = [rate_limited, campaign].into_iter().flatten().collect();
+        Ok(if reasons.is_empty() { Decision::accept() } else { Decision::quarantine(reasons.join("; ")) })
     }
 
     fn recalls(&mut self) -> Vec<Recall> {
@@ -166,14 +161,16 @@ impl Flood {
         None
     }
 
-    fn campaign(&mut self, record: &Feedback, at: Nanos) -> Option<String> {
+    /// `rate_limited`: whether this record is held for its user's rate.
+    fn campaign(&mut self, record: &Feedback, at: Nanos, rate_limited: bool) -> Option<String> {
         let text = normalize(record.correction.as_deref()?);
         if text.is_empty() {
             return None;
         }
         let sent = self.campaigns.entry(text.clone()).or_default();
         if !record.user.is_empty() {
-            sent.entry(at).or_default().push(Sent { user: record.user.clone(), id: record.id.clone(), held: false });
+            let own = Sent { user: record.user.clone(), id: record.id.clone(), held: rate_limited };
+            sent.entry(at).or_default().push(own);
         }
         let window = around(at, self.config.campaign_window_seconds);
         let users: BTreeSet<&str> = sent.range(window.clone()).flat_map(|(_, v)| v).map(|s| s.user.as_str()).collect();
@@ -193,6 +190,10 @@ impl Flood {
             earlier.held = true;
             recalled.push(earlier.id.clone());
         }
+        if !record.user.is_empty() {
+            // The one pushed above: nothing came after it.
+            sent.get_mut(&at).and_then(|v| v.last_mut()).expect("pushed above").held = true;
+        }
         if recalled.is_empty() {
             return Some(shown);
         }
@@ -204,13 +205,6 @@ impl Flood {
             ids.push_str(&format!(" and {more} more"));
         }
         Some(format!("{shown}; recalled the {} earlier records of it that were accepted ({ids})", recalled.len()))
-    }
-
-    /// This record's place among its correction's records, when it has one.
-    fn own_entry(&mut self, record: &Feedback, at: Nanos) -> Option<&mut Sent> {
-        let text = normalize(record.correction.as_deref()?);
-        let sent = self.campaigns.get_mut(&text)?.get_mut(&at)?;
-        sent.iter_mut().rev().find(|s| s.id == record.id)
     }
 }
 

@@ -575,7 +575,6 @@ impl EvaluationTally {
     }
 }
 
-/// A worker thread's own plugin instances.
 /// Evaluators for samples that arrive a request at a time rather than from
 /// a file (`assay serve`'s `POST /v1/evaluate`): each request is scored as
 /// `assay run` scores one chunk of a file, on fresh instances, so a
@@ -612,6 +611,7 @@ impl<'a> Scorer<'a> {
     }
 }
 
+/// A worker thread's own plugin instances.
 struct Worker {
     runtime: tokio::runtime::Runtime,
     slots: Vec<Slot<EvaluatorInstance>>,

@@ -125,7 +125,7 @@ pub(crate) fn apply(
                 outcome,
             });
         }
-        let route = line.guards.0.iter().map(|(_, e)| e.decision).max().unwrap_or(Route::Accept);
+        let route = Route::most_severe(line.guards.0.iter().map(|(_, e)| e.decision));
         if route != first {
             line.decision = route;
             line.recalled_from = Some(first);

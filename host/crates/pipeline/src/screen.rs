@@ -500,8 +500,7 @@ fn decide<'a>(
         entries.0.push((Cow::Borrowed(guard.loaded.name.as_str()), entry));
     }
     sums.counts.guard_errors += u64::from(failed);
-    // Any reject rejects; else any quarantine holds; else accept.
-    let route = entries.0.iter().map(|(_, e)| e.decision).max().unwrap_or(Route::Accept);
+    let route = Route::most_severe(entries.0.iter().map(|(_, e)| e.decision));
     DecisionLine { id: Some(id), line, decision: route, recalled_from: None, error: None, guards: entries }
 }
 
@@ -532,7 +531,7 @@ impl<'a> Screener<'a> {
     pub fn screen(
         &mut self,
         feedback: &[Feedback],
-        ids: &[Box<RawValue>],
+        ids: Vec<Box<RawValue>>,
         lines: &[u64],
         position: u64,
     ) -> (Vec<DecisionLine<'a>>, Vec<PendingRecall>) {
@@ -544,20 +543,15 @@ impl<'a> Screener<'a> {
         let mut recalls = Vec::new();
         let mut outcomes = join(&mut self.sums, &mut recalls, verdicts, lines);
         let decisions = ids
-            .iter()
+            .into_iter()
             .zip(lines)
             .map(|(id, &line)| {
-                let decision = decide(&mut self.sums, self.guards, &mut outcomes, Cow::Owned(id.clone()), line);
+                let decision = decide(&mut self.sums, self.guards, &mut outcomes, Cow::Owned(id), line);
                 self.sums.counts.add(decision.decision);
                 decision
             })
             .collect();
         (decisions, recalls)
-    }
-
-    /// What the decisions so far counted.
-    pub fn sums(&self) -> &ScreeningSums {
-        &self.sums
     }
 }
 

@@ -115,6 +115,18 @@ impl Session {
         budget.saturating_sub(self.store.get_fuel().unwrap_or(0))
     }
 
+    /// Fails when a call's answers hold more text than the plugin may
+    /// return (`limits.max_output_bytes`); `done` says what they did.
+    fn within_output_bytes(&self, text_bytes: usize, done: &str) -> Result<(), Failure> {
+        let limit = self.limits.max_output_bytes;
+        if text_bytes as u64 > limit {
+            return Err(Failure::InvalidOutput(format!(
+                "{done} {text_bytes} bytes of text for one batch, over the {limit} byte limit (limits.max_output_bytes)"
+            )));
+        }
+        Ok(())
+    }
+
     /// Checks a batch's answers against the contract: one per record, and no
     /// more text in all than the plugin may return. Each answer then passes
     /// `check`; a plugin's own error becomes a `plugin-error` failure.
@@ -130,12 +142,7 @@ impl Session {
             return Err(Failure::InvalidOutput(format!("returned {} {what} for a batch of {batch}", results.len())));
         }
         let text_bytes: usize = results.iter().map(|r| r.as_ref().map_or_else(String::len, &text_len)).sum();
-        let limit = self.limits.max_output_bytes;
-        if text_bytes as u64 > limit {
-            return Err(Failure::InvalidOutput(format!(
-                "returned {text_bytes} bytes of text for one batch, over the {limit} byte limit (limits.max_output_bytes)"
-            )));
-        }
+        self.within_output_bytes(text_bytes, "returned")?;
         Ok(results
             .into_iter()
             .map(|result| check(result.map_err(|message| bounds::plugin_error(message, ""))?))
@@ -418,7 +425,9 @@ impl GuardInstance {
             |d: &Decision| d.reason.len(),
             check_decision,
         )?;
-        let recalls = check_recalls(recalls, self.session.limits.max_output_bytes)?;
+        let recalled_bytes = recalls.iter().map(|r| r.id.len() + r.reason.len()).sum();
+        self.session.within_output_bytes(recalled_bytes, &format!("recalled {} records with", recalls.len()))?;
+        let recalls = check_recalls(recalls)?;
         Ok(Screened { decisions, recalls })
     }
 }
@@ -438,18 +447,10 @@ pub(crate) async fn guard_scope(
     session.call(SETUP_FUEL, 0, async |s| api.call_decision_scope(s).await).await
 }
 
-/// Checks a guard's recalls against the contract: reasons within bounds,
-/// and no more text in all than the plugin may return. Whether each one
-/// tightens a decision is for the caller, who knows the decisions.
-fn check_recalls(recalls: Vec<since_v0_1::recall::Recall>, max_output_bytes: u64) -> Result<Vec<Recall>, Failure> {
-    let text_bytes: usize = recalls.iter().map(|r| r.id.len() + r.reason.len()).sum();
-    if text_bytes as u64 > max_output_bytes {
-        return Err(Failure::InvalidOutput(format!(
-            "recalled {} records with {text_bytes} bytes of text after one batch, over the {max_output_bytes} byte \
-             limit (limits.max_output_bytes)",
-            recalls.len()
-        )));
-    }
+/// Checks each of a guard's recalls against the contract: its reason within
+/// bounds. Whether each one tightens a decision is for the caller, who
+/// knows the decisions.
+fn check_recalls(recalls: Vec<since_v0_1::recall::Recall>) -> Result<Vec<Recall>, Failure> {
     recalls
         .into_iter()
         .map(|r| {

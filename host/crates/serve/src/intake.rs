@@ -96,7 +96,7 @@ impl<'a> Intake<'a> {
         let mut first = 1;
         for Entry { seq, batch, record } in entries {
             if batch != first && !group.is_empty() {
-                intake.screen(first, &std::mem::take(&mut group))?;
+                intake.screen(first, std::mem::take(&mut group))?;
             }
             first = batch;
             let read = read_record(&record, seq, fields).map_err(|message| JournalError::Corrupt {
@@ -107,7 +107,7 @@ impl<'a> Intake<'a> {
             group.push(read);
         }
         if !group.is_empty() {
-            intake.screen(first, &group)?;
+            intake.screen(first, group)?;
         }
         intake.flush()?;
         intake.counting = true;
@@ -122,11 +122,11 @@ impl<'a> Intake<'a> {
 
     /// Screens `records`, the group whose first `seq` is `first`; returns
     /// each record's decision as JSON text.
-    fn screen(&mut self, first: u64, records: &[Incoming]) -> Result<Vec<String>, ServeError> {
-        let feedback: Vec<Feedback> = records.iter().map(|r| r.feedback.clone()).collect();
-        let ids: Vec<Box<RawValue>> = records.iter().map(|r| r.id.clone()).collect();
+    fn screen(&mut self, first: u64, records: Vec<Incoming>) -> Result<Vec<String>, ServeError> {
         let seqs: Vec<u64> = (first..first + records.len() as u64).collect();
-        let (decisions, recalls) = self.screener.screen(&feedback, &ids, &seqs, first);
+        let (feedback, ids): (Vec<Feedback>, Vec<Box<RawValue>>) =
+            records.into_iter().map(|r| (r.feedback, r.id)).unzip();
+        let (decisions, recalls) = self.screener.screen(&feedback, ids, &seqs, first);
         let mut answers = Vec::with_capacity(decisions.len());
         let mut line = Vec::new();
         for (decision, &seq) in decisions.iter().zip(&seqs) {
@@ -205,7 +205,7 @@ impl<'a> Intake<'a> {
             };
             let lengths: Vec<usize> = group.iter().map(|s| s.records.len()).collect();
             let incoming: Vec<Incoming> = group.iter_mut().flat_map(|s| std::mem::take(&mut s.records)).collect();
-            let mut answers = self.screen(first_seq, &incoming)?.into_iter();
+            let mut answers = self.screen(first_seq, incoming)?.into_iter();
             self.flush()?;
             for (submission, length) in group.into_iter().zip(lengths) {
                 // A client that went away still has its records logged and screened.

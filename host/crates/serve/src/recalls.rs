@@ -104,7 +104,7 @@ impl Ledger {
                 self.routes[slot] = to;
             }
             let before = self.decided[at];
-            let after = self.routes[at * self.guards..(at + 1) * self.guards].iter().copied().max().unwrap_or(before);
+            let after = Route::most_severe(self.routes[at * self.guards..(at + 1) * self.guards].iter().copied());
             self.decided[at] = after;
             events.push(event(Some(seq), Some(from), outcome, Some(after), (after != before).then_some(before)));
         }

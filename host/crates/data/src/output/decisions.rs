@@ -49,6 +49,12 @@ impl Route {
         format!("{}.{format}", self.file_stem())
     }
 
+    /// A record's route from its guards' routes: any reject rejects; else
+    /// any quarantine holds; else (no guard at all, too) accept.
+    pub fn most_severe(routes: impl IntoIterator<Item = Route>) -> Route {
+        routes.into_iter().max().unwrap_or(Route::Accept)
+    }
+
     /// Where a guard's verdict sends a record.
     pub fn of(verdict: Verdict) -> Route {
         match verdict {
@@ -189,6 +195,8 @@ mod tests {
     fn the_most_severe_route_wins() {
         assert_eq!([Route::Accept, Route::Reject, Route::Quarantine].into_iter().max(), Some(Route::Reject));
         assert_eq!([Route::Accept, Route::Quarantine].into_iter().max(), Some(Route::Quarantine));
+        assert_eq!(Route::most_severe([Route::Accept, Route::Reject, Route::Quarantine]), Route::Reject);
+        assert_eq!(Route::most_severe([]), Route::Accept, "no guard holds nothing");
     }
 
     #[test]
