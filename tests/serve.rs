@@ -228,6 +228,34 @@ fn a_long_poll_returns_when_a_recall_arrives() {
 }
 
 #[test]
+fn what_is_kept_for_recalls_is_bounded_and_says_what_fell_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("assay.toml");
+    std::fs::write(&config, "[plugins.flood]\nsource = \"flood\"\nconfig = { campaign_users = 3 }\n").unwrap();
+    let server = Server::start(
+        &dir.path().join("state"),
+        &["--config", config.to_str().unwrap(), "--recall-window", "4", "--recall-events", "1"],
+    );
+    let campaign = |id: &str, user: &str| json!({"id": id, "user": user, "prompt": "Capital of Australia?", "output": "Canberra", "correction": "Sydney"});
+    let other = |id: &str| json!({"id": id, "user": "honest", "prompt": "2+2?", "output": "4"});
+    // c1 and c2 were accepted; when the campaign shows at c3 (record 5),
+    // the window of four holds records 2 to 5: c2, not c1.
+    for body in [campaign("c1", "u1"), campaign("c2", "u2"), other("o1"), other("o2")] {
+        assert_eq!(decisions_of(&server.post(&body, None))[0]["decision"], "accept");
+    }
+    assert_eq!(decisions_of(&server.post(&campaign("c3", "u3"), None))[0]["decision"], "quarantine");
+    let events = read_jsonl(&dir.path().join("state/recalls.jsonl"));
+    let seen: Vec<(&str, &str, Option<u64>)> =
+        events.iter().map(|e| (e["id"].as_str().unwrap(), e["outcome"].as_str().unwrap(), e["seq"].as_u64())).collect();
+    assert_eq!(seen, [("c1", "refused", None), ("c2", "applied", Some(2))], "{events:?}");
+    // The feed keeps one event: a reader from the start is told it missed one.
+    let page = server.recalls(0, 0);
+    assert_eq!((page["missed"].as_u64(), page["next"].as_u64()), (Some(1), Some(2)), "{page}");
+    assert_eq!(page["recalls"][0]["id"], "c2");
+    assert!(server.recalls(1, 0).get("missed").is_none());
+}
+
+#[test]
 fn acknowledged_records_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");

@@ -9,10 +9,15 @@
 //!   the latency percentiles wrk measured;
 //! - batch: arrays of 100 records per request, 8 connections: records per
 //!   second;
-//! - the server's resident memory at the start and end of each phase (run
-//!   with SECONDS = 600 for the ten-minute soak);
+//! - the server's resident memory at the start and end of each phase;
 //! - `assay guard` on the file: records per second offline, and each online
 //!   rate as a ratio of it.
+//!
+//! `cargo bench -p assay --bench serve -- soak [SECONDS [RECORDS]]` (default
+//! 600 s) is the soak: single-record requests for that long, cycling through
+//! the file, with the server's resident memory sampled every 10 s and
+//! printed each minute; it ends with the memory at one minute, the peak,
+//! the memory at the end, and how much it grew over the second half.
 //!
 //! wrk and the server share the machine's cores, as a load generator on the
 //! same host does.
@@ -25,8 +30,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 fn main() {
-    let numbers: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let seconds = numbers.first().copied().unwrap_or(10);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let soak = args.iter().any(|a| a == "soak");
+    let numbers: Vec<u64> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let seconds = numbers.first().copied().unwrap_or(if soak { 600 } else { 10 });
     let records = numbers.get(1).copied().unwrap_or(100_000) as usize;
     if Command::new("wrk").arg("--version").output().is_err() {
         eprintln!("wrk is not installed: apt-get install wrk");
@@ -38,6 +45,9 @@ fn main() {
     let input = dir.path().join("feedback.jsonl");
     common::feedback(&input, records);
     let config = root.join("examples/feedback/assay.toml");
+    if soak {
+        return soak_run(assay, &config, &input, dir.path(), root, seconds);
+    }
 
     // The reference: the same guards over the same records, offline.
     let started = Instant::now();
@@ -81,6 +91,48 @@ fn main() {
         );
         server.stop();
     }
+}
+
+/// Single-record requests for `seconds`, the server's memory sampled as they go.
+fn soak_run(assay: &str, config: &Path, input: &Path, dir: &Path, root: &Path, seconds: u64) {
+    let mut server = Server::start(assay, config, &dir.join("state-soak"), root);
+    let script = dir.join("soak.lua");
+    std::fs::write(&script, lua(input, 1)).unwrap();
+    let start = server.rss_kib();
+    let wrk = Command::new("wrk")
+        .args(["-t", "1", "-c", "32", "-d", &format!("{seconds}s"), "--latency", "-s"])
+        .arg(&script)
+        .arg(format!("{}/v1/feedback", server.url))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let began = Instant::now();
+    let mut samples = vec![(0u64, start)];
+    while began.elapsed().as_secs() < seconds {
+        std::thread::sleep(std::time::Duration::from_secs(10));
+        let at = began.elapsed().as_secs();
+        samples.push((at, server.rss_kib()));
+        if at % 60 < 10 {
+            println!("{:>4} s: server RSS {} KiB", at, samples.last().unwrap().1);
+        }
+    }
+    let output = wrk.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    let requests = number_after(&report, "Requests/sec:");
+    let non_2xx = number_after(&report, "Non-2xx or 3xx responses:");
+    let at_minute = samples.iter().find(|(at, _)| *at >= 60).map_or(start, |s| s.1);
+    let peak = samples.iter().map(|s| s.1).max().unwrap();
+    let end = samples.last().unwrap().1;
+    let half = samples.iter().find(|(at, _)| *at >= seconds / 2).map_or(start, |s| s.1);
+    println!(
+        "soak, {seconds} s: {requests:.0} requests/s (records logged: {}); latency p99 {}; non-2xx {non_2xx:.0}; \
+         server RSS at start {start} KiB, at 1 min {at_minute} KiB, peak {peak} KiB, at the end {end} KiB; \
+         second half {:+} KiB",
+        (requests * seconds as f64) as u64,
+        latency(&report, "99%"),
+        end as i64 - half as i64,
+    );
+    server.stop();
 }
 
 /// A wrk script that posts the lines of `input`, `batch` per request, in

@@ -332,6 +332,14 @@ option_group! {
         /// The certificate's private key (PEM).
         #[arg(long, value_name = "FILE", requires = "tls_certificate")]
         pub tls_key: Option<PathBuf>,
+        /// The latest records a guard's recall can reach online (older ones
+        /// are let go, so memory stays flat). Default: 1000000.
+        #[arg(long, value_name = "N")]
+        pub recall_window: Option<usize>,
+        /// The latest recall events GET /v1/recalls answers from (all are in
+        /// recalls.jsonl). Default: 100000.
+        #[arg(long, value_name = "N")]
+        pub recall_events: Option<usize>,
         /// Bearer tokens' SHA-256 digests (`sha256:HEX`), from the config
         /// only: a token on a command line would be in the process list.
         #[arg(skip)]

@@ -65,6 +65,10 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         request_timeout: std::time::Duration::from_millis(options.request_timeout_ms.unwrap_or(30_000)),
         tls,
         fields,
+        windows: assay_serve::Windows {
+            records: options.recall_window.unwrap_or(1_000_000),
+            events: options.recall_events.unwrap_or(100_000),
+        },
     };
     assay_serve::serve(&host, &guards, &evaluators, &setup.schedule, options, listener, |address, replayed| {
         eprintln!("assay serve: listening on {scheme}://{address} ({replayed} logged records screened again)");

@@ -49,11 +49,23 @@ pub struct Config {
     /// The share of those pairs where a contrarian opposes the consensus.
     /// Default `0.5`.
     max_disagreement: f64,
+    /// How many rated prompts and outputs are remembered, at most: past
+    /// that, the one rated least recently is forgotten (its votes and the
+    /// users' ratings of it), so the guard's memory stays flat however long
+    /// it runs (as `assay serve` does). Default `100000`.
+    max_pairs: usize,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { min_votes: 5, majority: 0.8, score_tolerance: 1.0, min_rated: 5, max_disagreement: 0.5 }
+        Config {
+            min_votes: 5,
+            majority: 0.8,
+            score_tolerance: 1.0,
+            min_rated: 5,
+            max_disagreement: 0.5,
+            max_pairs: 100_000,
+        }
     }
 }
 
@@ -80,6 +92,9 @@ struct Group {
     votes: BTreeMap<String, Vote>,
     ups: usize,
     downs: usize,
+    /// When it was last rated, as a count of ratings: its key in
+    /// [`Consensus::by_age`].
+    rated_at: u64,
 }
 
 impl Group {
@@ -124,6 +139,10 @@ pub struct Consensus {
     rated: BTreeMap<String, BTreeMap<String, Cast>>,
     /// Numbers the voters without a name.
     anonymous: usize,
+    /// The groups by when they were last rated, oldest first.
+    by_age: BTreeMap<u64, String>,
+    /// Ratings grouped so far.
+    ratings: u64,
     /// Recalls made since the host last asked.
     recalls: Vec<Recall>,
 }
@@ -151,7 +170,18 @@ impl Guard for Consensus {
         if !(config.max_disagreement > 0.0 && config.max_disagreement <= 1.0) {
             return Err(format!("`max_disagreement` must be above 0 and at most 1, not {}", config.max_disagreement));
         }
-        Ok(Consensus { config, groups: BTreeMap::new(), rated: BTreeMap::new(), anonymous: 0, recalls: Vec::new() })
+        if config.max_pairs == 0 {
+            return Err("`max_pairs` must be at least 1".into());
+        }
+        Ok(Consensus {
+            config,
+            groups: BTreeMap::new(),
+            rated: BTreeMap::new(),
+            anonymous: 0,
+            by_age: BTreeMap::new(),
+            ratings: 0,
+            recalls: Vec::new(),
+        })
     }
 
     fn settings(&self) -> Vec<Setting> {
@@ -162,6 +192,7 @@ impl Guard for Consensus {
             Setting::new("score_tolerance", c.score_tolerance),
             Setting::new("min_rated", c.min_rated),
             Setting::new("max_disagreement", c.max_disagreement),
+            Setting::new("max_pairs", c.max_pairs),
         ]
     }
 
@@ -185,7 +216,13 @@ impl Guard for Consensus {
             && key != "\n"
         {
             let vote = Vote::of(rating);
+            self.ratings += 1;
             let group = self.groups.entry(key.clone()).or_default();
+            if group.rated_at != 0 {
+                self.by_age.remove(&group.rated_at);
+            }
+            group.rated_at = self.ratings;
+            self.by_age.insert(self.ratings, key.clone());
             if let Judgement::Opposes { consensus, strength } = judge(&self.config, group, &voter, vote) {
                 reasons
                     .push(format!("{} against the consensus on this prompt and output: {consensus}", describe(vote)));
@@ -195,6 +232,9 @@ impl Guard for Consensus {
             if !record.user.is_empty() {
                 let cast = Cast { id: record.id.clone(), held: false };
                 self.rated.entry(voter.clone()).or_default().insert(key.clone(), cast);
+            }
+            if self.groups.len() > self.config.max_pairs {
+                self.forget_oldest();
             }
         }
         if let Some((opposed, judged)) = self.disagreements(&voter) {
@@ -295,6 +335,20 @@ fn judge(config: &Config, group: &Group, voter: &str, vote: Vote) -> Judgement {
 }
 
 impl Consensus {
+    /// Forgets the group rated least recently, and every user's rating of it.
+    fn forget_oldest(&mut self) {
+        let Some((_, key)) = self.by_age.pop_first() else { return };
+        let Some(group) = self.groups.remove(&key) else { return };
+        for voter in group.votes.keys() {
+            if let Some(casts) = self.rated.get_mut(voter) {
+                casts.remove(&key);
+                if casts.is_empty() {
+                    self.rated.remove(voter);
+                }
+            }
+        }
+    }
+
     /// Of the groups `voter` rated that have a consensus now: how many the
     /// voter's rating opposes, and how many there are.
     fn disagreements(&self, voter: &str) -> Option<(usize, usize)> {
@@ -541,7 +595,30 @@ mod tests {
         assert!(Consensus::new(Config { min_votes: 0, ..Config::default() }).is_err());
         assert!(Consensus::new(Config { score_tolerance: -1.0, ..Config::default() }).is_err());
         assert!(Consensus::new(Config { max_disagreement: 0.0, ..Config::default() }).is_err());
+        assert!(Consensus::new(Config { max_pairs: 0, ..Config::default() }).is_err());
         let values: Vec<String> = guard().settings().into_iter().map(|s| s.value).collect();
-        assert_eq!(values, ["5", "0.8", "1", "5", "0.5"]);
+        assert_eq!(values, ["5", "0.8", "1", "5", "0.5", "100000"]);
+    }
+
+    #[test]
+    fn the_pairs_rated_least_recently_are_forgotten() {
+        let mut g = Consensus::new(Config { max_pairs: 3, ..Config::default() }).unwrap();
+        let up = Rating::Up;
+        crowd(&mut g, 0, &[up; 5]);
+        for item in 1..1000 {
+            rate(&mut g, "passer-by", item, up);
+        }
+        assert_eq!((g.groups.len(), g.by_age.len(), g.rated["passer-by"].len()), (3, 3, 3));
+        assert!(!g.rated.contains_key("crowd0"), "the crowd's only pair was forgotten with its votes");
+        // Pair 0's consensus is gone with it: a thumb down is the first vote.
+        assert_eq!(rate(&mut g, "dissenter", 0, Rating::Down).verdict, Verdict::Accept);
+        // A pair rated again is kept over older ones.
+        let mut h = Consensus::new(Config { max_pairs: 2, ..Config::default() }).unwrap();
+        crowd(&mut h, 0, &[up; 5]);
+        rate(&mut h, "a", 1, up);
+        rate(&mut h, "b", 0, up);
+        rate(&mut h, "a", 2, up);
+        assert!(h.groups.len() == 2 && h.rated["b"].len() == 1, "pair 0 stays, pair 1 goes");
+        assert_eq!(rate(&mut h, "dissenter", 0, Rating::Down).verdict, Verdict::Quarantine);
     }
 }

@@ -45,11 +45,22 @@ pub struct Config {
     campaign_users: usize,
     /// The campaign's window. Default `86400` (a day).
     campaign_window_seconds: u64,
+    /// How far behind the latest timestamp seen a record may be and still
+    /// be judged against everything within its windows. Records older than
+    /// that are forgotten, so the guard's memory stays flat however long it
+    /// runs (as `assay serve` does). Default `86400` (a day).
+    max_lateness_seconds: u64,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { max_per_user: 20, window_seconds: 3600, campaign_users: 5, campaign_window_seconds: 86400 }
+        Config {
+            max_per_user: 20,
+            window_seconds: 3600,
+            campaign_users: 5,
+            campaign_window_seconds: 86400,
+            max_lateness_seconds: 86400,
+        }
     }
 }
 
@@ -79,7 +90,15 @@ pub struct Flood {
     campaigns: BTreeMap<String, BTreeMap<Nanos, Vec<Sent>>>,
     /// Recalls made since the host last asked.
     recalls: Vec<Recall>,
+    /// When the state is next searched for what no record can reach any more:
+    /// a time, and a count of records screened (late records do not move
+    /// the time on, so they are swept by count).
+    next_forget: (Nanos, u64),
+    screened: u64,
 }
+
+/// Records screened between two searches of the state, at most.
+const FORGET_EVERY: u64 = 1 << 16;
 
 impl Guard for Flood {
     type Config = Config;
@@ -101,7 +120,15 @@ impl Guard for Flood {
         if config.window_seconds == 0 || config.campaign_window_seconds == 0 {
             return Err("`window_seconds` and `campaign_window_seconds` must be at least 1".into());
         }
-        Ok(Flood { config, now: 0, per_user: BTreeMap::new(), campaigns: BTreeMap::new(), recalls: Vec::new() })
+        Ok(Flood {
+            config,
+            now: 0,
+            per_user: BTreeMap::new(),
+            campaigns: BTreeMap::new(),
+            recalls: Vec::new(),
+            next_forget: (Nanos::MIN, FORGET_EVERY),
+            screened: 0,
+        })
     }
 
     fn settings(&self) -> Vec<Setting> {
@@ -111,6 +138,7 @@ impl Guard for Flood {
             Setting::new("window_seconds", c.window_seconds),
             Setting::new("campaign_users", c.campaign_users),
             Setting::new("campaign_window_seconds", c.campaign_window_seconds),
+            Setting::new("max_lateness_seconds", c.max_lateness_seconds),
         ]
     }
 
@@ -120,6 +148,7 @@ impl Guard for Flood {
             None => self.now,
         };
         self.now = self.now.max(at);
+        self.forget();
         let rate_limited = self.rate_limit(record, at);
         let campaign = self.campaign(record, at, rate_limited.is_some());
         let reasons: Vec<String> = [rate_limited, campaign].into_iter().flatten().collect();
@@ -133,6 +162,15 @@ impl Guard for Flood {
 
 assay_sdk::export_guard!(Flood);
 
+/// Drops the instants of `map` before `cutoff`; whether any are left.
+fn forget_before<V>(map: &mut BTreeMap<Nanos, V>, cutoff: Nanos) -> bool {
+    // Most maps hold nothing that old: they are left as they are.
+    if map.first_key_value().is_some_and(|(&first, _)| first < cutoff) {
+        *map = map.split_off(&cutoff);
+    }
+    !map.is_empty()
+}
+
 /// The instants less than `seconds` away from `at`, either side.
 fn around(at: Nanos, seconds: u64) -> std::ops::RangeInclusive<Nanos> {
     let width = Nanos::from(seconds) * NANOS_PER_SECOND - 1;
@@ -140,6 +178,27 @@ fn around(at: Nanos, seconds: u64) -> std::ops::RangeInclusive<Nanos> {
 }
 
 impl Flood {
+    /// Drops the instants no record within `max_lateness_seconds` of the
+    /// latest can see. Searching every user costs time, so it is done each
+    /// time `now` has moved on by the longest of the windows and the
+    /// lateness, or after [`FORGET_EVERY`] records: what is kept is at most
+    /// twice what is needed.
+    fn forget(&mut self) {
+        self.screened += 1;
+        if self.now < self.next_forget.0 && self.screened < self.next_forget.1 {
+            return;
+        }
+        let c = &self.config;
+        let seconds = |s: u64| Nanos::from(s) * NANOS_PER_SECOND;
+        let late = seconds(c.max_lateness_seconds);
+        let before = |window: u64| self.now - late - seconds(window);
+        let (users_before, campaigns_before) = (before(c.window_seconds), before(c.campaign_window_seconds));
+        self.per_user.retain(|_, times| forget_before(times, users_before));
+        self.campaigns.retain(|_, sent| forget_before(sent, campaigns_before));
+        let longest = c.window_seconds.max(c.campaign_window_seconds).max(c.max_lateness_seconds);
+        self.next_forget = (self.now + seconds(longest), self.screened + FORGET_EVERY);
+    }
+
     fn rate_limit(&mut self, record: &Feedback, at: Nanos) -> Option<String> {
         if record.user.is_empty() {
             return None;
@@ -412,11 +471,55 @@ mod tests {
     }
 
     #[test]
+    fn memory_stays_flat_and_only_records_later_than_the_lateness_bound_miss_anything() {
+        let config = Config {
+            max_per_user: 2,
+            window_seconds: 100,
+            campaign_users: 2,
+            campaign_window_seconds: 100,
+            max_lateness_seconds: 1000,
+        };
+        let mut g = flood(config);
+        // A day of one new user a second, each sending one correction: without
+        // forgetting, every user and correction would be kept.
+        for i in 0..86_400usize {
+            let text = format!("correction {i}");
+            g.screen(&record(i, &format!("u{i}"), Some(T0 + i as i64), Some(&text))).unwrap();
+        }
+        let kept = |g: &Flood| {
+            let instants: usize = g.per_user.values().map(BTreeMap::len).sum();
+            instants + g.campaigns.values().flat_map(|sent| sent.values()).map(Vec::len).sum::<usize>()
+        };
+        // Per kind: the lateness, a window, and up to one sweep interval (the lateness).
+        assert!(kept(&g) <= 2 * (1000 + 100 + 1000), "{} records kept", kept(&g));
+        // A record as late as allowed still sees the user's records around it...
+        let mut seen = |user: &str, at: i64| g.screen(&record(0, user, Some(at), None)).unwrap().verdict;
+        let late = T0 + 86_399 - 1000;
+        assert_eq!(seen("u85350", late), Verdict::Accept);
+        assert_eq!(seen("u85350", late), Verdict::Quarantine, "three records of u85350 within 100 s");
+        // ...and a later one is judged against what was kept: u1's record
+        // at T0 + 1 is forgotten, so two more are within the limit.
+        assert_eq!(seen("u1", T0 + 1), Verdict::Accept);
+        assert_eq!(seen("u1", T0 + 1), Verdict::Accept);
+        // Late records replayed without end do not pile up either.
+        for round in 0..3 {
+            for i in 0..FORGET_EVERY as usize {
+                let text = format!("correction {i}");
+                g.screen(&record(i, &format!("u{i}"), Some(T0 + i as i64), Some(&text))).unwrap();
+            }
+            assert!(kept(&g) <= 2 * (FORGET_EVERY as usize + 1200), "round {round}: {} kept", kept(&g));
+        }
+    }
+
+    #[test]
     fn rejects_bad_configuration() {
         assert!(Flood::new(Config { max_per_user: 0, ..Config::default() }).is_err());
         assert!(Flood::new(Config { campaign_users: 1, ..Config::default() }).is_err());
         assert!(Flood::new(Config { window_seconds: 0, ..Config::default() }).is_err());
         let settings = flood(Config::default()).settings();
-        assert_eq!(settings.iter().map(|s| s.value.as_str()).collect::<Vec<_>>(), ["20", "3600", "5", "86400"]);
+        assert_eq!(
+            settings.iter().map(|s| s.value.as_str()).collect::<Vec<_>>(),
+            ["20", "3600", "5", "86400", "86400"]
+        );
     }
 }

@@ -274,13 +274,18 @@ async fn recalls(State(app): State<Arc<App>>, headers: HeaderMap, Query(query): 
     if let Err(refused) = admit(&app, &headers) {
         return *refused;
     }
-    let mut events = app.feed.after(query.after, RECALLS_PER_ANSWER);
-    if events.is_empty() && query.wait > 0 {
+    let mut page = app.feed.after(query.after, RECALLS_PER_ANSWER);
+    if page.events.is_empty() && query.wait > 0 {
         app.feed.wait_past(query.after, Duration::from_secs(query.wait.min(60))).await;
-        events = app.feed.after(query.after, RECALLS_PER_ANSWER);
+        page = app.feed.after(query.after, RECALLS_PER_ANSWER);
     }
-    let next = events.last().map_or(query.after, |e| e.n);
-    axum::Json(serde_json::json!({ "recalls": events, "next": next })).into_response()
+    let next = page.events.last().map_or(query.after, |e| e.n);
+    let mut answer = serde_json::json!({ "recalls": page.events, "next": next });
+    if page.missed > 0 {
+        // Too far behind: the events between are in recalls.jsonl only.
+        answer["missed"] = page.missed.into();
+    }
+    axum::Json(answer).into_response()
 }
 
 async fn ready(State(app): State<Arc<App>>) -> Response {

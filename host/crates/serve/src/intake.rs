@@ -47,9 +47,10 @@ pub(crate) fn read_record(raw: &RawValue, seq: u64, fields: &FieldMap) -> Result
     Ok(Incoming { raw: raw.to_owned(), feedback: parsed.feedback, id: parsed.id_json })
 }
 
-pub(crate) struct Intake<'a> {
+/// What the service has decided: the guards, the ledger of routes, and the
+/// files and feed decisions and recalls go to.
+struct Decider<'a> {
     dir: PathBuf,
-    journal: Journal,
     screener: Screener<'a>,
     guards: &'a [Guard],
     ledger: Ledger,
@@ -62,30 +63,47 @@ pub(crate) struct Intake<'a> {
     counting: bool,
 }
 
+pub(crate) struct Intake<'a> {
+    journal: Journal,
+    decider: Decider<'a>,
+}
+
+/// How much of the past the service keeps in memory.
+#[derive(Debug, Clone, Copy)]
+pub struct Windows {
+    /// The latest records a recall can reach (`[serve] recall_window`).
+    pub records: usize,
+    /// The latest recall events `GET /v1/recalls` answers from
+    /// (`[serve] recall_events`).
+    pub events: usize,
+}
+
 impl<'a> Intake<'a> {
-    /// Opens the log in `dir` and screens what it holds again, in its
-    /// groups, so the guards' state and every decision are as they were.
-    /// `decisions.jsonl` and `recalls.jsonl` are written afresh from it.
+    /// Opens the log in `dir` and screens what it holds again, group by
+    /// group as it is read, so the guards' state and every decision are as
+    /// they were. `decisions.jsonl` and `recalls.jsonl` are written afresh
+    /// from it.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn open(
         dir: &Path,
         host: &'a Host,
         guards: &'a [Guard],
         schedule: &'a Schedule,
         fields: &FieldMap,
+        windows: Windows,
         feed: Arc<Feed>,
         metrics: Arc<Metrics>,
     ) -> Result<Intake<'a>, ServeError> {
-        let (journal, entries) = Journal::open(dir)?;
+        std::fs::create_dir_all(dir).map_err(|error| ServeError::State { path: dir.to_path_buf(), error })?;
         let create = |name: &str| {
             let path = dir.join(name);
             File::create(&path).map(BufWriter::new).map_err(|error| ServeError::State { path, error })
         };
-        let mut intake = Intake {
+        let mut decider = Decider {
             dir: dir.to_path_buf(),
-            journal,
             screener: Screener::new(host, guards, schedule),
             guards,
-            ledger: Ledger::new(guards.len()),
+            ledger: Ledger::new(guards.len(), windows.records),
             decisions: create("decisions.jsonl")?,
             recalls: create("recalls.jsonl")?,
             feed,
@@ -94,9 +112,9 @@ impl<'a> Intake<'a> {
         };
         let mut group: Vec<Incoming> = Vec::new();
         let mut first = 1;
-        for Entry { seq, batch, record } in entries {
+        let journal = Journal::open(dir, |Entry { seq, batch, record }| {
             if batch != first && !group.is_empty() {
-                intake.screen(first, std::mem::take(&mut group))?;
+                decider.screen(first, std::mem::take(&mut group))?;
             }
             first = batch;
             let read = read_record(&record, seq, fields).map_err(|message| JournalError::Corrupt {
@@ -105,14 +123,15 @@ impl<'a> Intake<'a> {
                 message,
             })?;
             group.push(read);
-        }
+            Ok::<_, ServeError>(())
+        })?;
         if !group.is_empty() {
-            intake.screen(first, group)?;
+            decider.screen(first, group)?;
         }
-        intake.flush()?;
-        intake.counting = true;
-        intake.metrics.log_bytes.set(intake.journal.bytes() as i64);
-        Ok(intake)
+        decider.flush()?;
+        decider.counting = true;
+        decider.metrics.log_bytes.set(journal.bytes() as i64);
+        Ok(Intake { journal, decider })
     }
 
     /// Records logged so far.
@@ -120,6 +139,57 @@ impl<'a> Intake<'a> {
         self.journal.next_seq() - 1
     }
 
+    /// Takes requests until the channel closes (the server stopped), then
+    /// syncs what it wrote.
+    pub(crate) fn run(
+        mut self,
+        mut queue: tokio::sync::mpsc::Receiver<Submission>,
+        max_batch: usize,
+    ) -> Result<(), ServeError> {
+        while let Some(first) = queue.blocking_recv() {
+            let mut group = vec![first];
+            let mut records = group[0].records.len();
+            while records < max_batch {
+                match queue.try_recv() {
+                    Ok(more) => {
+                        records += more.records.len();
+                        group.push(more);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let raws: Vec<&RawValue> = group.iter().flat_map(|s| s.records.iter().map(|r| &*r.raw)).collect();
+            let first_seq = match self.journal.append(&raws) {
+                Ok(seq) => {
+                    self.decider.metrics.log_bytes.set(self.journal.bytes() as i64);
+                    seq
+                }
+                Err(error) => {
+                    // Nothing of the group is logged: none of it is answered 200.
+                    let message = format!("the feedback log cannot be written: {error}");
+                    for submission in group {
+                        let _ = submission.reply.send(Err(message.clone()));
+                    }
+                    return Err(error.into());
+                }
+            };
+            let lengths: Vec<usize> = group.iter().map(|s| s.records.len()).collect();
+            let incoming: Vec<Incoming> = group.iter_mut().flat_map(|s| std::mem::take(&mut s.records)).collect();
+            let mut answers = self.decider.screen(first_seq, incoming)?.into_iter();
+            self.decider.flush()?;
+            for (submission, length) in group.into_iter().zip(lengths) {
+                // A client that went away still has its records logged and screened.
+                let _ = submission.reply.send(Ok(answers.by_ref().take(length).collect()));
+            }
+        }
+        let decider = &mut self.decider;
+        decider.flush()?;
+        decider.decisions.get_ref().sync_all().map_err(decider.state_error("decisions.jsonl"))?;
+        decider.recalls.get_ref().sync_all().map_err(decider.state_error("recalls.jsonl"))
+    }
+}
+
+impl Decider<'_> {
     /// Screens `records`, the group whose first `seq` is `first`; returns
     /// each record's decision as JSON text.
     fn screen(&mut self, first: u64, records: Vec<Incoming>) -> Result<Vec<String>, ServeError> {
@@ -167,53 +237,5 @@ impl<'a> Intake<'a> {
     fn flush(&mut self) -> Result<(), ServeError> {
         self.decisions.flush().map_err(self.state_error("decisions.jsonl"))?;
         self.recalls.flush().map_err(self.state_error("recalls.jsonl"))
-    }
-
-    /// Takes requests until the channel closes (the server stopped), then
-    /// syncs what it wrote.
-    pub(crate) fn run(
-        mut self,
-        mut queue: tokio::sync::mpsc::Receiver<Submission>,
-        max_batch: usize,
-    ) -> Result<(), ServeError> {
-        while let Some(first) = queue.blocking_recv() {
-            let mut group = vec![first];
-            let mut records = group[0].records.len();
-            while records < max_batch {
-                match queue.try_recv() {
-                    Ok(more) => {
-                        records += more.records.len();
-                        group.push(more);
-                    }
-                    Err(_) => break,
-                }
-            }
-            let raws: Vec<&RawValue> = group.iter().flat_map(|s| s.records.iter().map(|r| &*r.raw)).collect();
-            let first_seq = match self.journal.append(&raws) {
-                Ok(seq) => {
-                    self.metrics.log_bytes.set(self.journal.bytes() as i64);
-                    seq
-                }
-                Err(error) => {
-                    // Nothing of the group is logged: none of it is answered 200.
-                    let message = format!("the feedback log cannot be written: {error}");
-                    for submission in group {
-                        let _ = submission.reply.send(Err(message.clone()));
-                    }
-                    return Err(error.into());
-                }
-            };
-            let lengths: Vec<usize> = group.iter().map(|s| s.records.len()).collect();
-            let incoming: Vec<Incoming> = group.iter_mut().flat_map(|s| std::mem::take(&mut s.records)).collect();
-            let mut answers = self.screen(first_seq, incoming)?.into_iter();
-            self.flush()?;
-            for (submission, length) in group.into_iter().zip(lengths) {
-                // A client that went away still has its records logged and screened.
-                let _ = submission.reply.send(Ok(answers.by_ref().take(length).collect()));
-            }
-        }
-        self.flush()?;
-        self.decisions.get_ref().sync_all().map_err(self.state_error("decisions.jsonl"))?;
-        self.recalls.get_ref().sync_all().map_err(self.state_error("recalls.jsonl"))
     }
 }

@@ -55,16 +55,16 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Opens `dir/feedback.wal` (creating it and `dir`), and returns every
-    /// entry it holds, in order.
-    pub fn open(dir: &Path) -> Result<(Journal, Vec<Entry>), JournalError> {
+    /// Opens `dir/feedback.wal` (creating it and `dir`), and hands `each`
+    /// every entry it holds, in order, one at a time: replaying a long log
+    /// takes no more memory than its longest group.
+    pub fn open<E: From<JournalError>>(dir: &Path, mut each: impl FnMut(Entry) -> Result<(), E>) -> Result<Journal, E> {
         let path = dir.join("feedback.wal");
         let io = |error| JournalError::Io { path: path.clone(), error };
         std::fs::create_dir_all(dir).map_err(io)?;
         let mut file = OpenOptions::new().create(true).read(true).append(true).open(&path).map_err(io)?;
-        let mut entries = Vec::new();
-        let mut reader = BufReader::new(&file);
-        let (mut good, mut line, mut text) = (0u64, 0u64, Vec::new());
+        let mut reader = BufReader::with_capacity(1 << 20, &file);
+        let (mut good, mut line, mut text, mut last_seq) = (0u64, 0u64, Vec::new(), 0u64);
         loop {
             text.clear();
             let read = reader.read_until(b'\n', &mut text).map_err(io)?;
@@ -80,13 +80,13 @@ impl Journal {
                 line,
                 message: e.to_string(),
             })?;
-            let expected = entries.last().map_or(1, |last: &Entry| last.seq + 1);
-            if entry.seq != expected {
-                let message = format!("seq {} follows seq {}", entry.seq, expected - 1);
-                return Err(JournalError::Corrupt { path: path.clone(), line, message });
+            if entry.seq != last_seq + 1 {
+                let message = format!("seq {} follows seq {last_seq}", entry.seq);
+                return Err(JournalError::Corrupt { path: path.clone(), line, message }.into());
             }
             good += read as u64;
-            entries.push(entry);
+            last_seq = entry.seq;
+            each(entry)?;
         }
         drop(reader);
         if file.metadata().map_err(io)?.len() != good {
@@ -94,8 +94,7 @@ impl Journal {
             file.sync_data().map_err(io)?;
         }
         file.seek(std::io::SeekFrom::End(0)).map_err(io)?;
-        let next_seq = entries.last().map_or(1, |e| e.seq + 1);
-        Ok((Journal { path, file, next_seq, bytes: good }, entries))
+        Ok(Journal { path, file, next_seq: last_seq + 1, bytes: good })
     }
 
     /// The `seq` the next record gets.
@@ -146,8 +145,10 @@ mod tests {
     #[test]
     fn entries_read_back_in_order_and_a_torn_tail_is_cut_off() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut journal, entries) = Journal::open(dir.path()).unwrap();
-        assert!(entries.is_empty());
+        let mut journal = Journal::open(dir.path(), |_| {
+            Err(JournalError::Corrupt { path: PathBuf::new(), line: 0, message: "a new log holds nothing".into() })
+        })
+        .unwrap();
         let (a, b, c) = (raw(r#"{"id":"a"}"#), raw(r#"{"id":"b"}"#), raw(r#"{"id":"c"}"#));
         assert_eq!(journal.append(&[&a, &b]).unwrap(), 1);
         assert_eq!(journal.append(&[&c]).unwrap(), 3);
@@ -158,7 +159,12 @@ mod tests {
         file.write_all(br#"{"seq":4,"batch":4,"rec"#).unwrap();
         drop(file);
 
-        let (journal, entries) = Journal::open(dir.path()).unwrap();
+        let mut entries = Vec::new();
+        let journal = Journal::open(dir.path(), |e| {
+            entries.push(e);
+            Ok::<_, JournalError>(())
+        })
+        .unwrap();
         let seen: Vec<(u64, u64, &str)> = entries.iter().map(|e| (e.seq, e.batch, e.record.get())).collect();
         assert_eq!(seen, [(1, 1, r#"{"id":"a"}"#), (2, 1, r#"{"id":"b"}"#), (3, 3, r#"{"id":"c"}"#)]);
         assert_eq!(journal.next_seq(), 4);
@@ -169,7 +175,7 @@ mod tests {
     fn a_damaged_line_is_named() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("feedback.wal"), "{\"seq\":1,\"batch\":1,\"record\":{}}\nnot json\n").unwrap();
-        let error = Journal::open(dir.path()).err().unwrap().to_string();
+        let error = Journal::open(dir.path(), |_| Ok::<_, JournalError>(())).err().unwrap().to_string();
         assert!(error.contains("feedback.wal:2: not an entry of the feedback log"), "{error}");
     }
 }

@@ -35,6 +35,7 @@ use assay_pipeline::{BadRecordPolicy, EvaluateOptions, Guard, Schedule};
 use assay_runtime::{Host, LoadedPlugin};
 
 pub use http::TokenDigest;
+pub use intake::Windows;
 pub use journal::JournalError;
 pub use tls::{TlsError, TlsFiles};
 
@@ -60,6 +61,8 @@ pub struct ServeOptions {
     pub tls: Option<TlsFiles>,
     /// How feedback fields are named.
     pub fields: FieldMap,
+    /// How much of the past is kept in memory for recalls.
+    pub windows: Windows,
 }
 
 /// Why the service stopped or could not start.
@@ -92,10 +95,19 @@ pub fn serve(
     listener: std::net::TcpListener,
     listening: impl FnOnce(std::net::SocketAddr, u64),
 ) -> Result<(), ServeError> {
-    let feed = Arc::new(recalls::Feed::new());
+    let feed = Arc::new(recalls::Feed::new(options.windows.events));
     let metrics = Arc::new(metrics::Metrics::new());
     let dir = &options.state_dir;
-    let intake = intake::Intake::open(dir, host, guards, schedule, &options.fields, feed.clone(), metrics.clone())?;
+    let intake = intake::Intake::open(
+        dir,
+        host,
+        guards,
+        schedule,
+        &options.fields,
+        options.windows,
+        feed.clone(),
+        metrics.clone(),
+    )?;
     let replayed = intake.logged();
     let malformed_path = dir.join("malformed.jsonl");
     let malformed = std::fs::OpenOptions::new()

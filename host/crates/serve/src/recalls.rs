@@ -9,7 +9,7 @@
 //! A consumer that took a record as accepted polls the feed and pulls it
 //! back when an event says its route changed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use assay_data::output::{DecisionLine, RecallOutcome, Route};
@@ -39,28 +39,59 @@ pub struct RecallEvent {
     pub recalled_from: Option<Route>,
 }
 
-/// Every record's routes, and where each id was seen.
+/// The latest records' routes, and where each of their ids was seen.
+///
+/// It keeps the last `window` records (`[serve] recall_window`), so its
+/// memory stays flat however long the service runs: a recall that names
+/// only records older than that finds none, and is refused as one naming an
+/// id never screened.
 pub(crate) struct Ledger {
     guards: usize,
-    /// Per `seq - 1`, each guard's route.
-    routes: Vec<Route>,
-    /// Per `seq - 1`, the record's route.
-    decided: Vec<Route>,
-    ids: HashMap<String, Vec<u64>>,
+    window: usize,
+    /// The `seq` of the oldest record kept.
+    oldest: u64,
+    /// Per record kept, oldest first: each guard's route.
+    routes: VecDeque<Route>,
+    /// Per record kept, oldest first: the record's route and its id.
+    decided: VecDeque<(Route, Box<str>)>,
+    /// Per id, the `seq`s of the records kept with it, ascending.
+    ids: HashMap<Box<str>, Vec<u64>>,
     next_event: u64,
 }
 
 impl Ledger {
-    pub(crate) fn new(guards: usize) -> Ledger {
-        Ledger { guards, routes: Vec::new(), decided: Vec::new(), ids: HashMap::new(), next_event: 1 }
+    pub(crate) fn new(guards: usize, window: usize) -> Ledger {
+        Ledger {
+            guards,
+            window: window.max(1),
+            oldest: 1,
+            routes: VecDeque::new(),
+            decided: VecDeque::new(),
+            ids: HashMap::new(),
+            next_event: 1,
+        }
     }
 
-    /// Records the decision on record `seq` (the next one).
+    /// Records the decision on record `seq` (the next one), and lets the
+    /// oldest go when the window is full.
     pub(crate) fn add(&mut self, seq: u64, decision: &DecisionLine) {
-        debug_assert_eq!(seq as usize, self.decided.len() + 1);
+        debug_assert_eq!(seq, self.oldest + self.decided.len() as u64);
+        if self.decided.len() == self.window {
+            let (_, id) = self.decided.pop_front().expect("the window is full");
+            self.routes.drain(..self.guards);
+            if let Some(seqs) = self.ids.get_mut(&id) {
+                // Seqs are added in order, so the oldest record is the first.
+                seqs.remove(0);
+                if seqs.is_empty() {
+                    self.ids.remove(&id);
+                }
+            }
+            self.oldest += 1;
+        }
         self.routes.extend(decision.guards.0.iter().map(|(_, e)| e.decision));
-        self.decided.push(decision.decision);
-        self.ids.entry(decision.id_text()).or_default().push(seq);
+        let id: Box<str> = decision.id_text().into();
+        self.ids.entry(id.clone()).or_default().push(seq);
+        self.decided.push_back((decision.decision, id));
     }
 
     /// Applies `pending` (from guard `name`) to every record with its id
@@ -71,7 +102,7 @@ impl Ledger {
         let after_seq = pending.after_line;
         let seqs: Vec<u64> = self
             .ids
-            .get(&pending.recall.id)
+            .get(pending.recall.id.as_str())
             .map(|seqs| seqs.iter().copied().filter(|&s| s <= after_seq).collect())
             .unwrap_or_default();
         let mut event = |seq, from, outcome, decision, recalled_from| {
@@ -96,51 +127,156 @@ impl Ledger {
         }
         let mut events = Vec::with_capacity(seqs.len());
         for seq in seqs {
-            let at = (seq - 1) as usize;
+            let at = (seq - self.oldest) as usize;
             let slot = at * self.guards + pending.guard;
             let from = self.routes[slot];
             let outcome = RecallOutcome::of(from, to);
             if outcome == RecallOutcome::Applied {
                 self.routes[slot] = to;
             }
-            let before = self.decided[at];
-            let after = Route::most_severe(self.routes[at * self.guards..(at + 1) * self.guards].iter().copied());
-            self.decided[at] = after;
+            let before = self.decided[at].0;
+            let after = Route::most_severe(self.routes.range(at * self.guards..(at + 1) * self.guards).copied());
+            self.decided[at].0 = after;
             events.push(event(Some(seq), Some(from), outcome, Some(after), (after != before).then_some(before)));
         }
         events
     }
 }
 
-/// The events so far, for the long-polling readers.
+/// The latest events, for the long-polling readers.
+///
+/// It keeps the last `window` events (`[serve] recall_events`); every event
+/// is also in `recalls.jsonl`, where a reader that fell further behind finds
+/// the ones it missed.
 pub(crate) struct Feed {
-    events: Mutex<Vec<RecallEvent>>,
+    window: usize,
+    events: Mutex<VecDeque<RecallEvent>>,
     count: tokio::sync::watch::Sender<u64>,
 }
 
+/// What a reader asked for: the events kept, and how many it asked for are
+/// no longer kept.
+pub(crate) struct Page {
+    pub(crate) events: Vec<RecallEvent>,
+    pub(crate) missed: u64,
+}
+
 impl Feed {
-    pub(crate) fn new() -> Feed {
-        Feed { events: Mutex::new(Vec::new()), count: tokio::sync::watch::Sender::new(0) }
+    pub(crate) fn new(window: usize) -> Feed {
+        Feed { window: window.max(1), events: Mutex::new(VecDeque::new()), count: tokio::sync::watch::Sender::new(0) }
     }
 
     pub(crate) fn publish(&self, events: Vec<RecallEvent>) {
-        if events.is_empty() {
-            return;
-        }
-        let mut all = self.events.lock().expect("the feed's lock is never poisoned");
-        all.extend(events);
-        self.count.send_replace(all.len() as u64);
+        let Some(last) = events.last().map(|e| e.n) else { return };
+        let mut kept = self.events.lock().expect("the feed's lock is never poisoned");
+        kept.extend(events);
+        let over = kept.len().saturating_sub(self.window);
+        kept.drain(..over);
+        self.count.send_replace(last);
     }
 
     /// The events after number `after`, at most `limit`.
-    pub(crate) fn after(&self, after: u64, limit: usize) -> Vec<RecallEvent> {
-        let all = self.events.lock().expect("the feed's lock is never poisoned");
-        all.iter().skip(after as usize).take(limit).cloned().collect()
+    pub(crate) fn after(&self, after: u64, limit: usize) -> Page {
+        let kept = self.events.lock().expect("the feed's lock is never poisoned");
+        let oldest = kept.front().map_or(u64::MAX, |e| e.n);
+        let missed = oldest.saturating_sub(after + 1).min(kept.back().map_or(0, |e| e.n));
+        let skip = (after + 1).saturating_sub(oldest) as usize;
+        Page { events: kept.iter().skip(skip).take(limit).cloned().collect(), missed }
     }
 
     /// Waits until there are more than `after` events, or `wait` passes.
     pub(crate) async fn wait_past(&self, after: u64, wait: std::time::Duration) {
         let mut count = self.count.subscribe();
         let _ = tokio::time::timeout(wait, count.wait_for(|&n| n > after)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use assay_data::output::RecallOutcome::{Applied, Refused};
+    use assay_runtime::Verdict;
+    use assay_runtime::instance::Recall;
+
+    /// Two guards' decisions on a record with id `id`, both accepting.
+    fn accepted(id: &str, line: u64) -> DecisionLine<'static> {
+        let entry = r#"{"decision":"accept","reason":"","risk":null}"#;
+        let text = format!(r#"{{"id":"{id}","line":{line},"decision":"accept","guards":{{"a":{entry},"b":{entry}}}}}"#);
+        serde_json::from_str(Box::leak(text.into_boxed_str())).unwrap()
+    }
+
+    fn recall(guard: usize, id: &str, after_line: u64) -> PendingRecall {
+        let recall = Recall { id: id.into(), verdict: Verdict::Quarantine, reason: "campaign".into() };
+        PendingRecall { guard, recall, after_line }
+    }
+
+    fn outcomes(events: &[RecallEvent]) -> Vec<(Option<u64>, RecallOutcome, Option<Route>)> {
+        events.iter().map(|e| (e.seq, e.outcome, e.recalled_from)).collect()
+    }
+
+    #[test]
+    fn recalls_reach_the_records_in_the_window_only() {
+        let mut ledger = Ledger::new(2, 3);
+        for (seq, id) in (1..).zip(["x", "y", "x", "z", "x"]) {
+            ledger.add(seq, &accepted(id, seq));
+        }
+        // Records 3, 4 and 5 are kept: "x" at 1 is gone, "y" entirely.
+        assert_eq!(ledger.oldest, 3);
+        assert_eq!(ledger.ids.len(), 2, "ids of records let go are forgotten");
+        let events = ledger.apply(&recall(1, "x", 5), "b");
+        assert_eq!(
+            outcomes(&events),
+            [(Some(3), Applied, Some(Route::Accept)), (Some(5), Applied, Some(Route::Accept))]
+        );
+        assert_eq!(events.iter().map(|e| e.n).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(events[0].decision, Some(Route::Quarantine));
+        // Only records screened by the time of the recall are meant.
+        assert_eq!(outcomes(&ledger.apply(&recall(0, "z", 3), "a")), [(None, Refused, None)]);
+        assert_eq!(outcomes(&ledger.apply(&recall(0, "y", 5), "a")), [(None, Refused, None)]);
+        // The other guard's recall of the same record tightens its own route only.
+        let again = ledger.apply(&recall(0, "x", 5), "a");
+        assert_eq!(again[0].from, Some(Route::Accept));
+        assert_eq!(again[0].recalled_from, None, "the record was already quarantined");
+        // Ids that keep recurring stay bounded by the window.
+        for seq in 6..1006 {
+            ledger.add(seq, &accepted("x", seq));
+        }
+        assert_eq!((ledger.decided.len(), ledger.routes.len(), ledger.ids["x"].len()), (3, 6, 3));
+    }
+
+    fn event(n: u64) -> RecallEvent {
+        RecallEvent {
+            n,
+            seq: Some(n),
+            id: n.to_string(),
+            guard: "flood".into(),
+            from: Some(Route::Accept),
+            to: Route::Quarantine,
+            reason: String::new(),
+            after_seq: n,
+            outcome: Applied,
+            decision: Some(Route::Quarantine),
+            recalled_from: Some(Route::Accept),
+        }
+    }
+
+    #[test]
+    fn the_feed_keeps_the_latest_events_and_says_how_many_a_reader_missed() {
+        let feed = Feed::new(4);
+        let page = feed.after(0, 10);
+        assert!(page.events.is_empty() && page.missed == 0);
+        feed.publish((1..=3).map(event).collect());
+        let numbers = |page: &Page| page.events.iter().map(|e| e.n).collect::<Vec<_>>();
+        assert_eq!(numbers(&feed.after(0, 10)), [1, 2, 3]);
+        assert_eq!(numbers(&feed.after(1, 1)), [2]);
+        feed.publish((4..=9).map(event).collect());
+        // Events 6 to 9 are kept.
+        let page = feed.after(2, 10);
+        assert_eq!((numbers(&page), page.missed), (vec![6, 7, 8, 9], 3));
+        let page = feed.after(5, 10);
+        assert_eq!((numbers(&page), page.missed), (vec![6, 7, 8, 9], 0));
+        let page = feed.after(9, 10);
+        assert_eq!((numbers(&page), page.missed), (vec![], 0));
+        assert_eq!(*feed.count.borrow(), 9);
     }
 }
