@@ -1,31 +1,13 @@
-//! The `assay` command line: score model outputs and screen user feedback
-//! with sandboxed WebAssembly plugins.
-//!
-//! This crate is the edge: flags and `assay.toml` ([`config`]), terminal
-//! tables and progress ([`table`]), CI files ([`ci`], [`gate`]), the HTML
-//! report ([`html`]), exit codes ([`exit`]). The work is done by the library
-//! crates it drives, which other programs can embed without any of this:
-//!
-//! - `assay-runtime`: the sandbox, limits, failures and the WIT contract;
-//! - `assay-data`: readers, field maps and the typed result files;
-//! - `assay-registry`: plugin sources, OCI registries, locks and trust;
-//! - `assay-pipeline`: evaluating and screening records on parallel workers;
-//! - `assay-builtins`: the built-in plugins' components.
+//! The `assay` binary: the command line's parser and its dispatch to the
+//! commands of the `assay_cli` library (this package's own library, which
+//! the Python bindings share).
 
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-mod ci;
-mod cli;
-mod config;
-mod exit;
-mod gate;
-mod html;
-mod table;
-mod text;
-
-use exit::Exit;
+use assay_cli::exit::{Exit, message};
+use assay_cli::{cli, text};
 
 /// Score model outputs and screen user feedback with sandboxed WebAssembly plugins.
 #[derive(Parser)]
@@ -133,40 +115,9 @@ fn main() -> ExitCode {
     })
 }
 
-/// An error and its causes, as anyhow's `{:#}` writes them, but a cause
-/// that the text before it already quotes is said once: several errors
-/// name their cause in their own message (`{path}: {error}`) and also give
-/// it as their source, for callers that print one error alone.
-fn message(error: &anyhow::Error) -> String {
-    let mut text = error.to_string();
-    for cause in error.chain().skip(1).map(ToString::to_string) {
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_cause_an_error_already_quotes_is_said_once() {
-        #[derive(Debug, thiserror::Error)]
-        #[error("{path}: {error}")]
-        struct Quoting {
-            path: String,
-            #[source]
-            error: std::io::Error,
-        }
-        let io = || std::io::Error::from(std::io::ErrorKind::NotFound);
-        let error = anyhow::Error::from(Quoting { path: "qa.jsonl".into(), error: io() }).context("merging");
-        assert_eq!(message(&error), "merging: qa.jsonl: entity not found");
-        let error = anyhow::Error::from(io()).context("reading qa.jsonl");
-        assert_eq!(message(&error), "reading qa.jsonl: entity not found");
-    }
 
     #[test]
     fn the_command_line_is_well_formed() {

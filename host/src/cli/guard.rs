@@ -69,13 +69,11 @@ pub fn guard(args: GuardArgs) -> Result<ExitCode> {
     let input = args.input.over(config.input.clone());
     let ci = args.ci.over(config.ci.clone());
     let fields = input.field_map(FieldMap::feedback()).map_err(anyhow::Error::msg)?;
-    let out =
-        options.out.ok_or_else(|| anyhow!("name the output folder with -o DIR (or [guard] out in the config)"))?;
-    let screen_options = ScreenOptions {
-        schedule: setup.schedule,
-        on_bad_record: options.on_bad_record.unwrap_or_default(),
-        block_bytes: sharding.block_bytes(config)?,
-    };
+    let out = options
+        .out
+        .clone()
+        .ok_or_else(|| anyhow!("name the output folder with -o DIR (or [guard] out in the config)"))?;
+    let screen_options = screen_options(&setup, &options, &sharding)?;
 
     // Each guard holds one instance on a thread of its own, beside the parsers.
     let host = setup.host(setup.schedule.jobs + setup.specs.len())?;
@@ -118,8 +116,17 @@ pub fn guard(args: GuardArgs) -> Result<ExitCode> {
     code
 }
 
+/// How the setup's guards screen, from `[guard]` and its flags.
+pub fn screen_options(setup: &Setup, options: &GuardOptions, sharding: &ShardOptions) -> Result<ScreenOptions> {
+    Ok(ScreenOptions {
+        schedule: setup.schedule,
+        on_bad_record: options.on_bad_record.unwrap_or_default(),
+        block_bytes: sharding.block_bytes(&setup.config)?,
+    })
+}
+
 /// The setup's guards, loaded, each with its failure policy from the config.
-pub(crate) fn load_guards(setup: &Setup, host: &assay_runtime::Host) -> Result<Vec<Guard>> {
+pub fn load_guards(setup: &Setup, host: &assay_runtime::Host) -> Result<Vec<Guard>> {
     let loaded = host.prepare(&setup.specs, Kind::Guard, &setup.schedule.determinism)?;
     Ok(guards_of(setup, loaded))
 }

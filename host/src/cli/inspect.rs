@@ -8,7 +8,12 @@ use assay_runtime::capability::{Capability, capability};
 use assay_runtime::contract::{ACCEPTED_VERSIONS, WIT_PACKAGE};
 use assay_runtime::{Kind, Limits, MetricLevel, Plugin};
 
-use super::setup::{resolve_source, single_host};
+use std::path::Path;
+
+use assay_runtime::Compiler;
+
+use super::setup::{resolve_in, resolve_source, single_host};
+use crate::config::ConfigFile;
 
 #[derive(Args)]
 pub struct InspectArgs {
@@ -47,10 +52,15 @@ pub fn plugins() -> Result<()> {
     Ok(())
 }
 
-pub fn inspect(args: InspectArgs) -> Result<()> {
-    let resolved = resolve_source(&args.plugin)?;
+/// Loads the plugin `source` names to be looked at, resolved through the
+/// config at `config` when one is given (its plugins, lock and trust).
+pub fn load(source: &str, config: Option<&Path>, compiler: Compiler) -> Result<(Plugin, ComponentMetadata)> {
+    let resolved = match config {
+        Some(path) => resolve_in(&ConfigFile::load(path)?, source)?,
+        None => resolve_source(source)?,
+    };
     let label = resolved.origin.label();
-    let plugin = single_host(args.compiler.compiler.unwrap_or_default())?
+    let plugin = single_host(compiler)?
         .load(&label, &resolved.component, &Limits::default(), None)
         .with_context(|| format!("inspecting {label}"))?;
     // Metadata describes a plugin but is no part of what it does, so a
@@ -60,6 +70,11 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
         eprintln!("warning: {label}: unreadable metadata: {}", crate::text::terminal(&error));
         ComponentMetadata::default()
     });
+    Ok((plugin, metadata))
+}
+
+pub fn inspect(args: InspectArgs) -> Result<()> {
+    let (plugin, metadata) = load(&args.plugin, None, args.compiler.compiler.unwrap_or_default())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&inspection(&plugin, &metadata))?);
         return Ok(());
@@ -116,7 +131,8 @@ fn print_metadata(metadata: &ComponentMetadata) {
     }
 }
 
-fn inspection(plugin: &Plugin, metadata: &ComponentMetadata) -> serde_json::Value {
+/// What `assay inspect --json` prints of a plugin.
+pub fn inspection(plugin: &Plugin, metadata: &ComponentMetadata) -> serde_json::Value {
     serde_json::json!({
         "name": plugin.info.name,
         "version": plugin.info.version,

@@ -44,34 +44,12 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let started = std::time::Instant::now();
     let setup = Setup::new(args.config.as_deref(), args.shared, &args.evaluators, &args.plugin_flags)?;
     let config = &setup.config;
-    if let Some(spec) = setup.specs.iter().find(|s| config.plugins.get(&s.name).is_some_and(|e| e.on_failure.is_some()))
-    {
-        bail!(
-            "[plugins.{}] on_failure applies to guards (`assay guard`); an evaluator's failures are listed in its results",
-            spec.name
-        );
-    }
     let eval = args.eval.over(config.eval.clone());
     let sharding = args.shard.over(config.shard.clone());
     let input = args.input.over(config.input.clone());
     let ci = args.ci.over(config.ci.clone());
     let fields = input.field_map(FieldMap::samples()).map_err(anyhow::Error::msg)?;
-    if eval.max_failure_rate.is_some_and(|rate| !(0.0..=1.0).contains(&rate)) {
-        bail!("max_failure_rate must be between 0 and 1 (--max-failure-rate, or [run] in {})", config.display_name());
-    }
-    let options = EvaluateOptions {
-        schedule: setup.schedule,
-        on_bad_record: eval.on_bad_record.unwrap_or_default(),
-        early_stop: eval
-            .max_failure_rate
-            .map(|max_failure_rate| EarlyStop { max_failure_rate, min_samples: eval.min_samples.unwrap_or(100) }),
-        allow_duplicate_ids: eval.allow_duplicate_ids,
-        keep_statistics: eval.keep_statistics,
-        block_bytes: sharding.block_bytes(config)?,
-        resume: eval.resume,
-        checkpoint_every: std::time::Duration::try_from_secs_f64(eval.checkpoint_seconds.unwrap_or(2.0))
-            .map_err(|_| anyhow::anyhow!("checkpoint_seconds must be a number of seconds, 0 or more"))?,
-    };
+    let options = evaluate_options(&setup, &eval, &sharding)?;
     let shard = sharding.shard()?;
     if shard.is_some() && options.early_stop.is_some() {
         bail!(
@@ -79,7 +57,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
              it out of sharded runs"
         );
     }
-    let out = eval.out.unwrap_or_else(|| PathBuf::from("assay-out"));
+    let out = eval.out.clone().unwrap_or_else(|| PathBuf::from("assay-out"));
 
     let host = setup.host(options.schedule.jobs)?;
     let plugins = host.prepare(&setup.specs, Kind::Evaluator, &options.schedule.determinism)?;
@@ -126,9 +104,38 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     code
 }
 
+/// How the setup's evaluators score, from `[run]` and its flags; refuses
+/// what applies to guards only.
+pub fn evaluate_options(setup: &Setup, eval: &EvalOptions, sharding: &ShardOptions) -> Result<EvaluateOptions> {
+    let config = &setup.config;
+    if let Some(spec) = setup.specs.iter().find(|s| config.plugins.get(&s.name).is_some_and(|e| e.on_failure.is_some()))
+    {
+        bail!(
+            "[plugins.{}] on_failure applies to guards (`assay guard`); an evaluator's failures are listed in its results",
+            spec.name
+        );
+    }
+    if eval.max_failure_rate.is_some_and(|rate| !(0.0..=1.0).contains(&rate)) {
+        bail!("max_failure_rate must be between 0 and 1 (--max-failure-rate, or [run] in {})", config.display_name());
+    }
+    Ok(EvaluateOptions {
+        schedule: setup.schedule,
+        on_bad_record: eval.on_bad_record.unwrap_or_default(),
+        early_stop: eval
+            .max_failure_rate
+            .map(|max_failure_rate| EarlyStop { max_failure_rate, min_samples: eval.min_samples.unwrap_or(100) }),
+        allow_duplicate_ids: eval.allow_duplicate_ids,
+        keep_statistics: eval.keep_statistics,
+        block_bytes: sharding.block_bytes(config)?,
+        resume: eval.resume,
+        checkpoint_every: std::time::Duration::try_from_secs_f64(eval.checkpoint_seconds.unwrap_or(2.0))
+            .map_err(|_| anyhow::anyhow!("checkpoint_seconds must be a number of seconds, 0 or more"))?,
+    })
+}
+
 /// Fails before the run when a gate names no count and no metric of the
 /// plugins being run.
-fn check_gate_names(setup: &Setup, plugins: &[LoadedPlugin]) -> Result<()> {
+pub(crate) fn check_gate_names(setup: &Setup, plugins: &[LoadedPlugin]) -> Result<()> {
     let metrics: Vec<String> =
         plugins.iter().flat_map(|p| p.plugin.metrics.iter().map(move |m| format!("{}/{}", p.name, m.name))).collect();
     let is_metric = |name: &str| {

@@ -112,9 +112,20 @@ pub fn resolver(config: &ConfigFile, lock: bool, mode: Mode) -> Result<Resolver<
 
 /// Resolves one source given on the command line, with no lock or policy.
 pub fn resolve_source(text: &str) -> Result<Resolved> {
-    let config = ConfigFile::default();
-    let mut resolver = resolver(&config, false, Mode::default())?;
-    Ok(resolver.resolve("", text, Path::new(""), Limits::default().max_component_mib)?)
+    resolve_in(&ConfigFile::default(), text)
+}
+
+/// Resolves one plugin through `config`: a name of its `[plugins.NAME]`
+/// takes that table's source, and the config's lock and trust policy apply.
+pub fn resolve_in(config: &ConfigFile, text: &str) -> Result<Resolved> {
+    let mut resolver = resolver(config, true, Mode::default())?;
+    Ok(match config.plugins.get(text) {
+        Some(entry) => {
+            let source = entry.source.as_deref().unwrap_or(text);
+            resolver.resolve(text, source, &config.base_dir, entry.limits.max_component_mib)?
+        }
+        None => resolver.resolve("", text, Path::new(""), Limits::default().max_component_mib)?,
+    })
 }
 
 /// Everything a run command settles before any plugin is loaded.

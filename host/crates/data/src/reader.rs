@@ -212,9 +212,17 @@ pub struct Reader {
     done: bool,
 }
 
+/// What a reader reads: a file, or bytes in memory read as a file would be.
+trait Stream: Read + Seek + Send {}
+impl<T: Read + Seek + Send> Stream for T {}
+
+/// Opens the input afresh (a CSV shard reads its header from the start),
+/// with its size.
+type Open<'a> = &'a dyn Fn() -> std::io::Result<(Box<dyn Stream>, u64)>;
+
 enum Input {
     Lines {
-        input: BufReader<HashingReader<File>>,
+        input: BufReader<HashingReader<Box<dyn Stream>>>,
         /// Lines read so far, blank ones included.
         line: u64,
         /// The file offset of the next line.
@@ -222,7 +230,7 @@ enum Input {
         buffer: Vec<u8>,
     },
     Table {
-        input: csv::Reader<HashingReader<File>>,
+        input: csv::Reader<HashingReader<Box<dyn Stream>>>,
         headers: Arc<Vec<String>>,
         last_offset: u64,
         raw: Vec<u8>,
@@ -268,10 +276,36 @@ impl Reader {
         let format = format
             .or_else(|| Format::from_path(path))
             .ok_or_else(|| DatasetError::UnknownFormat { path: path.into() })?;
+        let open = || -> std::io::Result<(Box<dyn Stream>, u64)> {
+            let file = File::open(path)?;
+            let size = file.metadata()?.len();
+            Ok((Box::new(file), size))
+        };
+        Reader::open_stream(path, format, block_bytes, shard, from, &open)
+    }
+
+    /// Reads `bytes` exactly as a file named `name` holding them would be
+    /// read: the same records, line numbers, chunks and digest, so the
+    /// results are those of the file (the Python API's eval sets never
+    /// touch the disk).
+    pub fn from_bytes(name: &Path, bytes: Arc<[u8]>, format: Format, block_bytes: u64) -> Result<Reader, DatasetError> {
+        let open = || -> std::io::Result<(Box<dyn Stream>, u64)> {
+            Ok((Box::new(std::io::Cursor::new(bytes.clone())), bytes.len() as u64))
+        };
+        Reader::open_stream(name, format, block_bytes, Shard::WHOLE, 0, &open)
+    }
+
+    fn open_stream(
+        path: &Path,
+        format: Format,
+        block_bytes: u64,
+        shard: Shard,
+        from: u64,
+        open: Open,
+    ) -> Result<Reader, DatasetError> {
         let io = |error| DatasetError::Io { path: path.into(), error };
         let block_bytes = block_bytes.max(1);
-        let mut file = File::open(path).map_err(io)?;
-        let size = file.metadata().map_err(io)?.len();
+        let (mut file, size) = open().map_err(io)?;
         let range = shard.range(size, block_bytes);
         let read_from = range.0.max(from.min(range.1));
         let input = match format {
@@ -309,7 +343,7 @@ impl Reader {
                     let (raw, row) = (Vec::new(), csv::StringRecord::new());
                     Input::Table { input, headers, last_offset, raw, row, origin: 0, lines_before: 0 }
                 } else {
-                    let mut head = builder(true).from_reader(File::open(path).map_err(io)?);
+                    let mut head = builder(true).from_reader(open().map_err(io)?.0);
                     let headers = csv_headers(path, &mut head)?;
                     let header_end = head.position().byte();
                     let (origin, lines_before) = row_start_from(&mut file, read_from.max(header_end)).map_err(io)?;
@@ -475,7 +509,7 @@ impl Reader {
 }
 
 /// The line breaks in the first `end` bytes of `file`.
-fn line_breaks_before(file: &mut File, end: u64) -> std::io::Result<u64> {
+fn line_breaks_before(file: &mut dyn Stream, end: u64) -> std::io::Result<u64> {
     file.seek(SeekFrom::Start(0))?;
     let mut input = BufReader::with_capacity(1 << 20, file.take(end));
     let mut breaks = 0u64;
@@ -494,7 +528,7 @@ fn line_breaks_before(file: &mut File, end: u64) -> std::io::Result<u64> {
 /// line breaks before it: a row starts after a line break outside quotes,
 /// that is, after an even number of `"` (RFC 4180 quoting, where a quote
 /// inside a field is doubled).
-fn row_start_from(file: &mut File, from: u64) -> std::io::Result<(u64, u64)> {
+fn row_start_from(file: &mut dyn Stream, from: u64) -> std::io::Result<(u64, u64)> {
     file.seek(SeekFrom::Start(0))?;
     let mut input = BufReader::with_capacity(1 << 20, file);
     let (mut offset, mut quotes, mut breaks) = (0u64, 0u64, 0u64);
@@ -685,6 +719,31 @@ pub(crate) mod tests {
         assert_eq!(first.sample.references, vec!["x", "y"]);
         assert!(eval_record(&records[2], &map).unwrap_err().message.contains("has 2 fields"));
         reader.finish().unwrap();
+    }
+
+    #[test]
+    fn bytes_in_memory_read_as_the_file_holding_them() {
+        let text = "\u{feff}{\"output\":\"x\"}\n\n{\"output\":\"y\"}\r\n".repeat(40) + "{\"output\":\"z\"}";
+        let csv = "id,output\n".to_string() + &"1,\"a\nb\"\n2,c\n".repeat(20);
+        for (name, content, format) in [("m.jsonl", text, Format::Jsonl), ("m.csv", csv, Format::Csv)] {
+            let (_dir, path) = write(name, &content);
+            // Blocks of 64 bytes, so chunks are cut at block edges too.
+            let mut file = Reader::open_shard(&path, None, 64, Shard::WHOLE).unwrap();
+            let mut memory = Reader::from_bytes(Path::new(name), content.as_bytes().into(), format, 64).unwrap();
+            let mut chunks = 0;
+            loop {
+                let (a, b) = (file.next_chunk(3).unwrap(), memory.next_chunk(3).unwrap());
+                assert_eq!(a.is_some(), b.is_some(), "{name}: both end together");
+                let (Some(a), Some(b)) = (a, b) else { break };
+                assert_eq!((a.index, a.position, a.bytes), (b.index, b.position, b.bytes));
+                let shape = |c: &Chunk| c.records.iter().map(|r| (r.line, r.raw().to_vec())).collect::<Vec<_>>();
+                assert_eq!(shape(&a), shape(&b));
+                chunks += 1;
+            }
+            assert!(chunks > 1, "{name}: {chunks} chunks");
+            assert_eq!(file.headers(), memory.headers());
+            assert_eq!(file.finish().unwrap(), memory.finish().unwrap());
+        }
     }
 
     #[test]

@@ -125,15 +125,9 @@ pub fn evaluate(
     progress: &dyn Progress,
 ) -> Result<EvaluationSummary, RunError> {
     let part = run_part(host, plugins, input, format, fields, options, Shard::WHOLE, out_dir, progress)?;
-    let schedule = &options.schedule;
-    let summary = Evaluation::finalize(host, plugins, part.tally, &schedule.determinism).summary(
-        InputSummary { path: input.display().to_string(), sha256: part.digest, format: part.run.format },
-        RunInfo {
-            models: host.model_usage(),
-            resumed_after: part.resumed_after,
-            ..RunInfo::finished(part.started_at, schedule.jobs, schedule.batch_size, &schedule.determinism)
-        },
-    );
+    let input_summary =
+        InputSummary { path: input.display().to_string(), sha256: part.digest, format: part.run.format };
+    let summary = summarize(host, plugins, part.tally, options, input_summary, part.started_at, part.resumed_after);
     let summary_path = out_dir.join("summary.json");
     summary.write(&summary_path).map_err(output_error(&summary_path))?;
     journal::remove(&part.progress).map_err(output_error(&part.progress))?;
@@ -171,6 +165,96 @@ pub fn evaluate_shard(
     file.write(out_dir).map_err(output_error(&out_dir.join(SHARD_FILE)))?;
     journal::remove(&part.progress).map_err(output_error(&part.progress))?;
     Ok(file)
+}
+
+/// Scores an eval set held in memory, read exactly as a file of those bytes
+/// named `name` would be ([`Reader::from_bytes`]): the summary and the
+/// lines of `samples.jsonl`, with nothing written anywhere. What the Python
+/// API calls; the numbers are those `assay run` gives the file.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate_bytes(
+    host: &Host,
+    plugins: &[LoadedPlugin],
+    name: &Path,
+    bytes: std::sync::Arc<[u8]>,
+    format: Format,
+    fields: &FieldMap,
+    options: &EvaluateOptions,
+    progress: &dyn Progress,
+) -> Result<(EvaluationSummary, Vec<u8>), RunError> {
+    let started_at = jiff::Timestamp::now();
+    let slots = MetricSlots::new(plugins);
+    let mut tally = EvaluationTally::new(plugins.len(), slots.keys.len());
+    let mut reader = Reader::from_bytes(name, bytes, format, options.block_bytes)?;
+    let mut samples = Collected(Vec::new());
+    score_records(host, plugins, &slots, &mut reader, name, fields, options, &mut tally, &mut samples, progress)?;
+    let input = InputSummary { path: name.display().to_string(), sha256: reader.finish()?, format };
+    Ok((summarize(host, plugins, tally, options, input, started_at, None), samples.0))
+}
+
+/// The summary of a whole run.
+fn summarize(
+    host: &Host,
+    plugins: &[LoadedPlugin],
+    tally: EvaluationTally,
+    options: &EvaluateOptions,
+    input: InputSummary,
+    started_at: jiff::Timestamp,
+    resumed_after: Option<u64>,
+) -> EvaluationSummary {
+    let schedule = &options.schedule;
+    Evaluation::finalize(host, plugins, tally, &schedule.determinism).summary(
+        input,
+        RunInfo {
+            models: host.model_usage(),
+            resumed_after,
+            ..RunInfo::finished(started_at, schedule.jobs, schedule.batch_size, &schedule.determinism)
+        },
+    )
+}
+
+/// Where scored samples go, chunk by chunk in input order.
+trait SampleSink {
+    /// Takes a chunk's lines of `samples.jsonl`, and each sample's id and
+    /// input line.
+    fn append(&mut self, samples: &[u8], ids: &[(Box<RawValue>, u64)]) -> std::io::Result<()>;
+    /// Called before a chunk that starts a block at `next_offset`, with the
+    /// sums so far: a file may take a checkpoint.
+    fn block_done(&mut self, next_offset: u64, sums: &RunSums) -> std::io::Result<()>;
+    /// Where the samples go, for messages.
+    fn place(&self) -> &Path;
+}
+
+impl SampleSink for Journal {
+    fn append(&mut self, samples: &[u8], ids: &[(Box<RawValue>, u64)]) -> std::io::Result<()> {
+        Journal::append(self, samples, ids.iter().map(|(_, line)| *line))
+    }
+
+    fn block_done(&mut self, next_offset: u64, sums: &RunSums) -> std::io::Result<()> {
+        Journal::block_done(self, next_offset, sums)
+    }
+
+    fn place(&self) -> &Path {
+        self.dir()
+    }
+}
+
+/// Samples kept in memory.
+struct Collected(Vec<u8>);
+
+impl SampleSink for Collected {
+    fn append(&mut self, samples: &[u8], _: &[(Box<RawValue>, u64)]) -> std::io::Result<()> {
+        self.0.extend_from_slice(samples);
+        Ok(())
+    }
+
+    fn block_done(&mut self, _: u64, _: &RunSums) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn place(&self) -> &Path {
+        Path::new("samples in memory")
+    }
 }
 
 /// A run of one shard (the whole input unless sharded), scored, with its
@@ -281,7 +365,7 @@ fn score_records(
     fields: &FieldMap,
     options: &EvaluateOptions,
     tally: &mut EvaluationTally,
-    journal: &mut Journal,
+    sink: &mut dyn SampleSink,
     progress: &dyn Progress,
 ) -> Result<(), RunError> {
     let mut failure: Option<RunError> = None;
@@ -298,8 +382,8 @@ fn score_records(
             // may be written before it.
             if result.position & u64::from(u32::MAX) == 0 {
                 let next_offset = (result.position >> 32) * options.block_bytes;
-                if let Err(error) = journal.block_done(next_offset, &tally.sums) {
-                    failure = Some(RunError::Output { path: journal.dir().into(), error });
+                if let Err(error) = sink.block_done(next_offset, &tally.sums) {
+                    failure = Some(RunError::Output { path: sink.place().into(), error });
                     return false;
                 }
             }
@@ -316,8 +400,8 @@ fn score_records(
                     return false;
                 }
             }
-            if let Err(error) = journal.append(&result.lines, result.ids.iter().map(|(_, line)| *line)) {
-                failure = Some(RunError::Output { path: journal.dir().into(), error });
+            if let Err(error) = sink.append(&result.lines, &result.ids) {
+                failure = Some(RunError::Output { path: sink.place().into(), error });
                 return false;
             }
             tally.add(result);

@@ -24,7 +24,7 @@ pub mod screen;
 mod staging;
 pub mod worker;
 
-pub use evaluate::{BadRecordPolicy, EarlyStop, EvaluateOptions, Scorer, evaluate, evaluate_shard};
+pub use evaluate::{BadRecordPolicy, EarlyStop, EvaluateOptions, Scorer, evaluate, evaluate_bytes, evaluate_shard};
 pub use merge::{MergeError, Shards, merge, merge_screening};
-pub use screen::{BadFeedbackPolicy, Guard, ScreenOptions, Screener, Screening};
+pub use screen::{BadFeedbackPolicy, Guard, ScreenOptions, ScreenedBytes, Screener, Screening};
 pub use worker::{Progress, RunError, Schedule};

@@ -39,6 +39,88 @@ pub struct PendingRecall {
     pub after_line: u64,
 }
 
+/// Applies recalls to decision lines, one line at a time in input order,
+/// counting what happened in the run's sums: the rule both the staged files
+/// of `assay guard` and the in-memory screening of the Python API go by.
+pub struct Amender<'a> {
+    recalls: &'a [PendingRecall],
+    by_id: HashMap<&'a str, Vec<usize>>,
+    matched: Vec<bool>,
+}
+
+impl<'a> Amender<'a> {
+    pub fn new(recalls: &'a [PendingRecall]) -> Self {
+        let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (k, pending) in recalls.iter().enumerate() {
+            by_id.entry(pending.recall.id.as_str()).or_default().push(k);
+        }
+        Amender { recalls, by_id, matched: vec![false; recalls.len()] }
+    }
+
+    /// Applies the recalls that name `line`'s record; returns whether any
+    /// did (then `line` holds the history and the record's route now).
+    pub fn amend(&mut self, line: &mut DecisionLine<'_>, sums: &mut ScreeningSums) -> bool {
+        let targets = match &line.id {
+            Some(_) => self.by_id.get(line.id_text().as_str()),
+            None => None,
+        };
+        let Some(targets) = targets else { return false };
+        let first = line.decision;
+        for &k in targets {
+            let pending = &self.recalls[k];
+            // A guard can only mean a record it had screened, and a record
+            // that could not be read has no guard entries.
+            if pending.after_line < line.line || line.guards.0.is_empty() {
+                continue;
+            }
+            self.matched[k] = true;
+            let entry = &mut line.guards.0[pending.guard].1;
+            let (from, to) = (entry.decision, Route::of(pending.recall.verdict));
+            let outcome = RecallOutcome::of(from, to);
+            sums.guards[pending.guard].recalls.add(outcome, || {
+                format!(
+                    "recalled record {:?} (line {}) to {}, but had decided {}: a recall only tightens",
+                    pending.recall.id,
+                    line.line,
+                    to.name(),
+                    from.name()
+                )
+            });
+            if outcome == RecallOutcome::Applied {
+                entry.decision = to;
+                sums.guards[pending.guard].reroute(from, to);
+            }
+            entry.recalls.push(RecallEntry {
+                from,
+                to,
+                // Owned: the line outlives neither the recalls nor its text.
+                reason: pending.recall.reason.clone().into(),
+                after_line: pending.after_line,
+                outcome,
+            });
+        }
+        let route = Route::most_severe(line.guards.0.iter().map(|(_, e)| e.decision));
+        if route != first {
+            line.decision = route;
+            line.recalled_from = Some(first);
+            sums.counts.reroute(first, route);
+        }
+        true
+    }
+
+    /// Counts the recalls that named no record screened by then as refused.
+    pub fn finish(self, sums: &mut ScreeningSums) {
+        for (pending, _) in self.recalls.iter().zip(&self.matched).filter(|(_, matched)| !**matched) {
+            sums.guards[pending.guard].recalls.add(RecallOutcome::Refused, || {
+                format!(
+                    "recalled record {:?}, but no record with that id had been screened by line {}",
+                    pending.recall.id, pending.after_line
+                )
+            });
+        }
+    }
+}
+
 /// Applies `recalls` to the outputs staged in `dir`: each recalled record
 /// moves to the route its guards now give it, its `decisions.jsonl` line
 /// records the history, and `sums` count the result. `lengths` holds each
@@ -52,12 +134,7 @@ pub(crate) fn apply(
     recalls: &[PendingRecall],
     sums: &mut ScreeningSums,
 ) -> std::io::Result<()> {
-    let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (k, pending) in recalls.iter().enumerate() {
-        by_id.entry(pending.recall.id.as_str()).or_default().push(k);
-    }
-    let mut matched = vec![false; recalls.len()];
-
+    let mut amender = Amender::new(recalls);
     let names: Vec<String> = Route::ALL.iter().map(|r| r.records_file(format)).collect();
     let open = |name: &str| File::open(dir.join(name)).map(|f| BufReader::with_capacity(1 << 20, f));
     let create =
@@ -84,67 +161,17 @@ pub(crate) fn apply(
         let first = line.decision;
         raw.resize(length as usize + 1, 0);
         old_routes[first as usize].read_exact(&mut raw)?;
-        let targets = match &line.id {
-            Some(_) => by_id.get(line.id_text().as_str()),
-            None => None,
-        };
-        let Some(targets) = targets else {
+        if !amender.amend(&mut line, sums) {
             new_decisions.write_all(&text)?;
             new_routes[first as usize].write_all(&raw)?;
             continue;
-        };
-        for &k in targets {
-            let pending = &recalls[k];
-            // A guard can only mean a record it had screened, and a record
-            // that could not be read has no guard entries.
-            if pending.after_line < line.line || line.guards.0.is_empty() {
-                continue;
-            }
-            matched[k] = true;
-            let entry = &mut line.guards.0[pending.guard].1;
-            let (from, to) = (entry.decision, Route::of(pending.recall.verdict));
-            let outcome = RecallOutcome::of(from, to);
-            sums.guards[pending.guard].recalls.add(outcome, || {
-                format!(
-                    "recalled record {:?} (line {}) to {}, but had decided {}: a recall only tightens",
-                    pending.recall.id,
-                    line.line,
-                    to.name(),
-                    from.name()
-                )
-            });
-            if outcome == RecallOutcome::Applied {
-                entry.decision = to;
-                sums.guards[pending.guard].reroute(from, to);
-            }
-            entry.recalls.push(RecallEntry {
-                from,
-                to,
-                reason: pending.recall.reason.as_str().into(),
-                after_line: pending.after_line,
-                outcome,
-            });
-        }
-        let route = Route::most_severe(line.guards.0.iter().map(|(_, e)| e.decision));
-        if route != first {
-            line.decision = route;
-            line.recalled_from = Some(first);
-            sums.counts.reroute(first, route);
         }
         rewritten.clear();
         line.write_to(&mut rewritten);
         new_decisions.write_all(&rewritten)?;
-        new_routes[route as usize].write_all(&raw)?;
+        new_routes[line.decision as usize].write_all(&raw)?;
     }
-
-    for (pending, _) in recalls.iter().zip(&matched).filter(|(_, matched)| !**matched) {
-        sums.guards[pending.guard].recalls.add(RecallOutcome::Refused, || {
-            format!(
-                "recalled record {:?}, but no record with that id had been screened by line {}",
-                pending.recall.id, pending.after_line
-            )
-        });
-    }
+    amender.finish(sums);
 
     let files = names.iter().map(String::as_str).chain(["decisions.jsonl"]);
     for (name, writer) in files.zip(new_routes.into_iter().chain([new_decisions])) {

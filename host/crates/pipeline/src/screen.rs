@@ -203,6 +203,59 @@ impl Screening<'_> {
         Ok(file)
     }
 
+    /// Screens feedback held in memory, read exactly as a file of those
+    /// bytes named `self.input` would be ([`Reader::from_bytes`]), with
+    /// recalls applied by the rule `assay guard` applies them by: the
+    /// summary, each route's records and `decisions.jsonl`'s lines, with
+    /// nothing written anywhere (the Python API).
+    pub fn screen_bytes(
+        &self,
+        bytes: Arc<[u8]>,
+        format: Format,
+        progress: &dyn Progress,
+    ) -> Result<(GuardSummary, ScreenedBytes), RunError> {
+        let started_at = jiff::Timestamp::now();
+        let mut reader = Reader::from_bytes(self.input, bytes, format, self.options.block_bytes)?;
+        let header = match reader.headers() {
+            Some(headers) => crate::staging::header_row(format, headers).map_err(output_error(self.input))?,
+            None => Vec::new(),
+        };
+        let mut kept = Kept::default();
+        let (host, guards, input, fields, options) = (self.host, self.guards, self.input, self.fields, self.options);
+        let ScreenedRecords { mut sums, recalls } =
+            screen_records(host, guards, &mut reader, input, fields, options, &mut kept, progress)?;
+        let mut screened = ScreenedBytes { routes: [header.clone(), header.clone(), header], decisions: Vec::new() };
+        let mut amender = crate::recall::Amender::new(&recalls);
+        let mut lines = kept.decisions.split_inclusive(|&b| b == b'\n');
+        for (route, raw) in kept.records {
+            let text = lines.next().expect("a decision line per record");
+            let mut route = route;
+            if recalls.is_empty() {
+                screened.decisions.extend_from_slice(text);
+            } else {
+                let mut line: DecisionLine = serde_json::from_slice(text).expect("a decision line read back");
+                amender.amend(&mut line, &mut sums);
+                route = line.decision;
+                line.write_to(&mut screened.decisions);
+            }
+            let out = &mut screened.routes[route as usize];
+            out.extend_from_slice(&raw);
+            out.push(b'\n');
+        }
+        amender.finish(&mut sums);
+        let schedule = &options.schedule;
+        let summary = guard_summary(
+            guards.iter().map(Guard::summary).collect(),
+            sums,
+            InputSummary { path: input.display().to_string(), sha256: reader.finish()?, format },
+            RunInfo {
+                models: host.model_usage(),
+                ..RunInfo::finished(started_at, schedule.jobs, schedule.batch_size, &schedule.determinism)
+            },
+        );
+        Ok((summary, screened))
+    }
+
     /// Screens `shard` (all of the feedback for [`Shard::WHOLE`]) into a
     /// staging folder beside `out_dir`.
     fn part(&self, shard: Shard, out_dir: &Path, progress: &dyn Progress) -> Result<Part, RunError> {
@@ -221,6 +274,29 @@ impl Screening<'_> {
         }
         let digest = reader.finish()?;
         Ok(Part { dir, sums, format, input_size, range, digest, started_at })
+    }
+}
+
+/// A screening held in memory: each route's records, in input order, as
+/// the route's file of `assay guard` holds them (indexed by [`Route`]), and
+/// the lines of `decisions.jsonl`.
+pub struct ScreenedBytes {
+    pub routes: [Vec<u8>; 3],
+    pub decisions: Vec<u8>,
+}
+
+/// Screened records kept in memory until recalls are applied.
+#[derive(Default)]
+struct Kept {
+    decisions: Vec<u8>,
+    records: Vec<(Route, Vec<u8>)>,
+}
+
+impl RouteSink for Kept {
+    fn record(&mut self, route: Route, decision: &[u8], raw: &[u8]) -> std::io::Result<()> {
+        self.decisions.extend_from_slice(decision);
+        self.records.push((route, raw.to_vec()));
+        Ok(())
     }
 }
 

@@ -94,7 +94,7 @@ impl Staging {
 }
 
 /// The header row each routed file of a table starts with.
-fn header_row(format: Format, headers: &[String]) -> std::io::Result<Vec<u8>> {
+pub(crate) fn header_row(format: Format, headers: &[String]) -> std::io::Result<Vec<u8>> {
     let delimiter = if format == Format::Tsv { b'\t' } else { b',' };
     let mut header =
         csv::WriterBuilder::new().delimiter(delimiter).terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());

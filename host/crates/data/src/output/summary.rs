@@ -30,14 +30,32 @@ pub type Summary = SummaryOf<EvaluationSummary, GuardSummary>;
 impl EvaluationSummary {
     /// Writes this summary, tagged as an evaluation, atomically.
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        write_json(path, &SummaryOf::<&EvaluationSummary, &GuardSummary>::Evaluation(self))
+        write_json(path, &self.tagged())
+    }
+
+    /// The JSON text `write` writes (without its last newline).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&self.tagged()).expect("a summary is always JSON")
+    }
+
+    fn tagged(&self) -> SummaryOf<&EvaluationSummary, &GuardSummary> {
+        SummaryOf::Evaluation(self)
     }
 }
 
 impl GuardSummary {
     /// Writes this summary, tagged as a guard run, atomically.
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        write_json(path, &SummaryOf::<&EvaluationSummary, &GuardSummary>::Guard(self))
+        write_json(path, &self.tagged())
+    }
+
+    /// The JSON text `write` writes (without its last newline).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&self.tagged()).expect("a summary is always JSON")
+    }
+
+    fn tagged(&self) -> SummaryOf<&EvaluationSummary, &GuardSummary> {
+        SummaryOf::Guard(self)
     }
 }
 
