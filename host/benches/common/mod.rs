@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each bench uses its own subset
 
+pub mod pairs;
+
 use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
