@@ -17,6 +17,8 @@ fn the_python_package_passes_its_tests() {
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/python"])
         .current_dir(&root)
         .env("ASSAY_BIN", env!("CARGO_BIN_EXE_assay"))
+        // A component on disk, for loading plugins by path.
+        .env("ASSAY_NOOP_WASM", assay_test_artifacts::NOOP)
         .output()
         .expect("running pytest");
     let report = format!("{}{}", String::from_utf8_lossy(&done.stdout), String::from_utf8_lossy(&done.stderr));

@@ -2,6 +2,7 @@
 decisions, plugins and error messages, from in-memory records."""
 
 import json
+import os
 import threading
 
 import pandas as pd
@@ -159,6 +160,24 @@ def test_plugins_describe_themselves_as_assay_inspect_does(cli):
     assert flood.describe()["kind"] == "guard" and flood.inspect()["recalls"] is True
     with pytest.raises(assay.ResolveError):
         assay.Plugin.load("missing.wasm")
+
+
+def test_a_component_on_disk_loads_and_scores_by_its_path(cli, tmp_path):
+    path = os.environ.get("ASSAY_NOOP_WASM")
+    if not path:
+        pytest.fail("ASSAY_NOOP_WASM names the noop test plugin's component (tests/python.rs sets it)")
+    plugin = assay.Plugin.load(path)
+    expected = json.loads(cli("inspect", path, "--json").stdout)
+    assert plugin.inspect() == expected and plugin.name == "noop"
+    assert plugin.inspect()["source"] == expected["source"]
+    result = assay.evaluate(["a", "b"], references=["a", "c"], plugins=[path])
+    assert result.metrics == {"noop/zero": 0.0}
+    assert rows(result.samples)[1]["noop/zero"] == 0.0
+    # A plugin of a config, named as the config names it.
+    config = tmp_path / "assay.toml"
+    config.write_text(f'[plugins.nothing]\nsource = "{path}"\n')
+    assert assay.Plugin.load("nothing", config=config).name == "noop"
+    assert assay.evaluate(["a"], config=config).metrics == {"nothing/zero": 0.0}
 
 
 def test_plugins_run_without_holding_the_gil():
