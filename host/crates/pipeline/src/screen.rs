@@ -144,16 +144,7 @@ impl Screening<'_> {
     /// it held.
     pub fn screen(&self, out_dir: &Path, progress: &dyn Progress) -> Result<GuardSummary, RunError> {
         let part = self.part(Shard::WHOLE, out_dir, progress)?;
-        let schedule = &self.options.schedule;
-        let summary = guard_summary(
-            self.guards.iter().map(Guard::summary).collect(),
-            part.sums,
-            InputSummary { path: self.input.display().to_string(), sha256: part.digest, format: part.format },
-            RunInfo {
-                models: self.host.model_usage(),
-                ..RunInfo::finished(part.started_at, schedule.jobs, schedule.batch_size, &schedule.determinism)
-            },
-        );
+        let summary = self.summary(part.sums, part.digest, part.format, part.started_at);
         let summary_path = part.dir.path().join("summary.json");
         summary.write(&summary_path).map_err(output_error(&summary_path))?;
         swap_in(part.dir, out_dir).map_err(output_error(out_dir))?;
@@ -243,17 +234,27 @@ impl Screening<'_> {
             out.push(b'\n');
         }
         amender.finish(&mut sums);
-        let schedule = &options.schedule;
-        let summary = guard_summary(
-            guards.iter().map(Guard::summary).collect(),
+        Ok((self.summary(sums, reader.finish()?, format, started_at), screened))
+    }
+
+    /// The `summary.json` of a whole run of these guards over this input.
+    fn summary(
+        &self,
+        sums: ScreeningSums,
+        sha256: Digest,
+        format: Format,
+        started_at: jiff::Timestamp,
+    ) -> GuardSummary {
+        let schedule = &self.options.schedule;
+        guard_summary(
+            self.guards.iter().map(Guard::summary).collect(),
             sums,
-            InputSummary { path: input.display().to_string(), sha256: reader.finish()?, format },
+            InputSummary { path: self.input.display().to_string(), sha256, format },
             RunInfo {
-                models: host.model_usage(),
+                models: self.host.model_usage(),
                 ..RunInfo::finished(started_at, schedule.jobs, schedule.batch_size, &schedule.determinism)
             },
-        );
-        Ok((summary, screened))
+        )
     }
 
     /// Screens `shard` (all of the feedback for [`Shard::WHOLE`]) into a

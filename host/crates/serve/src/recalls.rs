@@ -10,7 +10,7 @@
 //! back when an event says its route changed.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use assay_data::output::{DecisionLine, RecallOutcome, Route};
 use assay_pipeline::recall::PendingRecall;
@@ -53,9 +53,10 @@ pub(crate) struct Ledger {
     /// Per record kept, oldest first: each guard's route.
     routes: VecDeque<Route>,
     /// Per record kept, oldest first: the record's route and its id.
-    decided: VecDeque<(Route, Box<str>)>,
-    /// Per id, the `seq`s of the records kept with it, ascending.
-    ids: HashMap<Box<str>, Vec<u64>>,
+    decided: VecDeque<(Route, Arc<str>)>,
+    /// Per id, the `seq`s of the records kept with it, ascending. The id
+    /// is shared with `decided`: one allocation per record, not two.
+    ids: HashMap<Arc<str>, Vec<u64>>,
     next_event: u64,
 }
 
@@ -89,7 +90,7 @@ impl Ledger {
             self.oldest += 1;
         }
         self.routes.extend(decision.guards.0.iter().map(|(_, e)| e.decision));
-        let id: Box<str> = decision.id_text().into();
+        let id: Arc<str> = decision.id_text().into();
         self.ids.entry(id.clone()).or_default().push(seq);
         self.decided.push_back((decision.decision, id));
     }
