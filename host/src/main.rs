@@ -9,6 +9,13 @@ use clap::{CommandFactory, Parser, Subcommand};
 use assay_cli::exit::{Exit, message};
 use assay_cli::{cli, text};
 
+/// mimalloc rather than glibc's allocator: records are allocated on the
+/// reading and working threads and freed on others, which glibc's arenas
+/// handle slowly (a quarter of `assay run`'s CPU time for a cheap metric went
+/// to malloc and free; about 25% less CPU with mimalloc, same outputs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Score model outputs and screen user feedback with sandboxed WebAssembly plugins.
 #[derive(Parser)]
 #[command(name = "assay", version, about, max_term_width = 100)]

@@ -5,6 +5,11 @@
 
 pub mod pairs;
 
+/// The binary's allocator (host/src/main.rs), so that in-process benches
+/// measure what `assay` does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;

@@ -7,8 +7,7 @@
 //! `-j`, every number of shards, and a run killed and resumed.
 
 use std::borrow::Cow;
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use assay_data::output::samples::id_text;
@@ -28,6 +27,7 @@ use assay_runtime::{
 use serde_json::value::RawValue;
 
 use crate::journal::{self, Journal};
+use crate::sample_ids::SampleIds;
 use crate::worker::{
     Progress, Recipe, RunError, Schedule, Slot, TRAP_SPLITS_PER_CHUNK, call_seed, ordered_pipeline, output_error,
 };
@@ -602,7 +602,7 @@ pub(crate) struct EvaluationTally {
     /// Values per metric slot, in input order.
     pub(crate) values: Vec<Vec<f64>>,
     /// The first line of every id, to report a second sample with one.
-    first_lines: HashMap<Box<str>, u64>,
+    ids: SampleIds,
     duplicate_ids: Vec<DuplicateId>,
 }
 
@@ -612,7 +612,7 @@ impl EvaluationTally {
             sums: RunSums::new(plugins),
             lines: Vec::new(),
             values: vec![Vec::new(); slots],
-            first_lines: HashMap::new(),
+            ids: SampleIds::default(),
             duplicate_ids: Vec::new(),
         }
     }
@@ -620,17 +620,12 @@ impl EvaluationTally {
     /// Notes the sample `id` at input `line`. A second sample with an id is
     /// listed when duplicates are `allow`ed, and returned otherwise.
     pub(crate) fn see_id(&mut self, id: &RawValue, line: u64, allow: bool) -> Result<(), DuplicateId> {
-        match self.first_lines.entry(id.get().into()) {
-            Entry::Vacant(slot) => {
-                slot.insert(line);
+        if let Err(first_line) = self.ids.insert(id.get(), line) {
+            let duplicate = DuplicateId { id: id_text(id), first_line, line };
+            if !allow {
+                return Err(duplicate);
             }
-            Entry::Occupied(first) => {
-                let duplicate = DuplicateId { id: id_text(id), first_line: *first.get(), line };
-                if !allow {
-                    return Err(duplicate);
-                }
-                self.duplicate_ids.push(duplicate);
-            }
+            self.duplicate_ids.push(duplicate);
         }
         Ok(())
     }

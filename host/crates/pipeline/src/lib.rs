@@ -20,6 +20,7 @@ pub mod evaluate;
 pub mod journal;
 pub mod merge;
 pub mod recall;
+mod sample_ids;
 pub mod screen;
 mod staging;
 pub mod worker;
