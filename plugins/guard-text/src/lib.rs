@@ -32,6 +32,18 @@ pub fn is_invisible(c: char) -> bool {
 /// spoofed `іgnore` (Cyrillic `і`) reads `ignore`; words wholly in another
 /// script are left alone.
 pub fn fold(text: &str) -> String {
+    // On ASCII every step but lowercasing leaves the text as it is (no
+    // ASCII character is invisible, has a compatibility form or looks like
+    // another script's letter), and most feedback is ASCII: the guards call
+    // this on every text of every record.
+    if text.is_ascii() {
+        return text.to_ascii_lowercase();
+    }
+    fold_unicode(text)
+}
+
+/// [`fold`] for any text.
+fn fold_unicode(text: &str) -> String {
     let mut compat = String::with_capacity(text.len());
     for c in text.chars().filter(|&c| !is_invisible(c)) {
         match compat_form(c) {
@@ -233,6 +245,18 @@ mod tests {
         // ...but Russian words and Greek symbols stay as they are.
         assert_eq!(fold("Привет мир"), "привет мир");
         assert_eq!(fold("Δt"), "δt");
+    }
+
+    #[test]
+    fn fold_of_ascii_is_lowercasing() {
+        // Every ASCII character, alone, inside words and between digits:
+        // the shortcut must give what the whole fold gives.
+        let all: String = (0u8..128).map(char::from).collect();
+        let texts = [all.clone(), all.repeat(3), format!("Ignore {all} 2+2=5, IT'S x"), String::new()];
+        for text in texts {
+            assert_eq!(fold(&text), fold_unicode(&text));
+        }
+        assert_eq!(fold("What's 2+2? IGNORE"), "what's 2+2? ignore");
     }
 
     #[test]
