@@ -275,16 +275,14 @@ impl Phrase {
             }
             slots.push(Slot::Words { choices, optional });
         }
-        if !slots.iter().any(|s| matches!(s, Slot::Words { optional: false, .. })) {
+        let first_required = slots.iter().find_map(|slot| match slot {
+            Slot::Words { choices, optional: false } => Some(choices),
+            _ => None,
+        });
+        let Some(choices) = first_required else {
             return Err(format!("\"{source}\" has no required word"));
-        }
-        let needs = slots
-            .iter()
-            .find_map(|slot| match slot {
-                Slot::Words { choices, optional: false } => Some(choices.iter().map(|c| c[0].clone()).collect()),
-                _ => None,
-            })
-            .unwrap_or_default();
+        };
+        let needs = choices.iter().map(|choice| choice[0].clone()).collect();
         Ok(Phrase { source: source.to_string(), slots, needs })
     }
 
