@@ -148,7 +148,7 @@ fn every_guard_decides_the_example_feedback_as_its_readme_says() {
     let plugins = summary["plugins"].as_array().unwrap();
     assert_eq!(plugins.iter().map(|p| p["name"].as_str().unwrap()).collect::<Vec<_>>(), GUARDS);
     for plugin in plugins {
-        assert_eq!(plugin["contract"], "assay:plugin/guard@0.1.3");
+        assert_eq!(plugin["contract"], "assay:plugin/guard@0.1.4");
         assert_eq!(plugin["sha256"].as_str().unwrap().len(), 64);
         assert!(plugin["version"].is_string() && plugin["limits"]["timeout_ms"].is_number());
         assert_eq!(plugin["on_failure"], "quarantine");

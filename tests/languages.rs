@@ -279,6 +279,23 @@ fn new_plugin_builds_and_runs(kind: &str, lang: &str) {
         // the plain guard world, so they do not say.
         let scope = if lang == "rust" { "record" } else { "run (not declared)" };
         assert_eq!(info["scope"], scope, "{lang}");
+        // Nor do they export `guard-state`: a service cannot trim its log
+        // with them, and refuses to be asked to.
+        assert_eq!(info["saves"], lang == "rust", "{lang}");
+        if lang != "rust" {
+            let state = dir.path().join("state");
+            let output = run(assay()
+                .args(["serve", "--bind", "127.0.0.1:0", "--keep-segments", "1", "--state"])
+                .arg(&state)
+                .arg("-g")
+                .arg(&wasm));
+            assert!(!output.status.success(), "{lang}");
+            let said = stderr(&output);
+            assert!(
+                said.contains("keeps state across records and cannot save it (it does not export guard-state"),
+                "{said}"
+            );
+        }
     }
 
     let out = dir.path().join("out");

@@ -144,7 +144,7 @@ fn without_a_grant_every_request_is_refused_counted_and_never_sent() {
     let inspected = run(assay().arg("inspect").arg(artifacts::MODEL_PROBE));
     expect_code(&inspected, 0);
     let text = stdout(&inspected);
-    let line = text.lines().find(|l| l.trim_start().starts_with("assay:plugin/model@0.1.3")).unwrap_or_default();
+    let line = text.lines().find(|l| l.trim_start().starts_with("assay:plugin/model@0.1.4")).unwrap_or_default();
     assert!(line.contains("no model: every request fails `not-granted`") && line.contains("models = ["), "{text}");
 
     world.config(r#"["judge"]"#);

@@ -52,7 +52,7 @@ fn runs_the_bundled_example_and_scores_it_correctly() {
     );
     for plugin in plugins {
         assert_eq!(plugin["sha256"].as_str().unwrap().len(), 64);
-        assert_eq!(plugin["contract"], "assay:plugin/evaluator@0.1.3");
+        assert_eq!(plugin["contract"], "assay:plugin/evaluator@0.1.4");
     }
     assert_eq!(plugins[1]["config"], json!({"normalize": true}));
     assert_eq!(plugins[1]["settings"], json!({"norm": "squad"}));
@@ -296,7 +296,7 @@ fn a_plugin_built_against_contract_0_1_0_loads_and_scores_unchanged() {
     assert_eq!(summary["metrics"]["contract_v0_1_0/chars"], json!(4.0));
     assert_eq!(summary["metrics"]["exact_match/exact_match"], json!(1.0));
     assert_eq!(summary["plugins"][0]["contract"], "assay:plugin/evaluator@0.1.0");
-    assert_eq!(summary["plugins"][1]["contract"], "assay:plugin/evaluator@0.1.3");
+    assert_eq!(summary["plugins"][1]["contract"], "assay:plugin/evaluator@0.1.4");
 }
 
 #[test]
@@ -332,15 +332,15 @@ fn plugins_and_inspect_describe_components() {
     let info: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(info["name"], "exact_match");
     assert_eq!(info["kind"], "evaluator");
-    assert_eq!(info["contract"], "assay:plugin/evaluator@0.1.3");
-    assert_eq!(info["world"], "assay:plugin/evaluator-plugin@0.1.3");
+    assert_eq!(info["contract"], "assay:plugin/evaluator@0.1.4");
+    assert_eq!(info["world"], "assay:plugin/evaluator-plugin@0.1.4");
     assert_eq!(info["metrics"][0]["name"], "exact_match");
     assert_eq!(info["metrics"][0]["level"], "sample");
     assert_eq!(info["sha256"].as_str().unwrap().len(), 64);
     let imports = info["imports"].as_array().unwrap();
-    assert!(imports.iter().any(|i| i == "assay:plugin/types@0.1.3"), "{imports:?}");
+    assert!(imports.iter().any(|i| i == "assay:plugin/types@0.1.4"), "{imports:?}");
     assert!(
-        imports.iter().all(|i| i.as_str().unwrap().starts_with("wasi:") || i == "assay:plugin/types@0.1.3"),
+        imports.iter().all(|i| i.as_str().unwrap().starts_with("wasi:") || i == "assay:plugin/types@0.1.4"),
         "{imports:?}"
     );
 }
@@ -391,7 +391,7 @@ fn package_writes_metadata_that_inspect_shows() {
     expect_code(&output, 0);
     let info: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(info["sha256"], digest.as_str(), "package prints the digest inspect reports");
-    assert_eq!(info["world"], "assay:plugin/evaluator-plugin@0.1.3");
+    assert_eq!(info["world"], "assay:plugin/evaluator-plugin@0.1.4");
     // Name and description default to what the plugin's describe() says.
     assert_eq!(
         info["metadata"],
@@ -411,7 +411,7 @@ fn package_writes_metadata_that_inspect_shows() {
     expect_code(&output, 0);
     let text = stdout(&output);
     assert_eq!(line_value(&text, "sha256"), digest);
-    assert_eq!(line_value(&text, "world"), "assay:plugin/evaluator-plugin@0.1.3");
+    assert_eq!(line_value(&text, "world"), "assay:plugin/evaluator-plugin@0.1.4");
     let fields = [
         ("version", "1.2.3"),
         ("authors", "Ada <ada@example.com>, Grace"),

@@ -25,6 +25,10 @@ struct Server {
     said: Arc<Mutex<String>>,
     /// How many logged records it screened again at start.
     replayed: u64,
+    /// How many records its log held at start.
+    logged: u64,
+    /// The last record of the snapshot it started from, if any.
+    snapshot: Option<u64>,
 }
 
 impl Server {
@@ -49,15 +53,20 @@ impl Server {
             }
         }
         let Some(listening) = listening else { panic!("the server did not start: {}", said.lock().unwrap()) };
+        // "URL (N logged records screened again[, from the snapshot at seq S]; M logged in all)"
         let (url, rest) = listening.split_once(" (").unwrap();
         let replayed = rest.split_whitespace().next().unwrap().parse().unwrap();
+        let logged = rest.rsplit("; ").next().unwrap().split_whitespace().next().unwrap().parse().unwrap();
+        let snapshot = rest
+            .split_once("from the snapshot at seq ")
+            .map(|(_, seq)| seq.split(';').next().unwrap().parse().unwrap());
         let kept = said.clone();
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
                 kept.lock().unwrap().push_str(&format!("{line}\n"));
             }
         });
-        Server { child, url: url.to_string(), said, replayed }
+        Server { child, url: url.to_string(), said, replayed, logged, snapshot }
     }
 
     fn post(&self, body: &Value, token: Option<&str>) -> Answer {
@@ -92,30 +101,12 @@ impl Drop for Server {
     }
 }
 
-fn decisions_of(answer: &Answer) -> Vec<Value> {
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    let body: Value = serde_json::from_str(&answer.body).unwrap();
-    body["decisions"].as_array().unwrap().clone()
-}
-
-#[test]
-fn online_decisions_and_recalls_are_those_of_assay_guard_on_the_same_records() {
-    let dir = tempfile::tempdir().unwrap();
-    let feedback = root().join("examples/feedback/feedback.jsonl");
-    let config = ["--config", "examples/feedback/assay.toml"];
-    let offline = dir.path().join("offline");
-    let output = run(assay().arg("guard").arg(&feedback).args(config).arg("-o").arg(&offline).current_dir(root()));
-    expect_code(&output, 0);
-    let offline = read_jsonl(&offline.join("decisions.jsonl"));
-    let records = read_jsonl(&feedback);
-
-    let state = dir.path().join("state");
-    let server = Server::start(&state, &config);
-    assert_eq!(server.replayed, 0);
-    // In requests of varied sizes, one after another: the order is the file's.
+/// Posts `records` in requests of varied sizes, one after another (so the
+/// order is theirs); returns each record's decision, and how many requests.
+fn post_in_varied_sizes(server: &Server, records: &[Value]) -> (Vec<Value>, u64) {
     let mut online = Vec::new();
     let mut sizes = [1, 7, 30, 3, 64, 2, 11].into_iter().cycle();
-    let mut rest = &records[..];
+    let mut rest = records;
     let mut posts = 0;
     while !rest.is_empty() {
         posts += 1;
@@ -124,9 +115,20 @@ fn online_decisions_and_recalls_are_those_of_assay_guard_on_the_same_records() {
         online.extend(decisions_of(&server.post(&body, None)));
         rest = later;
     }
+    (online, posts)
+}
+
+/// Recalls `assay guard` made, by record id and guard: where to, their
+/// outcome, and the record's final decision.
+type Recalled = BTreeMap<(String, String), (Value, Value, Value)>;
+
+/// Checks the service's answers against `assay guard`'s decisions on the
+/// same records in the same order: the same decisions and reasons before
+/// recalls. Returns the recalls offline.
+fn assert_online_is_offline(online: &[Value], offline: &[Value]) -> Recalled {
     assert_eq!(online.len(), offline.len());
     let mut recalled = BTreeMap::new();
-    for (seq, (on, off)) in online.iter().zip(&offline).enumerate() {
+    for (seq, (on, off)) in online.iter().zip(offline).enumerate() {
         assert_eq!(on["id"], off["id"]);
         assert_eq!(on["line"], seq + 1, "line is the record's place in the service's log");
         for (guard, entry) in off["guards"].as_object().unwrap() {
@@ -144,19 +146,66 @@ fn online_decisions_and_recalls_are_those_of_assay_guard_on_the_same_records() {
         let first = off["recalled_from"].as_str().map_or(off["decision"].clone(), |f| json!(f));
         assert_eq!(on["decision"], first, "{}", off["id"]);
     }
-    assert_eq!(recalled.len(), 8, "flood recalls two campaigns' first four records");
+    recalled
+}
 
-    // The recalls, as a consumer reads them: the same as offline.
-    let feed = server.recalls(0, 0);
-    let events = feed["recalls"].as_array().unwrap();
-    let online_recalls: BTreeMap<(String, String), (Value, Value, Value)> = events
+/// The recall feed's events, as [`Recalled`] keys them.
+fn recalled_online(events: &[Value]) -> Recalled {
+    events
         .iter()
         .map(|e| {
             let key = (e["id"].as_str().unwrap().to_string(), e["guard"].as_str().unwrap().to_string());
             (key, (e["to"].clone(), e["outcome"].clone(), e["decision"].clone()))
         })
-        .collect();
-    assert_eq!(online_recalls, recalled);
+        .collect()
+}
+
+/// `assay guard`'s decisions on the example feedback.
+fn offline_decisions(dir: &Path) -> Vec<Value> {
+    let feedback = root().join("examples/feedback/feedback.jsonl");
+    let offline = dir.join("offline");
+    let output = run(assay()
+        .arg("guard")
+        .arg(&feedback)
+        .args(["--config", "examples/feedback/assay.toml", "-o"])
+        .arg(&offline)
+        .current_dir(root()));
+    expect_code(&output, 0);
+    read_jsonl(&offline.join("decisions.jsonl"))
+}
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    names
+}
+
+fn decisions_of(answer: &Answer) -> Vec<Value> {
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let body: Value = serde_json::from_str(&answer.body).unwrap();
+    body["decisions"].as_array().unwrap().clone()
+}
+
+#[test]
+fn online_decisions_and_recalls_are_those_of_assay_guard_on_the_same_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ["--config", "examples/feedback/assay.toml"];
+    let offline = offline_decisions(dir.path());
+    let records = read_jsonl(&root().join("examples/feedback/feedback.jsonl"));
+
+    let state = dir.path().join("state");
+    let server = Server::start(&state, &config);
+    assert_eq!(server.replayed, 0);
+    let (online, posts) = post_in_varied_sizes(&server, &records);
+    let recalled = assert_online_is_offline(&online, &offline);
+    assert_eq!(recalled.len(), 8, "flood recalls two campaigns' first four records");
+
+    // The recalls, as a consumer reads them: the same as offline.
+    let feed = server.recalls(0, 0);
+    let events = feed["recalls"].as_array().unwrap();
+    assert_eq!(recalled_online(events), recalled);
     assert_eq!(feed["next"], events.len());
     let numbers: Vec<u64> = events.iter().map(|e| e["n"].as_u64().unwrap()).collect();
     assert_eq!(numbers, (1..=events.len() as u64).collect::<Vec<_>>());
@@ -190,7 +239,7 @@ fn online_decisions_and_recalls_are_those_of_assay_guard_on_the_same_records() {
     assert!(said.contains("stopped; every answered record is in the log"), "{said}");
     assert_eq!(read_jsonl(&state.join("decisions.jsonl")).len(), 269);
     let server = Server::start(&state, &config);
-    assert_eq!(server.replayed, 269);
+    assert_eq!((server.replayed, server.logged, server.snapshot), (269, 269, None));
     assert_eq!(server.recalls(0, 0)["recalls"], feed["recalls"], "the feed is rebuilt as it was");
     let again = decisions_of(&server.post(&records[0], None));
     assert_eq!(again[0]["line"], 270);
@@ -313,7 +362,97 @@ fn acknowledged_records_survive_sigkill() {
         assert_eq!(again["line"], answered["line"], "{id}");
     }
     let next = decisions_of(&server.post(&json!({"id": "after", "output": "x"}), None));
-    assert_eq!(next[0]["line"], server.replayed + 1);
+    assert_eq!(next[0]["line"], server.logged + 1);
+}
+
+#[test]
+fn a_restart_continues_from_a_snapshot_and_old_segments_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let offline = offline_decisions(dir.path());
+    let records = read_jsonl(&root().join("examples/feedback/feedback.jsonl"));
+    let state = dir.path().join("state");
+    // About 200 bytes a record: a segment, and a snapshot, every 60 or so.
+    let args = ["--config", "examples/feedback/assay.toml", "--segment-bytes", "12000", "--keep-segments", "1"];
+
+    // Three lives: killed after 120 records, stopped after 236 (in the
+    // middle of a campaign flood recalls once it shows), then to the end.
+    let server = Server::start(&state, &args);
+    let (mut online, _) = post_in_varied_sizes(&server, &records[..120]);
+    let mut server = server;
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    let server = Server::start(&state, &args);
+    let snapshot = server.snapshot.expect("a snapshot was taken");
+    assert_eq!(server.logged, 120);
+    assert_eq!(server.replayed, 120 - snapshot, "only what came after the snapshot is screened again");
+    assert!(server.replayed < 100, "{}", server.replayed);
+    online.extend(post_in_varied_sizes(&server, &records[120..236]).0);
+    let metrics = request("GET", &format!("{}/metrics", server.url), &[], "").unwrap();
+    assert!(metrics.body.contains(r#"assay_serve_snapshots_total{outcome="taken"}"#), "{}", metrics.body);
+    assert!(!metrics.body.contains(r#"outcome="failed""#), "{}", metrics.body);
+    let (status, said) = server.stop();
+    assert!(status.success(), "{said}");
+    let server = Server::start(&state, &args);
+    assert!(server.snapshot.unwrap() > snapshot);
+    assert_eq!(server.logged, 236);
+    online.extend(post_in_varied_sizes(&server, &records[236..]).0);
+
+    // Every answer, recall and decision as one `assay guard` run gives them.
+    let recalled = assert_online_is_offline(&online, &offline);
+    assert_eq!(recalled.len(), 8, "flood recalls two campaigns' first four records");
+    let feed = server.recalls(0, 0);
+    let events = feed["recalls"].as_array().unwrap();
+    assert_eq!(recalled_online(events), recalled);
+    let numbers: Vec<u64> = events.iter().map(|e| e["n"].as_u64().unwrap()).collect();
+    assert_eq!(numbers, (1..=events.len() as u64).collect::<Vec<_>>(), "numbered on across restarts");
+    let written = read_jsonl(&state.join("decisions.jsonl"));
+    assert_eq!(written.len(), 269, "decisions.jsonl is whole: cut back to each snapshot and written on");
+    for (k, (written, answered)) in written.iter().zip(&online).enumerate() {
+        assert_eq!((&written["line"], &written["guards"]), (&json!(k + 1), &answered["guards"]));
+    }
+    assert_eq!(read_jsonl(&state.join("recalls.jsonl")), *events);
+
+    // What a snapshot covers is deleted but for one segment; one snapshot is kept.
+    let segments = names_in(&state.join("log"));
+    assert!(!segments.contains(&"00000000000000000001.wal".to_string()), "{segments:?}");
+    assert!(segments.len() <= 3, "{segments:?}");
+    assert_eq!(names_in(&state.join("snapshots")).len(), 1);
+    let (status, said) = server.stop();
+    assert!(status.success(), "{said}");
+
+    // Other guards cannot continue from the snapshot, and the log no longer
+    // reaches back to the start: refused, naming both.
+    let output = run(assay()
+        .args(["serve", "--bind", "127.0.0.1:0", "-g", "arithmetic", "--state"])
+        .arg(&state)
+        .current_dir(root()));
+    assert!(!output.status.success());
+    let said = stderr(&output);
+    assert!(said.contains("was taken with other guards or settings"), "{said}");
+    assert!(said.contains("the log holds records from seq"), "{said}");
+}
+
+#[test]
+fn a_guard_that_cannot_save_keeps_the_log_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    // trap_guard keeps state (it counts what it saw) and does not save it.
+    let args = ["-g", artifacts::TRAP_GUARD, "--segment-bytes", "300", "--keep-segments", "0"];
+    let server = Server::start(&state, &args);
+    for n in 0..6 {
+        let body = Value::Array((0..3).map(|k| json!({"id": format!("r{n}-{k}"), "comment": "ok"})).collect());
+        decisions_of(&server.post(&body, None));
+    }
+    let (status, said) = server.stop();
+    assert!(status.success(), "{said}");
+    assert!(said.contains("no snapshot at seq"), "{said}");
+    assert!(said.contains("trap_guard keeps state across records and cannot save it"), "{said}");
+    let segments = names_in(&state.join("log"));
+    assert!(segments.len() > 2 && segments[0] == "00000000000000000001.wal", "{segments:?}");
+    let server = Server::start(&state, &args);
+    assert_eq!((server.replayed, server.snapshot), (18, None), "the whole log is screened again");
+    let next = decisions_of(&server.post(&json!({"id": "next", "comment": "ok"}), None));
+    assert_eq!(next[0]["guards"]["trap_guard"]["reason"], "seen 19", "the state is rebuilt from the whole log");
 }
 
 #[test]

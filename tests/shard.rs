@@ -724,7 +724,7 @@ fn a_guard_that_keeps_state_is_refused_in_a_sharded_run() {
     let output = run(assay().args(["inspect", "--json", "injection"]));
     let inspected: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(inspected["scope"], "record");
-    assert_eq!(inspected["world"], "assay:plugin/recalling-guard-plugin@0.1.3");
+    assert_eq!(inspected["world"], "assay:plugin/saving-guard-plugin@0.1.4");
     assert_eq!(inspected["recalls"], true, "every guard of the Rust SDK exports guard-recall");
     let output = run(assay().args(["inspect", "--json", "bleu"]));
     let inspected: Value = serde_json::from_str(&stdout(&output)).unwrap();

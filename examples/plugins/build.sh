@@ -70,16 +70,16 @@ build_js() { # name world
 verify() { # name world
     local interface wit_text
     case "$2" in
-        evaluator-plugin | model-evaluator-plugin) interface=assay:plugin/evaluator@0.1.3 ;;
-        guard-plugin) interface=assay:plugin/guard@0.1.3 ;;
+        evaluator-plugin | model-evaluator-plugin) interface=assay:plugin/evaluator@0.1.4 ;;
+        guard-plugin) interface=assay:plugin/guard@0.1.4 ;;
     esac
     wit_text=$("$js/node_modules/.bin/jco" wit "$out/$1.wasm")
     if ! grep -qx "  export $interface;" <<<"$wit_text"; then
         echo "$1.wasm does not export $interface" >&2
         exit 1
     fi
-    if [ "$2" = model-evaluator-plugin ] && ! grep -qx "  import assay:plugin/model@0.1.3;" <<<"$wit_text"; then
-        echo "$1.wasm does not import assay:plugin/model@0.1.3" >&2
+    if [ "$2" = model-evaluator-plugin ] && ! grep -qx "  import assay:plugin/model@0.1.4;" <<<"$wit_text"; then
+        echo "$1.wasm does not import assay:plugin/model@0.1.4" >&2
         exit 1
     fi
     local network='wasi:(http|sockets)'

@@ -25,8 +25,8 @@ sys.path.insert(0, os.path.join(HERE, "python", "banned_phrases"))
 import phrases  # noqa: E402
 import squad  # noqa: E402
 
-EVALUATOR = "assay:plugin/evaluator@0.1.3"
-GUARD = "assay:plugin/guard@0.1.3"
+EVALUATOR = "assay:plugin/evaluator@0.1.4"
+GUARD = "assay:plugin/guard@0.1.4"
 
 
 class Plugin:

@@ -303,8 +303,9 @@ option_group! {
         /// another address needs [serve] tokens).
         #[arg(long, value_name = "ADDR")]
         pub bind: Option<String>,
-        /// The folder for the write-ahead log, decisions.jsonl, recalls.jsonl
-        /// and malformed.jsonl. A restarted service screens its log again.
+        /// The folder for the write-ahead log, its snapshots, decisions.jsonl,
+        /// recalls.jsonl and malformed.jsonl. A restarted service screens
+        /// what it logged after its newest snapshot again.
         #[arg(long, value_name = "DIR")]
         pub state: Option<PathBuf>,
         /// The largest request body in bytes. Default: 1048576.
@@ -340,6 +341,16 @@ option_group! {
         /// recalls.jsonl). Default: 100000.
         #[arg(long, value_name = "N")]
         pub recall_events: Option<usize>,
+        /// Begin a new segment of the write-ahead log, and take a snapshot of
+        /// the guards' states, once the last segment holds this many bytes.
+        /// Default: 67108864 (64 MiB).
+        #[arg(long, value_name = "BYTES")]
+        pub segment_bytes: Option<u64>,
+        /// Of the log's segments the newest snapshot covers (a restart no
+        /// longer reads them), how many to keep; older ones are deleted.
+        /// Default: keep every segment.
+        #[arg(long, value_name = "N")]
+        pub keep_segments: Option<usize>,
         /// Bearer tokens' SHA-256 digests (`sha256:HEX`), from the config
         /// only: a token on a command line would be in the process list.
         #[arg(skip)]

@@ -97,6 +97,12 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
             "never takes back a decision"
         };
         println!("recalls   {recalls}");
+        let state = if plugin.saves {
+            "may be saved and restored (guard-state): a service may trim its log"
+        } else {
+            "not saved: a service screens its whole log again on restart"
+        };
+        println!("state     {state}");
     }
     print_metadata(&metadata);
     if !plugin.metrics.is_empty() {
@@ -142,6 +148,7 @@ pub fn inspection(plugin: &Plugin, metadata: &ComponentMetadata) -> serde_json::
         "world": plugin.world(),
         "scope": (plugin.kind == Kind::Guard).then(|| plugin.scope_text()),
         "recalls": (plugin.kind == Kind::Guard).then_some(plugin.recalls),
+        "saves": (plugin.kind == Kind::Guard).then_some(plugin.saves),
         "source": plugin.origin,
         "size": plugin.size,
         "sha256": plugin.sha256,

@@ -69,9 +69,21 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             records: options.recall_window.unwrap_or(1_000_000),
             events: options.recall_events.unwrap_or(100_000),
         },
+        retention: assay_serve::Retention {
+            segment_bytes: options.segment_bytes.unwrap_or(64 << 20).max(1),
+            keep_segments: options.keep_segments,
+        },
+        notices: std::sync::Arc::new(|notice: &str| eprintln!("assay serve: {notice}")),
     };
-    assay_serve::serve(&host, &guards, &evaluators, &setup.schedule, options, listener, |address, replayed| {
-        eprintln!("assay serve: listening on {scheme}://{address} ({replayed} logged records screened again)");
+    assay_serve::serve(&host, &guards, &evaluators, &setup.schedule, options, listener, |address, start| {
+        let from = match start.snapshot {
+            Some(seq) => format!(", from the snapshot at seq {seq}"),
+            None => String::new(),
+        };
+        eprintln!(
+            "assay serve: listening on {scheme}://{address} ({} logged records screened again{from}; {} logged in all)",
+            start.replayed, start.logged
+        );
     })?;
     eprintln!("assay serve: stopped; every answered record is in the log");
     Ok(())

@@ -69,7 +69,7 @@ impl Default for Config {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 enum Vote {
     Thumb { up: bool },
     Score(f64),
@@ -86,7 +86,7 @@ impl Vote {
 }
 
 /// The ratings of one prompt and output.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 struct Group {
     /// Each voter's latest vote.
     votes: BTreeMap<String, Vote>,
@@ -125,6 +125,7 @@ enum Judgement {
 }
 
 /// A named user's latest rating of one group.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Cast {
     /// The record it came in.
     id: String,
@@ -134,7 +135,12 @@ struct Cast {
     group: usize,
 }
 
+/// What it saves for a restart (`Guard::save`) is itself, without its
+/// configuration (the restoring instance has its own, the same) and its
+/// recalls (the host has taken them by then).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Consensus {
+    #[serde(skip)]
     config: Config,
     /// Each prompt and output's place in `slots`. An ordered map, not a hash
     /// table, so that crafted texts cannot make lookups slow.
@@ -155,6 +161,7 @@ pub struct Consensus {
     /// Ratings grouped so far.
     ratings: u64,
     /// Recalls made since the host last asked.
+    #[serde(skip)]
     recalls: Vec<Recall>,
 }
 
@@ -287,7 +294,24 @@ impl Guard for Consensus {
     fn recalls(&mut self) -> Vec<Recall> {
         std::mem::take(&mut self.recalls)
     }
+
+    fn save(&self) -> Result<Vec<u8>, String> {
+        assay_sdk::guard::saved(STATE_FORMAT, self)
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        let restored: Consensus = assay_sdk::guard::restored(STATE_FORMAT, state)?;
+        *self = Consensus {
+            config: std::mem::take(&mut self.config),
+            recalls: std::mem::take(&mut self.recalls),
+            ..restored
+        };
+        Ok(())
+    }
 }
+
+/// The shape of a saved state; a change to the fields saved bumps it.
+const STATE_FORMAT: u32 = 1;
 
 assay_sdk::export_guard!(Consensus);
 
@@ -443,6 +467,56 @@ mod tests {
     }
 
     use Rating::{Down, Up};
+
+    /// Each record's decision and the recalls after it, as text.
+    fn screened(g: &mut Consensus, records: &[(String, usize, Rating)]) -> Vec<String> {
+        records
+            .iter()
+            .map(|(user, item, rating)| {
+                let decision = rate(g, user, *item, *rating);
+                format!("{decision:?} {:?}", g.recalls())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_restored_state_decides_and_recalls_as_the_saved_one_would_have() {
+        // Thumbs and scores from a crowd, two contrarians, and anonymous voters.
+        let records: Vec<(String, usize, Rating)> = (0..600usize)
+            .map(|k| {
+                // Ten prompts, then thirteen: more than `max_pairs`, so groups are forgotten.
+                let item = if k < 300 { k * 7 % 10 } else { k * 7 % 13 };
+                let user = match k % 11 {
+                    0 => "contrarian-a".to_string(),
+                    5 => "contrarian-b".to_string(),
+                    9 => String::new(),
+                    _ => format!("user{}", k % 17),
+                };
+                let agrees = !user.starts_with("contrarian");
+                let rating = match item % 3 {
+                    0 => Rating::Score(if agrees { 4.5 - (k % 3) as f64 * 0.1 } else { 1.0 / 3.0 }),
+                    _ if agrees => Up,
+                    _ => Down,
+                };
+                (user, item, rating)
+            })
+            .collect();
+        let config = || Config { max_pairs: 11, ..Config::default() };
+        let mut whole = Consensus::new(config()).unwrap();
+        let before = screened(&mut whole, &records[..350]);
+        assert!(before.iter().any(|d| d.contains("Quarantine")), "the contrarians are caught");
+        let state = whole.save().unwrap();
+        let mut restored = Consensus::new(config()).unwrap();
+        restored.restore(&state).unwrap();
+        assert_eq!(restored.save().unwrap(), state, "a restored state saves as it was saved");
+        let after = screened(&mut whole, &records[350..]);
+        assert!(after.iter().any(|d| d.contains("Recall")) || before.iter().any(|d| d.contains("Recall")));
+        assert_eq!(screened(&mut restored, &records[350..]), after);
+        // A state of another shape is refused, not misread.
+        let other = String::from_utf8(state).unwrap().replacen("\"format\":1", "\"format\":2", 1);
+        let refused = Consensus::new(config()).unwrap().restore(other.as_bytes()).unwrap_err();
+        assert_eq!(refused, "a state saved in format 2; this version reads format 1");
+    }
 
     #[test]
     fn quarantines_a_thumb_against_a_clear_majority() {

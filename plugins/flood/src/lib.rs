@@ -73,6 +73,7 @@ const NANOS_PER_SECOND: Nanos = 1_000_000_000;
 const IDS_SHOWN: usize = 10;
 
 /// One record of a campaign's correction.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Sent {
     user: String,
     id: String,
@@ -80,7 +81,12 @@ struct Sent {
     held: bool,
 }
 
+/// What it saves for a restart (`Guard::save`) is itself, without its
+/// configuration (the restoring instance has its own, the same) and its
+/// recalls (the host has taken them by then).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Flood {
+    #[serde(skip)]
     config: Config,
     /// The latest timestamp seen, for records without one.
     now: Nanos,
@@ -89,6 +95,7 @@ pub struct Flood {
     /// Per normalized correction: the records that sent it, at each instant.
     campaigns: BTreeMap<String, BTreeMap<Nanos, Vec<Sent>>>,
     /// Recalls made since the host last asked.
+    #[serde(skip)]
     recalls: Vec<Recall>,
     /// When the state is next searched for what no record can reach any more:
     /// a time, and a count of records screened (late records do not move
@@ -158,7 +165,21 @@ impl Guard for Flood {
     fn recalls(&mut self) -> Vec<Recall> {
         std::mem::take(&mut self.recalls)
     }
+
+    fn save(&self) -> Result<Vec<u8>, String> {
+        assay_sdk::guard::saved(STATE_FORMAT, self)
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        let restored: Flood = assay_sdk::guard::restored(STATE_FORMAT, state)?;
+        *self =
+            Flood { config: std::mem::take(&mut self.config), recalls: std::mem::take(&mut self.recalls), ..restored };
+        Ok(())
+    }
 }
+
+/// The shape of a saved state; a change to the fields saved bumps it.
+const STATE_FORMAT: u32 = 1;
 
 assay_sdk::export_guard!(Flood);
 
@@ -295,6 +316,38 @@ mod tests {
     }
 
     const T0: i64 = 1_714_550_400; // 2024-05-01T08:00:00Z
+
+    #[test]
+    fn a_restored_state_decides_and_recalls_as_the_saved_one_would_have() {
+        // A flooding user, honest users, and a campaign that begins before
+        // the save and shows after it, with records out of order and
+        // without timestamps.
+        let records: Vec<Feedback> = (0..400usize)
+            .map(|k| {
+                let seconds = (k % 9 != 4).then(|| T0 + (k as i64) * 7 - (k as i64 % 5) * 40);
+                match k % 8 {
+                    0 | 3 => record(k, "flooder", seconds, None),
+                    5 if k > 150 => record(k, &format!("bot{}", k % 23), seconds, Some("The capital is Sydney.")),
+                    _ => record(k, &format!("user{}", k % 31), seconds, None),
+                }
+            })
+            .collect();
+        let config = || Config { campaign_window_seconds: 600, max_lateness_seconds: 900, ..Config::default() };
+        let screened = |guard: &mut Flood, records: &[Feedback]| -> Vec<String> {
+            records.iter().map(|r| format!("{:?} {:?}", guard.screen(r).unwrap(), guard.recalls())).collect()
+        };
+        let mut whole = flood(config());
+        let before = screened(&mut whole, &records[..170]);
+        assert!(before.iter().any(|d| d.contains("Quarantine")), "the flood is caught");
+        let state = whole.save().unwrap();
+        let mut restored = flood(config());
+        restored.restore(&state).unwrap();
+        assert_eq!(restored.save().unwrap(), state, "a restored state saves as it was saved");
+        let after = screened(&mut whole, &records[170..]);
+        assert!(after.iter().any(|d| d.contains("Recall")), "the campaign shows after the restore");
+        assert_eq!(screened(&mut restored, &records[170..]), after);
+        assert!(flood(config()).restore(b"{}").unwrap_err().starts_with("not a saved state"));
+    }
 
     #[test]
     fn quarantines_records_beyond_the_rate_limit() {

@@ -2,22 +2,24 @@
 //! or declaring that they keep none ([`Guard::scope`]) so that a run may be
 //! split across instances and machines; a guard that keeps state may take
 //! back decisions on earlier records once later ones show what they were
-//! ([`Guard::recalls`]).
+//! ([`Guard::recalls`]), and save that state for a service to restore
+//! instead of screening its whole log again ([`Guard::save`]).
 
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        // Every guard exports `guard-scope` and `guard-recall`; one that does
-        // not override `Guard::scope` answers `run`, as a guard without it is
-        // taken to, and one that does not override `Guard::recalls` recalls
-        // nothing.
-        world: "recalling-guard-plugin",
+        // Every guard exports `guard-scope`, `guard-recall` and
+        // `guard-state`; one that does not override `Guard::scope` answers
+        // `run`, as a guard without it is taken to, one that does not
+        // override `Guard::recalls` recalls nothing, and one that keeps
+        // state without overriding `Guard::save` says it cannot save.
+        world: "saving-guard-plugin",
         pub_export_macro: true,
         export_macro_name: "__export_guard_bindings",
         default_bindings_module: "assay_sdk::guard::bindings",
         // One `PluginInfo` and `Setting` type for both plugin kinds.
-        with: { "assay:plugin/types@0.1.3": crate::evaluator::bindings::assay::plugin::types },
+        with: { "assay:plugin/types@0.1.4": crate::evaluator::bindings::assay::plugin::types },
     });
 }
 
@@ -67,6 +69,68 @@ pub trait Guard: Sized + 'static {
     fn recalls(&mut self) -> Vec<Recall> {
         Vec::new()
     }
+
+    /// Everything `screen` and `recalls` depend on beyond the
+    /// configuration, for `assay serve` to keep beside its log, so that a
+    /// restart restores it ([`Guard::restore`]) instead of screening the
+    /// whole log again, and old parts of the log may be deleted. [`saved`]
+    /// and [`restored`] do the encoding for a state that derives serde's
+    /// traits. The default saves nothing for a guard of [`Scope::Record`],
+    /// which keeps nothing, and says that a guard of [`Scope::Run`] cannot
+    /// save: the service then keeps its whole log.
+    fn save(&self) -> Result<Vec<u8>, String> {
+        match Self::scope() {
+            Scope::Record => Ok(Vec::new()),
+            Scope::Run => Err(format!("{} keeps state across records and cannot save it", Self::describe().name)),
+        }
+    }
+
+    /// Continues from `state`, which [`Guard::save`] returned on an
+    /// instance configured the same way: from then on this instance must
+    /// decide and recall exactly as that one would have.
+    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+        match Self::scope() {
+            Scope::Record => Ok(()),
+            Scope::Run => {
+                let _ = state;
+                Err(format!("{} keeps state across records and cannot restore it", Self::describe().name))
+            }
+        }
+    }
+}
+
+/// A state as [`Guard::save`] returns it: `{"format": FORMAT, "state": ...}`
+/// in JSON (floats round-trip exactly). Bump `format` when the state's
+/// shape changes, so that [`restored`] refuses a state of another shape
+/// rather than misreading it.
+pub fn saved<S: serde::Serialize>(format: u32, state: &S) -> Result<Vec<u8>, String> {
+    #[derive(serde::Serialize)]
+    struct Saved<'a, S> {
+        format: u32,
+        state: &'a S,
+    }
+    serde_json::to_vec(&Saved { format, state }).map_err(|e| e.to_string())
+}
+
+/// Reads a state [`saved`] wrote with the same `format`.
+pub fn restored<S: serde::de::DeserializeOwned>(format: u32, bytes: &[u8]) -> Result<S, String> {
+    // Read in two passes, straight from the bytes (no `Value` between, which
+    // would round integers beyond 64 bits).
+    #[derive(serde::Deserialize)]
+    struct Format {
+        format: u32,
+    }
+    #[derive(serde::Deserialize)]
+    struct Saved<S> {
+        state: S,
+    }
+    let found: Format = serde_json::from_slice(bytes).map_err(|e| format!("not a saved state: {e}"))?;
+    if found.format != format {
+        return Err(format!("a state saved in format {}; this version reads format {format}", found.format));
+    }
+    let saved: Saved<S> =
+        serde_json::from_slice(bytes).map_err(|e| format!("a saved state that does not read: {e}"))?;
+    Ok(saved.state)
 }
 
 impl Recall {
@@ -115,6 +179,22 @@ pub fn recalls<T: Guard>(state: &'static State<T>) -> Vec<Recall> {
 }
 
 #[doc(hidden)]
+pub fn save<T: Guard>(state: &'static State<T>) -> Result<Vec<u8>, String> {
+    state.with(|cell| match cell.borrow().as_ref() {
+        Some(guard) => guard.save(),
+        None => Err("the host asked for the state before `configure`".to_string()),
+    })
+}
+
+#[doc(hidden)]
+pub fn restore<T: Guard>(state: &'static State<T>, saved: Vec<u8>) -> Result<(), String> {
+    state.with(|cell| match cell.borrow_mut().as_mut() {
+        Some(guard) => guard.restore(&saved),
+        None => Err("the host restored a state before `configure`".to_string()),
+    })
+}
+
+#[doc(hidden)]
 pub fn screen<T: Guard>(state: &'static State<T>, batch: Vec<Feedback>) -> Vec<Result<Decision, String>> {
     state.with(|cell| match cell.borrow_mut().as_mut() {
         Some(guard) => batch.iter().map(|record| guard.screen(record)).collect(),
@@ -130,6 +210,7 @@ macro_rules! export_guard {
             use $crate::guard::bindings::exports::assay::plugin::guard as wit;
             use $crate::guard::bindings::exports::assay::plugin::guard_recall as wit_recall;
             use $crate::guard::bindings::exports::assay::plugin::guard_scope as wit_scope;
+            use $crate::guard::bindings::exports::assay::plugin::guard_state as wit_state;
             ::std::thread_local! {
                 static STATE: ::std::cell::RefCell<::std::option::Option<$ty>> =
                     const { ::std::cell::RefCell::new(None) };
@@ -158,6 +239,14 @@ macro_rules! export_guard {
             impl wit_recall::Guest for Export {
                 fn recalls() -> ::std::vec::Vec<wit_recall::Recall> {
                     $crate::guard::recalls(&STATE)
+                }
+            }
+            impl wit_state::Guest for Export {
+                fn save() -> ::std::result::Result<::std::vec::Vec<u8>, ::std::string::String> {
+                    $crate::guard::save(&STATE)
+                }
+                fn restore(state: ::std::vec::Vec<u8>) -> ::std::result::Result<(), ::std::string::String> {
+                    $crate::guard::restore(&STATE, state)
                 }
             }
             // Native builds (unit tests of a plugin's logic) must not carry

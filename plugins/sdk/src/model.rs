@@ -14,7 +14,7 @@ pub mod bindings {
             package assay:sdk-model;
 
             world model-import {
-                import assay:plugin/model@0.1.3;
+                import assay:plugin/model@0.1.4;
             }
         ",
         world: "assay:sdk-model/model-import",

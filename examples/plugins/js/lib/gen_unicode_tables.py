@@ -187,7 +187,7 @@ def tables_js_in_component():
         store = wasmtime.Store(engine)
         store.set_wasi(wasmtime.WasiConfig())
         instance = linker.instantiate(store, component.Component.from_file(engine, wasm))
-        guard = instance.get_export_index(store, "assay:plugin/guard@0.1.3")
+        guard = instance.get_export_index(store, "assay:plugin/guard@0.1.4")
         describe = instance.get_func(store, instance.get_export_index(store, "describe", guard))
         info = describe(store)
         describe.post_return(store)

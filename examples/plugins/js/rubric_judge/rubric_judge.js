@@ -12,7 +12,7 @@
 // to 5; an answer that is not {"reason": string, "score": 1..5} fails its
 // sample.
 
-import { complete } from "assay:plugin/model@0.1.3";
+import { complete } from "assay:plugin/model@0.1.4";
 
 const SCHEMA = JSON.stringify({
   type: "object",

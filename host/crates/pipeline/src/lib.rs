@@ -27,5 +27,7 @@ pub mod worker;
 
 pub use evaluate::{BadRecordPolicy, EarlyStop, EvaluateOptions, Scorer, evaluate, evaluate_bytes, evaluate_shard};
 pub use merge::{MergeError, Shards, merge, merge_screening};
-pub use screen::{BadFeedbackPolicy, Guard, ScreenOptions, ScreenedBytes, Screener, Screening};
+pub use screen::{
+    BadFeedbackPolicy, Guard, SavedGuard, ScreenOptions, ScreenedBytes, Screener, Screening, StateFailure,
+};
 pub use worker::{Progress, RunError, Schedule};

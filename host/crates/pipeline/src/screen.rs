@@ -44,8 +44,9 @@ use assay_data::output::{
     RunInfo, ShardFile, ShardRun, ShardTally,
 };
 use assay_data::{BadRecord, Body, Chunk, FieldMap, Format, Reader, RecordSource, Shard, feedback_record};
+use assay_runtime::instance::StateError;
 use assay_runtime::{
-    Decision, Digest, Failure, Feedback, GuardInstance, Host, Kind, LoadedPlugin, Recall, Screened, call_runtime,
+    Decision, Digest, Failure, Feedback, GuardInstance, Host, Kind, LoadedPlugin, Recall, Scope, Screened, call_runtime,
 };
 use serde_json::value::RawValue;
 
@@ -629,6 +630,77 @@ impl<'a> Screener<'a> {
             })
             .collect();
         (decisions, recalls)
+    }
+}
+
+/// What a guard's instance held when a service saved it, for a restart to
+/// continue from ([`Screener::save`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SavedGuard {
+    /// Nothing to restore: a guard whose decisions depend on each record
+    /// alone, or one without a live instance (none yet, or a failure ended
+    /// it), which the next record finds fresh either way.
+    Fresh,
+    /// What its instance saved (`guard-state.save`).
+    State(Vec<u8>),
+}
+
+/// Why the guards' states could not be saved or restored.
+#[derive(Debug, thiserror::Error)]
+#[error("guard {guard:?}: {error}")]
+pub struct StateFailure {
+    pub guard: String,
+    #[source]
+    pub error: StateError,
+}
+
+impl Screener<'_> {
+    /// Each guard's state, for a restart to continue from. A guard whose
+    /// save fails in a way that ends its instance (a trap, a limit) is saved
+    /// as [`SavedGuard::Fresh`], and is fresh from then on here too, so a
+    /// restart from these states decides as this process goes on to; one
+    /// that answers that it cannot save fails the whole save.
+    pub fn save(&mut self) -> Result<Vec<SavedGuard>, StateFailure> {
+        self.runners
+            .iter_mut()
+            .map(|runner| {
+                if runner.guard.loaded.plugin.scope == Some(Scope::Record) {
+                    return Ok(SavedGuard::Fresh);
+                }
+                let Some(instance) = runner.slot.live() else { return Ok(SavedGuard::Fresh) };
+                match runner.runtime.block_on(instance.save()) {
+                    Ok(state) => Ok(SavedGuard::State(state)),
+                    Err(StateError::Failed(failure)) if failure.poisons_instance() => {
+                        runner.slot.clear();
+                        Ok(SavedGuard::Fresh)
+                    }
+                    Err(error) => Err(StateFailure { guard: runner.guard.loaded.name.clone(), error }),
+                }
+            })
+            .collect()
+    }
+
+    /// Continues from `saved` (one per guard, as [`Screener::save`] gave
+    /// them), before any record is screened.
+    pub fn restore(&mut self, saved: &[SavedGuard]) -> Result<(), StateFailure> {
+        assert_eq!(saved.len(), self.runners.len(), "one saved state per guard");
+        for (runner, saved) in self.runners.iter_mut().zip(saved) {
+            let failed = |error| StateFailure { guard: runner.guard.loaded.name.clone(), error };
+            match saved {
+                SavedGuard::Fresh => runner.slot.clear(),
+                SavedGuard::State(state) => {
+                    let recipe = Recipe {
+                        loaded: &runner.guard.loaded,
+                        host: runner.host,
+                        determinism: &runner.schedule.determinism,
+                    };
+                    let instance =
+                        runner.slot.start(&runner.runtime, recipe).map_err(|f| failed(StateError::Failed(f)))?;
+                    runner.runtime.block_on(instance.restore(state)).map_err(failed)?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -126,6 +126,25 @@ impl<I: Instance> Default for Slot<I> {
 }
 
 impl<I: Instance> Slot<I> {
+    /// The instance, if one is live (none before the first call, nor after
+    /// a failure that left it unusable).
+    pub fn live(&mut self) -> Option<&mut I> {
+        self.instance.as_mut()
+    }
+
+    /// The live instance, or a fresh, configured one.
+    pub fn start(&mut self, runtime: &tokio::runtime::Runtime, recipe: Recipe<'_>) -> Result<&mut I, Failure> {
+        if self.instance.is_none() {
+            self.instance = Some(runtime.block_on(I::instantiate(recipe.loaded, recipe.host, recipe.determinism))?);
+        }
+        Ok(self.instance.as_mut().expect("just created"))
+    }
+
+    /// Drops the instance: the next call starts a fresh one.
+    pub fn clear(&mut self) {
+        self.instance = None;
+    }
+
     /// Runs `call` on this slot's instance for `records` records, adding the
     /// fuel it used to `fuel`.
     pub fn call<R>(
@@ -136,10 +155,7 @@ impl<I: Instance> Slot<I> {
         fuel: &mut FuelTally,
         call: impl AsyncFnOnce(&mut I) -> Result<R, Failure>,
     ) -> Result<R, Failure> {
-        if self.instance.is_none() {
-            self.instance = Some(runtime.block_on(I::instantiate(recipe.loaded, recipe.host, recipe.determinism))?);
-        }
-        let instance = self.instance.as_mut().expect("just created");
+        let instance = self.start(runtime, recipe)?;
         let budget = recipe.loaded.limits.call_fuel(records);
         let outcome = runtime.block_on(call(&mut *instance));
         fuel.record(instance.fuel_used(budget), records);

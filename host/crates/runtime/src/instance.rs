@@ -359,6 +359,8 @@ pub struct GuardInstance {
     bindings: since_v0_1::guard::GuardPlugin,
     /// Its `guard-recall` export, when it has one (since contract 0.1.3).
     recall: Option<since_v0_1::recall::GuardRecall>,
+    /// Its `guard-state` export, when it has one (since contract 0.1.4).
+    state: Option<since_v0_1::state::GuardState>,
 }
 
 impl_instance!(
@@ -369,6 +371,10 @@ impl_instance!(
     |plugin, store, component| {
         recall: match plugin.recalls {
             true => Some(since_v0_1::recall::GuardRecall::new(&mut *store, &component)?),
+            false => None,
+        },
+        state: match plugin.saves {
+            true => Some(since_v0_1::state::GuardState::new(&mut *store, &component)?),
             false => None,
         }
     }
@@ -429,6 +435,38 @@ impl GuardInstance {
         self.session.within_output_bytes(recalled_bytes, &format!("recalled {} records with", recalls.len()))?;
         let recalls = check_recalls(recalls)?;
         Ok(Screened { decisions, recalls })
+    }
+}
+
+/// Why a guard's state could not be saved or restored.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// It does not export `guard-state` (contract 0.1.4).
+    #[error("it does not save its state (it does not export guard-state, contract 0.1.4)")]
+    NotExported,
+    /// It exports it, and answered with an error.
+    #[error("{0}")]
+    Refused(String),
+    /// The call failed: a trap, a limit.
+    #[error(transparent)]
+    Failed(#[from] Failure),
+}
+
+impl GuardInstance {
+    /// The guard's state, as bytes only it reads (`guard-state.save`),
+    /// under the limits of a setup call.
+    pub async fn save(&mut self) -> Result<Vec<u8>, StateError> {
+        let api = self.state.as_ref().ok_or(StateError::NotExported)?.assay_plugin_guard_state();
+        let saved = self.session.call(SETUP_FUEL, 0, async |s| api.call_save(s).await).await?;
+        saved.map_err(StateError::Refused)
+    }
+
+    /// Continues from `state`, which `save` returned on an instance of the
+    /// same guard configured the same way (`guard-state.restore`).
+    pub async fn restore(&mut self, state: &[u8]) -> Result<(), StateError> {
+        let api = self.state.as_ref().ok_or(StateError::NotExported)?.assay_plugin_guard_state();
+        let restored = self.session.call(SETUP_FUEL, 0, async |s| api.call_restore(s, state).await).await?;
+        restored.map_err(StateError::Refused)
     }
 }
 

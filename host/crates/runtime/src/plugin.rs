@@ -177,6 +177,9 @@ pub struct Plugin {
     /// Whether it is a guard that may take back decisions on earlier
     /// records (it exports `guard-recall`, since contract 0.1.3).
     pub recalls: bool,
+    /// Whether it is a guard that may save and restore its state (it
+    /// exports `guard-state`, since contract 0.1.4).
+    pub saves: bool,
     /// Every interface the component imports.
     pub imports: Vec<String>,
     /// What compiled it (its fuel counts are that compiler's).
@@ -212,7 +215,7 @@ impl Plugin {
         let component =
             cache.load_or_compile(sandbox.engine(), bytes, &sha256).map_err(|error| compile_error(origin, error))?;
 
-        let PluginExports { kind, export, contract_version, scoped, recalls } =
+        let PluginExports { kind, export, contract_version, scoped, recalls, saves } =
             find_plugin_export(sandbox.engine(), &component, origin)?;
         if !contract::version_accepted(&contract_version) {
             return Err(LoadError::UnsupportedVersion {
@@ -258,6 +261,7 @@ impl Plugin {
             metrics: Arc::from([]),
             scope: None,
             recalls: kind == Kind::Guard && recalls,
+            saves: kind == Kind::Guard && saves,
             imports,
             compiler: sandbox.compiler(),
             pre,
@@ -314,21 +318,22 @@ impl Plugin {
         Ok(())
     }
 
-    /// The WIT interface it exports, such as `assay:plugin/evaluator@0.1.3`.
+    /// The WIT interface it exports, such as `assay:plugin/evaluator@0.1.4`.
     pub fn contract(&self) -> String {
         format!("{WIT_PACKAGE}/{}@{}", self.kind, self.contract_version)
     }
 
-    /// The WIT world it targets, such as `assay:plugin/evaluator-plugin@0.1.3`:
+    /// The WIT world it targets, such as `assay:plugin/evaluator-plugin@0.1.4`:
     /// the world a plugin author names to their bindings generator. The
     /// contract's worlds and interfaces share one versioned package. (A
     /// plugin that imports `model` targets the `model-` world of the same
     /// name; its imports say so.)
     pub fn world(&self) -> String {
-        let extent = match (self.recalls, self.scope.is_some()) {
-            (true, _) => "recalling-",
-            (false, true) => "scoped-",
-            (false, false) => "",
+        let extent = match (self.saves, self.recalls, self.scope.is_some()) {
+            (true, _, _) => "saving-",
+            (false, true, _) => "recalling-",
+            (false, false, true) => "scoped-",
+            (false, false, false) => "",
         };
         format!("{WIT_PACKAGE}/{extent}{}-plugin@{}", self.kind, self.contract_version)
     }
@@ -394,6 +399,8 @@ struct PluginExports {
     scoped: bool,
     /// Whether it also exports `guard-recall` (since 0.1.3).
     recalls: bool,
+    /// Whether it also exports `guard-state` (since 0.1.4).
+    saves: bool,
 }
 
 /// Finds the `assay:plugin/{evaluator,guard}@V` export of a component.
@@ -406,7 +413,8 @@ fn find_plugin_export(engine: &Engine, component: &Component, origin: &str) -> R
     }
     let exports_interface =
         |wanted: &str| exports.iter().any(|name| interface_of(name).is_some_and(|(interface, _)| interface == wanted));
-    let (scoped, recalls) = (exports_interface("guard-scope"), exports_interface("guard-recall"));
+    let (scoped, recalls, saves) =
+        (exports_interface("guard-scope"), exports_interface("guard-recall"), exports_interface("guard-state"));
     for name in &exports {
         let Some((interface, version)) = interface_of(name) else { continue };
         let kind = match interface {
@@ -420,6 +428,7 @@ fn find_plugin_export(engine: &Engine, component: &Component, origin: &str) -> R
             contract_version: version.to_string(),
             scoped,
             recalls,
+            saves,
         });
     }
     let exports = if exports.is_empty() {

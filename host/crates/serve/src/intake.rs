@@ -9,20 +9,21 @@
 //! logs, and only then answers each request. Under load the groups grow,
 //! so the cost of a sync and of a guard call is shared by more records.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use assay_data::{Body, FieldMap, RawRecord, feedback_record};
 use assay_pipeline::{Guard, Schedule, Screener};
-use assay_runtime::{Feedback, Host};
+use assay_runtime::{Feedback, Host, Scope};
 use serde_json::value::RawValue;
 
 use crate::ServeError;
 use crate::journal::{Entry, Journal, JournalError};
 use crate::metrics::Metrics;
 use crate::recalls::{Feed, Ledger};
+use crate::snapshot::{self, Snapshot, SnapshotError};
 
 /// One record of a request, read and checked by the HTTP side.
 #[derive(Debug)]
@@ -66,7 +67,14 @@ struct Decider<'a> {
 pub(crate) struct Intake<'a> {
     journal: Journal,
     decider: Decider<'a>,
+    retention: Retention,
+    notices: Notices,
 }
+
+/// Where the service tells its operator what they should know and no
+/// request is answered with (a snapshot that failed, one that could not
+/// be used).
+pub type Notices = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// How much of the past the service keeps in memory.
 #[derive(Debug, Clone, Copy)]
@@ -78,11 +86,35 @@ pub struct Windows {
     pub events: usize,
 }
 
+/// How the log is cut into segments and how many are kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// A new segment begins, and a snapshot is taken, once the last one
+    /// holds this many bytes (`[serve] segment_bytes`).
+    pub segment_bytes: u64,
+    /// Of the segments the newest snapshot covers, how many to keep, newest
+    /// first (`[serve] keep_segments`); `None` keeps every one.
+    pub keep_segments: Option<usize>,
+}
+
+/// How the service started.
+#[derive(Debug, Clone, Copy)]
+pub struct Start {
+    /// Records logged before this start.
+    pub logged: u64,
+    /// Of them, those screened again (the ones after the snapshot).
+    pub replayed: u64,
+    /// The last record the snapshot it continued from covers, if any.
+    pub snapshot: Option<u64>,
+}
+
 impl<'a> Intake<'a> {
-    /// Opens the log in `dir` and screens what it holds again, group by
-    /// group as it is read, so the guards' state and every decision are as
-    /// they were. `decisions.jsonl` and `recalls.jsonl` are written afresh
-    /// from it.
+    /// Opens the log in `dir` and rebuilds what the service had decided:
+    /// from the newest snapshot, if it was taken with these guards, and the
+    /// records logged after it, screened again group by group as they are
+    /// read; otherwise from the whole log. `decisions.jsonl` and
+    /// `recalls.jsonl` are cut back to where the snapshot left them (or
+    /// begun afresh) and written again from what is screened.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn open(
         dir: &Path,
@@ -91,38 +123,86 @@ impl<'a> Intake<'a> {
         schedule: &'a Schedule,
         fields: &FieldMap,
         windows: Windows,
+        retention: Retention,
         feed: Arc<Feed>,
         metrics: Arc<Metrics>,
-    ) -> Result<Intake<'a>, ServeError> {
+        notices: Notices,
+    ) -> Result<(Intake<'a>, Start), ServeError> {
         std::fs::create_dir_all(dir).map_err(|error| ServeError::State { path: dir.to_path_buf(), error })?;
-        let create = |name: &str| {
-            let path = dir.join(name);
-            File::create(&path).map(BufWriter::new).map_err(|error| ServeError::State { path, error })
+        if retention.keep_segments.is_some()
+            && let Some(guard) =
+                guards.iter().find(|g| g.loaded.plugin.scope != Some(Scope::Record) && !g.loaded.plugin.saves)
+        {
+            return Err(ServeError::Unsaved { guard: guard.loaded.name.clone() });
+        }
+        let mut screener = Screener::new(host, guards, schedule);
+        let mut resumed = None;
+        if let Some((snapshot, states)) = snapshot::newest(dir)? {
+            let seq = snapshot.seq;
+            if !snapshot.taken_with(guards) {
+                notices(&format!(
+                    "the snapshot at seq {seq} was taken with other guards or settings ({}); screening the whole \
+                     log again",
+                    snapshot.guard_names()
+                ));
+            } else {
+                match screener.restore(&states) {
+                    Ok(()) => resumed = Some(snapshot),
+                    Err(failure) => {
+                        notices(&format!(
+                            "the snapshot at seq {seq} cannot be restored ({failure}); screening the whole log again"
+                        ));
+                        screener = Screener::new(host, guards, schedule);
+                    }
+                }
+            }
+        }
+        let (decisions, recalls, ledger, after) = match resumed {
+            Some(snapshot) => {
+                let ledger = Ledger::restore(snapshot.ledger, guards.len(), windows.records).map_err(|message| {
+                    SnapshotError::Damaged { path: dir.join("snapshots"), message: format!("its ledger: {message}") }
+                })?;
+                feed.publish(snapshot.events);
+                (
+                    cut_back(dir, "decisions.jsonl", snapshot.decisions_bytes)?,
+                    cut_back(dir, "recalls.jsonl", snapshot.recalls_bytes)?,
+                    ledger,
+                    snapshot.seq,
+                )
+            }
+            None => (
+                begin(dir, "decisions.jsonl")?,
+                begin(dir, "recalls.jsonl")?,
+                Ledger::new(guards.len(), windows.records),
+                0,
+            ),
         };
         let mut decider = Decider {
             dir: dir.to_path_buf(),
-            screener: Screener::new(host, guards, schedule),
+            screener,
             guards,
-            ledger: Ledger::new(guards.len(), windows.records),
-            decisions: create("decisions.jsonl")?,
-            recalls: create("recalls.jsonl")?,
+            ledger,
+            decisions,
+            recalls,
             feed,
             metrics,
             counting: false,
         };
         let mut group: Vec<Incoming> = Vec::new();
-        let mut first = 1;
-        let journal = Journal::open(dir, |Entry { seq, batch, record }| {
+        let mut first = after + 1;
+        let mut replayed = 0;
+        let journal = Journal::open(dir, after, |Entry { seq, batch, record }| {
             if batch != first && !group.is_empty() {
                 decider.screen(first, std::mem::take(&mut group))?;
             }
             first = batch;
             let read = read_record(&record, seq, fields).map_err(|message| JournalError::Corrupt {
-                path: dir.join("feedback.wal"),
+                path: dir.join("log"),
                 line: seq,
                 message,
             })?;
             group.push(read);
+            replayed += 1;
             Ok::<_, ServeError>(())
         })?;
         if !group.is_empty() {
@@ -131,12 +211,8 @@ impl<'a> Intake<'a> {
         decider.flush()?;
         decider.counting = true;
         decider.metrics.log_bytes.set(journal.bytes() as i64);
-        Ok(Intake { journal, decider })
-    }
-
-    /// Records logged so far.
-    pub(crate) fn logged(&self) -> u64 {
-        self.journal.next_seq() - 1
+        let start = Start { logged: journal.next_seq() - 1, replayed, snapshot: (after > 0).then_some(after) };
+        Ok((Intake { journal, decider, retention, notices }, start))
     }
 
     /// Takes requests until the channel closes (the server stopped), then
@@ -181,12 +257,62 @@ impl<'a> Intake<'a> {
                 // A client that went away still has its records logged and screened.
                 let _ = submission.reply.send(Ok(answers.by_ref().take(length).collect()));
             }
+            if self.journal.last_segment_bytes() >= self.retention.segment_bytes {
+                self.rotate()?;
+            }
         }
         let decider = &mut self.decider;
         decider.flush()?;
         decider.decisions.get_ref().sync_all().map_err(decider.state_error("decisions.jsonl"))?;
         decider.recalls.get_ref().sync_all().map_err(decider.state_error("recalls.jsonl"))
     }
+
+    /// Begins a new segment of the log and takes a snapshot at it; once
+    /// the snapshot is on disk, deletes what `keep_segments` lets go. A
+    /// snapshot that fails is told and costs nothing but the log's length:
+    /// no segment is deleted until one succeeds.
+    fn rotate(&mut self) -> Result<(), ServeError> {
+        self.journal.rotate()?;
+        let seq = self.journal.next_seq() - 1;
+        match self.decider.snapshot(seq) {
+            Ok(()) => {
+                self.decider.metrics.snapshot("taken");
+                if let Some(keep) = self.retention.keep_segments {
+                    self.journal.retire(seq, keep)?;
+                }
+            }
+            Err(error) => {
+                self.decider.metrics.snapshot("failed");
+                (self.notices)(&format!("no snapshot at seq {seq}, so the log is kept whole for now: {error}"));
+            }
+        }
+        self.decider.metrics.log_bytes.set(self.journal.bytes() as i64);
+        Ok(())
+    }
+}
+
+/// Opens `dir/name` afresh.
+fn begin(dir: &Path, name: &str) -> Result<BufWriter<File>, ServeError> {
+    let path = dir.join(name);
+    File::create(&path).map(BufWriter::new).map_err(|error| ServeError::State { path, error })
+}
+
+/// Opens `dir/name` for appending, cut back to its first `bytes` bytes
+/// (what a snapshot covers; the rest is written again).
+fn cut_back(dir: &Path, name: &str, bytes: u64) -> Result<BufWriter<File>, ServeError> {
+    let path = dir.join(name);
+    let open = || -> std::io::Result<File> {
+        let mut file = OpenOptions::new().write(true).open(&path)?;
+        let length = file.metadata()?.len();
+        if length < bytes {
+            let message = format!("{length} bytes long, and the snapshot it was taken with says {bytes}");
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, message));
+        }
+        file.set_len(bytes)?;
+        file.seek(std::io::SeekFrom::End(0))?;
+        Ok(file)
+    };
+    open().map(BufWriter::new).map_err(|error| ServeError::State { path: path.clone(), error })
 }
 
 impl Decider<'_> {
@@ -227,6 +353,23 @@ impl Decider<'_> {
         }
         self.feed.publish(events);
         Ok(answers)
+    }
+
+    /// Saves the guards' states and what the service keeps beside them, as
+    /// of record `seq`, the last screened.
+    fn snapshot(&mut self, seq: u64) -> Result<(), SnapshotError> {
+        let states = self.screener.save()?;
+        let mut lengths = [0u64; 2];
+        let files = [(&mut self.decisions, "decisions.jsonl"), (&mut self.recalls, "recalls.jsonl")];
+        for (length, (file, name)) in lengths.iter_mut().zip(files) {
+            let path = self.dir.join(name);
+            let io = |error| SnapshotError::Io { path: path.clone(), error };
+            file.flush().map_err(io)?;
+            file.get_ref().sync_data().map_err(io)?;
+            *length = file.get_ref().metadata().map_err(io)?.len();
+        }
+        let snapshot = Snapshot::new(seq, (lengths[0], lengths[1]), self.ledger.save(), self.feed.saved());
+        snapshot::write(&self.dir, snapshot, self.guards, &states)
     }
 
     fn state_error(&self, name: &str) -> impl Fn(std::io::Error) -> ServeError + use<> {

@@ -11,7 +11,9 @@
 //!
 //! Nothing acknowledged is lost: each record is appended to a write-ahead
 //! log ([`journal`]) and synced before its request is answered, and a
-//! restarted service screens the log again to rebuild its guards' state.
+//! restarted service screens the log again to rebuild its guards' state,
+//! from its newest [`snapshot`] on when it has one, so the log before that
+//! may be deleted.
 //! A guard's recalls ([`recalls`]) are applied to the records they reach
 //! and published as numbered events (`GET /v1/recalls?after=N`), so a
 //! consumer can pull back what it already took.
@@ -25,6 +27,7 @@ pub mod journal;
 mod metrics;
 pub mod recalls;
 mod scoring;
+pub mod snapshot;
 pub mod tls;
 
 use std::path::PathBuf;
@@ -35,8 +38,9 @@ use assay_pipeline::{BadRecordPolicy, EvaluateOptions, Guard, Schedule};
 use assay_runtime::{Host, LoadedPlugin};
 
 pub use http::TokenDigest;
-pub use intake::Windows;
+pub use intake::{Notices, Retention, Start, Windows};
 pub use journal::JournalError;
+pub use snapshot::SnapshotError;
 pub use tls::{TlsError, TlsFiles};
 
 /// How the service runs, beyond its guards.
@@ -63,6 +67,10 @@ pub struct ServeOptions {
     pub fields: FieldMap,
     /// How much of the past is kept in memory for recalls.
     pub windows: Windows,
+    /// How the log is cut into segments and how many are kept.
+    pub retention: Retention,
+    /// Where to tell what no request is answered with.
+    pub notices: Notices,
 }
 
 /// Why the service stopped or could not start.
@@ -80,12 +88,20 @@ pub enum ServeError {
     Http(#[source] std::io::Error),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    #[error(
+        "[serve] keep_segments asks to delete old parts of the log, but guard {guard:?} keeps state across records \
+         and cannot save it (it does not export guard-state, contract 0.1.4), so a restart needs the whole log: \
+         remove keep_segments to keep every segment, or rebuild the guard against contract 0.1.4"
+    )]
+    Unsaved { guard: String },
 }
 
 /// Screens the log in `options.state_dir` again, then serves on `listener`
 /// until SIGTERM or Ctrl-C, after which it answers what it took, syncs and
 /// returns. `listening` is told the address once requests are taken, and
-/// how many logged records were screened again.
+/// how the service started (records logged, screened again, the snapshot).
 pub fn serve(
     host: &Host,
     guards: &[Guard],
@@ -93,22 +109,23 @@ pub fn serve(
     schedule: &Schedule,
     options: ServeOptions,
     listener: std::net::TcpListener,
-    listening: impl FnOnce(std::net::SocketAddr, u64),
+    listening: impl FnOnce(std::net::SocketAddr, Start),
 ) -> Result<(), ServeError> {
     let feed = Arc::new(recalls::Feed::new(options.windows.events));
     let metrics = Arc::new(metrics::Metrics::new());
     let dir = &options.state_dir;
-    let intake = intake::Intake::open(
+    let (intake, start) = intake::Intake::open(
         dir,
         host,
         guards,
         schedule,
         &options.fields,
         options.windows,
+        options.retention,
         feed.clone(),
         metrics.clone(),
+        options.notices.clone(),
     )?;
-    let replayed = intake.logged();
     let malformed_path = dir.join("malformed.jsonl");
     let malformed = std::fs::OpenOptions::new()
         .create(true)
@@ -148,7 +165,7 @@ pub fn serve(
         let served = runtime.block_on(async move {
             listener.set_nonblocking(true).map_err(ServeError::Http)?;
             let listener = tokio::net::TcpListener::from_std(listener).map_err(ServeError::Http)?;
-            listening(listener.local_addr().map_err(ServeError::Http)?, replayed);
+            listening(listener.local_addr().map_err(ServeError::Http)?, start);
             match acceptor {
                 Some(acceptor) => {
                     let listener = tls::TlsListener::new(listener, acceptor).map_err(ServeError::Http)?;

@@ -1,8 +1,8 @@
 //! `GET /metrics`: what an operator watches, in the Prometheus text format.
 //!
 //! Requests and their latency per route and status, the records' routes,
-//! each guard's verdicts and recalls by outcome, the queue's depth and the
-//! log's size. Counters start at zero when the process starts; records the
+//! each guard's verdicts and recalls by outcome, snapshots taken and
+//! failed, the queue's depth and the log's size. Counters start at zero when the process starts; records the
 //! service screened again from its log at start are not counted, so the
 //! counters say what this process was asked.
 
@@ -41,6 +41,11 @@ struct Recall {
     outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Snapshot {
+    outcome: String,
+}
+
 /// Latency buckets from 0.25 ms to about 4 s, doubling.
 fn latency() -> Histogram {
     Histogram::new(exponential_buckets(0.000_25, 2.0, 15))
@@ -53,6 +58,7 @@ pub(crate) struct Metrics {
     records: Family<Decision, Counter>,
     verdicts: Family<Verdict, Counter>,
     recalls: Family<Recall, Counter>,
+    snapshots: Family<Snapshot, Counter>,
     pub(crate) queue_depth: Gauge,
     pub(crate) log_bytes: Gauge,
 }
@@ -77,8 +83,10 @@ impl Metrics {
         let queue_depth = Gauge::default();
         registry.register("queue_depth", "Requests waiting for the intake", queue_depth.clone());
         let log_bytes = Gauge::default();
-        registry.register("log_bytes", "Size of the write-ahead log", log_bytes.clone());
-        Metrics { registry, requests, seconds, records, verdicts, recalls, queue_depth, log_bytes }
+        registry.register("log_bytes", "Size of the write-ahead log's segments kept", log_bytes.clone());
+        let snapshots = Family::<Snapshot, Counter>::default();
+        registry.register("snapshots", "Snapshots of the guards' states, taken or failed", snapshots.clone());
+        Metrics { registry, requests, seconds, records, verdicts, recalls, snapshots, queue_depth, log_bytes }
     }
 
     pub(crate) fn request(&self, route: &str, status: u16, seconds: f64) {
@@ -96,6 +104,10 @@ impl Metrics {
 
     pub(crate) fn recall(&self, guard: &str, outcome: &str) {
         self.recalls.get_or_create(&Recall { guard: guard.into(), outcome: outcome.into() }).inc();
+    }
+
+    pub(crate) fn snapshot(&self, outcome: &str) {
+        self.snapshots.get_or_create(&Snapshot { outcome: outcome.into() }).inc();
     }
 
     /// The text Prometheus scrapes.

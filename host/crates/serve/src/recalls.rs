@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex};
 
 use assay_data::output::{DecisionLine, RecallOutcome, Route};
 use assay_pipeline::recall::PendingRecall;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a recall did, as the feed and `recalls.jsonl` say it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecallEvent {
     /// The event's number, from 1: `GET /v1/recalls?after=N` returns those above N.
     pub n: u64,
@@ -35,8 +35,30 @@ pub struct RecallEvent {
     pub outcome: RecallOutcome,
     /// The record's route after the recall, and before, when it changed.
     pub decision: Option<Route>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recalled_from: Option<Route>,
+}
+
+/// A [`Ledger`] as a snapshot keeps it.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct SavedLedger {
+    /// The `seq` of the oldest record kept.
+    oldest: u64,
+    next_event: u64,
+    /// Per record kept, oldest first, each guard's route and then the
+    /// record's, one letter each (`a`, `q`, `r`): a million records of five
+    /// guards take six megabytes, not the tens that words would.
+    routes: String,
+    /// Per record kept, oldest first, its id.
+    ids: Vec<String>,
+}
+
+fn letter(route: Route) -> char {
+    route.name().as_bytes()[0] as char
+}
+
+fn route_of(letter: char) -> Option<Route> {
+    Route::ALL.into_iter().find(|&r| self::letter(r) == letter)
 }
 
 /// The latest records' routes, and where each of their ids was seen.
@@ -73,9 +95,43 @@ impl Ledger {
         }
     }
 
+    /// What a snapshot keeps of it.
+    pub(crate) fn save(&self) -> SavedLedger {
+        let mut routes = String::with_capacity(self.routes.len() + self.decided.len());
+        for (k, (route, _)) in self.decided.iter().enumerate() {
+            routes.extend(self.routes.range(k * self.guards..(k + 1) * self.guards).map(|&r| letter(r)));
+            routes.push(letter(*route));
+        }
+        let ids = self.decided.iter().map(|(_, id)| id.to_string()).collect();
+        SavedLedger { oldest: self.oldest, next_event: self.next_event, routes, ids }
+    }
+
+    /// The ledger `saved` was made from, for `guards` guards, keeping the
+    /// latest `window` of its records (the window may have changed since).
+    pub(crate) fn restore(saved: SavedLedger, guards: usize, window: usize) -> Result<Ledger, String> {
+        let letters: Vec<char> = saved.routes.chars().collect();
+        if letters.len() != saved.ids.len() * (guards + 1) {
+            return Err(format!("{} route letters for {} records of {guards} guards", letters.len(), saved.ids.len()));
+        }
+        let mut ledger = Ledger::new(guards, window);
+        ledger.next_event = saved.next_event;
+        ledger.oldest = saved.oldest;
+        for (k, (record, id)) in letters.chunks(guards + 1).zip(saved.ids).enumerate() {
+            let routes: Option<Vec<Route>> = record.iter().map(|&l| route_of(l)).collect();
+            let routes = routes.ok_or_else(|| format!("a route letter other than a, q or r: {record:?}"))?;
+            ledger.push(saved.oldest + k as u64, routes[..guards].iter().copied(), routes[guards], id.into());
+        }
+        Ok(ledger)
+    }
+
     /// Records the decision on record `seq` (the next one), and lets the
     /// oldest go when the window is full.
     pub(crate) fn add(&mut self, seq: u64, decision: &DecisionLine) {
+        let routes = decision.guards.0.iter().map(|(_, e)| e.decision);
+        self.push(seq, routes, decision.decision, decision.id_text().into());
+    }
+
+    fn push(&mut self, seq: u64, routes: impl Iterator<Item = Route>, decision: Route, id: Arc<str>) {
         debug_assert_eq!(seq, self.oldest + self.decided.len() as u64);
         if self.decided.len() == self.window {
             let (_, id) = self.decided.pop_front().expect("the window is full");
@@ -89,10 +145,9 @@ impl Ledger {
             }
             self.oldest += 1;
         }
-        self.routes.extend(decision.guards.0.iter().map(|(_, e)| e.decision));
-        let id: Arc<str> = decision.id_text().into();
+        self.routes.extend(routes);
         self.ids.entry(id.clone()).or_default().push(seq);
-        self.decided.push_back((decision.decision, id));
+        self.decided.push_back((decision, id));
     }
 
     /// Applies `pending` (from guard `name`) to every record with its id
@@ -176,6 +231,11 @@ impl Feed {
         self.count.send_replace(last);
     }
 
+    /// The events kept, for a snapshot.
+    pub(crate) fn saved(&self) -> Vec<RecallEvent> {
+        self.events.lock().expect("the feed's lock is never poisoned").iter().cloned().collect()
+    }
+
     /// The events after number `after`, at most `limit`.
     pub(crate) fn after(&self, after: u64, limit: usize) -> Page {
         let kept = self.events.lock().expect("the feed's lock is never poisoned");
@@ -243,6 +303,31 @@ mod tests {
             ledger.add(seq, &accepted("x", seq));
         }
         assert_eq!((ledger.decided.len(), ledger.routes.len(), ledger.ids["x"].len()), (3, 6, 3));
+    }
+
+    #[test]
+    fn a_saved_ledger_restores_as_it_was() {
+        let mut ledger = Ledger::new(2, 4);
+        for (seq, id) in (1..).zip(["x", "y", "x", "z", "w", "x"]) {
+            ledger.add(seq, &accepted(id, seq));
+        }
+        ledger.apply(&recall(1, "x", 6), "b");
+        let saved = ledger.save();
+        // Records 3 to 6: each guard's route, then the record's.
+        assert_eq!(saved.routes, "aqq".to_string() + "aaa" + "aaa" + "aqq");
+        let text = serde_json::to_string(&saved).unwrap();
+        let mut restored = Ledger::restore(serde_json::from_str(&text).unwrap(), 2, 4).unwrap();
+        assert_eq!((restored.oldest, restored.next_event), (3, ledger.next_event));
+        assert_eq!(restored.routes, ledger.routes);
+        assert_eq!(restored.decided, ledger.decided);
+        assert_eq!(restored.ids, ledger.ids);
+        // Both go on alike: the same events for the same recall.
+        assert_eq!(restored.apply(&recall(0, "x", 6), "a"), ledger.apply(&recall(0, "x", 6), "a"));
+        // A smaller window keeps the latest records.
+        let small = Ledger::restore(ledger.save(), 2, 2).unwrap();
+        assert_eq!((small.oldest, small.decided.len(), small.ids.len()), (5, 2, 2));
+        let error = Ledger::restore(ledger.save(), 3, 4).err().unwrap();
+        assert_eq!(error, "12 route letters for 4 records of 3 guards");
     }
 
     fn event(n: u64) -> RecallEvent {

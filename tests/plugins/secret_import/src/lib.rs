@@ -8,7 +8,7 @@ wit_bindgen::generate!({
 
         world plugin {
             import acme:secrets/vault;
-            include assay:plugin/evaluator-plugin@0.1.3;
+            include assay:plugin/evaluator-plugin@0.1.4;
         }
     ",
     world: "test:secret-import/plugin",

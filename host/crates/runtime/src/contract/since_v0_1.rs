@@ -48,7 +48,7 @@ pub mod scope {
             package assay:host-scope;
 
             world guard-scope {
-                export assay:plugin/guard-scope@0.1.3;
+                export assay:plugin/guard-scope@0.1.4;
             }
         ",
         world: "assay:host-scope/guard-scope",
@@ -70,8 +70,8 @@ pub mod recall {
             package assay:host-recall;
 
             world guard-recall {
-                export assay:plugin/guard@0.1.3;
-                export assay:plugin/guard-recall@0.1.3;
+                export assay:plugin/guard@0.1.4;
+                export assay:plugin/guard-recall@0.1.4;
             }
         ",
         world: "assay:host-recall/guard-recall",
@@ -90,4 +90,22 @@ pub mod recall {
             }
         }
     }
+}
+
+/// The `guard-state` interface (since 0.1.4), apart from the guard's
+/// bindings as `guard-recall` is, and loaded on the guard's own instance:
+/// the state saved is the one that instance built.
+pub mod state {
+    wasmtime::component::bindgen!({
+        path: "../../../wit",
+        inline: "
+            package assay:host-state;
+
+            world guard-state {
+                export assay:plugin/guard-state@0.1.4;
+            }
+        ",
+        world: "assay:host-state/guard-state",
+        exports: { default: async },
+    });
 }
