@@ -47,6 +47,11 @@ impl Server {
         for line in lines.by_ref() {
             let line = line.unwrap();
             said.lock().unwrap().push_str(&format!("{line}\n"));
+            // With --log-format json, the same words are the event's message.
+            let line = match serde_json::from_str::<Value>(&line) {
+                Ok(event) => format!("assay serve: {}", event["message"].as_str().unwrap_or_default()),
+                Err(_) => line,
+            };
             if let Some(rest) = line.strip_prefix("assay serve: listening on ") {
                 listening = Some(rest.to_string());
                 break;
@@ -430,6 +435,50 @@ fn a_restart_continues_from_a_snapshot_and_old_segments_go() {
     let said = stderr(&output);
     assert!(said.contains("was taken with other guards or settings"), "{said}");
     assert!(said.contains("the log holds records from seq"), "{said}");
+}
+
+#[test]
+fn the_log_is_json_lines_with_each_event_s_fields_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let server = Server::start(&state, &["-g", "arithmetic", "--log-format", "json", "--log-level", "debug"]);
+    assert_eq!(server.replayed, 0);
+    decisions_of(&server.post(&json!({"id": "a", "comment": "2+2=5"}), None));
+    let bad = server.post(&json!({"id": "b", "rating": "sideways"}), None);
+    assert_eq!(bad.status, 400);
+    let (status, said) = server.stop();
+    assert!(status.success(), "{said}");
+    let events: Vec<Value> =
+        said.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
+    let of = |name: &str| events.iter().filter(|e| e["event"] == name).cloned().collect::<Vec<_>>();
+    // Only the service's own events: none of the engine's.
+    let ours = |e: &Value| e["target"].as_str().is_some_and(|t| t.starts_with("assay_serve"));
+    assert!(events.iter().all(|e| ours(e) && e["timestamp"].is_string()), "{said}");
+    let listening = &of("listening")[0];
+    assert_eq!(
+        (&listening["level"], &listening["logged"], &listening["replayed"]),
+        (&json!("INFO"), &json!(0), &json!(0))
+    );
+    assert!(listening["url"].as_str().unwrap().starts_with("http://127.0.0.1:"), "{listening}");
+    let requests = of("request");
+    let answered: Vec<(&Value, &Value, &Value)> =
+        requests.iter().map(|r| (&r["method"], &r["route"], &r["status"])).collect();
+    assert_eq!(
+        answered,
+        [(&json!("POST"), &json!("/v1/feedback"), &json!(200)), (&json!("POST"), &json!("/v1/feedback"), &json!(400))]
+    );
+    assert!(requests.iter().all(|r| r["level"] == "DEBUG" && r["micros"].is_u64()), "{requests:?}");
+    let refused = &of("refused")[0];
+    assert_eq!((&refused["level"], &refused["status"]), (&json!("INFO"), &json!(400)));
+    assert!(refused["reason"].as_str().unwrap().contains(r#"field "rating""#), "{refused}");
+    assert_eq!(of("stopped").len(), 1);
+
+    // At the default level, requests that went well are not logged.
+    let server = Server::start(&state, &["-g", "arithmetic", "--log-format", "json"]);
+    decisions_of(&server.post(&json!({"id": "c"}), None));
+    let (_, said) = server.stop();
+    assert!(!said.contains(r#""event":"request""#), "{said}");
+    assert!(said.contains(r#""event":"listening""#), "{said}");
 }
 
 #[test]

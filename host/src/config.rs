@@ -137,6 +137,26 @@ macro_rules! option_group {
     };
 }
 
+/// How `assay serve` writes its log (`[serve] log_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `assay serve: MESSAGE`, a line per event.
+    Text,
+    /// One JSON object per line: time, level, message and the event's fields.
+    Json,
+}
+
+/// The least severe events `assay serve` logs (`[serve] log_level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
 /// A value parser for an enum that serde names: the listed names, each read
 /// back through serde, so flags and the config file spell values alike.
 pub fn choice<T: DeserializeOwned + Clone + Send + Sync + 'static>(
@@ -351,6 +371,16 @@ option_group! {
         /// Default: keep every segment.
         #[arg(long, value_name = "N")]
         pub keep_segments: Option<usize>,
+        /// How the service's log on stderr is written: `text` (a line per
+        /// event) or `json` (a JSON object per line, with each event's
+        /// fields). Default: text.
+        #[arg(long, value_parser = choice::<LogFormat>(&["text", "json"]))]
+        pub log_format: Option<LogFormat>,
+        /// The least severe events logged: `error`, `warn`, `info` (the
+        /// start, snapshots, refused requests) or `debug` (every request).
+        /// Default: info.
+        #[arg(long, value_parser = choice::<LogLevel>(&["error", "warn", "info", "debug"]))]
+        pub log_level: Option<LogLevel>,
         /// Bearer tokens' SHA-256 digests (`sha256:HEX`), from the config
         /// only: a token on a command line would be in the process list.
         #[arg(skip)]

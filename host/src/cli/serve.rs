@@ -8,7 +8,7 @@ use assay_serve::{ServeOptions as Options, TokenDigest};
 use clap::Args;
 
 use super::guard::GuardChoice;
-use crate::config::{InputOptions, ServeOptions, SharedOptions};
+use crate::config::{InputOptions, LogFormat, LogLevel, ServeOptions, SharedOptions};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -26,6 +26,7 @@ pub fn serve(args: ServeArgs) -> Result<()> {
     let setup = args.choice.setup(args.shared)?;
     let config = &setup.config;
     let options = args.serve.over(config.serve.clone());
+    start_log(options.log_format.unwrap_or(LogFormat::Text), options.log_level.unwrap_or(LogLevel::Info));
     let input = args.input.over(config.input.clone());
     let fields = input.field_map(FieldMap::feedback()).map_err(anyhow::Error::msg)?;
     let state_dir = options.state.ok_or_else(|| {
@@ -73,18 +74,75 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             segment_bytes: options.segment_bytes.unwrap_or(64 << 20).max(1),
             keep_segments: options.keep_segments,
         },
-        notices: std::sync::Arc::new(|notice: &str| eprintln!("assay serve: {notice}")),
     };
     assay_serve::serve(&host, &guards, &evaluators, &setup.schedule, options, listener, |address, start| {
         let from = match start.snapshot {
             Some(seq) => format!(", from the snapshot at seq {seq}"),
             None => String::new(),
         };
-        eprintln!(
-            "assay serve: listening on {scheme}://{address} ({} logged records screened again{from}; {} logged in all)",
-            start.replayed, start.logged
+        let (replayed, logged) = (start.replayed, start.logged);
+        tracing::info!(
+            target: "assay_serve",
+            event = "listening",
+            url = %format!("{scheme}://{address}"),
+            replayed,
+            logged,
+            snapshot = start.snapshot,
+            "listening on {scheme}://{address} ({replayed} logged records screened again{from}; {logged} logged in all)"
         );
     })?;
-    eprintln!("assay serve: stopped; every answered record is in the log");
+    tracing::info!(target: "assay_serve", event = "stopped", "stopped; every answered record is in the log");
     Ok(())
+}
+
+/// Writes the service's events (target `assay_serve`; the engine's own are
+/// left out) to stderr, from `level` up: as `assay serve: MESSAGE` lines,
+/// or as JSON objects with every field.
+fn start_log(format: LogFormat, level: LogLevel) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let level = match level {
+        LogLevel::Error => tracing::Level::ERROR,
+        LogLevel::Warn => tracing::Level::WARN,
+        LogLevel::Info => tracing::Level::INFO,
+        LogLevel::Debug => tracing::Level::DEBUG,
+    };
+    let only_the_service = tracing_subscriber::filter::Targets::new().with_target("assay_serve", level);
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false);
+    let layer = match format {
+        LogFormat::Json => layer.json().flatten_event(true).with_current_span(false).boxed(),
+        LogFormat::Text => layer.event_format(Plain).boxed(),
+    };
+    // A second subscriber (never, in one process) would be refused; logging then goes on as before.
+    let _ = tracing_subscriber::registry().with(layer.with_filter(only_the_service)).try_init();
+}
+
+/// `assay serve: MESSAGE`, the message alone: the fields are in it already,
+/// in words.
+struct Plain;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for Plain
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        writeln!(writer, "assay serve: {}", message.0)
+    }
 }

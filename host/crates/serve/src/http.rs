@@ -105,8 +105,21 @@ async fn measured(
 ) -> Response {
     let route = ROUTES.into_iter().find(|r| *r == request.uri().path()).unwrap_or("other");
     let started = std::time::Instant::now();
+    let method = request.method().clone();
     let response = next.run(request).await;
-    app.metrics.request(route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    let (status, elapsed) = (response.status().as_u16(), started.elapsed());
+    app.metrics.request(route, status, elapsed.as_secs_f64());
+    let micros = elapsed.as_micros() as u64;
+    tracing::debug!(event = "request", %method, route, status, micros, "{method} {route} {status} in {micros} µs");
+    // The layers' own refusals, which `error` does not see.
+    let reason = match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Some("the body is over max_body_bytes"),
+        StatusCode::REQUEST_TIMEOUT => Some("the request was not sent and answered within request_timeout_ms"),
+        _ => None,
+    };
+    if let Some(reason) = reason {
+        tracing::info!(event = "refused", status, reason, "answered {status}: {reason}");
+    }
     response
 }
 
@@ -120,7 +133,15 @@ async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     ([(header::CONTENT_TYPE, content_type)], app.metrics.render()).into_response()
 }
 
+/// An error answer, logged: at `warn` when the service is the cause or
+/// is overloaded (5xx, 429), at `info` when the request is (4xx).
 fn error(status: StatusCode, message: &str) -> Response {
+    let code = status.as_u16();
+    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+        tracing::warn!(event = "refused", status = code, reason = message, "answered {code}: {message}");
+    } else {
+        tracing::info!(event = "refused", status = code, reason = message, "answered {code}: {message}");
+    }
     (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 

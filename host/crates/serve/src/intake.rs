@@ -68,13 +68,7 @@ pub(crate) struct Intake<'a> {
     journal: Journal,
     decider: Decider<'a>,
     retention: Retention,
-    notices: Notices,
 }
-
-/// Where the service tells its operator what they should know and no
-/// request is answered with (a snapshot that failed, one that could not
-/// be used).
-pub type Notices = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// How much of the past the service keeps in memory.
 #[derive(Debug, Clone, Copy)]
@@ -126,7 +120,6 @@ impl<'a> Intake<'a> {
         retention: Retention,
         feed: Arc<Feed>,
         metrics: Arc<Metrics>,
-        notices: Notices,
     ) -> Result<(Intake<'a>, Start), ServeError> {
         std::fs::create_dir_all(dir).map_err(|error| ServeError::State { path: dir.to_path_buf(), error })?;
         if retention.keep_segments.is_some()
@@ -140,18 +133,22 @@ impl<'a> Intake<'a> {
         if let Some((snapshot, states)) = snapshot::newest(dir)? {
             let seq = snapshot.seq;
             if !snapshot.taken_with(guards) {
-                notices(&format!(
+                tracing::warn!(
+                    event = "snapshot_unused",
+                    seq,
                     "the snapshot at seq {seq} was taken with other guards or settings ({}); screening the whole \
                      log again",
                     snapshot.guard_names()
-                ));
+                );
             } else {
                 match screener.restore(&states) {
                     Ok(()) => resumed = Some(snapshot),
                     Err(failure) => {
-                        notices(&format!(
+                        tracing::warn!(
+                            event = "snapshot_unused",
+                            seq,
                             "the snapshot at seq {seq} cannot be restored ({failure}); screening the whole log again"
-                        ));
+                        );
                         screener = Screener::new(host, guards, schedule);
                     }
                 }
@@ -212,7 +209,7 @@ impl<'a> Intake<'a> {
         decider.counting = true;
         decider.metrics.log_bytes.set(journal.bytes() as i64);
         let start = Start { logged: journal.next_seq() - 1, replayed, snapshot: (after > 0).then_some(after) };
-        Ok((Intake { journal, decider, retention, notices }, start))
+        Ok((Intake { journal, decider, retention }, start))
     }
 
     /// Takes requests until the channel closes (the server stopped), then
@@ -277,13 +274,19 @@ impl<'a> Intake<'a> {
         match self.decider.snapshot(seq) {
             Ok(()) => {
                 self.decider.metrics.snapshot("taken");
-                if let Some(keep) = self.retention.keep_segments {
-                    self.journal.retire(seq, keep)?;
-                }
+                let deleted = match self.retention.keep_segments {
+                    Some(keep) => self.journal.retire(seq, keep)?,
+                    None => 0,
+                };
+                tracing::info!(event = "snapshot", seq, deleted, "a snapshot at seq {seq}; {deleted} segments deleted");
             }
             Err(error) => {
                 self.decider.metrics.snapshot("failed");
-                (self.notices)(&format!("no snapshot at seq {seq}, so the log is kept whole for now: {error}"));
+                tracing::warn!(
+                    event = "snapshot_failed",
+                    seq,
+                    "no snapshot at seq {seq}, so the log is kept whole for now: {error}"
+                );
             }
         }
         self.decider.metrics.log_bytes.set(self.journal.bytes() as i64);

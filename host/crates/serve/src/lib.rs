@@ -18,6 +18,11 @@
 //! and published as numbered events (`GET /v1/recalls?after=N`), so a
 //! consumer can pull back what it already took.
 //!
+//! It logs through `tracing` (target `assay_serve`): every request at
+//! `debug` with its route, status and time, refused ones at `info` or
+//! `warn` with the reason, snapshots and what could not be used; the
+//! binary decides how the events are written.
+//!
 //! What it must not depend on: the command line (the binary parses flags
 //! and the config and hands over loaded guards).
 
@@ -38,7 +43,7 @@ use assay_pipeline::{BadRecordPolicy, EvaluateOptions, Guard, Schedule};
 use assay_runtime::{Host, LoadedPlugin};
 
 pub use http::TokenDigest;
-pub use intake::{Notices, Retention, Start, Windows};
+pub use intake::{Retention, Start, Windows};
 pub use journal::JournalError;
 pub use snapshot::SnapshotError;
 pub use tls::{TlsError, TlsFiles};
@@ -69,8 +74,6 @@ pub struct ServeOptions {
     pub windows: Windows,
     /// How the log is cut into segments and how many are kept.
     pub retention: Retention,
-    /// Where to tell what no request is answered with.
-    pub notices: Notices,
 }
 
 /// Why the service stopped or could not start.
@@ -124,7 +127,6 @@ pub fn serve(
         options.retention,
         feed.clone(),
         metrics.clone(),
-        options.notices.clone(),
     )?;
     let malformed_path = dir.join("malformed.jsonl");
     let malformed = std::fs::OpenOptions::new()
