@@ -1,6 +1,9 @@
 //! `assay serve`, driven through the real binary over HTTP: the same
 //! decisions as `assay guard`, recalls delivered, nothing acknowledged lost
-//! to SIGKILL, tokens, limits, malformed input and overload.
+//! to SIGKILL, tokens, limits, malformed input and overload. Every answer
+//! the tests get is checked against the checked-in OpenAPI document
+//! ([`conforms`]): its status is documented for the route, its content
+//! type is the documented one, and a JSON body fits the documented schema.
 
 mod common;
 #[path = "common/webdriver.rs"]
@@ -10,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use common::*;
@@ -85,6 +88,7 @@ impl Server {
 
     fn recalls(&self, after: u64, wait: u64) -> Value {
         let answer = request("GET", &format!("{}/v1/recalls?after={after}&wait={wait}", self.url), &[], "").unwrap();
+        conforms(&answer, "get", "/v1/recalls");
         assert_eq!(answer.status, 200, "{}", answer.body);
         serde_json::from_str(&answer.body).unwrap()
     }
@@ -187,7 +191,43 @@ fn names_in(dir: &Path) -> Vec<String> {
     names
 }
 
+/// Checks `answer` to `method route` against `host/crates/serve/openapi.json`.
+fn conforms(answer: &Answer, method: &str, route: &str) {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    let document = DOCUMENT.get_or_init(|| {
+        serde_json::from_str(&std::fs::read_to_string(root().join("host/crates/serve/openapi.json")).unwrap()).unwrap()
+    });
+    let path = format!("/paths/{}/{method}/responses/{}", route.replace('/', "~1"), answer.status);
+    let Some(documented) = document.pointer(&path) else {
+        panic!("{method} {route} answered {}, which openapi.json does not document: {}", answer.status, answer.body)
+    };
+    let content_type = answer
+        .head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type: ").map(str::to_string))
+        .unwrap_or_default();
+    let Some(types) = documented["content"].as_object() else {
+        // The document promises no body shape (the layers' own refusals).
+        return;
+    };
+    let media = types.keys().find(|t| content_type.starts_with(t.as_str())).unwrap_or_else(|| {
+        panic!("{method} {route} {}: content type {content_type:?}, documented {:?}", answer.status, types.keys())
+    });
+    if media != "application/json" {
+        return;
+    }
+    // The document is the schema's root, so its `#/components/...`
+    // references resolve; the answer's schema is reached through `$ref`.
+    let mut schema = document.clone();
+    schema["$ref"] = json!(format!("#{path}/content/application~1json/schema"));
+    let validator = jsonschema::options().with_draft(jsonschema::Draft::Draft202012).build(&schema).unwrap();
+    let body: Value = serde_json::from_str(&answer.body).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&body).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{method} {route} {}: {errors:?}\n{}", answer.status, answer.body);
+}
+
 fn decisions_of(answer: &Answer) -> Vec<Value> {
+    conforms(answer, "post", "/v1/feedback");
     assert_eq!(answer.status, 200, "{}", answer.body);
     let body: Value = serde_json::from_str(&answer.body).unwrap();
     body["decisions"].as_array().unwrap().clone()
@@ -527,29 +567,40 @@ fn tokens_limits_malformed_input_and_overload() {
     let record = |id: &str, comment: &str| json!({"id": id, "output": "x", "comment": comment});
 
     let refused = server.post(&record("a", "ok"), None);
+    conforms(&refused, "post", "/v1/feedback");
     assert_eq!(refused.status, 401, "{}", refused.body);
     assert!(refused.head.contains("www-authenticate: bearer"), "{}", refused.head);
     assert_eq!(server.post(&record("a", "ok"), Some("bad-token")).status, 401);
     assert_eq!(decisions_of(&server.post(&record("a", "ok"), Some("good-token")))[0]["decision"], "accept");
     let health = request("GET", &format!("{}/healthz", server.url), &[], "").unwrap();
+    conforms(&health, "get", "/healthz");
     assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
-    assert_eq!(request("GET", &format!("{}/readyz", server.url), &[], "").unwrap().status, 200);
+    let ready = request("GET", &format!("{}/readyz", server.url), &[], "").unwrap();
+    conforms(&ready, "get", "/readyz");
+    assert_eq!(ready.status, 200);
     let feed = request("GET", &format!("{}/v1/recalls?after=0", server.url), &[], "").unwrap();
+    conforms(&feed, "get", "/v1/recalls");
     assert_eq!(feed.status, 401, "the feed needs a token too");
-    assert_eq!(request("GET", &format!("{}/metrics", server.url), &[], "").unwrap().status, 401);
+    let metrics = request("GET", &format!("{}/metrics", server.url), &[], "").unwrap();
+    conforms(&metrics, "get", "/metrics");
+    assert_eq!(metrics.status, 401);
     let openapi = request("GET", &format!("{}/openapi.json", server.url), &[], "").unwrap();
+    conforms(&openapi, "get", "/openapi.json");
     assert_eq!(openapi.status, 200, "the API's description needs no token");
     let openapi: Value = serde_json::from_str(&openapi.body).unwrap();
     assert!(openapi["paths"]["/v1/feedback"]["post"].is_object());
 
     let big = server.post(&record("b", &"x".repeat(3000)), Some("good-token"));
+    conforms(&big, "post", "/v1/feedback");
     assert_eq!(big.status, 413);
     let headers = [("Authorization", "Bearer good-token")];
     let url = format!("{}/v1/feedback", server.url);
     let broken = request("POST", &url, &headers, "{\"id\": \"c\", ").unwrap();
+    conforms(&broken, "post", "/v1/feedback");
     assert_eq!(broken.status, 400);
     assert!(broken.body.contains("the body is not JSON"), "{}", broken.body);
     let bad_field = server.post(&json!([record("d", "ok"), {"id": "e", "rating": "sideways"}]), Some("good-token"));
+    conforms(&bad_field, "post", "/v1/feedback");
     assert_eq!(bad_field.status, 400);
     assert!(bad_field.body.contains(r#"record 2: field \"rating\""#), "{}", bad_field.body);
     let malformed = read_jsonl(&state.join("malformed.jsonl"));
@@ -570,6 +621,7 @@ fn tokens_limits_malformed_input_and_overload() {
     };
     std::thread::sleep(Duration::from_millis(100));
     let turned_away = server.post(&record("t", "ok"), Some("good-token"));
+    conforms(&turned_away, "post", "/v1/feedback");
     assert_eq!(turned_away.status, 503, "{}", turned_away.body);
     assert!(turned_away.head.contains("retry-after: 1"), "{}", turned_away.head);
     assert_eq!(decisions_of(&busy.join().unwrap()).len(), 4);
@@ -605,6 +657,7 @@ fn each_token_has_its_rate_and_a_slow_client_is_cut_off() {
     assert_eq!(server.post(&record, Some("team-a")).status, 200);
     assert_eq!(server.post(&record, Some("team-a")).status, 200);
     let limited = server.post(&record, Some("team-a"));
+    conforms(&limited, "post", "/v1/feedback");
     assert_eq!(limited.status, 429, "{}", limited.body);
     assert!(limited.head.contains("retry-after: 1"), "{}", limited.head);
     assert_eq!(server.post(&record, Some("team-b")).status, 200, "another token has a budget of its own");
@@ -645,6 +698,7 @@ fn evaluate_scores_samples_as_assay_run_does() {
     let mut scored = Vec::new();
     for part in samples.chunks(7) {
         let answer = request("POST", &url, &[], &Value::Array(part.to_vec()).to_string()).unwrap();
+        conforms(&answer, "post", "/v1/evaluate");
         assert_eq!(answer.status, 200, "{}", answer.body);
         let body: Value = serde_json::from_str(&answer.body).unwrap();
         scored.extend(body["samples"].as_array().unwrap().iter().cloned());
@@ -652,6 +706,7 @@ fn evaluate_scores_samples_as_assay_run_does() {
     assert_eq!(scored, expected, "the same lines as samples.jsonl");
 
     let bad = request("POST", &url, &[], &json!([samples[0], {"id": "x"}]).to_string()).unwrap();
+    conforms(&bad, "post", "/v1/evaluate");
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("record 2: missing field \\\"output\\\""), "{}", bad.body);
     // Feedback still goes to the guards of the same config: none here, so all pass.
