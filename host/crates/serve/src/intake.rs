@@ -271,6 +271,7 @@ impl<'a> Intake<'a> {
     fn rotate(&mut self) -> Result<(), ServeError> {
         self.journal.rotate()?;
         let seq = self.journal.next_seq() - 1;
+        let started = std::time::Instant::now();
         match self.decider.snapshot(seq) {
             Ok(()) => {
                 self.decider.metrics.snapshot("taken");
@@ -278,7 +279,14 @@ impl<'a> Intake<'a> {
                     Some(keep) => self.journal.retire(seq, keep)?,
                     None => 0,
                 };
-                tracing::info!(event = "snapshot", seq, deleted, "a snapshot at seq {seq}; {deleted} segments deleted");
+                let millis = started.elapsed().as_millis() as u64;
+                tracing::info!(
+                    event = "snapshot",
+                    seq,
+                    deleted,
+                    millis,
+                    "a snapshot at seq {seq} in {millis} ms; {deleted} segments deleted"
+                );
             }
             Err(error) => {
                 self.decider.metrics.snapshot("failed");

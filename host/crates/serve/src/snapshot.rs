@@ -184,6 +184,10 @@ pub(crate) fn newest(state: &Path) -> Result<Option<(Snapshot, Vec<SavedGuard>)>
         states.push(match &mark.state {
             None => SavedGuard::Fresh,
             Some((name, sha256)) => {
+                // Only names this module writes: nothing outside the snapshot's folder.
+                if name.contains(['/', '\\']) || name.starts_with('.') {
+                    return Err(damaged(format!("a state file named {name:?}")));
+                }
                 let file = dir.join(name);
                 let bytes = std::fs::read(&file).map_err(|error| SnapshotError::Io { path: file.clone(), error })?;
                 if hex(&Sha256::digest(&bytes)) != *sha256 {
