@@ -522,6 +522,24 @@ fn the_log_is_json_lines_with_each_event_s_fields_when_asked() {
 }
 
 #[test]
+fn a_bad_logged_record_is_named_by_its_segment_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("state/log");
+    std::fs::create_dir_all(&log).unwrap();
+    let entries = [
+        r#"{"seq":1,"batch":1,"record":{"id":"a","rating":"up"}}"#,
+        r#"{"seq":2,"batch":1,"record":{"id":"b","rating":"sideways"}}"#,
+    ];
+    std::fs::write(log.join("00000000000000000001.wal"), entries.join("\n") + "\n").unwrap();
+    let output = run(assay()
+        .args(["serve", "--bind", "127.0.0.1:0", "-g", "arithmetic", "--state"])
+        .arg(dir.path().join("state")));
+    assert!(!output.status.success());
+    let said = stderr(&output);
+    assert!(said.contains("00000000000000000001.wal:2: not an entry of the feedback log: field \"rating\""), "{said}");
+}
+
+#[test]
 fn a_guard_that_cannot_save_keeps_the_log_whole() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");

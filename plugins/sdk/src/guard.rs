@@ -88,13 +88,10 @@ pub trait Guard: Sized + 'static {
     /// Continues from `state`, which [`Guard::save`] returned on an
     /// instance configured the same way: from then on this instance must
     /// decide and recall exactly as that one would have.
-    fn restore(&mut self, state: &[u8]) -> Result<(), String> {
+    fn restore(&mut self, _state: &[u8]) -> Result<(), String> {
         match Self::scope() {
             Scope::Record => Ok(()),
-            Scope::Run => {
-                let _ = state;
-                Err(format!("{} keeps state across records and cannot restore it", Self::describe().name))
-            }
+            Scope::Run => Err(format!("{} keeps state across records and cannot restore it", Self::describe().name)),
         }
     }
 }

@@ -20,7 +20,7 @@ use assay_runtime::{Feedback, Host, Scope};
 use serde_json::value::RawValue;
 
 use crate::ServeError;
-use crate::journal::{Entry, Journal, JournalError};
+use crate::journal::{Entry, Journal, JournalError, Place};
 use crate::metrics::Metrics;
 use crate::recalls::{Feed, Ledger};
 use crate::snapshot::{self, Snapshot, SnapshotError};
@@ -188,14 +188,14 @@ impl<'a> Intake<'a> {
         let mut group: Vec<Incoming> = Vec::new();
         let mut first = after + 1;
         let mut replayed = 0;
-        let journal = Journal::open(dir, after, |Entry { seq, batch, record }| {
+        let journal = Journal::open(dir, after, |Entry { seq, batch, record }, Place { path, line }| {
             if batch != first && !group.is_empty() {
                 decider.screen(first, std::mem::take(&mut group))?;
             }
             first = batch;
             let read = read_record(&record, seq, fields).map_err(|message| JournalError::Corrupt {
-                path: dir.join("log"),
-                line: seq,
+                path: path.to_path_buf(),
+                line,
                 message,
             })?;
             group.push(read);

@@ -40,6 +40,13 @@ pub struct Entry {
     pub record: Box<RawValue>,
 }
 
+/// Where an entry was read: its segment and line, for errors about it.
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    pub path: &'a Path,
+    pub line: u64,
+}
+
 /// Why the log could not be opened or read.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -83,12 +90,13 @@ fn segment_name(first: u64) -> String {
 impl Journal {
     /// Opens the log in `state/log/` (creating it, and moving a log kept as
     /// `state/feedback.wal` by an earlier version into it), and hands `each`
-    /// every entry whose `seq` is above `after`, in order, one at a time:
-    /// replaying a long log takes no more memory than its longest group.
+    /// every entry whose `seq` is above `after`, in order, one at a time,
+    /// with where it was read: replaying a long log takes no more memory
+    /// than its longest group.
     pub fn open<E: From<JournalError>>(
         state: &Path,
         after: u64,
-        mut each: impl FnMut(Entry) -> Result<(), E>,
+        mut each: impl FnMut(Entry, Place<'_>) -> Result<(), E>,
     ) -> Result<Journal, E> {
         let dir = state.join("log");
         let io = |path: &Path| {
@@ -152,7 +160,7 @@ impl Journal {
                 good += read as u64;
                 last_seq = entry.seq;
                 if entry.seq > after {
-                    each(entry)?;
+                    each(entry, Place { path: &path, line })?;
                 }
             }
             drop(reader);
@@ -298,7 +306,7 @@ mod tests {
     /// Every entry above `after`.
     fn read(dir: &Path, after: u64) -> Result<(Journal, Vec<Read>), JournalError> {
         let mut entries = Vec::new();
-        let journal = Journal::open(dir, after, |e| {
+        let journal = Journal::open(dir, after, |e, _| {
             entries.push((e.seq, e.batch, e.record.get().to_string()));
             Ok::<_, JournalError>(())
         })?;
