@@ -462,7 +462,12 @@ struct GuardRunner<'a> {
     slot: Slot<GuardInstance>,
 }
 
-impl GuardRunner<'_> {
+impl<'a> GuardRunner<'a> {
+    /// How this guard's instances are made.
+    fn recipe(&self) -> Recipe<'a> {
+        Recipe { loaded: &self.guard.loaded, host: self.host, determinism: &self.schedule.determinism }
+    }
+
     /// Screens the readable records of the chunk at `position`.
     fn screen(&mut self, feedback: &[Feedback], position: u64) -> Verdicts {
         let mut verdicts =
@@ -471,8 +476,7 @@ impl GuardRunner<'_> {
         let mut splits = TRAP_SPLITS_PER_CHUNK;
         for (b, batch) in feedback.chunks(self.schedule.batch_size).enumerate() {
             let call_seed = call_seed(position, b);
-            let recipe =
-                Recipe { loaded: &self.guard.loaded, host: self.host, determinism: &self.schedule.determinism };
+            let recipe = self.recipe();
             // Recalls of the calls that succeeded, when a trap split the batch.
             let recalled = std::cell::RefCell::new(Vec::new());
             let outcomes = self.slot.call_isolating(
@@ -689,11 +693,7 @@ impl Screener<'_> {
             match saved {
                 SavedGuard::Fresh => runner.slot.clear(),
                 SavedGuard::State(state) => {
-                    let recipe = Recipe {
-                        loaded: &runner.guard.loaded,
-                        host: runner.host,
-                        determinism: &runner.schedule.determinism,
-                    };
+                    let recipe = runner.recipe();
                     let instance =
                         runner.slot.start(&runner.runtime, recipe).map_err(|f| failed(StateError::Failed(f)))?;
                     runner.runtime.block_on(instance.restore(state)).map_err(failed)?;

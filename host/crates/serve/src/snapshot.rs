@@ -22,8 +22,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use assay_pipeline::{Guard, SavedGuard, StateFailure};
+use assay_runtime::Digest;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::journal::sync_dir;
 use crate::recalls::{RecallEvent, SavedLedger};
@@ -144,7 +144,7 @@ pub(crate) fn write(
             SavedGuard::State(bytes) => {
                 let name = format!("guard-{k}.state");
                 write_synced(&name, bytes)?;
-                Some((name, hex(&Sha256::digest(bytes))))
+                Some((name, Digest::of(bytes).to_string()))
             }
         };
         snapshot.guards.push(GuardMark::of(guard, state));
@@ -190,7 +190,7 @@ pub(crate) fn newest(state: &Path) -> Result<Option<(Snapshot, Vec<SavedGuard>)>
                 }
                 let file = dir.join(name);
                 let bytes = std::fs::read(&file).map_err(|error| SnapshotError::Io { path: file.clone(), error })?;
-                if hex(&Sha256::digest(&bytes)) != *sha256 {
+                if Digest::of(&bytes).to_string() != *sha256 {
                     return Err(damaged(format!("{name} does not match its SHA-256")));
                 }
                 SavedGuard::State(bytes)
@@ -216,8 +216,4 @@ fn list(all: &Path) -> Result<Vec<(u64, PathBuf)>, SnapshotError> {
     }
     found.sort();
     Ok(found)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
