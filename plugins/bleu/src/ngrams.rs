@@ -6,6 +6,12 @@
 //! values for character n-grams. An n-gram is keyed by the number of its
 //! prefix (the n-gram one token shorter) and its last token, so every order
 //! hashes one `u64` and no n-gram is ever copied.
+//!
+//! Those keys are numbered by [`Numbering`], a table made for this one use
+//! rather than a general hash map: numbering n-grams was four fifths of
+//! `chrf`'s time and most of it went to the map's general machinery (control
+//! bytes probed eight at a time without SIMD inside the sandbox, clearing
+//! its whole capacity per output).
 
 use std::collections::HashMap;
 
@@ -21,7 +27,7 @@ const UNKNOWN: u32 = u32::MAX;
 #[derive(Default)]
 pub struct Ngrams {
     max_order: usize,
-    numbers: HashMap<u64, u32, FixedState>,
+    numbers: Numbering,
     /// Per n-gram number (0 is the empty n-gram): its order and its count in the output.
     order: Vec<u32>,
     count: Vec<u32>,
@@ -36,14 +42,7 @@ impl Ngrams {
     pub fn index(&mut self, output: &[u32], max_order: usize) {
         self.max_order = max_order;
         let needed = output.len() * max_order;
-        // Clearing costs the table's whole capacity, so one very long output
-        // must not slow down every output after it.
-        if self.numbers.capacity() > 8 * needed.max(256) {
-            self.numbers = HashMap::with_capacity_and_hasher(needed, FixedState::default());
-        } else {
-            self.numbers.clear();
-            self.numbers.reserve(needed);
-        }
+        self.numbers.reset(needed);
         self.order.clear();
         self.count.clear();
         self.order.reserve(needed + 1);
@@ -53,7 +52,7 @@ impl Ngrams {
         let (numbers, order, count) = (&mut self.numbers, &mut self.order, &mut self.count);
         walk(output, max_order, &mut self.ends, |key, n| {
             let next = order.len() as u32;
-            let number = *numbers.entry(key).or_insert(next);
+            let number = numbers.number(key, next);
             if number == next {
                 order.push(n);
                 count.push(0);
@@ -75,7 +74,7 @@ impl Ngrams {
         for reference in references {
             let (numbers, in_reference) = (&self.numbers, &mut self.in_reference);
             walk(reference, self.max_order, &mut self.ends, |key, _| {
-                let number = *numbers.get(&key)?;
+                let number = numbers.get(key)?;
                 in_reference[number as usize] += 1;
                 Some(number)
             });
@@ -89,6 +88,83 @@ impl Ngrams {
             matches[self.order[number] as usize - 1] += self.count[number].min(self.best[number]);
         }
         matches
+    }
+}
+
+/// n-gram keys to their numbers: open addressing, linear probing, one
+/// multiply-shift hash, never fuller than two thirds. Keys are only added
+/// and looked up, and the table is emptied once per output, which a stamp
+/// does at once: a slot whose stamp is not the current one is empty.
+#[derive(Default)]
+struct Numbering {
+    slots: Vec<Slot>,
+    stamp: u32,
+    /// 64 minus log2 of the number of slots: a hash's top bits pick its slot.
+    shift: u32,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    key: u64,
+    number: u32,
+    stamp: u32,
+}
+
+impl Numbering {
+    /// Empties the table, with room for `keys` keys.
+    fn reset(&mut self, keys: usize) {
+        let wanted = (keys + keys / 2).max(64).next_power_of_two();
+        // A table far larger than needed is replaced, so that one very long
+        // output does not make every later one touch its memory.
+        if self.slots.len() < wanted || self.slots.len() > 8 * wanted {
+            self.slots = vec![Slot::default(); wanted];
+            self.shift = 64 - wanted.trailing_zeros();
+            self.stamp = 1;
+            return;
+        }
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.slots.fill(Slot::default());
+            self.stamp = 1;
+        }
+    }
+
+    /// Where the probe for `key` starts. Fibonacci hashing: the product's top
+    /// bits depend on every bit of the key.
+    fn home(&self, key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    fn get(&self, key: u64) -> Option<u32> {
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(key);
+        loop {
+            let slot = &self.slots[at];
+            if slot.stamp != self.stamp {
+                return None;
+            }
+            if slot.key == key {
+                return Some(slot.number);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// The number of `key`, which becomes `next` if the table lacks it.
+    fn number(&mut self, key: u64, next: u32) -> u32 {
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(key);
+        loop {
+            let slot = &mut self.slots[at];
+            if slot.stamp != self.stamp {
+                *slot = Slot { key, number: next, stamp: self.stamp };
+                return next;
+            }
+            if slot.key == key {
+                return slot.number;
+            }
+            at = (at + 1) & mask;
+        }
     }
 }
 
@@ -159,6 +235,32 @@ mod tests {
         assert_eq!(clipped(&output, &[&output], 4), [7, 6, 5, 4]);
         assert_eq!(clipped(&output, &[&[5, 6, UNKNOWN, 7, 8, 5, 6, 9]], 4), [6, 4, 2, 1]);
         assert_eq!(clipped(&output, &[], 4), [0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn the_table_numbers_each_key_once_and_forgets_them_at_each_reset() {
+        let mut table = Numbering::default();
+        for round in 0..4u64 {
+            // Few and many keys, so the table is made, grown, replaced and kept.
+            let keys = [10, 5_000, 10, 20][round as usize];
+            table.reset(keys);
+            for key in 0..keys as u64 {
+                // Keys that share their low or their high halves.
+                let key = ((key % 97) << 32) | (key / 97) | (round << 40);
+                assert_eq!(table.get(key), None, "round {round}: {key:#x} is left from an earlier round");
+                assert_eq!(table.number(key, key as u32 ^ 7), key as u32 ^ 7);
+            }
+            for key in 0..keys as u64 {
+                let key = ((key % 97) << 32) | (key / 97) | (round << 40);
+                assert_eq!(table.number(key, u32::MAX), key as u32 ^ 7);
+                assert_eq!(table.get(key), Some(key as u32 ^ 7));
+            }
+        }
+        // A stamp that wraps empties the slots for real.
+        table.stamp = u32::MAX;
+        table.reset(10);
+        assert_eq!(table.stamp, 1);
+        assert_eq!(table.get(5), None);
     }
 
     #[test]
