@@ -135,36 +135,34 @@ impl Numbering {
         (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
     }
 
-    fn get(&self, key: u64) -> Option<u32> {
+    /// The slot holding `key`, or else the empty slot where it would go.
+    fn find(&self, key: u64) -> (usize, bool) {
         let mask = self.slots.len() - 1;
         let mut at = self.home(key);
         loop {
             let slot = &self.slots[at];
             if slot.stamp != self.stamp {
-                return None;
+                return (at, false);
             }
             if slot.key == key {
-                return Some(slot.number);
+                return (at, true);
             }
             at = (at + 1) & mask;
         }
     }
 
+    fn get(&self, key: u64) -> Option<u32> {
+        let (at, found) = self.find(key);
+        found.then(|| self.slots[at].number)
+    }
+
     /// The number of `key`, which becomes `next` if the table lacks it.
     fn number(&mut self, key: u64, next: u32) -> u32 {
-        let mask = self.slots.len() - 1;
-        let mut at = self.home(key);
-        loop {
-            let slot = &mut self.slots[at];
-            if slot.stamp != self.stamp {
-                *slot = Slot { key, number: next, stamp: self.stamp };
-                return next;
-            }
-            if slot.key == key {
-                return slot.number;
-            }
-            at = (at + 1) & mask;
+        let (at, found) = self.find(key);
+        if !found {
+            self.slots[at] = Slot { key, number: next, stamp: self.stamp };
         }
+        self.slots[at].number
     }
 }
 
