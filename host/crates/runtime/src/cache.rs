@@ -378,17 +378,10 @@ fn load_entry(engine: &Engine, path: &Path, tag: impl Fn(&[u8]) -> CacheMac) -> 
     // SAFETY: geteuid has no preconditions and cannot fail.
     let only_mine = metadata.uid() == unsafe { libc::geteuid() } && metadata.mode() & 0o022 == 0;
     if cfg!(target_os = "linux") && only_mine {
-        // Checked through a small buffer, so that no page of the artifact is
-        // copied or faulted in unless the code runs it.
+        // Streamed into the MAC, so that no page of the artifact is copied or
+        // faulted in unless the code runs it.
         let mut mac = tag(&[]);
-        let mut buffer = vec![0u8; 1 << 18];
-        let mut left = artifact_len;
-        while left > 0 {
-            let chunk = &mut buffer[..left.min(1 << 18)];
-            std::io::Read::read_exact(&mut file, chunk).ok()?;
-            mac.update(chunk);
-            left -= chunk.len();
-        }
+        mac.0.update_reader(std::io::Read::take(&mut file, artifact_len as u64)).ok()?;
         let mut stored = [0u8; TAG_BYTES];
         std::io::Read::read_exact(&mut file, &mut stored).ok()?;
         if !mac.verifies(&stored) {
@@ -399,7 +392,12 @@ fn load_entry(engine: &Engine, path: &Path, tag: impl Fn(&[u8]) -> CacheMac) -> 
         // `Component::serialize` of this engine configuration for this
         // component's digest, and only this user can write the file mapped
         // (the one just checked, reopened through its descriptor).
-        return unsafe { Component::deserialize_file(engine, same_file) }.ok();
+        if let Ok(component) = unsafe { Component::deserialize_file(engine, same_file) } {
+            return Some(component);
+        }
+        // No /proc here, or the mapping was refused: read and check it as
+        // anywhere else, rather than compile it again on every run.
+        std::io::Seek::rewind(&mut file).ok()?;
     }
     let mut entry = Vec::with_capacity(artifact_len + TAG_BYTES);
     std::io::Read::read_to_end(&mut file, &mut entry).ok()?;
